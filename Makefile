@@ -1,0 +1,107 @@
+# pbxbus: AMI → MQTT bridge and MQTT → PostgreSQL consumer.
+#   make            build both daemons
+#   make test       install packages, build, run every test suite (README)
+#   make bench      benchmarks (figures, not assertions)
+#   make fuzz       libFuzzer targets for FUZZ_SECONDS each (clang)
+#   make SANITIZE=address,undefined test-unit
+#   make install PREFIX=/usr/local DESTDIR=
+
+CC ?= cc
+PREFIX ?= /usr/local
+DESTDIR ?=
+SANITIZE ?=
+FUZZ_SECONDS ?= 60
+
+BUILD := build$(if $(SANITIZE),-san)$(if $(filter clang,$(notdir $(CC))),-clang)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion \
+	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Wpointer-arith
+BASE_CFLAGS := -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 -g $(WARN) -Icommon -Ibridge -Iconsumer \
+	-fstack-protector-strong -D_FORTIFY_SOURCE=2
+ifneq ($(SANITIZE),)
+BASE_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -O1
+SAN_LDFLAGS := -fsanitize=$(SANITIZE)
+endif
+
+PKG_BRIDGE = libmosquitto libcrypto
+CFLAGS_ALL = $(BASE_CFLAGS) $(shell pkg-config --cflags libcjson) $(CFLAGS)
+LIBS_BRIDGE = $(shell pkg-config --libs $(PKG_BRIDGE))
+LIBS_TEST = $(shell pkg-config --libs $(PKG_BRIDGE) libcjson)
+
+COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/ami_json.c common/clock.c \
+	common/topic.c common/config.c common/cli.c common/md5hex.c common/backoff.c common/mqtt_link.c
+BRIDGE_SRC := bridge/ami_client.c bridge/event_filter.c bridge/bridge_config.c bridge/bridge.c bridge/check.c
+UNIT_SRC := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c
+
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+BRIDGE_OBJ := $(BRIDGE_SRC:%.c=$(BUILD)/%.o)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+
+BRIDGE_BIN := $(BUILD)/pbxbus-bridge
+UNIT_BIN := $(BUILD)/unit-tests
+BENCH_BIN := $(BUILD)/bench-codec
+
+.PHONY: all test test-run test-unit deps bench fuzz fuzz-smoke install clean check-style format
+
+all: $(BRIDGE_BIN) pbxbus-bridge
+
+pbxbus-bridge: $(BRIDGE_BIN)
+	cp $< $@
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BRIDGE_BIN): $(COMMON_OBJ) $(BRIDGE_OBJ) $(BUILD)/bridge/main.o
+	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_BRIDGE)
+
+# The test list is every "void test_*(void)" in tests/unit, collected here.
+$(BUILD)/unit_list.h: $(wildcard tests/unit/test_*.c)
+	@mkdir -p $(BUILD)
+	grep -ho '^void test_[a-z0-9_]*' $^ | sed 's/void \(.*\)/T(\1)/' > $@
+
+$(UNIT_OBJ): $(BUILD)/unit_list.h
+$(UNIT_OBJ): CFLAGS += -I$(BUILD)
+
+$(UNIT_BIN): $(UNIT_OBJ) $(COMMON_OBJ) $(BRIDGE_OBJ)
+	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_TEST)
+
+$(BENCH_BIN): $(BUILD)/bench/bench_codec.o $(COMMON_OBJ) $(BRIDGE_OBJ)
+	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_BRIDGE)
+
+# The README's test command: packages, then everything in tests/run.
+test: deps
+	$(MAKE) test-run
+
+test-run:
+	tests/run
+
+deps:
+	scripts/install-deps
+
+test-unit: $(UNIT_BIN)
+	$(UNIT_BIN) tests/fixtures/ami
+
+bench: $(BENCH_BIN) $(BRIDGE_BIN)
+	bench/run $(BUILD)
+
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run full
+
+fuzz-smoke:
+	fuzz/run smoke
+
+check-style:
+	scripts/check-style
+
+format:
+	clang-format -i $(COMMON_SRC) $(BRIDGE_SRC) bridge/main.c common/*.h bridge/*.h
+
+install: $(BRIDGE_BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BRIDGE_BIN) $(DESTDIR)$(PREFIX)/bin/pbxbus-bridge
+
+clean:
+	rm -rf build build-* pbxbus-bridge pbxbus-consumer
+
+-include $(shell find build* -name '*.d' 2>/dev/null)

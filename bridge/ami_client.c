@@ -1,0 +1,587 @@
+#include "ami_client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "md5hex.h"
+
+#define READ_CHUNK      65536
+#define READS_PER_ROUND 16 /* then let the other socket have a turn */
+
+static const char action_prefix[] = "pbxbus-";
+
+const char *ami_state_name(enum ami_state st)
+{
+	switch (st) {
+	case AMI_DISCONNECTED:
+		return "disconnected";
+	case AMI_CONNECTING:
+		return "connecting";
+	case AMI_BANNER:
+		return "banner";
+	case AMI_LOGIN:
+		return "login";
+	case AMI_UP:
+		return "connected";
+	}
+	return "?";
+}
+
+static void set_state(struct ami_client *c, enum ami_state st)
+{
+	if (c->state == st)
+		return;
+	c->state = st;
+	if (c->cb.on_state)
+		c->cb.on_state(c->cb.ctx, st);
+}
+
+static void fail_pending(struct ami_client *c)
+{
+	for (size_t i = 0; i < AMI_PENDING_ACTIONS; i++) {
+		struct ami_pending p = c->pending[i];
+		if (!p.used)
+			continue;
+		memset(&c->pending[i], 0, sizeof(c->pending[i]));
+		if (p.cb)
+			p.cb(p.arg, c, NULL, AMI_REPLY_LOST);
+	}
+}
+
+static void close_session(struct ami_client *c, int64_t retry_in_ms)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->out_len = 0;
+	ami_codec_reset(&c->codec, 1);
+	if (c->state == AMI_UP)
+		c->disconnects++;
+	c->next_attempt_ms = c->now_ms + retry_in_ms;
+	c->drop_requested = 0;
+	fail_pending(c);
+	set_state(c, AMI_DISCONNECTED);
+}
+
+void ami_client_drop(struct ami_client *c, const char *why)
+{
+	if (why && *why) {
+		snprintf(c->last_error, sizeof(c->last_error), "%s", why);
+		if (c->state == AMI_UP)
+			log_warnx("ami: %s:%d: %s; reconnecting", c->o.host, c->o.port, why);
+		else
+			log_debug("ami: %s:%d: %s", c->o.host, c->o.port, why);
+	}
+	/* Inside the codec's callback the session cannot be torn down yet. */
+	if (c->in_feed) {
+		c->drop_requested = 1;
+		return;
+	}
+	close_session(c, c->drop_retry_ms > 0 ? c->drop_retry_ms : backoff_next(&c->backoff));
+	c->drop_retry_ms = 0;
+}
+
+static int flush_out(struct ami_client *c)
+{
+	while (c->out_len > 0) {
+		ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			if (errno == EINTR)
+				continue;
+			char why[128];
+			snprintf(why, sizeof(why), "write: %s", strerror(errno));
+			ami_client_drop(c, why);
+			return -1;
+		}
+		memmove(c->out, c->out + n, c->out_len - (size_t)n);
+		c->out_len -= (size_t)n;
+	}
+	return 0;
+}
+
+static struct ami_pending *new_pending(struct ami_client *c)
+{
+	for (size_t i = 0; i < AMI_PENDING_ACTIONS; i++)
+		if (!c->pending[i].used)
+			return &c->pending[i];
+	return NULL;
+}
+
+/* Queues an action in any connected state (login needs it before UP). */
+static int send_action_timeout(struct ami_client *c, const char *action, const char *headers, ami_action_cb cb,
+                               void *arg, int64_t timeout_ms)
+{
+	struct ami_pending *p = new_pending(c);
+	char id[24];
+
+	if (c->fd < 0 || p == NULL)
+		return -1;
+	snprintf(id, sizeof(id), "%s%llu", action_prefix, (unsigned long long)++c->action_seq);
+	int n = snprintf(c->out + c->out_len, sizeof(c->out) - c->out_len, "Action: %s\r\nActionID: %s\r\n%s\r\n",
+	                 action, id, headers ? headers : "");
+	if (n < 0 || (size_t)n >= sizeof(c->out) - c->out_len)
+		return -1;
+	c->out_len += (size_t)n;
+	memset(p, 0, sizeof(*p));
+	memcpy(p->id, id, sizeof(id));
+	p->cb = cb;
+	p->arg = arg;
+	p->used = 1;
+	p->deadline_ms = c->now_ms + timeout_ms;
+	return flush_out(c);
+}
+
+static int send_action(struct ami_client *c, const char *action, const char *headers, ami_action_cb cb, void *arg)
+{
+	return send_action_timeout(c, action, headers, cb, arg, c->o.action_timeout_ms);
+}
+
+int ami_client_action(struct ami_client *c, const char *action, const char *headers, ami_action_cb cb, void *arg)
+{
+	if (c->state != AMI_UP)
+		return -1;
+	return send_action(c, action, headers, cb, arg);
+}
+
+static void on_filter_reply(void *arg, struct ami_client *c, const struct ami_msg *m, enum ami_reply kind)
+{
+	char msg[128];
+	(void)arg;
+	(void)c;
+	if (kind == AMI_REPLY_RESPONSE && !ami_field_is(ami_msg_find(m, "Response"), "Success"))
+		log_warnx("ami: Filter refused: %s", ami_msg_get(m, "Message", msg, sizeof(msg)));
+}
+
+static void logged_in(struct ami_client *c)
+{
+	char hdr[CONFIG_VALUE_MAX + 64];
+
+	c->logins++;
+	c->auth_fail_logged = 0;
+	c->last_error[0] = '\0';
+	backoff_reset(&c->backoff);
+	c->next_ping_ms = c->now_ms + c->o.ping_interval_ms;
+	log_info("ami: logged in to %s:%d as %s (%s)", c->o.host, c->o.port, c->o.username, c->version);
+	set_state(c, AMI_UP);
+	for (size_t i = 0; i < c->o.nfilters; i++) {
+		snprintf(hdr, sizeof(hdr), "Operation: Add\r\nFilter: %s\r\n", c->o.filters[i]);
+		if (send_action(c, "Filter", hdr, on_filter_reply, NULL) < 0)
+			log_warnx("ami: could not send Filter %zu", i + 1);
+	}
+	if (c->cb.on_login)
+		c->cb.on_login(c->cb.ctx);
+}
+
+static void login_refused(struct ami_client *c, const struct ami_msg *m)
+{
+	char msg[200];
+
+	ami_msg_get(m, "Message", msg, sizeof(msg));
+	snprintf(c->last_error, sizeof(c->last_error), "login refused: %s", msg);
+	if (!c->auth_fail_logged) {
+		log_crit("ami: login as '%s' to %s:%d refused: %s; check ami_username/ami_secret and manager.conf "
+		         "(permit/deny); retrying every %llds",
+		         c->o.username, c->o.host, c->o.port, msg, (long long)(c->o.auth_retry_ms / 1000));
+		c->auth_fail_logged = 1;
+	}
+	c->drop_retry_ms = c->o.auth_retry_ms;
+	ami_client_drop(c, NULL);
+}
+
+static void on_login_reply(void *arg, struct ami_client *c, const struct ami_msg *m, enum ami_reply kind)
+{
+	(void)arg;
+	if (kind != AMI_REPLY_RESPONSE)
+		return;
+	if (ami_field_is(ami_msg_find(m, "Response"), "Success"))
+		logged_in(c);
+	else
+		login_refused(c, m);
+}
+
+static void on_challenge_reply(void *arg, struct ami_client *c, const struct ami_msg *m, enum ami_reply kind)
+{
+	char challenge[128], key[33], hdr[512];
+	(void)arg;
+
+	if (kind != AMI_REPLY_RESPONSE)
+		return;
+	ami_msg_get(m, "Challenge", challenge, sizeof(challenge));
+	if (!ami_field_is(ami_msg_find(m, "Response"), "Success") || challenge[0] == '\0') {
+		login_refused(c, m);
+		return;
+	}
+	if (md5_hex(challenge, strlen(challenge), c->o.secret, strlen(c->o.secret), key) < 0) {
+		ami_client_drop(c, "MD5 failed");
+		return;
+	}
+	snprintf(hdr, sizeof(hdr), "AuthType: MD5\r\nUsername: %s\r\nKey: %s\r\nEvents: %s\r\n", c->o.username, key,
+	         c->o.event_mask);
+	if (send_action(c, "Login", hdr, on_login_reply, NULL) < 0)
+		ami_client_drop(c, "cannot send Login");
+}
+
+static void start_login(struct ami_client *c)
+{
+	char hdr[SECRET_MAX + 256];
+	int rc;
+
+	set_state(c, AMI_LOGIN);
+	c->deadline_ms = c->now_ms + c->o.connect_timeout_ms;
+	if (c->o.auth_md5) {
+		rc = send_action(c, "Challenge", "AuthType: MD5\r\n", on_challenge_reply, NULL);
+	} else {
+		snprintf(hdr, sizeof(hdr), "Username: %s\r\nSecret: %s\r\nEvents: %s\r\n", c->o.username, c->o.secret,
+		         c->o.event_mask);
+		rc = send_action(c, "Login", hdr, on_login_reply, NULL);
+		explicit_bzero(hdr, sizeof(hdr));
+	}
+	if (rc < 0)
+		ami_client_drop(c, "cannot send login");
+}
+
+static void on_banner(void *ctx, const char *line, size_t len)
+{
+	struct ami_client *c = ctx;
+	size_t n = len < sizeof(c->version) - 1 ? len : sizeof(c->version) - 1;
+
+	memcpy(c->version, line, n);
+	c->version[n] = '\0';
+	if (c->state == AMI_BANNER)
+		start_login(c);
+}
+
+static void on_codec_error(void *ctx, enum ami_err err)
+{
+	struct ami_client *c = ctx;
+	c->codec_errors++;
+	log_warnx("ami: skipped bad input from %s:%d: %s", c->o.host, c->o.port, ami_err_str(err));
+	if (err == AMI_ERR_NO_BANNER && c->state == AMI_BANNER)
+		start_login(c);
+}
+
+static struct ami_pending *find_pending(struct ami_client *c, const struct ami_field *aid)
+{
+	if (aid == NULL || aid->val_len >= sizeof(c->pending[0].id) ||
+	    strncmp(aid->val, action_prefix, sizeof(action_prefix) - 1) != 0)
+		return NULL;
+	for (size_t i = 0; i < AMI_PENDING_ACTIONS; i++) {
+		struct ami_pending *p = &c->pending[i];
+		if (p->used && strlen(p->id) == aid->val_len && memcmp(p->id, aid->val, aid->val_len) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+static void finish_pending(struct ami_pending *p, struct ami_client *c, const struct ami_msg *m, enum ami_reply kind)
+{
+	struct ami_pending copy = *p;
+	memset(p, 0, sizeof(*p));
+	if (copy.cb)
+		copy.cb(copy.arg, c, m, kind);
+}
+
+/* Returns 1 when the message answered one of our actions. */
+static int route_reply(struct ami_client *c, const struct ami_msg *m, const struct ami_field *ev)
+{
+	struct ami_pending *p = find_pending(c, ami_msg_find(m, "ActionID"));
+	const struct ami_field *list = ami_msg_find(m, "EventList");
+
+	if (p == NULL)
+		return 0;
+	if (ev == NULL) {
+		if (ami_field_is(list, "start")) {
+			p->in_list = 1;
+			p->deadline_ms = c->now_ms + c->o.action_timeout_ms;
+			if (p->cb)
+				p->cb(p->arg, c, m, AMI_REPLY_RESPONSE);
+		} else {
+			finish_pending(p, c, m, AMI_REPLY_RESPONSE);
+		}
+		return 1;
+	}
+	if (!p->in_list)
+		return 0; /* e.g. OriginateResponse: an ordinary event */
+	if (ami_field_is(list, "Complete")) {
+		finish_pending(p, c, m, AMI_REPLY_LIST_DONE);
+	} else {
+		p->deadline_ms = c->now_ms + c->o.action_timeout_ms;
+		if (p->cb)
+			p->cb(p->arg, c, m, AMI_REPLY_LIST_ITEM);
+	}
+	return 1;
+}
+
+static void on_message(void *ctx, const struct ami_msg *m)
+{
+	struct ami_client *c = ctx;
+	const struct ami_field *ev = ami_msg_find(m, "Event");
+
+	if (c->drop_requested)
+		return;
+	if (route_reply(c, m, ev))
+		return;
+	if (ev == NULL) {
+		log_debug("ami: response to an action we did not send, ignored");
+		return;
+	}
+	c->events++;
+	if (c->cb.on_event)
+		c->cb.on_event(c->cb.ctx, m, c->now_ms);
+	if (ami_field_is(ev, "FullyBooted") && c->cb.on_fully_booted)
+		c->cb.on_fully_booted(c->cb.ctx);
+	if (ami_field_is(ev, "Shutdown")) {
+		char how[32], restart[16];
+		log_warnx("ami: Asterisk is shutting down (%s, restart %s)",
+		          ami_msg_get(m, "Shutdown", how, sizeof(how)),
+		          ami_msg_get(m, "Restart", restart, sizeof(restart)));
+		if (c->cb.on_shutdown)
+			c->cb.on_shutdown(c->cb.ctx, m);
+	}
+}
+
+int ami_client_init(struct ami_client *c, const struct ami_opts *o, const struct ami_callbacks *cb)
+{
+	struct ami_codec_handlers h = {on_banner, on_message, on_codec_error, c};
+
+	memset(c, 0, sizeof(*c));
+	c->o = *o;
+	c->cb = *cb;
+	c->fd = -1;
+	c->state = AMI_DISCONNECTED;
+	backoff_init(&c->backoff, 500, o->reconnect_max_ms, (uint32_t)getpid() * 2654435761u);
+	return ami_codec_init(&c->codec, &h);
+}
+
+void ami_client_free(struct ami_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	ami_codec_free(&c->codec);
+}
+
+static int open_socket(struct ami_client *c)
+{
+	struct addrinfo hints = {0}, *res = NULL;
+	char port[16];
+	int fd = -1, rc;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%d", c->o.port);
+	rc = getaddrinfo(c->o.host, port, &hints, &res);
+	if (rc != 0) {
+		snprintf(c->last_error, sizeof(c->last_error), "cannot resolve %s: %s", c->o.host, gai_strerror(rc));
+		return -1;
+	}
+	for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS)
+			break;
+		snprintf(c->last_error, sizeof(c->last_error), "connect to %s:%d: %s", c->o.host, c->o.port,
+		         strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd >= 0) {
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	}
+	return fd;
+}
+
+static void start_connect(struct ami_client *c)
+{
+	c->fd = open_socket(c);
+	c->connects++;
+	if (c->fd < 0) {
+		log_debug("ami: %s", c->last_error);
+		c->next_attempt_ms = c->now_ms + backoff_next(&c->backoff);
+		return;
+	}
+	c->deadline_ms = c->now_ms + c->o.connect_timeout_ms;
+	ami_codec_reset(&c->codec, 1);
+	set_state(c, AMI_CONNECTING);
+}
+
+static void connect_finished(struct ami_client *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		err = errno;
+	if (err != 0) {
+		char why[160];
+		snprintf(why, sizeof(why), "connect to %s:%d: %s", c->o.host, c->o.port, strerror(err));
+		ami_client_drop(c, why);
+		return;
+	}
+	c->deadline_ms = c->now_ms + c->o.connect_timeout_ms;
+	set_state(c, AMI_BANNER);
+}
+
+void ami_client_pollfd(struct ami_client *c, struct pollfd *pfd)
+{
+	pfd->fd = c->fd;
+	pfd->revents = 0;
+	if (c->fd < 0)
+		pfd->events = 0;
+	else if (c->state == AMI_CONNECTING)
+		pfd->events = POLLOUT;
+	else
+		pfd->events = (short)(POLLIN | (c->out_len > 0 ? POLLOUT : 0));
+}
+
+static void read_input(struct ami_client *c)
+{
+	char buf[READ_CHUNK];
+
+	for (int i = 0; i < READS_PER_ROUND && c->fd >= 0; i++) {
+		ssize_t n = read(c->fd, buf, sizeof(buf));
+		if (n > 0) {
+			c->in_feed = 1;
+			ami_codec_feed(&c->codec, buf, (size_t)n);
+			c->in_feed = 0;
+			if (c->drop_requested) {
+				ami_client_drop(c, NULL);
+				return;
+			}
+			if ((size_t)n < sizeof(buf))
+				return;
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n < 0 && errno == EINTR)
+			continue;
+		char why[128];
+		snprintf(why, sizeof(why), "%s", n == 0 ? "connection closed by the server" : strerror(errno));
+		ami_client_drop(c, why);
+		return;
+	}
+}
+
+void ami_client_handle(struct ami_client *c, short revents, int64_t now_ms)
+{
+	c->now_ms = now_ms;
+	if (c->fd < 0)
+		return;
+	if (c->state == AMI_CONNECTING) {
+		if (revents & (POLLOUT | POLLERR | POLLHUP))
+			connect_finished(c);
+		return;
+	}
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		read_input(c);
+	if (c->fd >= 0 && (revents & POLLOUT))
+		flush_out(c);
+}
+
+static void on_ping_reply(void *arg, struct ami_client *c, const struct ami_msg *m, enum ami_reply kind)
+{
+	(void)arg;
+	(void)m;
+	if (kind == AMI_REPLY_LOST && c->fd >= 0 && c->state == AMI_UP)
+		ami_client_drop(c, "no answer to Ping");
+}
+
+static void expire_actions(struct ami_client *c)
+{
+	for (size_t i = 0; i < AMI_PENDING_ACTIONS; i++) {
+		struct ami_pending *p = &c->pending[i];
+		if (p->used && c->now_ms >= p->deadline_ms)
+			finish_pending(p, c, NULL, AMI_REPLY_LOST);
+		if (c->fd < 0)
+			return;
+	}
+}
+
+static int64_t earliest(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+int64_t ami_client_tick(struct ami_client *c, int64_t now_ms)
+{
+	int64_t next = now_ms + 1000;
+
+	c->now_ms = now_ms;
+	switch (c->state) {
+	case AMI_DISCONNECTED:
+		if (now_ms >= c->next_attempt_ms)
+			start_connect(c);
+		if (c->state == AMI_DISCONNECTED)
+			next = earliest(next, c->next_attempt_ms);
+		break;
+	case AMI_CONNECTING:
+	case AMI_BANNER:
+	case AMI_LOGIN:
+		if (now_ms >= c->deadline_ms) {
+			char why[96];
+			snprintf(why, sizeof(why), "no %s within %lld ms",
+			         c->state == AMI_CONNECTING ? "connection"
+			         : c->state == AMI_BANNER   ? "banner"
+			                                    : "login answer",
+			         (long long)c->o.connect_timeout_ms);
+			ami_client_drop(c, why);
+		}
+		next = earliest(next, c->deadline_ms);
+		break;
+	case AMI_UP:
+		expire_actions(c);
+		if (c->state == AMI_UP && now_ms >= c->next_ping_ms) {
+			c->next_ping_ms = now_ms + c->o.ping_interval_ms;
+			if (send_action_timeout(c, "Ping", NULL, on_ping_reply, NULL, c->o.ping_timeout_ms) < 0 &&
+			    c->fd >= 0)
+				ami_client_drop(c, "cannot send Ping");
+		}
+		next = earliest(next, c->next_ping_ms);
+		break;
+	}
+	for (size_t i = 0; i < AMI_PENDING_ACTIONS; i++)
+		if (c->pending[i].used)
+			next = earliest(next, c->pending[i].deadline_ms);
+	return next > now_ms ? next - now_ms : 0;
+}
+
+int ami_client_run_until(struct ami_client *c, int (*pred)(void *arg), void *arg, int64_t timeout_ms)
+{
+	int64_t end = clock_mono_ms() + timeout_ms;
+
+	for (;;) {
+		int64_t now = clock_mono_ms();
+		if (pred(arg))
+			return 0;
+		if (now >= end)
+			return -1;
+		int64_t wait = ami_client_tick(c, now);
+		if (pred(arg))
+			return 0;
+		struct pollfd pfd;
+		ami_client_pollfd(c, &pfd);
+		if (wait > end - now)
+			wait = end - now;
+		if (wait > 100)
+			wait = 100;
+		if (poll(&pfd, pfd.fd >= 0 ? 1 : 0, (int)wait) > 0)
+			ami_client_handle(c, pfd.revents, clock_mono_ms());
+	}
+}

@@ -1,0 +1,122 @@
+/*
+ * The bridge's side of one AMI session, as a non-blocking state machine
+ * driven by the daemon's poll() loop: connect with a timeout, banner, MD5
+ * challenge or plain login, events, keepalive Pings, and reconnects with
+ * back-off forever.  Every action carries an ActionID; responses and
+ * "EventList" item events are routed back to the action's handler while
+ * ordinary events keep flowing to on_event.
+ */
+#ifndef PBXBUS_AMI_CLIENT_H
+#define PBXBUS_AMI_CLIENT_H
+
+#include <poll.h>
+#include <stdint.h>
+
+#include "ami_codec.h"
+#include "backoff.h"
+#include "limits.h"
+
+enum ami_state {
+	AMI_DISCONNECTED, /* waiting for the next attempt */
+	AMI_CONNECTING,
+	AMI_BANNER,
+	AMI_LOGIN, /* challenge and/or login sent */
+	AMI_UP,
+};
+
+enum ami_reply {
+	AMI_REPLY_RESPONSE,  /* the Response message */
+	AMI_REPLY_LIST_ITEM, /* an event of an EventList */
+	AMI_REPLY_LIST_DONE, /* the "...Complete" event */
+	AMI_REPLY_LOST,      /* timed out or the session ended: msg is NULL */
+};
+
+struct ami_client;
+typedef void (*ami_action_cb)(void *arg, struct ami_client *c, const struct ami_msg *msg, enum ami_reply kind);
+
+struct ami_opts {
+	const char *host;
+	int port;
+	const char *username;
+	const char *secret;
+	int auth_md5;
+	const char *event_mask; /* Events: header of the Login */
+	char *const *filters;   /* Filter lines sent after login */
+	size_t nfilters;
+	int64_t connect_timeout_ms;
+	int64_t ping_interval_ms;
+	int64_t ping_timeout_ms;
+	int64_t action_timeout_ms;
+	int64_t reconnect_max_ms;
+	int64_t auth_retry_ms; /* after a refused login */
+};
+
+struct ami_callbacks {
+	void (*on_event)(void *ctx, const struct ami_msg *msg, int64_t now_ms);
+	void (*on_state)(void *ctx, enum ami_state st);
+	void (*on_login)(void *ctx);        /* the point to (re)sync state */
+	void (*on_fully_booted)(void *ctx); /* also a sync point */
+	void (*on_shutdown)(void *ctx, const struct ami_msg *msg);
+	void *ctx;
+};
+
+struct ami_pending {
+	char id[24];
+	ami_action_cb cb;
+	void *arg;
+	int64_t deadline_ms;
+	int in_list;
+	int used;
+};
+
+#define AMI_OUTBUF 65536
+
+struct ami_client {
+	struct ami_opts o;
+	struct ami_callbacks cb;
+	enum ami_state state;
+	int fd;
+	int64_t deadline_ms;     /* connect/banner/login timeout */
+	int64_t next_attempt_ms; /* when DISCONNECTED */
+	int64_t next_ping_ms;
+	struct backoff backoff;
+	struct ami_codec codec;
+	char out[AMI_OUTBUF];
+	size_t out_len;
+	struct ami_pending pending[AMI_PENDING_ACTIONS];
+	uint64_t action_seq;
+	char version[64];     /* from the banner */
+	int auth_fail_logged; /* report a refused login once until it works */
+	int in_feed;          /* inside the codec: teardown must wait */
+	int drop_requested;
+	int64_t drop_retry_ms; /* overrides the back-off for the next retry */
+	char last_error[256];
+	/* counters */
+	uint64_t connects, logins, disconnects, codec_errors, events;
+	int64_t now_ms;
+};
+
+int ami_client_init(struct ami_client *c, const struct ami_opts *o, const struct ami_callbacks *cb);
+void ami_client_free(struct ami_client *c);
+
+void ami_client_pollfd(struct ami_client *c, struct pollfd *pfd);
+void ami_client_handle(struct ami_client *c, short revents, int64_t now_ms);
+/* Timers; returns ms until it next needs to run. */
+int64_t ami_client_tick(struct ami_client *c, int64_t now_ms);
+
+/*
+ * Sends "Action: <action>" with an ActionID and extra header lines
+ * ("Key: Value\r\n" each, may be NULL).  cb may be NULL.  Returns 0, or -1
+ * when not logged in or the output buffer or action table is full.
+ */
+int ami_client_action(struct ami_client *c, const char *action, const char *headers, ami_action_cb cb, void *arg);
+
+/* Drops the session (a later tick reconnects after the back-off). */
+void ami_client_drop(struct ami_client *c, const char *why);
+
+const char *ami_state_name(enum ami_state st);
+
+/* Blocking helper for --check/--collect: run until pred(arg) or timeout. */
+int ami_client_run_until(struct ami_client *c, int (*pred)(void *arg), void *arg, int64_t timeout_ms);
+
+#endif

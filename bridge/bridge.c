@@ -1,0 +1,235 @@
+#include "bridge.h"
+
+#include <errno.h>
+#include <mosquitto.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ami_json.h"
+#include "clock.h"
+#include "limits.h"
+#include "topic.h"
+#include "version.h"
+
+static void publish_status(struct bridge *b)
+{
+	const char *doc = bridge_status_json(b, "online");
+
+	if (doc == NULL || !b->mqtt.connected)
+		return;
+	int rc = mqtt_link_publish(&b->mqtt, NULL, b->s->will_topic, doc, (int)strlen(doc), 1, 1);
+	if (rc != MOSQ_ERR_SUCCESS)
+		log_warnx("mqtt: status publish failed: %s", mosquitto_strerror(rc));
+	b->status_dirty = 0;
+}
+
+const char *bridge_status_json(struct bridge *b, const char *state)
+{
+	char since[ISO8601_LEN];
+	struct jw *w = &b->json;
+
+	jw_reset(w);
+	jw_obj_begin(w);
+	jw_keyz(w, "state");
+	jw_strz(w, state);
+	jw_keyz(w, "ami");
+	jw_strz(w, b->ami.state == AMI_UP ? "connected" : "disconnected");
+	jw_keyz(w, "pbx");
+	jw_strz(w, b->s->pbx_id);
+	jw_keyz(w, "version");
+	jw_strz(w, PBXBUS_VERSION);
+	jw_keyz(w, "asterisk");
+	jw_strz(w, b->ami.version[0] ? b->ami.version : NULL);
+	jw_keyz(w, "since");
+	jw_strz(w, iso8601_ms(b->started_wall_ms, since));
+	jw_keyz(w, "ami_error");
+	jw_strz(w, b->ami.last_error[0] ? b->ami.last_error : NULL);
+	jw_keyz(w, "events_published");
+	jw_uint(w, b->events_published);
+	jw_keyz(w, "events_shed");
+	jw_uint(w, b->events_shed);
+	jw_keyz(w, "events_filtered");
+	jw_uint(w, b->events_filtered);
+	jw_keyz(w, "ami_logins");
+	jw_uint(w, b->ami.logins);
+	jw_keyz(w, "ami_disconnects");
+	jw_uint(w, b->ami.disconnects);
+	jw_keyz(w, "ami_bad_input");
+	jw_uint(w, b->ami.codec_errors);
+	jw_keyz(w, "mqtt_connects");
+	jw_uint(w, b->mqtt.connects);
+	jw_keyz(w, "mqtt_held_messages");
+	jw_uint(w, b->mqtt.held_msgs);
+	jw_keyz(w, "mqtt_held_bytes");
+	jw_uint(w, b->mqtt.held_total_bytes);
+	jw_obj_end(w);
+	return jw_finish(w, NULL);
+}
+
+static void shed(struct bridge *b, int64_t now_ms, const char *why)
+{
+	uint64_t held_back;
+
+	b->events_shed++;
+	if (log_ratelimit_ok(&b->shed_log, now_ms, &held_back))
+		log_warnx("mqtt: shedding events (%s); %llu shed so far", why, (unsigned long long)b->events_shed);
+}
+
+static int room_for(struct bridge *b, size_t len)
+{
+	return b->mqtt.held_msgs < (uint64_t)b->s->queue_max_messages &&
+	       b->mqtt.held_total_bytes + len <= (uint64_t)b->s->queue_max_bytes;
+}
+
+static int64_t event_time_ms(const struct ami_msg *m)
+{
+	const struct ami_field *ts = ami_msg_find(m, "Timestamp");
+	int64_t ms = ts ? ami_timestamp_ms(ts->val, ts->val_len) : -1;
+	return ms >= 0 ? ms : clock_wall_ms();
+}
+
+void bridge_handle_event(struct bridge *b, const struct ami_msg *m, int64_t now_ms)
+{
+	const struct ami_field *ev = ami_msg_find(m, "Event");
+	char seg[TOPIC_SEGMENT_MAX + 1], topic[TOPIC_MAX], ts[ISO8601_LEN];
+	size_t len;
+
+	if (ev == NULL)
+		return;
+	if (!event_filter_allows(&b->filter, ev->val, ev->val_len)) {
+		b->events_filtered++;
+		return;
+	}
+	if (!b->mqtt.connected) {
+		shed(b, now_ms, "broker not connected");
+		return;
+	}
+	const char *doc = ami_msg_to_json(&b->json, m, iso8601_ms(event_time_ms(m), ts), ++b->seq, &len);
+	if (doc == NULL) {
+		b->events_too_big++;
+		return;
+	}
+	if (!room_for(b, len)) {
+		shed(b, now_ms, "broker too slow");
+		return;
+	}
+	topic_segment(seg, sizeof(seg), ev->val, ev->val_len);
+	if (topic_join(topic, sizeof(topic), b->s->prefix, "events", seg) < 0)
+		return;
+	int rc = mqtt_link_publish(&b->mqtt, NULL, topic, doc, (int)len, b->s->qos_events, 0);
+	if (rc == MOSQ_ERR_SUCCESS)
+		b->events_published++;
+	else
+		shed(b, now_ms, mosquitto_strerror(rc));
+}
+
+static void on_ami_event(void *ctx, const struct ami_msg *m, int64_t now_ms)
+{
+	bridge_handle_event(ctx, m, now_ms);
+}
+
+static void on_ami_state(void *ctx, enum ami_state st)
+{
+	struct bridge *b = ctx;
+	if (st == AMI_UP || st == AMI_DISCONNECTED)
+		b->status_dirty = 1;
+}
+
+static void on_mqtt_connect(void *ctx)
+{
+	struct bridge *b = ctx;
+	b->status_dirty = 1;
+}
+
+static void on_mqtt_publish(void *ctx, int mid, int reason)
+{
+	(void)ctx;
+	if (reason >= 0x80)
+		log_warnx("mqtt: broker refused message %d (reason %d: %s); check the broker's ACL", mid, reason,
+		          mosquitto_reason_string(reason));
+}
+
+int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t errsz)
+{
+	struct ami_callbacks acb = {.on_event = on_ami_event, .on_state = on_ami_state, .ctx = b};
+	struct mqtt_callbacks mcb = {.on_connect = on_mqtt_connect, .on_publish = on_mqtt_publish, .ctx = b};
+
+	memset(b, 0, sizeof(*b));
+	b->s = s;
+	b->started_wall_ms = clock_wall_ms();
+	b->shed_log.interval_ms = 10000;
+	jw_init(&b->json, JSON_EVENT_MAX);
+	if (event_filter_init(&b->filter, s->events_allow, s->events_deny) < 0) {
+		snprintf(err, errsz, "events_allow/events_deny: too many globs");
+		return -1;
+	}
+	if (ami_client_init(&b->ami, &s->ami, &acb) < 0) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	if (mqtt_link_init(&b->mqtt, &s->mqtt, &mcb) < 0) {
+		snprintf(err, errsz, "mqtt: %s", b->mqtt.last_error);
+		return -1;
+	}
+	return 0;
+}
+
+void bridge_free(struct bridge *b)
+{
+	ami_client_free(&b->ami);
+	mqtt_link_free(&b->mqtt);
+	event_filter_free(&b->filter);
+	jw_free(&b->json);
+}
+
+static int64_t status_tick(struct bridge *b, int64_t now)
+{
+	if (now >= b->next_status_ms) {
+		b->status_dirty = 1;
+		b->next_status_ms = now + b->s->status_interval_ms;
+	}
+	if (b->status_dirty && b->mqtt.connected)
+		publish_status(b);
+	return b->next_status_ms - now;
+}
+
+static void shutdown_cleanly(struct bridge *b)
+{
+	const char *doc = "{\"state\":\"offline\"}";
+
+	log_info("shutting down");
+	if (b->mqtt.connected) {
+		mqtt_link_publish(&b->mqtt, NULL, b->s->will_topic, doc, (int)strlen(doc), 1, 1);
+		mqtt_link_flush(&b->mqtt, 2000);
+		mqtt_link_disconnect(&b->mqtt);
+	}
+}
+
+void bridge_run(struct bridge *b, volatile sig_atomic_t *stop)
+{
+	while (!*stop) {
+		int64_t now = clock_mono_ms();
+		int64_t wait = ami_client_tick(&b->ami, now);
+		int64_t w2 = mqtt_link_tick(&b->mqtt, now);
+		int64_t w3 = status_tick(b, now);
+		if (w2 < wait)
+			wait = w2;
+		if (w3 < wait)
+			wait = w3;
+		struct pollfd pfd[2];
+		ami_client_pollfd(&b->ami, &pfd[0]);
+		mqtt_link_pollfd(&b->mqtt, &pfd[1]);
+		int n = poll(pfd, 2, (int)(wait < 0 ? 0 : wait));
+		if (n < 0 && errno != EINTR) {
+			log_warn("poll");
+			continue;
+		}
+		now = clock_mono_ms();
+		/* Broker first: acknowledgements free room for the events read next. */
+		if (n > 0 && pfd[1].fd >= 0 && pfd[1].revents)
+			mqtt_link_handle(&b->mqtt, pfd[1].revents, now);
+		if (n > 0 && pfd[0].fd >= 0 && pfd[0].revents)
+			ami_client_handle(&b->ami, pfd[0].revents, now);
+	}
+	shutdown_cleanly(b);
+}

@@ -1,0 +1,44 @@
+/*
+ * The bridge daemon's core: one AMI session and one MQTT link in a single
+ * poll() loop.  AMI events become JSON on <prefix>/events/<Event>; what is
+ * held for the broker is bounded, past the bound events are shed (counted)
+ * so AMI reading never waits on MQTT.
+ */
+#ifndef PBXBUS_BRIDGE_H
+#define PBXBUS_BRIDGE_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "ami_client.h"
+#include "bridge_config.h"
+#include "event_filter.h"
+#include "json_writer.h"
+#include "log.h"
+#include "mqtt_link.h"
+
+struct bridge {
+	struct bridge_settings *s;
+	struct ami_client ami;
+	struct mqtt_link mqtt;
+	struct event_filter filter;
+	struct jw json;
+	uint64_t seq;
+	int64_t started_wall_ms;
+	int64_t next_status_ms;
+	int status_dirty;
+	struct log_ratelimit shed_log;
+	/* counters, also in bridge/status */
+	uint64_t events_published, events_shed, events_filtered, events_too_big;
+};
+
+int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t errsz);
+void bridge_free(struct bridge *b);
+/* Runs until *stop is set; then publishes "offline" and disconnects. */
+void bridge_run(struct bridge *b, volatile sig_atomic_t *stop);
+
+/* Exposed for tests and benchmarks: what the loop does per event. */
+void bridge_handle_event(struct bridge *b, const struct ami_msg *m, int64_t now_ms);
+const char *bridge_status_json(struct bridge *b, const char *state);
+
+#endif

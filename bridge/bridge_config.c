@@ -1,0 +1,197 @@
+#include "bridge_config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "topic.h"
+
+#define S(name, def, help)                                                                                             \
+	{                                                                                                              \
+		name, CFG_STRING, def, 0, 0, 0, help                                                                   \
+	}
+#define SECRET(name, help)                                                                                             \
+	{                                                                                                              \
+		name, CFG_STRING, NULL, 0, 0, CFG_SECRET, help                                                         \
+	}
+#define I(name, def, lo, hi, help)                                                                                     \
+	{                                                                                                              \
+		name, CFG_INT, def, lo, hi, 0, help                                                                    \
+	}
+
+const struct cfg_key bridge_keys[] = {
+    S("pbx_id", NULL, "this PBX's id in call ids and status (default: the host name)"),
+    S("topic_prefix", "pbx", "MQTT topic prefix, may hold a site id (pbx/site1)"),
+    S("log_level", "info", "error, warn, info or debug"),
+    S("ami_host", "127.0.0.1", "Asterisk Manager Interface host"),
+    I("ami_port", "5038", 1, 65535, "AMI TCP port"),
+    S("ami_username", NULL, "AMI user (manager.conf section); required"),
+    SECRET("ami_secret", "AMI secret (prefer ami_secret_file or PBXBUS_AMI_SECRET)"),
+    S("ami_secret_file", NULL, "file holding the AMI secret (mode 600)"),
+    S("ami_auth", "md5", "login method: md5 (challenge) or plain"),
+    S("ami_events", "on", "EventMask sent at login (on, off, or classes: call,cdr,...)"),
+    {"ami_filter", CFG_MULTI, NULL, 0, 0, 0, "AMI Filter sent after login; repeat the key for several"},
+    I("ami_connect_timeout", "5", 1, 300, "seconds for TCP connect, banner and login"),
+    I("ami_ping_interval", "20", 1, 3600, "seconds between keepalive Pings"),
+    I("ami_ping_timeout", "10", 1, 3600, "seconds to wait for a Ping answer before reconnecting"),
+    I("ami_action_timeout", "30", 1, 3600, "seconds to wait for an action's response or list"),
+    I("ami_auth_retry", "60", 1, 86400, "seconds between login attempts after a refused login"),
+    I("reconnect_max", "30", 1, 3600, "cap of the reconnect back-off in seconds (AMI and MQTT)"),
+    S("mqtt_host", "127.0.0.1", "MQTT broker host"),
+    I("mqtt_port", "1883", 1, 65535, "MQTT broker port"),
+    S("mqtt_client_id", NULL, "MQTT client id (default: pbxbus-bridge-<pbx_id>)"),
+    S("mqtt_username", NULL, "MQTT user name"),
+    SECRET("mqtt_password", "MQTT password (prefer mqtt_password_file or PBXBUS_MQTT_PASSWORD)"),
+    S("mqtt_password_file", NULL, "file holding the MQTT password (mode 600)"),
+    S("mqtt_tls_ca", NULL, "CA file: turns TLS on"),
+    S("mqtt_tls_cert", NULL, "client certificate for TLS"),
+    S("mqtt_tls_key", NULL, "client key for TLS"),
+    I("mqtt_keepalive", "30", 5, 3600, "MQTT keepalive in seconds"),
+    I("mqtt_qos_events", "0", 0, 1, "QoS of events/*"),
+    I("mqtt_qos_calls", "1", 0, 1, "QoS of calls/*"),
+    I("mqtt_qos_state", "1", 0, 1, "QoS of state/* and bridge/status"),
+    I("mqtt_queue_max_messages", "10000", 10, 60000, "most messages held for the broker before events are shed"),
+    I("mqtt_queue_max_bytes", "4194304", 65536, 1073741824, "most bytes held for the broker before events are shed"),
+    S("events_allow", "*", "event names published on events/ (globs, space-separated)"),
+    S("events_deny", "VarSet Newexten RTCP*", "event names never published (globs; deny wins)"),
+    I("status_interval", "60", 5, 86400, "seconds between bridge/status refreshes"),
+};
+const size_t bridge_nkeys = sizeof(bridge_keys) / sizeof(bridge_keys[0]);
+
+static int load_secret(const struct config *cfg, const char *key, const char *file_key, char *out, size_t outsz,
+                       char *err, size_t errsz)
+{
+	const char *inline_value = config_str(cfg, key);
+	const char *file = config_str(cfg, file_key);
+
+	out[0] = '\0';
+	if (file != NULL)
+		return config_read_secret_file(file, out, outsz, err, errsz);
+	if (inline_value != NULL) {
+		if (strlen(inline_value) >= outsz) {
+			snprintf(err, errsz, "%s: too long", key);
+			return -1;
+		}
+		memcpy(out, inline_value, strlen(inline_value) + 1);
+	}
+	return 0;
+}
+
+static int load_identity(struct bridge_settings *s, const struct config *cfg, char *err, size_t errsz)
+{
+	const char *why;
+	const char *id = config_str(cfg, "pbx_id");
+	const char *prefix = config_str(cfg, "topic_prefix");
+
+	if (id == NULL) {
+		if (gethostname(s->pbx_id, sizeof(s->pbx_id)) != 0)
+			snprintf(s->pbx_id, sizeof(s->pbx_id), "pbx");
+		s->pbx_id[sizeof(s->pbx_id) - 1] = '\0';
+	} else if (strlen(id) >= sizeof(s->pbx_id) || strchr(id, ':') != NULL) {
+		snprintf(err, errsz, "pbx_id: must be shorter than %zu characters and hold no ':'", sizeof(s->pbx_id));
+		return -1;
+	} else {
+		snprintf(s->pbx_id, sizeof(s->pbx_id), "%s", id);
+	}
+	if (prefix == NULL || topic_prefix_valid(prefix, &why) < 0) {
+		snprintf(err, errsz, "topic_prefix: %s", prefix ? why : "must be set");
+		return -1;
+	}
+	snprintf(s->prefix, sizeof(s->prefix), "%s", prefix);
+	snprintf(s->will_topic, sizeof(s->will_topic), "%s/bridge/status", s->prefix);
+	const char *cid = config_str(cfg, "mqtt_client_id");
+	snprintf(s->client_id, sizeof(s->client_id), "%s", cid ? cid : "");
+	if (cid == NULL)
+		snprintf(s->client_id, sizeof(s->client_id), "pbxbus-bridge-%.100s", s->pbx_id);
+	return 0;
+}
+
+static int load_ami(struct bridge_settings *s, const struct config *cfg, char *err, size_t errsz)
+{
+	struct ami_opts *a = &s->ami;
+	const char *auth = config_str(cfg, "ami_auth");
+
+	a->host = config_str(cfg, "ami_host");
+	a->port = (int)config_int(cfg, "ami_port");
+	a->username = config_str(cfg, "ami_username");
+	if (a->host == NULL || a->username == NULL) {
+		snprintf(err, errsz, "%s is not set", a->host ? "ami_username" : "ami_host");
+		return -1;
+	}
+	if (auth == NULL || (strcasecmp(auth, "md5") != 0 && strcasecmp(auth, "plain") != 0)) {
+		snprintf(err, errsz, "ami_auth: must be md5 or plain");
+		return -1;
+	}
+	a->auth_md5 = strcasecmp(auth, "md5") == 0;
+	if (load_secret(cfg, "ami_secret", "ami_secret_file", s->ami_secret, sizeof(s->ami_secret), err, errsz) < 0)
+		return -1;
+	if (s->ami_secret[0] == '\0') {
+		snprintf(err, errsz, "no AMI secret: set ami_secret_file or PBXBUS_AMI_SECRET");
+		return -1;
+	}
+	if (strpbrk(s->ami_secret, "\r\n") || strpbrk(a->username, "\r\n")) {
+		snprintf(err, errsz, "AMI user name and secret must be one line");
+		return -1;
+	}
+	a->secret = s->ami_secret;
+	a->event_mask = config_str(cfg, "ami_events") ? config_str(cfg, "ami_events") : "on";
+	a->filters = config_list(cfg, "ami_filter", &a->nfilters);
+	a->connect_timeout_ms = config_int(cfg, "ami_connect_timeout") * 1000;
+	a->ping_interval_ms = config_int(cfg, "ami_ping_interval") * 1000;
+	a->ping_timeout_ms = config_int(cfg, "ami_ping_timeout") * 1000;
+	a->action_timeout_ms = config_int(cfg, "ami_action_timeout") * 1000;
+	a->auth_retry_ms = config_int(cfg, "ami_auth_retry") * 1000;
+	a->reconnect_max_ms = config_int(cfg, "reconnect_max") * 1000;
+	return 0;
+}
+
+static int load_mqtt(struct bridge_settings *s, const struct config *cfg, char *err, size_t errsz)
+{
+	struct mqtt_opts *m = &s->mqtt;
+
+	m->host = config_str(cfg, "mqtt_host");
+	if (m->host == NULL) {
+		snprintf(err, errsz, "mqtt_host is not set");
+		return -1;
+	}
+	m->port = (int)config_int(cfg, "mqtt_port");
+	m->client_id = s->client_id;
+	m->username = config_str(cfg, "mqtt_username");
+	if (load_secret(cfg, "mqtt_password", "mqtt_password_file", s->mqtt_password, sizeof(s->mqtt_password), err,
+	                errsz) < 0)
+		return -1;
+	m->password = s->mqtt_password[0] ? s->mqtt_password : NULL;
+	m->tls_ca = config_str(cfg, "mqtt_tls_ca");
+	m->tls_cert = config_str(cfg, "mqtt_tls_cert");
+	m->tls_key = config_str(cfg, "mqtt_tls_key");
+	m->keepalive = (int)config_int(cfg, "mqtt_keepalive");
+	m->clean_session = 1;
+	m->will_topic = s->will_topic;
+	m->will_payload = "{\"state\":\"offline\"}";
+	m->reconnect_max_ms = config_int(cfg, "reconnect_max") * 1000;
+	s->qos_events = (int)config_int(cfg, "mqtt_qos_events");
+	s->qos_calls = (int)config_int(cfg, "mqtt_qos_calls");
+	s->qos_state = (int)config_int(cfg, "mqtt_qos_state");
+	s->queue_max_messages = config_int(cfg, "mqtt_queue_max_messages");
+	s->queue_max_bytes = config_int(cfg, "mqtt_queue_max_bytes");
+	return 0;
+}
+
+int bridge_settings_load(struct bridge_settings *s, const struct config *cfg, char *err, size_t errsz)
+{
+	memset(s, 0, sizeof(*s));
+	if (load_identity(s, cfg, err, errsz) < 0 || load_ami(s, cfg, err, errsz) < 0 ||
+	    load_mqtt(s, cfg, err, errsz) < 0)
+		return -1;
+	s->events_allow = config_str(cfg, "events_allow");
+	s->events_deny = config_str(cfg, "events_deny");
+	s->status_interval_ms = config_int(cfg, "status_interval") * 1000;
+	return 0;
+}
+
+void bridge_settings_wipe(struct bridge_settings *s)
+{
+	explicit_bzero(s->ami_secret, sizeof(s->ami_secret));
+	explicit_bzero(s->mqtt_password, sizeof(s->mqtt_password));
+}

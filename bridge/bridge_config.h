@@ -1,0 +1,34 @@
+/* The bridge's configuration keys and their conversion to options. */
+#ifndef PBXBUS_BRIDGE_CONFIG_H
+#define PBXBUS_BRIDGE_CONFIG_H
+
+#include "ami_client.h"
+#include "config.h"
+#include "limits.h"
+#include "mqtt_link.h"
+
+extern const struct cfg_key bridge_keys[];
+extern const size_t bridge_nkeys;
+
+struct bridge_settings {
+	char pbx_id[128];
+	char prefix[TOPIC_MAX / 2 + 1];
+	char client_id[192];
+	char ami_secret[SECRET_MAX];
+	char mqtt_password[SECRET_MAX];
+	char will_topic[TOPIC_MAX];
+	struct ami_opts ami;
+	struct mqtt_opts mqtt;
+	int qos_events, qos_calls, qos_state;
+	long long queue_max_messages, queue_max_bytes;
+	long long status_interval_ms;
+	const char *events_allow, *events_deny;
+};
+
+/* Validates the loaded config and fills s (which points into cfg).  Returns
+ * 0, or -1 with what is wrong in err. */
+int bridge_settings_load(struct bridge_settings *s, const struct config *cfg, char *err, size_t errsz);
+/* Wipes the secrets held in s. */
+void bridge_settings_wipe(struct bridge_settings *s);
+
+#endif

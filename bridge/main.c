@@ -1,0 +1,102 @@
+/*
+ * pbxbus-bridge: Asterisk Manager Interface → MQTT.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bridge.h"
+#include "bridge_config.h"
+#include "check.h"
+#include "cli.h"
+#include "log.h"
+#include "mqtt_link.h"
+#include "version.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_mode modes[] = {
+	    {"--check", "check config, AMI login, Ping, CoreSettings and the broker; then exit", 0, 0, NULL},
+	};
+	struct cli cli = {.progname = "pbxbus-bridge",
+	                  .default_config = "/etc/pbxbus/bridge.conf",
+	                  .modes = modes,
+	                  .nmodes = sizeof(modes) / sizeof(modes[0])};
+	struct config cfg;
+	struct bridge_settings s;
+	struct bridge b;
+	char err[1024];
+	enum log_level level = LOG_LVL_INFO;
+	int rc = 0;
+
+	log_init("pbxbus-bridge", LOG_LVL_INFO);
+	if (config_init(&cfg, bridge_keys, bridge_nkeys) < 0)
+		fatalx("out of memory");
+	if (cli_load(&cli, &cfg, argc, argv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "pbxbus-bridge: %s\n", err);
+		if (modes[0].set)
+			printf("\u2717 configuration: %s\n", err);
+		config_free(&cfg);
+		return 2;
+	}
+	if (cli.help || cli.version) {
+		if (cli.help)
+			cli_usage(&cli, &cfg, stdout);
+		else
+			printf("pbxbus-bridge %s\n", PBXBUS_VERSION);
+		config_free(&cfg);
+		return 0;
+	}
+	if (log_level_parse(config_str(&cfg, "log_level") ? config_str(&cfg, "log_level") : "info", &level) < 0) {
+		fprintf(stderr, "pbxbus-bridge: log_level: must be error, warn, info or debug\n");
+		config_free(&cfg);
+		return 2;
+	}
+	log_set_level(cli.debug ? LOG_LVL_DEBUG : level);
+	if (bridge_settings_load(&s, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "pbxbus-bridge: %s\n", err);
+		if (modes[0].set)
+			printf("\u2717 configuration: %s\n", err);
+		config_free(&cfg);
+		return 2;
+	}
+	mqtt_lib_init();
+	if (modes[0].set) {
+		rc = bridge_check(&s);
+	} else if (bridge_init(&b, &s, err, sizeof(err)) < 0) {
+		log_crit("%s", err);
+		rc = 1;
+	} else {
+		install_signals();
+		log_info("starting %s: AMI %s:%d, MQTT %s:%d, prefix %s, pbx %s", PBXBUS_VERSION, s.ami.host,
+		         s.ami.port, s.mqtt.host, s.mqtt.port, s.prefix, s.pbx_id);
+		bridge_run(&b, &stop_requested);
+		bridge_free(&b);
+	}
+	bridge_settings_wipe(&s);
+	config_free(&cfg);
+	mqtt_lib_cleanup();
+	return rc;
+}

@@ -1,0 +1,30 @@
+/*
+ * Every hard limit of pbxbus in one place.  Input from the network, from
+ * config files and from the PBX is bounded by these; going past one is an
+ * error the caller logs, never a crash or unbounded growth.
+ */
+#ifndef PBXBUS_LIMITS_H
+#define PBXBUS_LIMITS_H
+
+/* AMI codec */
+#define AMI_MAX_LINE    (64 * 1024)   /* one "Key: Value" line */
+#define AMI_MAX_MESSAGE (1024 * 1024) /* one message, banner included */
+#define AMI_MAX_FIELDS  4096          /* key/value pairs per message */
+#define AMI_MAX_BANNER  256           /* "Asterisk Call Manager/11.0.0" */
+
+/* MQTT topics and payloads we build */
+#define TOPIC_MAX         256                   /* whole topic we publish on */
+#define TOPIC_SEGMENT_MAX 64                    /* one sanitised segment (event name...) */
+#define JSON_EVENT_MAX    (AMI_MAX_MESSAGE * 2) /* worst case escaping grows text */
+
+/* Config */
+#define CONFIG_LINE_MAX  4096
+#define CONFIG_VALUE_MAX 1024
+#define CONFIG_LIST_MAX  64 /* entries in a repeatable key */
+#define SECRET_MAX       512
+
+/* Bridge */
+#define AMI_PENDING_ACTIONS   64    /* actions awaiting a response */
+#define MQTT_PENDING_MIDS_MAX 65536 /* publishes the library may hold */
+
+#endif

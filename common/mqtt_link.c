@@ -1,0 +1,309 @@
+#include "mqtt_link.h"
+
+#include <errno.h>
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define MIDS     65536
+#define NOT_HELD 0xff
+
+void mqtt_lib_init(void)
+{
+	mosquitto_lib_init();
+}
+
+void mqtt_lib_cleanup(void)
+{
+	mosquitto_lib_cleanup();
+}
+
+static void forget_mid(struct mqtt_link *l, int mid)
+{
+	if (mid < 0 || mid >= MIDS || l->held_qos[mid] == NOT_HELD)
+		return;
+	l->held_qos[mid] = NOT_HELD;
+	l->held_msgs--;
+	l->held_total_bytes -= l->held_bytes[mid];
+	l->held_bytes[mid] = 0;
+}
+
+static void hold_mid(struct mqtt_link *l, int mid, int qos, int len)
+{
+	if (mid < 0 || mid >= MIDS)
+		return;
+	forget_mid(l, mid); /* a wrapped id: the old one is long gone */
+	l->held_qos[mid] = (uint8_t)qos;
+	l->held_bytes[mid] = (uint32_t)len;
+	l->held_msgs++;
+	l->held_total_bytes += (uint64_t)len;
+}
+
+/* Unsent QoS 0 packets are dropped by the library on disconnect without a
+ * callback; QoS 1 ones are kept and sent again after the reconnect. */
+static void forget_qos0(struct mqtt_link *l)
+{
+	for (int mid = 0; mid < MIDS; mid++)
+		if (l->held_qos[mid] == 0)
+			forget_mid(l, mid);
+}
+
+static void on_connect_cb(struct mosquitto *m, void *ctx, int rc, int flags, const mosquitto_property *props)
+{
+	struct mqtt_link *l = ctx;
+	(void)m;
+	(void)flags;
+	(void)props;
+	if (rc != 0) {
+		snprintf(l->last_error, sizeof(l->last_error), "broker refused the connection: %s",
+		         mosquitto_reason_string(rc));
+		log_warnx("mqtt: %s:%d %s", l->opts.host, l->opts.port, l->last_error);
+		return;
+	}
+	l->connected = 1;
+	l->connects++;
+	l->last_error[0] = '\0';
+	backoff_reset(&l->backoff);
+	log_info("mqtt: connected to %s:%d", l->opts.host, l->opts.port);
+	if (l->cb.on_connect)
+		l->cb.on_connect(l->cb.ctx);
+}
+
+static void schedule_reconnect(struct mqtt_link *l)
+{
+	int64_t delay = backoff_next(&l->backoff);
+	l->next_attempt_ms = clock_mono_ms() + delay;
+	log_debug("mqtt: next connect attempt in %lld ms", (long long)delay);
+}
+
+static void on_disconnect_cb(struct mosquitto *m, void *ctx, int rc, const mosquitto_property *props)
+{
+	struct mqtt_link *l = ctx;
+	(void)m;
+	(void)props;
+	int was = l->connected;
+	l->connected = 0;
+	forget_qos0(l);
+	if (was) {
+		l->disconnects++;
+		log_warnx("mqtt: lost connection to %s:%d (%s)", l->opts.host, l->opts.port,
+		          rc == 0 ? "disconnected" : mosquitto_strerror(rc));
+	}
+	if (l->cb.on_disconnect)
+		l->cb.on_disconnect(l->cb.ctx, rc);
+	schedule_reconnect(l);
+}
+
+static void on_publish_cb(struct mosquitto *m, void *ctx, int mid, int reason, const mosquitto_property *props)
+{
+	struct mqtt_link *l = ctx;
+	(void)m;
+	(void)props;
+	forget_mid(l, mid);
+	if (l->cb.on_publish)
+		l->cb.on_publish(l->cb.ctx, mid, reason);
+}
+
+static void on_message_cb(struct mosquitto *m, void *ctx, const struct mosquitto_message *msg,
+                          const mosquitto_property *props)
+{
+	struct mqtt_link *l = ctx;
+	(void)m;
+	(void)props;
+	if (l->cb.on_message)
+		l->cb.on_message(l->cb.ctx, msg);
+}
+
+static int fail(struct mqtt_link *l, const char *what, int rc)
+{
+	snprintf(l->last_error, sizeof(l->last_error), "%s: %s", what, mosquitto_strerror(rc));
+	return -1;
+}
+
+static int setup_tls(struct mqtt_link *l)
+{
+	const struct mqtt_opts *o = &l->opts;
+	int rc;
+
+	if (o->tls_ca == NULL)
+		return 0;
+	if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
+		snprintf(l->last_error, sizeof(l->last_error), "TLS client cert and key go together");
+		return -1;
+	}
+	rc = mosquitto_tls_set(l->mosq, o->tls_ca, NULL, o->tls_cert, o->tls_key, NULL);
+	if (rc != MOSQ_ERR_SUCCESS)
+		return fail(l, "TLS setup", rc);
+	return 0;
+}
+
+int mqtt_link_init(struct mqtt_link *l, const struct mqtt_opts *o, const struct mqtt_callbacks *cb)
+{
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	l->opts = *o;
+	l->cb = *cb;
+	l->held_bytes = calloc(MIDS, sizeof(*l->held_bytes));
+	l->held_qos = malloc(MIDS);
+	if (l->held_bytes == NULL || l->held_qos == NULL) {
+		snprintf(l->last_error, sizeof(l->last_error), "out of memory");
+		return -1;
+	}
+	memset(l->held_qos, NOT_HELD, MIDS);
+	backoff_init(&l->backoff, 500, o->reconnect_max_ms, (uint32_t)getpid() ^ (uint32_t)clock_wall_ms());
+	l->mosq = mosquitto_new(o->client_id, o->clean_session ? true : false, l);
+	if (l->mosq == NULL) {
+		snprintf(l->last_error, sizeof(l->last_error), "cannot create MQTT client (client id?)");
+		return -1;
+	}
+	mosquitto_int_option(l->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	mosquitto_connect_v5_callback_set(l->mosq, on_connect_cb);
+	mosquitto_disconnect_v5_callback_set(l->mosq, on_disconnect_cb);
+	mosquitto_publish_v5_callback_set(l->mosq, on_publish_cb);
+	mosquitto_message_v5_callback_set(l->mosq, on_message_cb);
+	if (o->username && (rc = mosquitto_username_pw_set(l->mosq, o->username, o->password)) != MOSQ_ERR_SUCCESS)
+		return fail(l, "username", rc);
+	if (o->will_topic && (rc = mosquitto_will_set(l->mosq, o->will_topic, (int)strlen(o->will_payload),
+	                                              o->will_payload, 1, true)) != MOSQ_ERR_SUCCESS)
+		return fail(l, "last will", rc);
+	return setup_tls(l);
+}
+
+void mqtt_link_free(struct mqtt_link *l)
+{
+	if (l->mosq)
+		mosquitto_destroy(l->mosq);
+	free(l->held_bytes);
+	free(l->held_qos);
+	memset(l, 0, sizeof(*l));
+}
+
+void mqtt_link_pollfd(struct mqtt_link *l, struct pollfd *pfd)
+{
+	pfd->fd = mosquitto_socket(l->mosq);
+	pfd->events = POLLIN;
+	if (pfd->fd >= 0 && mosquitto_want_write(l->mosq))
+		pfd->events |= POLLOUT;
+	pfd->revents = 0;
+}
+
+static void connection_failed(struct mqtt_link *l, int rc)
+{
+	/* The library calls on_disconnect for a lost session; an attempt that
+	 * never got a session needs the retry scheduled here. */
+	if (!l->connected && mosquitto_socket(l->mosq) < 0 && l->next_attempt_ms == 0)
+		schedule_reconnect(l);
+	if (rc != MOSQ_ERR_SUCCESS)
+		snprintf(l->last_error, sizeof(l->last_error), "%s", mosquitto_strerror(rc));
+}
+
+void mqtt_link_handle(struct mqtt_link *l, short revents, int64_t now_ms)
+{
+	int rc = MOSQ_ERR_SUCCESS;
+
+	(void)now_ms;
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		rc = mosquitto_loop_read(l->mosq, 1);
+	if (rc == MOSQ_ERR_SUCCESS && (revents & POLLOUT))
+		rc = mosquitto_loop_write(l->mosq, 1);
+	if (rc != MOSQ_ERR_SUCCESS)
+		connection_failed(l, rc);
+}
+
+static void try_connect(struct mqtt_link *l, int64_t now_ms)
+{
+	int rc;
+
+	l->next_attempt_ms = 0;
+	if (!l->started) {
+		l->started = 1;
+		rc = mosquitto_connect_bind_async(l->mosq, l->opts.host, l->opts.port, l->opts.keepalive, NULL);
+	} else {
+		rc = mosquitto_reconnect_async(l->mosq);
+	}
+	if (rc != MOSQ_ERR_SUCCESS) {
+		snprintf(l->last_error, sizeof(l->last_error), "connect to %s:%d: %s", l->opts.host, l->opts.port,
+		         rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+		log_debug("mqtt: %s", l->last_error);
+		schedule_reconnect(l);
+	}
+	(void)now_ms;
+}
+
+int64_t mqtt_link_tick(struct mqtt_link *l, int64_t now_ms)
+{
+	if (mosquitto_socket(l->mosq) < 0) {
+		if (l->next_attempt_ms == 0 && l->started)
+			schedule_reconnect(l);
+		if (!l->started || now_ms >= l->next_attempt_ms)
+			try_connect(l, now_ms);
+	}
+	if (now_ms - l->last_misc_ms >= 1000) {
+		l->last_misc_ms = now_ms;
+		if (mosquitto_socket(l->mosq) >= 0) {
+			int rc = mosquitto_loop_misc(l->mosq);
+			if (rc != MOSQ_ERR_SUCCESS)
+				connection_failed(l, rc);
+		}
+	}
+	int64_t wait = 1000 - (now_ms - l->last_misc_ms);
+	if (mosquitto_socket(l->mosq) < 0 && l->next_attempt_ms > 0 && l->next_attempt_ms - now_ms < wait)
+		wait = l->next_attempt_ms - now_ms;
+	return wait < 0 ? 0 : wait;
+}
+
+int mqtt_link_publish(struct mqtt_link *l, int *mid, const char *topic, const void *payload, int len, int qos,
+                      int retain)
+{
+	int m = 0;
+	int rc = mosquitto_publish_v5(l->mosq, &m, topic, len, payload, qos, retain ? true : false, NULL);
+
+	if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && qos > 0))
+		hold_mid(l, m, qos, len);
+	if (mid)
+		*mid = m;
+	return rc;
+}
+
+int mqtt_link_subscribe(struct mqtt_link *l, const char *pattern, int qos)
+{
+	return mosquitto_subscribe_v5(l->mosq, NULL, pattern, qos, 0, NULL);
+}
+
+void mqtt_link_flush(struct mqtt_link *l, int timeout_ms)
+{
+	int64_t end = clock_mono_ms() + timeout_ms;
+
+	while (l->connected && l->held_msgs > 0 && clock_mono_ms() < end) {
+		struct pollfd pfd;
+		mqtt_link_pollfd(l, &pfd);
+		if (pfd.fd < 0)
+			break;
+		if (poll(&pfd, 1, 50) > 0)
+			mqtt_link_handle(l, pfd.revents, clock_mono_ms());
+	}
+}
+
+void mqtt_link_disconnect(struct mqtt_link *l)
+{
+	if (mosquitto_socket(l->mosq) >= 0) {
+		mosquitto_disconnect_v5(l->mosq, 0, NULL);
+		struct pollfd pfd;
+		mqtt_link_pollfd(l, &pfd);
+		if (pfd.fd >= 0 && (pfd.events & POLLOUT))
+			mosquitto_loop_write(l->mosq, 1);
+	}
+	l->connected = 0;
+}
+
+int mqtt_link_socket_open(struct mqtt_link *l)
+{
+	return mosquitto_socket(l->mosq) >= 0;
+}

@@ -1,0 +1,92 @@
+/*
+ * One MQTT connection driven from our own poll() loop: libmosquitto's
+ * socket, want_write and loop_read/write/misc, with reconnects (back-off
+ * and jitter) done here so nothing ever blocks the daemon's other socket.
+ * It also keeps count of what the library still holds for us (messages and
+ * bytes not yet written or acknowledged), because libmosquitto itself
+ * queues without limit.
+ */
+#ifndef PBXBUS_MQTT_LINK_H
+#define PBXBUS_MQTT_LINK_H
+
+#include <poll.h>
+#include <stdint.h>
+
+#include "backoff.h"
+
+struct mosquitto;
+struct mosquitto_message;
+
+struct mqtt_opts {
+	const char *host;
+	int port;
+	const char *client_id;
+	const char *username;
+	const char *password; /* not copied: the caller keeps it alive */
+	const char *tls_ca;
+	const char *tls_cert;
+	const char *tls_key;
+	int keepalive;
+	int clean_session;
+	const char *will_topic; /* retained, QoS 1 */
+	const char *will_payload;
+	int64_t reconnect_max_ms;
+};
+
+struct mqtt_link;
+
+struct mqtt_callbacks {
+	void (*on_connect)(void *ctx);
+	void (*on_disconnect)(void *ctx, int rc);
+	/* reason: 0 ok, 16 no subscribers, >= 0x80 refused by the broker */
+	void (*on_publish)(void *ctx, int mid, int reason);
+	void (*on_message)(void *ctx, const struct mosquitto_message *msg);
+	void *ctx;
+};
+
+struct mqtt_link {
+	struct mosquitto *mosq;
+	struct mqtt_opts opts;
+	struct mqtt_callbacks cb;
+	int connected;
+	int started; /* a connect attempt has been made once */
+	int64_t next_attempt_ms;
+	struct backoff backoff;
+	uint64_t connects, disconnects;
+	/* What the library holds for us, by message id. */
+	uint32_t *held_bytes; /* 65536 entries */
+	uint8_t *held_qos;    /* 65536 entries, 0xff = not held */
+	uint64_t held_msgs, held_total_bytes;
+	int64_t last_misc_ms;
+	char last_error[256];
+};
+
+/* Returns 0, or -1 with a reason in link->last_error. */
+int mqtt_link_init(struct mqtt_link *l, const struct mqtt_opts *o, const struct mqtt_callbacks *cb);
+void mqtt_link_free(struct mqtt_link *l);
+
+/* poll() integration; fd -1 when there is no socket right now. */
+void mqtt_link_pollfd(struct mqtt_link *l, struct pollfd *pfd);
+void mqtt_link_handle(struct mqtt_link *l, short revents, int64_t now_ms);
+/* Connect attempts, keepalive; returns ms until it wants to run again. */
+int64_t mqtt_link_tick(struct mqtt_link *l, int64_t now_ms);
+
+/*
+ * Publishes; returns a libmosquitto rc.  For QoS > 0, MOSQ_ERR_NO_CONN
+ * means the library queued the message for after the reconnect (it is
+ * counted as held); never publish it again.
+ */
+int mqtt_link_publish(struct mqtt_link *l, int *mid, const char *topic, const void *payload, int len, int qos,
+                      int retain);
+int mqtt_link_subscribe(struct mqtt_link *l, const char *pattern, int qos);
+
+/* Publishes nothing more; waits up to timeout_ms for what is held to go. */
+void mqtt_link_flush(struct mqtt_link *l, int timeout_ms);
+void mqtt_link_disconnect(struct mqtt_link *l);
+int mqtt_link_socket_open(struct mqtt_link *l);
+
+/* Once per process. */
+void mqtt_lib_init(void);
+void mqtt_lib_cleanup(void);
+
+#endif

@@ -1,0 +1,58 @@
+#include "topic.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "limits.h"
+
+static int safe_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+	       c == '.' || c == '@';
+}
+
+char *topic_segment(char *out, size_t outsz, const char *in, size_t len)
+{
+	size_t max = outsz - 1 < TOPIC_SEGMENT_MAX ? outsz - 1 : TOPIC_SEGMENT_MAX;
+	size_t n = len < max ? len : max;
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = safe_char((unsigned char)in[i]) ? in[i] : '_';
+	if (n == 0)
+		out[n++] = '_';
+	out[n] = '\0';
+	return out;
+}
+
+int topic_prefix_valid(const char *prefix, const char **why)
+{
+	size_t len = strlen(prefix);
+
+	if (len == 0 || len > TOPIC_MAX / 2) {
+		*why = "must be 1 to 128 characters";
+		return -1;
+	}
+	if (prefix[0] == '$' || prefix[0] == '/' || prefix[len - 1] == '/') {
+		*why = "must not start with '$' or '/' or end with '/'";
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)prefix[i];
+		if (c == '+' || c == '#' || c < 0x20 || c == 0x7F || c == ' ') {
+			*why = "must not contain '+', '#', spaces or control characters";
+			return -1;
+		}
+		if (c == '/' && prefix[i + 1] == '/') {
+			*why = "must not contain an empty level ('//')";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int topic_join(char *out, size_t outsz, const char *prefix, const char *a, const char *segment)
+{
+	int n =
+	    segment ? snprintf(out, outsz, "%s/%s/%s", prefix, a, segment) : snprintf(out, outsz, "%s/%s", prefix, a);
+	return (n < 0 || (size_t)n >= outsz) ? -1 : 0;
+}

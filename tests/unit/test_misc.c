@@ -1,0 +1,89 @@
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "clock.h"
+#include "event_filter.h"
+#include "md5hex.h"
+#include "topic.h"
+#include "unit.h"
+
+void test_md5_challenge_from_capture(void)
+{
+	char key[33];
+	/* capture 02: challenge 150700078, secret bridgepass */
+	CHECK(md5_hex("150700078", 9, "bridgepass", 10, key) == 0);
+	CHECK_EQ_STR(key, "d4cb89ea63a8184bbee6f43197b572b0");
+	CHECK(md5_hex("a", 1, "bc", 2, key) == 0);
+	CHECK_EQ_STR(key, "900150983cd24fb0d6963f7d28e17f72");
+}
+
+void test_topic_segment_sanitised(void)
+{
+	char out[128];
+	CHECK_EQ_STR(topic_segment(out, sizeof(out), "Hangup", 6), "Hangup");
+	CHECK_EQ_STR(topic_segment(out, sizeof(out), "a/b+c#d e\x01\xff", 11), "a_b_c_d_e__");
+	CHECK_EQ_STR(topic_segment(out, sizeof(out), "x\0y", 3), "x_y");
+	CHECK_EQ_STR(topic_segment(out, sizeof(out), "", 0), "_");
+	char longname[300];
+	memset(longname, 'a', sizeof(longname));
+	CHECK_EQ_INT(strlen(topic_segment(out, sizeof(out), longname, sizeof(longname))), 64);
+
+	const char *why;
+	CHECK(topic_prefix_valid("pbx", &why) == 0);
+	CHECK(topic_prefix_valid("pbx/site1", &why) == 0);
+	CHECK(topic_prefix_valid("pbx/+", &why) < 0);
+	CHECK(topic_prefix_valid("pbx/", &why) < 0);
+	CHECK(topic_prefix_valid("$SYS", &why) < 0);
+	CHECK(topic_prefix_valid("a//b", &why) < 0);
+	CHECK(topic_prefix_valid("", &why) < 0);
+}
+
+void test_backoff_doubles_with_jitter_and_cap(void)
+{
+	struct backoff b;
+	backoff_init(&b, 500, 30000, 12345);
+	int64_t d1 = backoff_next(&b), d2 = backoff_next(&b), d3 = backoff_next(&b);
+	CHECK(d1 >= 250 && d1 <= 500);
+	CHECK(d2 >= 500 && d2 <= 1000);
+	CHECK(d3 >= 1000 && d3 <= 2000);
+	for (int i = 0; i < 6; i++)
+		backoff_next(&b); /* 4 s, 8 s, 16 s, then the cap */
+	for (int i = 0; i < 100; i++) {
+		int64_t d = backoff_next(&b);
+		CHECK(d >= 15000 && d <= 30000);
+	}
+	backoff_reset(&b);
+	d1 = backoff_next(&b);
+	CHECK(d1 >= 250 && d1 <= 500);
+}
+
+void test_event_filter_defaults(void)
+{
+	struct event_filter f;
+	CHECK(event_filter_init(&f, "*", "VarSet Newexten RTCP*") == 0);
+	CHECK(event_filter_allows(&f, "Hangup", 6));
+	CHECK(!event_filter_allows(&f, "VarSet", 6));
+	CHECK(!event_filter_allows(&f, "RTCPSent", 8));
+	CHECK(!event_filter_allows(&f, "RTCPReceived", 12));
+	CHECK(event_filter_allows(&f, "Hangup", 6)); /* cached */
+	CHECK(event_filter_allows(&f, "Newexten2", 9));
+	event_filter_free(&f);
+	CHECK(event_filter_init(&f, "Hangup,Cdr Dial*", "") == 0);
+	CHECK(event_filter_allows(&f, "Cdr", 3));
+	CHECK(event_filter_allows(&f, "DialEnd", 7));
+	CHECK(!event_filter_allows(&f, "Newchannel", 10));
+	event_filter_free(&f);
+}
+
+void test_clock_formats(void)
+{
+	char buf[ISO8601_LEN];
+	CHECK_EQ_STR(iso8601_ms(1795345290123, buf), "2026-11-22T11:01:30.123Z");
+	CHECK_EQ_INT(ami_timestamp_ms("1795345290.123456", 17), 1795345290123);
+	CHECK_EQ_INT(ami_timestamp_ms("1795345290", 10), 1795345290000);
+	CHECK_EQ_INT(ami_timestamp_ms("1795345290.5", 12), 1795345290500);
+	CHECK_EQ_INT(ami_timestamp_ms("17x", 3), -1);
+	CHECK_EQ_INT(ami_timestamp_ms("", 0), -1);
+}
