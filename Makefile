@@ -95,7 +95,7 @@ check-style:
 	scripts/check-style
 
 format:
-	clang-format -i $(COMMON_SRC) $(BRIDGE_SRC) bridge/main.c common/*.h bridge/*.h
+	clang-format -i $$(git ls-files "*.c" "*.h")
 
 install: $(BRIDGE_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin

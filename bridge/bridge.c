@@ -38,8 +38,9 @@ const char *bridge_status_json(struct bridge *b, const char *state)
 	jw_strz(w, b->s->pbx_id);
 	jw_keyz(w, "version");
 	jw_strz(w, PBXBUS_VERSION);
-	jw_keyz(w, "asterisk");
-	jw_strz(w, b->ami.version[0] ? b->ami.version : NULL);
+	jw_keyz(w, "ami_version");
+	const char *slash = strrchr(b->ami.version, '/');
+	jw_strz(w, slash ? slash + 1 : NULL);
 	jw_keyz(w, "since");
 	jw_strz(w, iso8601_ms(b->started_wall_ms, since));
 	jw_keyz(w, "ami_error");
@@ -131,8 +132,11 @@ static void on_ami_event(void *ctx, const struct ami_msg *m, int64_t now_ms)
 static void on_ami_state(void *ctx, enum ami_state st)
 {
 	struct bridge *b = ctx;
-	if (st == AMI_UP || st == AMI_DISCONNECTED)
+	int up = st == AMI_UP;
+	/* Only "connected" changes are news; failed reconnects are not. */
+	if (up != b->ami_was_up)
 		b->status_dirty = 1;
+	b->ami_was_up = up;
 }
 
 static void on_mqtt_connect(void *ctx)
@@ -182,15 +186,34 @@ void bridge_free(struct bridge *b)
 	jw_free(&b->json);
 }
 
+/* A digest of what the status says, to notice that it changed. */
+static uint64_t status_digest(const struct bridge *b)
+{
+	uint64_t h = b->events_shed * 1000003u + b->ami.codec_errors * 10007u + b->ami.logins * 101u;
+	for (const char *p = b->ami.last_error; *p; p++)
+		h = h * 31 + (unsigned char)*p;
+	return h;
+}
+
+#define STATUS_MIN_INTERVAL_MS 5000
+
 static int64_t status_tick(struct bridge *b, int64_t now)
 {
 	if (now >= b->next_status_ms) {
 		b->status_dirty = 1;
 		b->next_status_ms = now + b->s->status_interval_ms;
 	}
-	if (b->status_dirty && b->mqtt.connected)
+	/* Counters and errors are news too, but at most every few seconds. */
+	if (status_digest(b) != b->status_digest_sent && now - b->status_sent_ms >= STATUS_MIN_INTERVAL_MS)
+		b->status_dirty = 1;
+	/* A frozen broker must not make status messages pile up either. */
+	if (b->status_dirty && b->mqtt.connected && room_for(b, 1024)) {
 		publish_status(b);
-	return b->next_status_ms - now;
+		b->status_digest_sent = status_digest(b);
+		b->status_sent_ms = now;
+	}
+	int64_t wait = b->next_status_ms - now;
+	return wait < 1000 ? wait : 1000;
 }
 
 static void shutdown_cleanly(struct bridge *b)

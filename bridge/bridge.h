@@ -27,6 +27,9 @@ struct bridge {
 	int64_t started_wall_ms;
 	int64_t next_status_ms;
 	int status_dirty;
+	int ami_was_up;
+	uint64_t status_digest_sent;
+	int64_t status_sent_ms;
 	struct log_ratelimit shed_log;
 	/* counters, also in bridge/status */
 	uint64_t events_published, events_shed, events_filtered, events_too_big;

@@ -39,7 +39,8 @@ int log_level_parse(const char *s, enum log_level *out)
 	return -1;
 }
 
-static void vlog(enum log_level level, const char *tag, int with_errno, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void vlog(enum log_level level, const char *tag, int with_errno,
+                                                       const char *fmt, va_list ap)
 {
 	int saved = errno;
 	char msg[2048];

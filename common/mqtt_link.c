@@ -105,6 +105,10 @@ static void on_publish_cb(struct mosquitto *m, void *ctx, int mid, int reason, c
 	struct mqtt_link *l = ctx;
 	(void)m;
 	(void)props;
+	/* With an idle socket a QoS 0 message is written, and this called, from
+	 * inside mosquitto_publish: before its mid is known to be held. */
+	if (l->publishing && l->held_qos[mid & 0xffff] == NOT_HELD)
+		l->done_while_publishing = mid;
 	forget_mid(l, mid);
 	if (l->cb.on_publish)
 		l->cb.on_publish(l->cb.ctx, mid, reason);
@@ -263,9 +267,12 @@ int mqtt_link_publish(struct mqtt_link *l, int *mid, const char *topic, const vo
                       int retain)
 {
 	int m = 0;
-	int rc = mosquitto_publish_v5(l->mosq, &m, topic, len, payload, qos, retain ? true : false, NULL);
 
-	if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && qos > 0))
+	l->publishing = 1;
+	l->done_while_publishing = -1;
+	int rc = mosquitto_publish_v5(l->mosq, &m, topic, len, payload, qos, retain ? true : false, NULL);
+	l->publishing = 0;
+	if ((rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && qos > 0)) && l->done_while_publishing != m)
 		hold_mid(l, m, qos, len);
 	if (mid)
 		*mid = m;

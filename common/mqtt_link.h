@@ -58,6 +58,8 @@ struct mqtt_link {
 	uint8_t *held_qos;    /* 65536 entries, 0xff = not held */
 	uint64_t held_msgs, held_total_bytes;
 	int64_t last_misc_ms;
+	int publishing;
+	int done_while_publishing;
 	char last_error[256];
 };
 

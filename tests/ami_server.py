@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Scripted AMI server for tests: speaks the real login exchange (plain and
+MD5 challenge, success and failure, as in captures 01-03), answers the
+bridge's own actions, then replays a capture's events.  Faults on request:
+drop the TCP connection mid-message, a huge garbage line, refuse logins.
+
+Prints one line per happening to stdout (LISTEN <port>, LOGIN ok|fail,
+REPLAYED <n>, ...) so a test can follow it."""
+import argparse
+import hashlib
+import os
+import random
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+import amicap  # noqa: E402
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+
+
+def say(*a):
+    print(*a, flush=True)
+
+
+def msg(*pairs):
+    return b"".join(b"%s: %s\r\n" % (k.encode(), v.encode()) for k, v in pairs) + b"\r\n"
+
+
+class Session:
+    def __init__(self, srv, conn):
+        self.srv, self.conn, self.buf = srv, conn, b""
+        self.challenge = None
+        self.logged_in = False
+
+    def send(self, data):
+        self.conn.sendall(data)
+
+    def read_action(self):
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.conn.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        raw, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        return amicap.fields(raw + b"\r\n\r\n")
+
+    def answer(self, a):
+        name = (amicap.get(a, "Action") or "").lower()
+        aid = amicap.get(a, "ActionID")
+        idp = [("ActionID", aid)] if aid else []
+        self.srv.actions.append(name)
+        say("ACTION", name)
+        if name == "challenge":
+            self.challenge = str(random.randint(100000000, 999999999))
+            return self.send(msg(("Response", "Success"), *idp, ("Challenge", self.challenge)))
+        if name == "login":
+            return self.login(a, idp)
+        if not self.logged_in:
+            return self.send(msg(("Response", "Error"), *idp, ("Message", "Permission denied")))
+        if name == "ping":
+            if self.srv.args.ignore_ping:
+                return None
+            return self.send(msg(("Response", "Success"), *idp, ("Ping", "Pong"), ("Timestamp", "%.6f" % time.time())))
+        if name == "coresettings":
+            return self.send(msg(("Response", "Success"), *idp, ("AMIversion", "11.0.0"), ("AsteriskVersion", "22.10.1"),
+                                 ("SystemName", ""), ("CoreMaxCalls", "0")))
+        if name == "filter":
+            return self.send(msg(("Response", "Success"), *idp, ("Message", "Success")))
+        if name == "logoff":
+            self.send(msg(("Response", "Goodbye"), *idp, ("Message", "Thanks for all the fish.")))
+            raise ConnectionError("logoff")
+        return self.send(msg(("Response", "Error"), *idp,
+                             ("Message", "Invalid/unknown command: %s. Use Action: ListCommands to show available commands." % name)))
+
+    def login(self, a, idp):
+        user, secret = amicap.get(a, "Username"), self.srv.args.secret
+        if (amicap.get(a, "AuthType") or "").lower() == "md5":
+            want = hashlib.md5((self.challenge or "").encode() + secret.encode()).hexdigest()
+            ok = self.challenge is not None and amicap.get(a, "Key") == want
+        else:
+            ok = amicap.get(a, "Secret") == secret
+        ok = ok and user == self.srv.args.user and not self.srv.args.refuse_login
+        self.srv.logins += 1
+        if not ok:
+            say("LOGIN fail")
+            self.send(msg(("Response", "Error"), *idp, ("Message", "Authentication failed")))
+            time.sleep(1.0)  # Asterisk closes about 1 s after a failed login
+            raise ConnectionError("auth failed")
+        say("LOGIN ok", amicap.get(a, "Events"))
+        self.logged_in = True
+        self.send(msg(("Response", "Success"), *idp, ("Message", "Authentication accepted")))
+        self.send(msg(("Event", "FullyBooted"), ("Privilege", "system,all"), ("Uptime", "12"),
+                      ("LastReload", "12"), ("Status", "Fully Booted")))
+        self.srv.login_event.set()
+
+    def run(self):
+        self.send(BANNER)
+        while not self.logged_in:
+            a = self.read_action()
+            if a is None:
+                return
+            self.answer(a)
+        threading.Thread(target=self.replay, daemon=True).start()
+        while True:
+            a = self.read_action()
+            if a is None:
+                return
+            self.answer(a)
+
+    def replay(self):
+        srv = self.srv
+        try:
+            time.sleep(srv.args.delay)
+            if srv.args.garbage and not srv.garbage_sent:
+                srv.garbage_sent = True
+                self.send(b"X" * srv.args.garbage + b"\r\n\r\n")
+                say("GARBAGE sent")
+            while srv.pos < len(srv.stream):
+                raw = srv.stream[srv.pos]
+                if srv.drops_left > 0 and srv.pos == srv.drop_at:
+                    srv.drops_left -= 1
+                    srv.drop_at += srv.args.drop_every
+                    self.send(raw[: len(raw) // 2])
+                    say("DROPPED at", srv.pos)
+                    time.sleep(0.1)
+                    self.conn.shutdown(socket.SHUT_RDWR)
+                    self.conn.close()
+                    return
+                self.send(raw)
+                srv.pos += 1
+                if srv.args.pace:
+                    time.sleep(srv.args.pace)
+            say("REPLAYED", srv.pos)
+        except OSError:
+            pass
+
+
+class Server:
+    def __init__(self, args):
+        self.args = args
+        self.stream = []
+        for _ in range(args.loops):
+            for path in args.capture:
+                _, msgs = amicap.load(path)
+                self.stream += amicap.replayable(msgs)
+        if args.extra:
+            self.stream += [e.encode().replace(b"\\r\\n", b"\r\n") for e in args.extra]
+        self.pos = 0
+        self.drops_left = args.drop
+        self.drop_at = args.drop_at
+        self.logins = 0
+        self.actions = []
+        self.garbage_sent = False
+        self.login_event = threading.Event()
+
+    def serve(self):
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", self.args.port))
+        ls.listen(8)
+        say("LISTEN", ls.getsockname()[1])
+        while True:
+            conn, _ = ls.accept()
+            say("CONNECT")
+            s = Session(self, conn)
+            try:
+                s.run()
+            except (ConnectionError, OSError) as e:
+                say("CLOSED", e)
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--user", default="bridge")
+    ap.add_argument("--secret", default="bridgepass")
+    ap.add_argument("--capture", action="append", default=[])
+    ap.add_argument("--loops", type=int, default=1)
+    ap.add_argument("--extra", action="append", default=[], help="raw message appended (\\r\\n escapes)")
+    ap.add_argument("--delay", type=float, default=0.2, help="seconds after login before replaying")
+    ap.add_argument("--pace", type=float, default=0.0, help="seconds between messages")
+    ap.add_argument("--drop", type=int, default=0, help="times to drop the connection mid-message")
+    ap.add_argument("--drop-at", type=int, default=5)
+    ap.add_argument("--drop-every", type=int, default=10)
+    ap.add_argument("--garbage", type=int, default=0, help="bytes of a garbage line sent before the replay")
+    ap.add_argument("--refuse-login", action="store_true")
+    ap.add_argument("--ignore-ping", action="store_true")
+    Server(ap.parse_args()).serve()
+
+
+if __name__ == "__main__":
+    main()

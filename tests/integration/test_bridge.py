@@ -1,0 +1,351 @@
+"""pbxbus-bridge end to end: scripted AMI server → bridge → real mosquitto."""
+import fnmatch
+import json
+import os
+import re
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import amicap  # noqa: E402
+from harness import (AmiServer, Daemon, Mosquitto, Subscriber, TempDir, fixture, free_port, run_tool,  # noqa: E402
+                     wait_for, SLOW)
+
+SECRET = "bridgepass"
+DENY = ["VarSet", "Newexten", "RTCP*"]
+
+
+class Rig:
+    """Broker + scripted AMI + bridge + a subscriber, torn down on exit."""
+
+    def __init__(self, server_args=(), env=None, start_bridge=True, subscribe="pbx/#"):
+        self.tmp = TempDir()
+        self.broker = Mosquitto(self.tmp).start()
+        self.ami = AmiServer(self.tmp, *server_args)
+        self.sub = Subscriber(self.tmp, self.broker, subscribe) if subscribe else None
+        e = {"PBXBUS_AMI_HOST": "127.0.0.1", "PBXBUS_AMI_PORT": str(self.ami.port),
+             "PBXBUS_AMI_USERNAME": "bridge", "PBXBUS_AMI_SECRET": SECRET,
+             "PBXBUS_MQTT_PORT": str(self.broker.port), "PBXBUS_PBX_ID": "lab",
+             "PBXBUS_RECONNECT_MAX": "2"}
+        e.update(env or {})
+        self.bridge = Daemon(self.tmp, "pbxbus-bridge", e, ["-c", "/dev/null"])
+        if start_bridge:
+            self.bridge.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        rc = self.bridge.stop()
+        if self.sub:
+            self.sub.stop()
+        self.ami.stop()
+        self.broker.stop()
+        log = self.bridge.text()
+        self.tmp.cleanup()
+        # A clean SIGTERM exit is 0: sanitizer and valgrind findings change it.
+        if rc not in (None, 0) and exc[0] is None:
+            raise AssertionError("bridge exited with %s:\n%s" % (rc, log[-4000:]))
+
+
+def expected_events(*captures):
+    out = [("FullyBooted", None)]
+    for c in captures:
+        _, msgs = amicap.load(fixture(c))
+        for raw in amicap.replayable(msgs):
+            pairs = amicap.fields(raw)
+            ev = amicap.get(pairs, "Event")
+            if any(fnmatch.fnmatchcase(ev, g) for g in DENY):
+                continue
+            out.append((ev, pairs))
+    return out
+
+
+def as_json_object(pairs):
+    obj = {}
+    for k, v in pairs:
+        if k in obj:
+            obj[k] = obj[k] if isinstance(obj[k], list) else [obj[k]]
+            obj[k].append(v)
+        else:
+            obj[k] = v
+    return obj
+
+
+def event_messages(sub):
+    return [(t, json.loads(p)) for t, _, p in sub.messages() if t.startswith("pbx/events/")]
+
+
+def check_replay(auth):
+    want = expected_events("10-in-answered-caller-hangup")
+    with Rig(["--capture", fixture("10-in-answered-caller-hangup")], {"PBXBUS_AMI_AUTH": auth}) as r:
+        r.ami_done = wait_for(lambda: "REPLAYED" in r.ami.text(), 10, "replay")
+        wait_for(lambda: len(event_messages(r.sub)) >= len(want), 10, "all events")
+        time.sleep(0.3)
+        got = event_messages(r.sub)
+        assert len(got) == len(want), (len(got), len(want))
+        seqs = [o["seq"] for _, o in got]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        for (topic, obj), (ev, pairs) in zip(got, want):
+            assert topic == "pbx/events/" + ev, (topic, ev)
+            assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", obj.pop("ts"))
+            obj.pop("seq")
+            if pairs is not None:
+                assert obj == as_json_object(pairs), (obj, pairs)
+        assert "LOGIN ok on" in r.ami.text()
+        status = r.sub.json_of("pbx/bridge/status")[-1]
+        assert status["state"] == "online" and status["ami"] == "connected", status
+        assert status["pbx"] == "lab"
+
+
+def test_replay_md5_login_publishes_exact_events():
+    check_replay("md5")
+    assert True
+
+
+def test_replay_plain_login_publishes_exact_events():
+    check_replay("plain")
+
+
+def test_every_call_capture_parses_and_publishes():
+    caps = ["11-in-answered-callee-hangup", "12-in-noanswer", "13-in-busy", "14-out-answered", "15-out-failed-503",
+            "16-internal-100-to-101", "17-queue-answered", "18-queue-abandon", "19-burst-20-inbound",
+            "40-timestampevents-in-answered", "04-info-actions", "05-events-filter"]
+    want = expected_events(*caps)
+    args = []
+    for c in caps:
+        args += ["--capture", fixture(c)]
+    with Rig(args) as r:
+        wait_for(lambda: "REPLAYED" in r.ami.text(), 20, "replay")
+        wait_for(lambda: len(event_messages(r.sub)) >= len(want), 20, "all events")
+        time.sleep(0.3)
+        got = event_messages(r.sub)
+        assert [t for t, _ in got] == ["pbx/events/" + e for e, _ in want]
+        # capture 40 has timestampevents=yes: ts comes from the PBX's header
+        ts_events = [o for _, o in got if "Timestamp" in o]
+        assert ts_events, "capture 40 has Timestamp headers"
+        for o in ts_events:
+            secs = float(o["Timestamp"])
+            assert o["ts"].startswith(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(secs)))), o
+        assert "ami_bad_input\":0" in r.sub.messages()[-1][2] or True
+        status = wait_for(lambda: r.sub.json_of("pbx/bridge/status"), 5, "status")[-1]
+        assert status["ami_bad_input"] == 0
+
+
+def test_filtered_events_and_sanitised_topics():
+    bad = "Event: Bad/Name+#x\\r\\nCallerIDName: \\r\\n\\r\\n"
+    with Rig(["--capture", fixture("10-in-answered-caller-hangup"), "--extra", bad],
+             {"PBXBUS_EVENTS_ALLOW": "Hangup Bad*", "PBXBUS_EVENTS_DENY": ""}) as r:
+        wait_for(lambda: "REPLAYED" in r.ami.text(), 10, "replay")
+        wait_for(lambda: "pbx/events/Bad_Name__x" in r.sub.topics(), 10, "sanitised topic")
+        topics = set(r.sub.topics("pbx/events/"))
+        assert topics == {"pbx/events/Hangup", "pbx/events/Bad_Name__x"}, topics
+
+
+def test_ami_filters_sent_after_login():
+    with Rig(["--capture", fixture("12-in-noanswer")],
+             {"PBXBUS_AMI_FILTER": "Event: Hangup\n!Channel: Local/.*", "PBXBUS_AMI_EVENTS": "call,cdr"}) as r:
+        wait_for(lambda: r.ami.count("ACTION filter") == 2, 10, "two Filter actions")
+        assert "LOGIN ok call,cdr" in r.ami.text()
+
+
+def test_auth_failure_reported_once_and_no_tight_loop():
+    with Rig(["--refuse-login"], {"PBXBUS_AMI_AUTH_RETRY": "2"}) as r:
+        wait_for(lambda: r.ami.count("LOGIN fail") >= 2, 15, "second login attempt")
+        time.sleep(1)
+        attempts = r.ami.count("LOGIN fail")
+        assert attempts <= 3, attempts  # ~1 s server close + 2 s retry: no tight loop
+        log = r.bridge.text()
+        assert log.count("refused") == 1, log
+        assert "CRITICAL" in log and "login as 'bridge'" in log
+        status = wait_for(lambda: [s for s in r.sub.json_of("pbx/bridge/status") if s.get("ami_error")], 10,
+                          "status with the error")[-1]
+        assert status["ami"] == "disconnected" and "Authentication failed" in status["ami_error"]
+        assert SECRET not in log
+
+
+def test_drop_mid_message_reconnects_without_half_messages():
+    cap = "10-in-answered-caller-hangup"
+    want = expected_events(cap)
+    with Rig(["--capture", fixture(cap), "--drop", "2", "--drop-at", "20", "--drop-every", "15"]) as r:
+        wait_for(lambda: "REPLAYED" in r.ami.text(), 20, "replay after two drops")
+        wait_for(lambda: r.ami.count("LOGIN ok") == 3, 10, "three logins")
+        time.sleep(0.5)
+        got = event_messages(r.sub)
+        # Each login adds a FullyBooted; every event of the capture arrives
+        # exactly once, whole (the half-sent ones are re-sent in full).
+        names = [t[len("pbx/events/"):] for t, _ in got]
+        assert names.count("FullyBooted") == 3
+        rest = [(t, o) for t, o in got if t != "pbx/events/FullyBooted"]
+        expect = [w for w in want if w[0] != "FullyBooted"]
+        assert len(rest) == len(expect), (len(rest), len(expect))
+        for (topic, obj), (ev, pairs) in zip(rest, expect):
+            obj.pop("ts")
+            obj.pop("seq")
+            assert obj == as_json_object(pairs)
+        assert r.bridge.text().count("connection closed by the server") == 2
+
+
+def test_garbage_line_of_10mb_skipped():
+    with Rig(["--capture", fixture("10-in-answered-caller-hangup"), "--garbage", str(10 * 1024 * 1024)]) as r:
+        wait_for(lambda: "REPLAYED" in r.ami.text(), 20, "replay")
+        wait_for(lambda: "pbx/events/Hangup" in r.sub.topics(), 10, "events after the garbage")
+        assert "message too big" in r.bridge.text()
+        assert r.ami.count("LOGIN ok") == 1  # the session survived
+        assert r.bridge.proc.poll() is None
+
+
+def test_broker_restart_bridge_reconnects_and_goes_on():
+    with Rig(["--capture", fixture("10-in-answered-caller-hangup"), "--delay", "4", "--pace", "0.02"]) as r:
+        r.bridge.wait_log("ami: logged in")
+        r.bridge.wait_log("mqtt: connected")
+        r.sub.stop()
+        r.broker.stop()
+        r.bridge.wait_log("mqtt: lost connection")
+        time.sleep(0.5)
+        r.broker.start()
+        r.sub = Subscriber(r.tmp, r.broker)
+        wait_for(lambda: r.bridge.text().count("mqtt: connected") == 2, 15, "reconnect to the broker")
+        wait_for(lambda: "pbx/events/Hangup" in r.sub.topics(), 15, "events after the restart")
+        status = r.sub.json_of("pbx/bridge/status")[-1]
+        assert status["state"] == "online" and status["mqtt_connects"] == 2
+
+
+def burst_events():
+    return len(amicap.replayable(amicap.load(fixture("19-burst-20-inbound"))[1]))
+
+
+def test_slow_broker_sheds_events_and_memory_stays_bounded():
+    # The broker frozen (SIGSTOP): TCP stays up, nothing is read, so every
+    # message would pile up in libmosquitto.  The bound holds instead.
+    with Rig(["--capture", fixture("19-burst-20-inbound"), "--loops", "40", "--delay", "1.5"],
+             {"PBXBUS_MQTT_QUEUE_MAX_BYTES": "1048576", "PBXBUS_EVENTS_DENY": ""}) as r:
+        r.bridge.wait_log("ami: logged in")
+        r.broker.pause()
+        wait_for(lambda: "REPLAYED" in r.ami.text(), 60, "replay of 40 bursts")
+        time.sleep(0.5)
+        peak_kb = r.bridge.rss_peak_kb()
+        r.broker.resume()
+        total = 1 + 40 * burst_events()
+        status = wait_for(lambda: [s for s in r.sub.json_of("pbx/bridge/status")
+                                   if s.get("events_shed", 0) + s.get("events_published", 0) == total],
+                          30, "status with every event counted")[-1]
+        assert status["events_shed"] > total // 2, status
+        assert status["events_published"] + status["events_shed"] == total, status
+        assert "shedding events" in r.bridge.text()
+        if not os.environ.get("PBXBUS_SANITIZED") and not os.environ.get("PBXBUS_TEST_WRAP"):
+            assert peak_kb < 16 * 1024, peak_kb
+
+
+def test_broker_gone_sheds_events():
+    with Rig(["--capture", fixture("19-burst-20-inbound"), "--loops", "5", "--delay", "2"]) as r:
+        r.bridge.wait_log("mqtt: connected")
+        r.sub.stop()
+        r.broker.stop()
+        wait_for(lambda: "REPLAYED" in r.ami.text(), 30, "replay")
+        r.broker.start()
+        r.sub = Subscriber(r.tmp, r.broker, "pbx/bridge/status")
+        total = 1 + 5 * burst_events()
+        st = wait_for(lambda: [s for s in r.sub.json_of("pbx/bridge/status")
+                               if s["events_shed"] + s["events_filtered"] + s["events_published"] == total],
+                      30, "status with every event counted")[-1]
+        assert st["events_shed"] > 3000, st
+        assert st["events_shed"] + st["events_filtered"] + st["events_published"] == 1 + 5 * burst_events(), st
+        assert "broker not connected" in r.bridge.text()
+
+
+def test_ping_timeout_reconnects():
+    with Rig(["--capture", fixture("12-in-noanswer"), "--ignore-ping"],
+             {"PBXBUS_AMI_PING_INTERVAL": "1", "PBXBUS_AMI_PING_TIMEOUT": "1"}) as r:
+        wait_for(lambda: r.ami.count("LOGIN ok") >= 2, 15, "a new login after the Ping timeout")
+        assert "no answer to Ping" in r.bridge.text()
+
+
+def test_sigterm_publishes_offline_and_exits_zero():
+    with Rig(["--capture", fixture("12-in-noanswer")]) as r:
+        wait_for(lambda: any(s.get("ami") == "connected" for s in r.sub.json_of("pbx/bridge/status")), 10, "online")
+        rc = r.bridge.stop(signal.SIGTERM)
+        assert rc == 0, rc
+        time.sleep(0.3)
+        last = [(p, ret) for t, ret, p in r.sub.messages() if t == "pbx/bridge/status"][-1]
+        assert json.loads(last[0]) == {"state": "offline"}
+        # a late subscriber sees the retained offline state
+        late = Subscriber(r.tmp, r.broker, "pbx/bridge/status", name="late")
+        wait_for(lambda: late.messages(), 5, "retained status")
+        assert late.messages()[0][1] is True and json.loads(late.messages()[0][2])["state"] == "offline"
+        late.stop()
+
+
+def test_sigkill_leaves_last_will_offline():
+    with Rig(["--capture", fixture("12-in-noanswer")]) as r:
+        wait_for(lambda: any(s.get("ami") == "connected" for s in r.sub.json_of("pbx/bridge/status")), 10, "online")
+        r.bridge.stop(signal.SIGKILL)
+        wait_for(lambda: r.sub.json_of("pbx/bridge/status")[-1] == {"state": "offline"}, 10, "last will")
+
+
+def test_secrets_never_in_logs_or_argv():
+    with Rig(["--capture", fixture("10-in-answered-caller-hangup")], {"PBXBUS_LOG_LEVEL": "debug"}) as r:
+        wait_for(lambda: "REPLAYED" in r.ami.text(), 10, "replay")
+        with open("/proc/%d/cmdline" % r.bridge.proc.pid, "rb") as f:
+            assert SECRET.encode() not in f.read()
+        r.bridge.stop()
+        assert SECRET not in r.bridge.text()
+    rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--ami-secret", SECRET])
+    assert rc == 2 and "not accepted on the command line" in err and SECRET not in err
+
+
+def test_secret_file_mode_checked():
+    tmp = TempDir()
+    try:
+        p = tmp.file("secret", SECRET + "\n", 0o644)
+        rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--ami-username", "b", "--ami-secret-file", p,
+                                                  "--check"])
+        assert rc == 2 and "readable by group or others" in err, (rc, err)
+        assert SECRET not in out + err
+    finally:
+        tmp.cleanup()
+
+
+def test_check_reports_each_step():
+    with Rig(["--capture", fixture("12-in-noanswer")], start_bridge=False, subscribe=None) as r:
+        env = dict(r.bridge.env)
+        rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], env)
+        assert rc == 0, (out, err)
+        for step in ["configuration", "AMI connect", "AMI login as bridge (md5)", "AMI Ping",
+                     "AMI CoreSettings: Asterisk 22.10.1, AMI 11.0.0", "MQTT connect", "all checks passed"]:
+            assert step in out, (step, out)
+        assert out.count("\u2713") == 6
+        env["PBXBUS_AMI_SECRET"] = "wrong"
+        rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], env)
+        assert rc == 1 and "\u2717 AMI login as bridge (md5): login refused: Authentication failed" in out, out
+        env["PBXBUS_AMI_SECRET"] = SECRET
+        env["PBXBUS_AMI_PORT"] = str(free_port())
+        rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], env)
+        assert rc == 1 and "\u2717 AMI connect" in out and "refused" in out, out
+        env["PBXBUS_AMI_PORT"] = str(r.ami.port)
+        env["PBXBUS_MQTT_PORT"] = str(free_port())
+        rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], env)
+        assert rc == 1 and "\u2717 MQTT connect" in out, out
+        env["PBXBUS_AMI_PORT"] = "notaport"
+        rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], env)
+        assert rc == 2 and "\u2717 configuration" in out and "PBXBUS_AMI_PORT" in out, out
+
+
+def test_help_lists_every_key_and_version():
+    rc, out, _ = run_tool("pbxbus-bridge", ["--help"])
+    assert rc == 0
+    for key in ["ami_host", "ami_secret_file", "mqtt_tls_ca", "events_deny", "mqtt_queue_max_bytes", "PBXBUS_AMI_PORT"]:
+        assert key in out, key
+    rc, out, _ = run_tool("pbxbus-bridge", ["--version"])
+    assert rc == 0 and re.match(r"pbxbus-bridge \d+\.\d+\.\d+", out)
+
+
+def test_config_file_errors_name_the_line():
+    tmp = TempDir()
+    try:
+        p = tmp.file("bridge.conf", "ami_username bridge\n# ok\nami_port 99999\n", 0o600)
+        rc, _, err = run_tool("pbxbus-bridge", ["-c", p, "--check"])
+        assert rc == 2 and ("%s:3: ami_port" % p) in err, err
+    finally:
+        tmp.cleanup()

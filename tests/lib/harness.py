@@ -1,0 +1,215 @@
+"""Real parts for integration tests: a mosquitto broker, the scripted AMI
+server and our daemons, each on a free loopback port in a temp dir."""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+FIXTURES = os.path.join(ROOT, "tests", "fixtures", "ami")
+BIN_DIR = os.environ.get("PBXBUS_BIN_DIR", os.path.join(ROOT, "build"))
+# Under valgrind or sanitizers everything is slower; waits scale with this.
+SLOW = float(os.environ.get("PBXBUS_TEST_SLOW", "1"))
+WRAP = os.environ.get("PBXBUS_TEST_WRAP", "").split()
+
+
+def fixture(name):
+    return os.path.join(FIXTURES, name + ".server.txt")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(pred, timeout=10.0, what="condition"):
+    end = time.time() + timeout * SLOW
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class TempDir:
+    def __init__(self):
+        self.path = tempfile.mkdtemp(prefix="pbxbus-test-")
+        os.chmod(self.path, 0o755)
+
+    def file(self, name, content=None, mode=0o600):
+        p = os.path.join(self.path, name)
+        if content is not None:
+            with open(p, "w") as f:
+                f.write(content)
+            os.chmod(p, mode)
+        return p
+
+    def cleanup(self):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class Mosquitto:
+    def __init__(self, tmp, port=None, extra=""):
+        self.tmp, self.port, self.extra = tmp, port or free_port(), extra
+        self.proc = None
+        self.dir = os.path.join(tmp.path, "mqtt-%d" % self.port)
+        os.makedirs(self.dir, exist_ok=True)
+
+    def start(self):
+        conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write("user root\nlistener %d 127.0.0.1\nallow_anonymous true\n"
+                    "persistence false\nlog_dest file %s/mosquitto.log\n%s\n" % (self.port, self.dir, self.extra))
+        self.proc = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self.ready, 10, "mosquitto on %d" % self.port)
+        return self
+
+    def ready(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+
+class Subscriber:
+    """mosquitto_sub writing "topic<TAB>retained<TAB>payload" lines."""
+
+    def __init__(self, tmp, broker, topic="pbx/#", qos=1, name="sub"):
+        self.path = os.path.join(tmp.path, "%s-%d.txt" % (name, free_port()))
+        self.out = open(self.path, "wb")
+        self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", topic,
+                                      "-q", str(qos), "-F", "%t\t%r\t%p"], stdout=self.out, stderr=subprocess.DEVNULL)
+        time.sleep(0.3 * SLOW)
+
+    def messages(self):
+        with open(self.path, "rb") as f:
+            lines = f.read().decode("utf-8").split("\n")
+        out = []
+        for line in lines:
+            if not line:
+                continue
+            topic, retained, payload = line.split("\t", 2)
+            out.append((topic, retained == "1", payload))
+        return out
+
+    def topics(self, prefix=""):
+        return [t for t, _, _ in self.messages() if t.startswith(prefix)]
+
+    def json_of(self, topic):
+        return [json.loads(p) for t, _, p in self.messages() if t == topic and p]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+        self.out.close()
+
+
+class AmiServer:
+    def __init__(self, tmp, *args):
+        self.log_path = os.path.join(tmp.path, "ami-server-%d.log" % free_port())
+        self.log = open(self.log_path, "w")
+        self.args = list(args)
+        self.proc = subprocess.Popen(["python3", "-u", os.path.join(ROOT, "tests", "ami_server.py")] + self.args,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        m = wait_for(lambda: re.search(r"LISTEN (\d+)", self.text()), 10, "AMI server")
+        self.port = int(m.group(1))
+
+    def text(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def count(self, word):
+        return len(re.findall(r"^%s" % word, self.text(), re.M))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+class Daemon:
+    """One of our binaries, with its config in the environment."""
+
+    def __init__(self, tmp, name, env=None, args=(), wrap=True):
+        self.tmp, self.name = tmp, name
+        self.log_path = os.path.join(tmp.path, "%s-%d.log" % (name, free_port()))
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.args = list(args)
+        self.wrap = WRAP if wrap else []
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.wrap + [os.path.join(BIN_DIR, self.name)] + self.args, env=self.env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        return self
+
+    def text(self):
+        if not os.path.exists(self.log_path):
+            return ""
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, pattern, timeout=10):
+        return wait_for(lambda: re.search(pattern, self.text()), timeout, "%s log: %s" % (self.name, pattern))
+
+    def send(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout * SLOW)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        rc = self.proc.returncode
+        self.proc = None
+        return rc
+
+    def rss_peak_kb(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return -1
+
+
+def run_tool(name, args, env=None, timeout=30):
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run([os.path.join(BIN_DIR, name)] + list(args), env=e, capture_output=True, timeout=timeout * SLOW)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
