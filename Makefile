@@ -11,6 +11,8 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SANITIZE ?=
 FUZZ_SECONDS ?= 60
+ONCE ?= 0
+PACE ?= 0.02
 
 BUILD := build$(if $(SANITIZE),-san)$(if $(filter clang,$(notdir $(CC))),-clang)
 
@@ -41,7 +43,7 @@ BRIDGE_BIN := $(BUILD)/pbxbus-bridge
 UNIT_BIN := $(BUILD)/unit-tests
 BENCH_BIN := $(BUILD)/bench-codec
 
-.PHONY: all test test-run test-unit deps bench fuzz fuzz-smoke install clean check-style format
+.PHONY: all test test-run test-unit deps demo bench fuzz fuzz-smoke install clean check-style format
 
 all: $(BRIDGE_BIN) pbxbus-bridge
 
@@ -78,6 +80,10 @@ test-run:
 
 deps:
 	scripts/install-deps
+
+# The README's first command: the bridge against a replayed PBX, no PBX needed.
+demo:
+	ONCE=$(ONCE) PACE=$(PACE) scripts/demo
 
 test-unit: $(UNIT_BIN)
 	$(UNIT_BIN) tests/fixtures/ami

@@ -17,7 +17,7 @@ static void publish_status(struct bridge *b)
 
 	if (doc == NULL || !b->mqtt.connected)
 		return;
-	int rc = mqtt_link_publish(&b->mqtt, NULL, b->s->will_topic, doc, (int)strlen(doc), 1, 1);
+	int rc = mqtt_link_publish(&b->mqtt, NULL, b->s->will_topic, doc, (int)strlen(doc), b->s->qos_state, 1);
 	if (rc != MOSQ_ERR_SUCCESS)
 		log_warnx("mqtt: status publish failed: %s", mosquitto_strerror(rc));
 	b->status_dirty = 0;

@@ -50,9 +50,9 @@ const struct cfg_key bridge_keys[] = {
     I("mqtt_keepalive", "30", 5, 3600, "MQTT keepalive in seconds"),
     I("mqtt_qos_events", "0", 0, 1, "QoS of events/*"),
     I("mqtt_qos_calls", "1", 0, 1, "QoS of calls/*"),
-    I("mqtt_qos_state", "1", 0, 1, "QoS of state/* and bridge/status"),
+    I("mqtt_qos_state", "1", 0, 1, "QoS of bridge/status (and the state/ topics to come)"),
     I("mqtt_queue_max_messages", "10000", 10, 60000, "most messages held for the broker before events are shed"),
-    I("mqtt_queue_max_bytes", "4194304", 65536, 1073741824, "most bytes held for the broker before events are shed"),
+    I("mqtt_queue_max_bytes", "2097152", 65536, 1073741824, "most bytes held for the broker before events are shed"),
     S("events_allow", "*", "event names published on events/ (globs, space-separated)"),
     S("events_deny", "VarSet Newexten RTCP*", "event names never published (globs; deny wins)"),
     I("status_interval", "60", 5, 86400, "seconds between bridge/status refreshes"),
@@ -171,7 +171,6 @@ static int load_mqtt(struct bridge_settings *s, const struct config *cfg, char *
 	m->will_payload = "{\"state\":\"offline\"}";
 	m->reconnect_max_ms = config_int(cfg, "reconnect_max") * 1000;
 	s->qos_events = (int)config_int(cfg, "mqtt_qos_events");
-	s->qos_calls = (int)config_int(cfg, "mqtt_qos_calls");
 	s->qos_state = (int)config_int(cfg, "mqtt_qos_state");
 	s->queue_max_messages = config_int(cfg, "mqtt_queue_max_messages");
 	s->queue_max_bytes = config_int(cfg, "mqtt_queue_max_bytes");

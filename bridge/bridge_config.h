@@ -19,7 +19,7 @@ struct bridge_settings {
 	char will_topic[TOPIC_MAX];
 	struct ami_opts ami;
 	struct mqtt_opts mqtt;
-	int qos_events, qos_calls, qos_state;
+	int qos_events, qos_state;
 	long long queue_max_messages, queue_max_bytes;
 	long long status_interval_ms;
 	const char *events_allow, *events_deny;

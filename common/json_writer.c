@@ -25,7 +25,7 @@ void jw_reset(struct jw *w)
 	w->err = 0;
 }
 
-static int reserve(struct jw *w, size_t extra)
+int jw_reserve(struct jw *w, size_t extra)
 {
 	if (w->err)
 		return -1;
@@ -52,7 +52,7 @@ static int reserve(struct jw *w, size_t extra)
 
 static void put(struct jw *w, const char *s, size_t n)
 {
-	if (reserve(w, n) < 0)
+	if (jw_reserve(w, n) < 0)
 		return;
 	memcpy(w->buf + w->len, s, n);
 	w->len += n;
@@ -60,7 +60,7 @@ static void put(struct jw *w, const char *s, size_t n)
 
 static void putc1(struct jw *w, char ch)
 {
-	if (reserve(w, 1) < 0)
+	if (jw_reserve(w, 1) < 0)
 		return;
 	w->buf[w->len++] = ch;
 }
@@ -148,9 +148,147 @@ static size_t utf8_valid_len(const unsigned char *s, size_t avail)
 	return n;
 }
 
+/* 1 for bytes copied as they are: printable ASCII but the quote and backslash. */
+static const unsigned char plain[256] = {
+    ['\x20'] = 1,
+    1,
+    0,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1, /* 0x20..0x2f, '"' not */
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1, /* 0x30..0x3f */
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1, /* 0x40..0x4f */
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    0,
+    1,
+    1,
+    1, /* 0x50..0x5f, '\\' not */
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1, /* 0x60..0x6f */
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    0, /* 0x70..0x7f, DEL not */
+};
+
 static int is_plain(unsigned char c)
 {
-	return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+	return plain[c];
+}
+
+size_t jw_escape_raw(char *dst, const char *str, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
+	char *d = dst;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		if (plain[c]) {
+			*d++ = (char)c;
+			i++;
+		} else if (c == '"' || c == '\\') {
+			*d++ = '\\';
+			*d++ = (char)c;
+			i++;
+		} else if (c < 0x20 || c == 0x7F) {
+			memcpy(d, "\\u00", 4);
+			d[4] = hex[c >> 4];
+			d[5] = hex[c & 15];
+			d += 6;
+			i++;
+		} else {
+			size_t n = utf8_valid_len(s + i, len - i);
+			if (n == 0) {
+				memcpy(d, "\xEF\xBF\xBD", 3);
+				d += 3;
+				i++;
+			} else {
+				memcpy(d, s + i, n);
+				d += n;
+				i += n;
+			}
+		}
+	}
+	return (size_t)(d - dst);
 }
 
 void jw_escape(struct jw *w, const char *str, size_t len)
@@ -259,7 +397,7 @@ const char *jw_finish(struct jw *w, size_t *len)
 {
 	if (w->depth != 0)
 		w->err = 1;
-	if (reserve(w, 0) < 0 || w->err)
+	if (jw_reserve(w, 0) < 0 || w->err)
 		return NULL;
 	w->buf[w->len] = '\0';
 	if (len)

@@ -42,6 +42,13 @@ void jw_null(struct jw *w);
 /* Returns the NUL-terminated document, or NULL if any step failed. */
 const char *jw_finish(struct jw *w, size_t *len);
 
+/* Makes room for extra more bytes; 0, or -1 (sticky error) if over max. */
+int jw_reserve(struct jw *w, size_t extra);
+/* Escapes len bytes of s into dst, which has room for JW_ESCAPE_MAX(len)
+ * bytes; returns the bytes written.  For writers that reserve up front. */
+#define JW_ESCAPE_MAX(len) ((len)*6)
+size_t jw_escape_raw(char *dst, const char *s, size_t len);
+
 /* Appends s as a JSON string body (no quotes) with invalid UTF-8 replaced. */
 void jw_escape(struct jw *w, const char *s, size_t len);
 

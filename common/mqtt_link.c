@@ -11,8 +11,9 @@
 #include "clock.h"
 #include "log.h"
 
-#define MIDS     65536
-#define NOT_HELD 0xff
+#define MIDS              65536
+#define NOT_HELD          0xff
+#define MQTT_SEND_MAXIMUM 1000
 
 void mqtt_lib_init(void)
 {
@@ -168,6 +169,9 @@ int mqtt_link_init(struct mqtt_link *l, const struct mqtt_opts *o, const struct 
 		return -1;
 	}
 	mosquitto_int_option(l->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	/* QoS 1 throughput is the in-flight window over the round trip; the
+	 * broker's receive-maximum (max_inflight_messages) still caps it. */
+	mosquitto_int_option(l->mosq, MOSQ_OPT_SEND_MAXIMUM, MQTT_SEND_MAXIMUM);
 	mosquitto_connect_v5_callback_set(l->mosq, on_connect_cb);
 	mosquitto_disconnect_v5_callback_set(l->mosq, on_disconnect_cb);
 	mosquitto_publish_v5_callback_set(l->mosq, on_publish_cb);
@@ -272,8 +276,11 @@ int mqtt_link_publish(struct mqtt_link *l, int *mid, const char *topic, const vo
 	l->done_while_publishing = -1;
 	int rc = mosquitto_publish_v5(l->mosq, &m, topic, len, payload, qos, retain ? true : false, NULL);
 	l->publishing = 0;
+	/* What the library really keeps: the packet (payload, topic, header)
+	 * and, for QoS 1, a second copy in the message it may have to resend. */
+	int cost = (len + (int)strlen(topic) + 64) * (qos > 0 ? 2 : 1);
 	if ((rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && qos > 0)) && l->done_while_publishing != m)
-		hold_mid(l, m, qos, len);
+		hold_mid(l, m, qos, cost);
 	if (mid)
 		*mid = m;
 	return rc;

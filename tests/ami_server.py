@@ -118,6 +118,12 @@ class Session:
                 srv.garbage_sent = True
                 self.send(b"X" * srv.args.garbage + b"\r\n\r\n")
                 say("GARBAGE sent")
+            if srv.args.blast:
+                data = b"".join(srv.stream)
+                t0 = time.time()
+                self.send(data)
+                srv.pos = len(srv.stream)
+                say("BLASTED %d messages %d bytes in %.3f s" % (len(srv.stream), len(data), time.time() - t0))
             while srv.pos < len(srv.stream):
                 raw = srv.stream[srv.pos]
                 if srv.drops_left > 0 and srv.pos == srv.drop_at:
@@ -191,6 +197,7 @@ def main():
     ap.add_argument("--drop-every", type=int, default=10)
     ap.add_argument("--garbage", type=int, default=0, help="bytes of a garbage line sent before the replay")
     ap.add_argument("--refuse-login", action="store_true")
+    ap.add_argument("--blast", action="store_true", help="send the whole replay in one write (benchmarks)")
     ap.add_argument("--ignore-ping", action="store_true")
     Server(ap.parse_args()).serve()
 

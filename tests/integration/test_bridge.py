@@ -349,3 +349,15 @@ def test_config_file_errors_name_the_line():
         assert rc == 2 and ("%s:3: ami_port" % p) in err, err
     finally:
         tmp.cleanup()
+
+
+def test_readme_documents_every_key_with_its_default():
+    rc, out, _ = run_tool("pbxbus-bridge", ["--help"])
+    helped = dict(re.findall(r"^  (\w+)\n      .*\n      .*default: (.*)$", out, re.M))
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
+        readme = f.read()
+    rows = dict(re.findall(r"^\| `(\w+)` \| (.*?) \| .* \| `PBXBUS_\w+` \|", readme, re.M))
+    assert len(helped) > 20
+    assert set(rows) == set(helped), set(rows) ^ set(helped)
+    for key, default in helped.items():
+        assert rows[key].strip("`") == default, (key, rows[key], default)
