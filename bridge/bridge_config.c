@@ -49,7 +49,6 @@ const struct cfg_key bridge_keys[] = {
     S("mqtt_tls_key", NULL, "client key for TLS"),
     I("mqtt_keepalive", "30", 5, 3600, "MQTT keepalive in seconds"),
     I("mqtt_qos_events", "0", 0, 1, "QoS of events/*"),
-    I("mqtt_qos_calls", "1", 0, 1, "QoS of calls/*"),
     I("mqtt_qos_state", "1", 0, 1, "QoS of bridge/status (and the state/ topics to come)"),
     I("mqtt_queue_max_messages", "10000", 10, 60000, "most messages held for the broker before events are shed"),
     I("mqtt_queue_max_bytes", "2097152", 65536, 1073741824, "most bytes held for the broker before events are shed"),
