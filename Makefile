@@ -31,8 +31,10 @@ LIBS_BRIDGE = $(shell pkg-config --libs $(PKG_BRIDGE))
 LIBS_TEST = $(shell pkg-config --libs $(PKG_BRIDGE) libcjson)
 
 COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/ami_json.c common/clock.c \
-	common/topic.c common/config.c common/cli.c common/md5hex.c common/backoff.c common/mqtt_link.c
-BRIDGE_SRC := bridge/ami_client.c bridge/event_filter.c bridge/bridge_config.c bridge/bridge.c bridge/check.c
+	common/topic.c common/config.c common/cli.c common/md5hex.c common/backoff.c common/mqtt_link.c \
+	common/globs.c
+BRIDGE_SRC := bridge/ami_client.c bridge/event_filter.c bridge/bridge_config.c bridge/bridge.c bridge/check.c \
+	bridge/call_tracker.c bridge/call_record.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
@@ -45,7 +47,7 @@ BENCH_BIN := $(BUILD)/bench-codec
 
 .PHONY: all test test-run test-unit deps demo bench fuzz fuzz-smoke install clean check-style format
 
-all: $(BRIDGE_BIN) pbxbus-bridge
+all: $(BRIDGE_BIN) pbxbus-bridge $(BUILD)/tracker-replay
 
 pbxbus-bridge: $(BRIDGE_BIN)
 	cp $< $@
@@ -67,6 +69,9 @@ $(UNIT_OBJ): CFLAGS += -I$(BUILD)
 
 $(UNIT_BIN): $(UNIT_OBJ) $(COMMON_OBJ) $(BRIDGE_OBJ)
 	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_TEST)
+
+$(BUILD)/tracker-replay: $(BUILD)/tests/tools/tracker_replay.o $(COMMON_OBJ) $(BRIDGE_OBJ)
+	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_BRIDGE)
 
 $(BENCH_BIN): $(BUILD)/bench/bench_codec.o $(COMMON_OBJ) $(BRIDGE_OBJ)
 	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_BRIDGE)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ami_json.h"
+#include "call_record.h"
 #include "clock.h"
 #include "limits.h"
 #include "topic.h"
@@ -57,6 +58,18 @@ const char *bridge_status_json(struct bridge *b, const char *state)
 	jw_uint(w, b->ami.disconnects);
 	jw_keyz(w, "ami_bad_input");
 	jw_uint(w, b->ami.codec_errors);
+	jw_keyz(w, "calls_active");
+	jw_uint(w, b->calls.ncalls);
+	jw_keyz(w, "calls_completed");
+	jw_uint(w, b->calls.calls_ended);
+	jw_keyz(w, "calls_partial");
+	jw_uint(w, b->calls.calls_partial);
+	jw_keyz(w, "calls_untracked");
+	jw_uint(w, b->calls.calls_refused);
+	jw_keyz(w, "records_published");
+	jw_uint(w, b->records_published);
+	jw_keyz(w, "records_shed");
+	jw_uint(w, b->records_shed);
 	jw_keyz(w, "mqtt_connects");
 	jw_uint(w, b->mqtt.connects);
 	jw_keyz(w, "mqtt_held_messages");
@@ -97,6 +110,8 @@ void bridge_handle_event(struct bridge *b, const struct ami_msg *m, int64_t now_
 
 	if (ev == NULL)
 		return;
+	int64_t at_ms = event_time_ms(m);
+	call_tracker_event(&b->calls, m, at_ms);
 	if (!event_filter_allows(&b->filter, ev->val, ev->val_len)) {
 		b->events_filtered++;
 		return;
@@ -105,7 +120,7 @@ void bridge_handle_event(struct bridge *b, const struct ami_msg *m, int64_t now_
 		shed(b, now_ms, "broker not connected");
 		return;
 	}
-	const char *doc = ami_msg_to_json(&b->json, m, iso8601_ms(event_time_ms(m), ts), ++b->seq, &len);
+	const char *doc = ami_msg_to_json(&b->json, m, iso8601_ms(at_ms, ts), ++b->seq, &len);
 	if (doc == NULL) {
 		b->events_too_big++;
 		return;
@@ -122,6 +137,63 @@ void bridge_handle_event(struct bridge *b, const struct ami_msg *m, int64_t now_
 		b->events_published++;
 	else
 		shed(b, now_ms, mosquitto_strerror(rc));
+}
+
+/*
+ * A call record.  The complete one (hangup) is what the CRM logs: it is
+ * never shed here (QoS 1; libmosquitto keeps it across broker reconnects).
+ * start and answer are for live displays and are shed like events.
+ */
+static void on_call_record(void *ctx, enum call_record_kind kind, const struct call *c, int64_t now_ms)
+{
+	struct bridge *b = ctx;
+	char topic[TOPIC_MAX];
+	size_t len;
+	const char *doc = call_record_json(&b->record_json, c, kind, b->s->pbx_id, &len);
+
+	(void)now_ms;
+	if (doc == NULL || topic_join(topic, sizeof(topic), b->s->prefix, "calls", call_record_kind_name(kind)) < 0)
+		return;
+	if (kind != CALL_HANGUP && (!b->mqtt.connected || !room_for(b, len))) {
+		b->records_shed++;
+		return;
+	}
+	int rc = mqtt_link_publish(&b->mqtt, NULL, topic, doc, (int)len, b->s->qos_calls, 0);
+	if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && b->s->qos_calls > 0))
+		b->records_published++;
+	else
+		log_warnx("mqtt: call record %s:%s not published: %s", b->s->pbx_id, c->linkedid,
+		          mosquitto_strerror(rc));
+}
+
+/* After a (re)login: which channels still exist?  Calls whose channels
+ * vanished while we were away are closed as partial. */
+static void on_channels_listed(void *arg, struct ami_client *c, const struct ami_msg *m, enum ami_reply kind)
+{
+	struct bridge *b = arg;
+	(void)c;
+	switch (kind) {
+	case AMI_REPLY_RESPONSE:
+		if (ami_field_is(ami_msg_find(m, "Response"), "Success"))
+			call_tracker_sync_begin(&b->calls);
+		break;
+	case AMI_REPLY_LIST_ITEM:
+		call_tracker_sync_channel(&b->calls, m, event_time_ms(m));
+		break;
+	case AMI_REPLY_LIST_DONE:
+		call_tracker_sync_end(&b->calls, clock_wall_ms());
+		break;
+	case AMI_REPLY_LOST:
+		b->calls.syncing = 0; /* no verdict: keep every call open */
+		break;
+	}
+}
+
+static void on_ami_login(void *ctx)
+{
+	struct bridge *b = ctx;
+	if (ami_client_action(&b->ami, "CoreShowChannels", NULL, on_channels_listed, b) < 0)
+		log_warnx("ami: could not ask for CoreShowChannels");
 }
 
 static void on_ami_event(void *ctx, const struct ami_msg *m, int64_t now_ms)
@@ -155,7 +227,8 @@ static void on_mqtt_publish(void *ctx, int mid, int reason)
 
 int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t errsz)
 {
-	struct ami_callbacks acb = {.on_event = on_ami_event, .on_state = on_ami_state, .ctx = b};
+	struct ami_callbacks acb = {
+	    .on_event = on_ami_event, .on_state = on_ami_state, .on_login = on_ami_login, .ctx = b};
 	struct mqtt_callbacks mcb = {.on_connect = on_mqtt_connect, .on_publish = on_mqtt_publish, .ctx = b};
 
 	memset(b, 0, sizeof(*b));
@@ -163,6 +236,17 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 	b->started_wall_ms = clock_wall_ms();
 	b->shed_log.interval_ms = 10000;
 	jw_init(&b->json, JSON_EVENT_MAX);
+	jw_init(&b->record_json, 64 * 1024);
+	if (glob_list_parse(&b->trunk_contexts, s->trunk_contexts) < 0 ||
+	    glob_list_parse(&b->trunk_endpoints, s->trunk_endpoints) < 0) {
+		snprintf(err, errsz, "trunk_contexts/trunk_endpoints: too many globs");
+		return -1;
+	}
+	struct call_tracker_opts co = {&b->trunk_contexts, &b->trunk_endpoints, s->call_idle_timeout_ms, s->max_calls};
+	if (call_tracker_init(&b->calls, &co, on_call_record, b) < 0) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
 	if (event_filter_init(&b->filter, s->events_allow, s->events_deny) < 0) {
 		snprintf(err, errsz, "events_allow/events_deny: too many globs");
 		return -1;
@@ -183,19 +267,34 @@ void bridge_free(struct bridge *b)
 	ami_client_free(&b->ami);
 	mqtt_link_free(&b->mqtt);
 	event_filter_free(&b->filter);
+	call_tracker_free(&b->calls);
+	glob_list_free(&b->trunk_contexts);
+	glob_list_free(&b->trunk_endpoints);
 	jw_free(&b->json);
+	jw_free(&b->record_json);
 }
 
 /* A digest of what the status says, to notice that it changed. */
 static uint64_t status_digest(const struct bridge *b)
 {
-	uint64_t h = b->events_shed * 1000003u + b->ami.codec_errors * 10007u + b->ami.logins * 101u;
+	uint64_t h =
+	    b->events_shed * 1000003u + b->ami.codec_errors * 10007u + b->ami.logins * 101u + b->calls.calls_ended * 7u;
 	for (const char *p = b->ami.last_error; *p; p++)
 		h = h * 31 + (unsigned char)*p;
 	return h;
 }
 
 #define STATUS_MIN_INTERVAL_MS 5000
+
+#define EXPIRE_INTERVAL_MS 60000
+
+static void expire_tick(struct bridge *b, int64_t now)
+{
+	if (now < b->next_expire_ms)
+		return;
+	b->next_expire_ms = now + EXPIRE_INTERVAL_MS;
+	call_tracker_expire(&b->calls, clock_wall_ms());
+}
 
 static int64_t status_tick(struct bridge *b, int64_t now)
 {
@@ -235,6 +334,7 @@ void bridge_run(struct bridge *b, volatile sig_atomic_t *stop)
 		int64_t wait = ami_client_tick(&b->ami, now);
 		int64_t w2 = mqtt_link_tick(&b->mqtt, now);
 		int64_t w3 = status_tick(b, now);
+		expire_tick(b, now);
 		if (w2 < wait)
 			wait = w2;
 		if (w3 < wait)

@@ -12,6 +12,7 @@
 
 #include "ami_client.h"
 #include "bridge_config.h"
+#include "call_tracker.h"
 #include "event_filter.h"
 #include "json_writer.h"
 #include "log.h"
@@ -22,6 +23,10 @@ struct bridge {
 	struct ami_client ami;
 	struct mqtt_link mqtt;
 	struct event_filter filter;
+	struct call_tracker calls;
+	struct glob_list trunk_contexts, trunk_endpoints;
+	struct jw record_json;
+	int64_t next_expire_ms;
 	struct jw json;
 	uint64_t seq;
 	int64_t started_wall_ms;
@@ -33,6 +38,7 @@ struct bridge {
 	struct log_ratelimit shed_log;
 	/* counters, also in bridge/status */
 	uint64_t events_published, events_shed, events_filtered, events_too_big;
+	uint64_t records_published, records_shed;
 };
 
 int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t errsz);

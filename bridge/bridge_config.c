@@ -51,7 +51,13 @@ const struct cfg_key bridge_keys[] = {
     I("mqtt_qos_events", "0", 0, 1, "QoS of events/*"),
     I("mqtt_qos_state", "1", 0, 1, "QoS of bridge/status (and the state/ topics to come)"),
     I("mqtt_queue_max_messages", "10000", 10, 60000, "most messages held for the broker before events are shed"),
-    I("mqtt_queue_max_bytes", "2097152", 65536, 1073741824, "most bytes held for the broker before events are shed"),
+    I("mqtt_queue_max_bytes", "1048576", 65536, 1073741824, "most bytes held for the broker before events are shed"),
+    I("mqtt_qos_calls", "1", 0, 1, "QoS of calls/*"),
+    S("trunk_contexts", "from-trunk from-pstn from-did-direct from-trunk-*",
+      "dialplan contexts (globs): a channel created in one is a trunk leg"),
+    S("trunk_endpoints", "", "endpoint names (globs) that are trunks, besides trunk_contexts"),
+    I("call_idle_timeout", "14400", 60, 604800, "seconds without an event before a call is closed as partial"),
+    I("max_calls", "20000", 10, 1000000, "most calls tracked at once; more are not tracked (counted)"),
     S("events_allow", "*", "event names published on events/ (globs, space-separated)"),
     S("events_deny", "VarSet Newexten RTCP*", "event names never published (globs; deny wins)"),
     I("status_interval", "60", 5, 86400, "seconds between bridge/status refreshes"),
@@ -182,6 +188,11 @@ int bridge_settings_load(struct bridge_settings *s, const struct config *cfg, ch
 	if (load_identity(s, cfg, err, errsz) < 0 || load_ami(s, cfg, err, errsz) < 0 ||
 	    load_mqtt(s, cfg, err, errsz) < 0)
 		return -1;
+	s->qos_calls = (int)config_int(cfg, "mqtt_qos_calls");
+	s->trunk_contexts = config_str(cfg, "trunk_contexts");
+	s->trunk_endpoints = config_str(cfg, "trunk_endpoints");
+	s->call_idle_timeout_ms = config_int(cfg, "call_idle_timeout") * 1000;
+	s->max_calls = (size_t)config_int(cfg, "max_calls");
 	s->events_allow = config_str(cfg, "events_allow");
 	s->events_deny = config_str(cfg, "events_deny");
 	s->status_interval_ms = config_int(cfg, "status_interval") * 1000;

@@ -19,7 +19,10 @@ struct bridge_settings {
 	char will_topic[TOPIC_MAX];
 	struct ami_opts ami;
 	struct mqtt_opts mqtt;
-	int qos_events, qos_state;
+	int qos_events, qos_state, qos_calls;
+	const char *trunk_contexts, *trunk_endpoints;
+	long long call_idle_timeout_ms;
+	size_t max_calls;
 	long long queue_max_messages, queue_max_bytes;
 	long long status_interval_ms;
 	const char *events_allow, *events_deny;

@@ -1,21 +1,19 @@
 /*
  * Which AMI events are published on <prefix>/events/: allow and deny glob
- * lists (fnmatch), deny wins.  Decisions are cached per event name, since
- * a PBX only has a few hundred event names and this runs per event.
+ * lists, deny wins.  Decisions are cached per event name, since a PBX only
+ * has a few hundred event names and this runs per event.
  */
 #ifndef PBXBUS_EVENT_FILTER_H
 #define PBXBUS_EVENT_FILTER_H
 
 #include <stddef.h>
 
+#include "globs.h"
+
 #define EVENT_FILTER_CACHE 512
-#define EVENT_FILTER_GLOBS 64
 
 struct event_filter {
-	char *allow[EVENT_FILTER_GLOBS];
-	size_t nallow;
-	char *deny[EVENT_FILTER_GLOBS];
-	size_t ndeny;
+	struct glob_list allow, deny;
 	struct {
 		char name[48];
 		unsigned char len, allowed, used;

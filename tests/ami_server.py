@@ -10,6 +10,7 @@ import argparse
 import hashlib
 import os
 import random
+import re
 import socket
 import sys
 import threading
@@ -19,6 +20,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import amicap  # noqa: E402
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+
+
+ID_LINE = re.compile(rb"^(\w*(?:uniqueid|linkedid)): (\d+)\.(\d+)", re.M | re.I)
+
+
+def rewrite_ids(raw, loop):
+    """Every loop of a replay is new calls: shift the epoch part of each
+    Uniqueid/Linkedid (and DestUniqueid, TransfereeLinkedid...) by loop days."""
+    return ID_LINE.sub(lambda m: b"%s: %d.%s" % (m.group(1), int(m.group(2)) + loop * 86400, m.group(3)), raw)
 
 
 def say(*a):
@@ -67,6 +77,8 @@ class Session:
         if name == "coresettings":
             return self.send(msg(("Response", "Success"), *idp, ("AMIversion", "11.0.0"), ("AsteriskVersion", "22.10.1"),
                                  ("SystemName", ""), ("CoreMaxCalls", "0")))
+        if name == "coreshowchannels":
+            return self.core_show_channels(idp)
         if name == "filter":
             return self.send(msg(("Response", "Success"), *idp, ("Message", "Success")))
         if name == "logoff":
@@ -74,6 +86,18 @@ class Session:
             raise ConnectionError("logoff")
         return self.send(msg(("Response", "Error"), *idp,
                              ("Message", "Invalid/unknown command: %s. Use Action: ListCommands to show available commands." % name)))
+
+    def core_show_channels(self, idp):
+        live = list(self.srv.live.values())
+        out = msg(("Response", "Success"), *idp, ("EventList", "start"), ("Message", "Channels will follow"))
+        for p in live:
+            out += msg(("Event", "CoreShowChannel"), *idp, ("Channel", amicap.get(p, "Channel")),
+                       ("ChannelStateDesc", amicap.get(p, "ChannelStateDesc") or "Up"),
+                       ("CallerIDNum", amicap.get(p, "CallerIDNum") or ""), ("Context", amicap.get(p, "Context") or ""),
+                       ("Exten", amicap.get(p, "Exten") or ""), ("Uniqueid", amicap.get(p, "Uniqueid")),
+                       ("Linkedid", amicap.get(p, "Linkedid")), ("Duration", "00:00:01"), ("BridgeId", ""))
+        out += msg(("Event", "CoreShowChannelsComplete"), *idp, ("EventList", "Complete"), ("ListItems", str(len(live))))
+        self.send(out)
 
     def login(self, a, idp):
         user, secret = amicap.get(a, "Username"), self.srv.args.secret
@@ -123,6 +147,7 @@ class Session:
                 t0 = time.time()
                 self.send(data)
                 srv.pos = len(srv.stream)
+                srv.live = {}
                 say("BLASTED %d messages %d bytes in %.3f s" % (len(srv.stream), len(data), time.time() - t0))
             while srv.pos < len(srv.stream):
                 raw = srv.stream[srv.pos]
@@ -131,12 +156,15 @@ class Session:
                     srv.drop_at += srv.args.drop_every
                     self.send(raw[: len(raw) // 2])
                     say("DROPPED at", srv.pos)
+                    for _ in range(srv.args.skip_after_drop):  # happened while the bridge was away
+                        if srv.pos < len(srv.stream):
+                            srv.consume(srv.stream[srv.pos])
                     time.sleep(0.1)
                     self.conn.shutdown(socket.SHUT_RDWR)
                     self.conn.close()
                     return
                 self.send(raw)
-                srv.pos += 1
+                srv.consume(raw)
                 if srv.args.pace:
                     time.sleep(srv.args.pace)
             say("REPLAYED", srv.pos)
@@ -148,10 +176,10 @@ class Server:
     def __init__(self, args):
         self.args = args
         self.stream = []
-        for _ in range(args.loops):
-            for path in args.capture:
-                _, msgs = amicap.load(path)
-                self.stream += amicap.replayable(msgs)
+        captures = [amicap.replayable(amicap.load(path)[1]) for path in args.capture]
+        for loop in range(args.loops):
+            for msgs in captures:
+                self.stream += [rewrite_ids(raw, loop) for raw in msgs] if loop else msgs
         if args.extra:
             self.stream += [e.encode().replace(b"\\r\\n", b"\r\n") for e in args.extra]
         self.pos = 0
@@ -160,7 +188,18 @@ class Server:
         self.logins = 0
         self.actions = []
         self.garbage_sent = False
+        self.live = {}  # Uniqueid -> Newchannel fields, for CoreShowChannels
         self.login_event = threading.Event()
+
+    def consume(self, raw):
+        """The PBX moves on by one message: keep the live channel list."""
+        self.pos += 1
+        p = amicap.fields(raw)
+        ev, uid = amicap.get(p, "Event"), amicap.get(p, "Uniqueid")
+        if ev == "Newchannel" and uid:
+            self.live[uid] = p
+        elif ev == "Hangup" and uid:
+            self.live.pop(uid, None)
 
     def serve(self):
         ls = socket.socket()
@@ -195,6 +234,7 @@ def main():
     ap.add_argument("--drop", type=int, default=0, help="times to drop the connection mid-message")
     ap.add_argument("--drop-at", type=int, default=5)
     ap.add_argument("--drop-every", type=int, default=10)
+    ap.add_argument("--skip-after-drop", type=int, default=0, help="messages the bridge misses at each drop")
     ap.add_argument("--garbage", type=int, default=0, help="bytes of a garbage line sent before the replay")
     ap.add_argument("--refuse-login", action="store_true")
     ap.add_argument("--blast", action="store_true", help="send the whole replay in one write (benchmarks)")

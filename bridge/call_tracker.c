@@ -1,0 +1,639 @@
+#include "call_tracker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- small helpers ---- */
+
+static const char *get(const struct ami_msg *m, const char *key, char *buf, size_t size)
+{
+	return ami_msg_get(m, key, buf, size);
+}
+
+static size_t hash_id(const char *s)
+{
+	size_t h = 5381;
+	while (*s)
+		h = h * 33 + (unsigned char)*s++;
+	return h;
+}
+
+/*
+ * "PJSIP/100-0000000a" → endpoint "100"; "PJSIP/trunk-provider-00000009" →
+ * "trunk-provider"; "Local/100@ext-local-00000000;1" → "100@ext-local".
+ */
+static void channel_endpoint(const char *name, char *out, size_t size, int *is_local)
+{
+	const char *slash = strchr(name, '/');
+	const char *start = slash ? slash + 1 : name;
+	const char *end = start + strlen(start);
+	const char *semi = strchr(start, ';');
+
+	*is_local = strncasecmp(name, "Local/", 6) == 0;
+	if (semi)
+		end = semi;
+	for (const char *p = end; p > start; p--) {
+		if (p[-1] == '-') {
+			end = p - 1;
+			break;
+		}
+	}
+	size_t n = (size_t)(end - start) < size - 1 ? (size_t)(end - start) : size - 1;
+	memcpy(out, start, n);
+	out[n] = '\0';
+}
+
+/* Local channels come in pairs ";1"/";2"; audio flows through the pair. */
+static int local_pair(const struct ct_channel *a, const struct ct_channel *b)
+{
+	size_t la = strlen(a->name), lb = strlen(b->name);
+	return a->is_local && b->is_local && la == lb && la > 2 && a->name[la - 2] == ';' &&
+	       memcmp(a->name, b->name, la - 1) == 0 && a->name[la - 1] != b->name[lb - 1];
+}
+
+static int withheld(const char *num)
+{
+	static const char *const hidden[] = {"", "anonymous", "unknown", "<unknown>", "restricted",
+					     "private", "unavailable", "withheld"};
+	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
+		if (strcasecmp(num, hidden[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* ---- the table of calls ---- */
+
+int call_tracker_init(struct call_tracker *t, const struct call_tracker_opts *o, call_record_cb cb, void *ctx)
+{
+	memset(t, 0, sizeof(*t));
+	t->o = *o;
+	t->on_record = cb;
+	t->ctx = ctx;
+	t->nbuckets = 1024;
+	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	return t->buckets ? 0 : -1;
+}
+
+static void free_call(struct call *c)
+{
+	free(c->ch);
+	free(c);
+}
+
+void call_tracker_free(struct call_tracker *t)
+{
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		for (struct call *c = t->buckets[i], *next; c; c = next) {
+			next = c->next;
+			free_call(c);
+		}
+	}
+	free(t->buckets);
+	t->buckets = NULL;
+	t->ncalls = 0;
+}
+
+static struct call **slot_of(struct call_tracker *t, const char *linkedid)
+{
+	struct call **p = &t->buckets[hash_id(linkedid) & (t->nbuckets - 1)];
+	while (*p && strcmp((*p)->linkedid, linkedid) != 0)
+		p = &(*p)->next;
+	return p;
+}
+
+static void grow_table(struct call_tracker *t)
+{
+	size_t n = t->nbuckets * 2;
+	struct call **nb = calloc(n, sizeof(*nb));
+	if (nb == NULL)
+		return; /* longer chains, still correct */
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		for (struct call *c = t->buckets[i], *next; c; c = next) {
+			next = c->next;
+			size_t h = hash_id(c->linkedid) & (n - 1);
+			c->next = nb[h];
+			nb[h] = c;
+		}
+	}
+	free(t->buckets);
+	t->buckets = nb;
+	t->nbuckets = n;
+}
+
+static struct call *new_call(struct call_tracker *t, const char *linkedid, int64_t now_ms)
+{
+	if (t->ncalls >= t->o.max_calls) {
+		t->calls_refused++;
+		return NULL;
+	}
+	if (t->ncalls >= t->nbuckets * 2)
+		grow_table(t);
+	struct call *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	memcpy(c->linkedid, linkedid, strlen(linkedid) + 1);
+	c->started_ms = c->last_event_ms = now_ms;
+	struct call **p = slot_of(t, linkedid);
+	c->next = *p;
+	*p = c;
+	t->ncalls++;
+	t->calls_started++;
+	return c;
+}
+
+static void remove_call(struct call_tracker *t, struct call *c)
+{
+	struct call **p = slot_of(t, c->linkedid);
+	if (*p == c)
+		*p = c->next;
+	t->ncalls--;
+	free_call(c);
+}
+
+static struct ct_channel *find_channel(struct call *c, const char *uniqueid)
+{
+	for (int i = 0; i < c->nch; i++)
+		if (strcmp(c->ch[i].uniqueid, uniqueid) == 0)
+			return &c->ch[i];
+	return NULL;
+}
+
+static struct ct_channel *find_channel_named(struct call *c, const char *name)
+{
+	for (int i = 0; i < c->nch; i++)
+		if (strcmp(c->ch[i].name, name) == 0)
+			return &c->ch[i];
+	return NULL;
+}
+
+/* ---- derived fields ---- */
+
+static const struct ct_channel *trunk_channel(const struct call *c)
+{
+	for (int i = 0; i < c->nch; i++)
+		if (c->ch[i].is_trunk)
+			return &c->ch[i];
+	return NULL;
+}
+
+enum call_direction call_direction(const struct call *c)
+{
+	if (c->nch == 0)
+		return CALL_DIR_UNKNOWN;
+	if (c->ch[0].is_trunk)
+		return CALL_DIR_INBOUND;
+	return trunk_channel(c) ? CALL_DIR_OUTBOUND : CALL_DIR_INTERNAL;
+}
+
+const char *call_direction_name(enum call_direction d)
+{
+	switch (d) {
+	case CALL_DIR_INBOUND:
+		return "inbound";
+	case CALL_DIR_OUTBOUND:
+		return "outbound";
+	case CALL_DIR_INTERNAL:
+		return "internal";
+	case CALL_DIR_UNKNOWN:
+		break;
+	}
+	return NULL;
+}
+
+const char *call_trunk(const struct call *c)
+{
+	const struct ct_channel *tr = trunk_channel(c);
+	return tr ? tr->endpoint : NULL;
+}
+
+/* The caller leg's extension; an originated call starts on a Local channel. */
+static const char *placing_extension(const struct call *c)
+{
+	for (int i = 0; i < c->nch; i++)
+		if (!c->ch[i].is_trunk && !c->ch[i].is_local)
+			return c->ch[i].endpoint;
+	return NULL;
+}
+
+const char *call_extension(const struct call *c)
+{
+	if (call_direction(c) != CALL_DIR_INBOUND)
+		return placing_extension(c);
+	if (c->answered_by[0])
+		return c->answered_by;
+	return c->nrung > 0 ? c->rung[0] : NULL;
+}
+
+const char *call_external_number(const struct call *c)
+{
+	switch (call_direction(c)) {
+	case CALL_DIR_INBOUND:
+		return c->external_number[0] ? c->external_number : NULL;
+	case CALL_DIR_OUTBOUND:
+		return c->dialled[0] ? c->dialled : NULL;
+	default:
+		return NULL;
+	}
+}
+
+const char *call_disposition(const struct call *c)
+{
+	int cause = c->nch > 0 ? c->ch[0].cause : 0;
+
+	if (c->answered)
+		return "ANSWERED";
+	if (c->dial_busy || cause == 17)
+		return "BUSY";
+	if (c->dial_congestion || cause == 34 || cause == 38 || cause == 42)
+		return "CONGESTION";
+	if (c->dial_unavail)
+		return "FAILED";
+	return "NO ANSWER";
+}
+
+/* ---- event handling ---- */
+
+static void emit(struct call_tracker *t, enum call_record_kind kind, struct call *c, int64_t now_ms)
+{
+	if (t->on_record)
+		t->on_record(t->ctx, kind, c, now_ms);
+}
+
+static void finish(struct call_tracker *t, struct call *c, int64_t now_ms, int partial)
+{
+	if (partial)
+		c->partial = 1;
+	if (c->partial)
+		t->calls_partial++;
+	c->ended_ms = now_ms;
+	t->calls_ended++;
+	emit(t, CALL_HANGUP, c, now_ms);
+	remove_call(t, c);
+}
+
+static struct ct_channel *add_channel(struct call_tracker *t, struct call *c, const struct ami_msg *m)
+{
+	char uid[CT_ID_MAX], context[CT_NAME_MAX];
+
+	c->legs++;
+	if (c->nch >= CT_MAX_CHANNELS) {
+		t->channels_capped++;
+		return NULL;
+	}
+	if (c->nch == c->cap) {
+		int ncap = c->cap + 2; /* most calls have 2 to 4 channels */
+		struct ct_channel *nc = realloc(c->ch, (size_t)ncap * sizeof(*nc));
+		if (nc == NULL)
+			return NULL;
+		c->ch = nc;
+		c->cap = ncap;
+	}
+	struct ct_channel *ch = &c->ch[c->nch++];
+	memset(ch, 0, sizeof(*ch));
+	memcpy(ch->uniqueid, get(m, "Uniqueid", uid, sizeof(uid)), sizeof(uid));
+	get(m, "Channel", ch->name, sizeof(ch->name));
+	int is_local;
+	channel_endpoint(ch->name, ch->endpoint, sizeof(ch->endpoint), &is_local);
+	ch->is_local = is_local ? 1u : 0u;
+	ch->seen_in_sync = 1; /* created after a sync began: alive */
+	get(m, "Context", context, sizeof(context));
+	ch->is_trunk = (!is_local && (glob_list_match(t->o.trunk_contexts, context) ||
+				      glob_list_match(t->o.trunk_endpoints, ch->endpoint)))
+			       ? 1u
+			       : 0u;
+	ch->up = ami_field_is(ami_msg_find(m, "ChannelStateDesc"), "Up") ? 1u : 0u;
+	return ch;
+}
+
+/* The caller leg's details, as presented when the call came in. */
+static void note_caller(struct call *c, const struct ami_msg *m)
+{
+	char num[CT_NUMBER_MAX], name[CT_LABEL_MAX];
+
+	get(m, "CallerIDNum", num, sizeof(num));
+	get(m, "CallerIDName", name, sizeof(name));
+	if (!withheld(num))
+		memcpy(c->external_number, num, sizeof(num));
+	if (!withheld(name))
+		memcpy(c->external_name, name, sizeof(name));
+	get(m, "Exten", c->did, sizeof(c->did));
+	if (strcmp(c->did, "s") == 0)
+		c->did[0] = '\0';
+}
+
+/*
+ * Is a person connected to the caller?  Walks from the caller leg through
+ * bridges and Local pairs; the first live non-Local channel reached is the
+ * person (an IVR or announcement that answered the caller is no bridge).
+ */
+static const struct ct_channel *connected_person(const struct call *c)
+{
+	unsigned char seen[CT_MAX_CHANNELS] = {0};
+	int queue[CT_MAX_CHANNELS], head = 0, tail = 0;
+
+	if (c->nch == 0 || c->ch[0].gone)
+		return NULL;
+	seen[0] = 1;
+	queue[tail++] = 0;
+	while (head < tail) {
+		const struct ct_channel *a = &c->ch[queue[head++]];
+		for (int j = 0; j < c->nch; j++) {
+			const struct ct_channel *b = &c->ch[j];
+			if (seen[j] || b->gone)
+				continue;
+			if (!((a->bridge[0] && strcmp(a->bridge, b->bridge) == 0) || local_pair(a, b)))
+				continue;
+			if (!b->is_local)
+				return b;
+			seen[j] = 1;
+			queue[tail++] = j;
+		}
+	}
+	return NULL;
+}
+
+static void check_answer(struct call_tracker *t, struct call *c, int64_t now_ms)
+{
+	const struct ct_channel *p = connected_person(c);
+
+	if (p == NULL)
+		return;
+	if (!p->is_trunk || call_direction(c) != CALL_DIR_INBOUND)
+		memcpy(c->answered_by, p->endpoint, sizeof(c->answered_by));
+	if (!c->answered) {
+		c->answered = 1;
+		c->answered_ms = now_ms;
+		emit(t, CALL_ANSWER, c, now_ms);
+	}
+}
+
+static void add_rung(struct call *c, const struct ct_channel *ch)
+{
+	if (ch->is_trunk || ch->is_local || c->nrung >= CT_MAX_RUNG)
+		return;
+	for (int i = 0; i < c->nrung; i++)
+		if (strcmp(c->rung[i], ch->endpoint) == 0)
+			return;
+	memcpy(c->rung[c->nrung++], ch->endpoint, CT_ENDPOINT_MAX);
+}
+
+static void on_dial_begin(struct call *c, const struct ami_msg *m)
+{
+	char dest[CT_NAME_MAX], dialstring[CT_LABEL_MAX];
+	struct ct_channel *d = find_channel_named(c, get(m, "DestChannel", dest, sizeof(dest)));
+
+	if (d == NULL)
+		return;
+	get(m, "DialString", dialstring, sizeof(dialstring));
+	char *at = strchr(dialstring, '@');
+	/* "15551234567@trunk-provider": a number dialled at an endpoint is a trunk leg */
+	if (at && !d->is_local && strcmp(at + 1, d->endpoint) == 0)
+		d->is_trunk = 1;
+	if (d->is_trunk && c->dialled[0] == '\0' && at) {
+		*at = '\0';
+		snprintf(c->dialled, sizeof(c->dialled), "%.*s", (int)sizeof(c->dialled) - 1, dialstring);
+	} else if (d->is_trunk && c->dialled[0] == '\0') {
+		get(m, "Exten", c->dialled, sizeof(c->dialled));
+	}
+	add_rung(c, d);
+}
+
+static void on_dial_end(struct call *c, const struct ami_msg *m)
+{
+	const struct ami_field *st = ami_msg_find(m, "DialStatus");
+
+	if (ami_field_is(st, "BUSY"))
+		c->dial_busy = 1;
+	else if (ami_field_is(st, "CONGESTION"))
+		c->dial_congestion = 1;
+	else if (ami_field_is(st, "CHANUNAVAIL"))
+		c->dial_unavail = 1;
+}
+
+static int all_gone(const struct call *c)
+{
+	for (int i = 0; i < c->nch; i++)
+		if (!c->ch[i].gone)
+			return 0;
+	return 1;
+}
+
+static void on_hangup(struct call_tracker *t, struct call *c, struct ct_channel *ch, const struct ami_msg *m,
+		      int64_t now_ms)
+{
+	char cause[16];
+	long long v;
+
+	ch->gone = 1;
+	ch->bridge[0] = '\0';
+	get(m, "Cause", cause, sizeof(cause));
+	char *end;
+	v = strtoll(cause, &end, 10);
+	ch->cause = (*cause && *end == '\0' && v >= 0 && v < 1000) ? (int)v : 0;
+	get(m, "Cause-txt", ch->cause_txt, sizeof(ch->cause_txt));
+	if (all_gone(c) && c->legs <= c->nch)
+		finish(t, c, now_ms, 0);
+	else if (all_gone(c))
+		finish(t, c, now_ms, 1); /* channels beyond the cap were not followed */
+}
+
+static const char *event_linkedid(const struct ami_msg *m, const struct ami_field *ev, char *buf, size_t size)
+{
+	if (ami_field_is(ev, "BlindTransfer") || ami_field_is(ev, "AttendedTransfer"))
+		return get(m, "TransfereeLinkedid", buf, size);
+	return get(m, "Linkedid", buf, size);
+}
+
+enum ev_kind { EV_NONE, EV_NEWCHANNEL, EV_NEWSTATE, EV_DIALBEGIN, EV_DIALEND, EV_BRIDGEENTER, EV_BRIDGELEAVE, EV_HANGUP,
+	       EV_QUEUEJOIN, EV_TRANSFER, EV_OTHER_CHANNEL };
+
+static enum ev_kind classify(const struct ami_field *ev)
+{
+	static const struct {
+		const char *name;
+		enum ev_kind kind;
+	} table[] = {
+		{"Newchannel", EV_NEWCHANNEL},	     {"Newstate", EV_NEWSTATE},
+		{"DialBegin", EV_DIALBEGIN},	     {"DialEnd", EV_DIALEND},
+		{"BridgeEnter", EV_BRIDGEENTER},     {"BridgeLeave", EV_BRIDGELEAVE},
+		{"Hangup", EV_HANGUP},		     {"QueueCallerJoin", EV_QUEUEJOIN},
+		{"BlindTransfer", EV_TRANSFER},	     {"AttendedTransfer", EV_TRANSFER},
+		{"NewCallerid", EV_OTHER_CHANNEL},   {"NewConnectedLine", EV_OTHER_CHANNEL},
+		{"HangupRequest", EV_OTHER_CHANNEL}, {"SoftHangupRequest", EV_OTHER_CHANNEL},
+		{"Hold", EV_OTHER_CHANNEL},	     {"Unhold", EV_OTHER_CHANNEL},
+	};
+	if (ev == NULL)
+		return EV_NONE;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (ami_field_is(ev, table[i].name))
+			return table[i].kind;
+	return EV_NONE;
+}
+
+/* The call an event belongs to; created when a channel shows up.  A call
+ * first seen by anything but its first Newchannel is partial. */
+static struct call *call_for(struct call_tracker *t, const struct ami_msg *m, enum ev_kind kind, int64_t now_ms)
+{
+	char linkedid[CT_ID_MAX], uid[CT_ID_MAX];
+	const struct ami_field *ev = ami_msg_find(m, "Event");
+
+	if (event_linkedid(m, ev, linkedid, sizeof(linkedid))[0] == '\0')
+		return NULL;
+	struct call *c = *slot_of(t, linkedid);
+	if (c != NULL || kind == EV_TRANSFER || kind == EV_HANGUP)
+		return c;
+	if (get(m, "Uniqueid", uid, sizeof(uid))[0] == '\0' || get(m, "Channel", uid, sizeof(uid))[0] == '\0')
+		return NULL;
+	c = new_call(t, linkedid, now_ms);
+	if (c != NULL && kind != EV_NEWCHANNEL)
+		c->partial = 1;
+	return c;
+}
+
+void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t now_ms)
+{
+	char uid[CT_ID_MAX], bridge[CT_ID_MAX];
+	enum ev_kind kind = classify(ami_msg_find(m, "Event"));
+
+	if (kind == EV_NONE)
+		return;
+	struct call *c = call_for(t, m, kind, now_ms);
+	if (c == NULL)
+		return;
+	c->last_event_ms = now_ms;
+	if (kind == EV_TRANSFER) {
+		c->transferred = 1;
+		return;
+	}
+	if (kind == EV_QUEUEJOIN) {
+		if (c->queue[0] == '\0')
+			get(m, "Queue", c->queue, sizeof(c->queue));
+		return;
+	}
+	struct ct_channel *ch = find_channel(c, get(m, "Uniqueid", uid, sizeof(uid)));
+	if (ch == NULL && kind != EV_HANGUP) {
+		int first = c->nch == 0;
+		ch = add_channel(t, c, m);
+		if (ch && first) {
+			note_caller(c, m);
+			emit(t, CALL_START, c, now_ms);
+		}
+	}
+	if (ch == NULL)
+		return;
+	switch (kind) {
+	case EV_NEWSTATE:
+		if (ami_field_is(ami_msg_find(m, "ChannelStateDesc"), "Up")) {
+			ch->up = 1;
+			if (ch == &c->ch[0])
+				c->pbx_answered = 1;
+		}
+		break;
+	case EV_DIALBEGIN:
+		on_dial_begin(c, m);
+		break;
+	case EV_DIALEND:
+		on_dial_end(c, m);
+		break;
+	case EV_BRIDGEENTER:
+		get(m, "BridgeUniqueid", ch->bridge, sizeof(ch->bridge));
+		check_answer(t, c, now_ms);
+		break;
+	case EV_BRIDGELEAVE:
+		if (strcmp(ch->bridge, get(m, "BridgeUniqueid", bridge, sizeof(bridge))) == 0)
+			ch->bridge[0] = '\0';
+		break;
+	case EV_HANGUP:
+		on_hangup(t, c, ch, m, now_ms);
+		break;
+	default:
+		break;
+	}
+}
+
+void call_tracker_expire(struct call_tracker *t, int64_t now_ms)
+{
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		for (struct call *c = t->buckets[i], *next; c; c = next) {
+			next = c->next;
+			if (now_ms - c->last_event_ms > t->o.idle_timeout_ms)
+				finish(t, c, c->last_event_ms, 1);
+		}
+	}
+}
+
+void call_tracker_sync_begin(struct call_tracker *t)
+{
+	t->syncing = 1;
+	for (size_t i = 0; i < t->nbuckets; i++)
+		for (struct call *c = t->buckets[i]; c; c = c->next)
+			for (int j = 0; j < c->nch; j++)
+				c->ch[j].seen_in_sync = 0;
+}
+
+/* CoreShowChannel "Duration: 00:01:05" → ms; 0 when absent or malformed. */
+static int64_t channel_age_ms(const struct ami_msg *m)
+{
+	char d[16];
+	unsigned h, mi, se;
+	char extra;
+
+	if (sscanf(get(m, "Duration", d, sizeof(d)), "%u:%u:%u%c", &h, &mi, &se, &extra) != 3 || mi > 59 || se > 59 ||
+	    h > 100000)
+		return 0;
+	return ((int64_t)h * 3600 + mi * 60 + se) * 1000;
+}
+
+void call_tracker_sync_channel(struct call_tracker *t, const struct ami_msg *m, int64_t now_ms)
+{
+	char uid[CT_ID_MAX], lid[CT_ID_MAX];
+	struct ct_channel *ch = NULL;
+
+	if (get(m, "Uniqueid", uid, sizeof(uid))[0] == '\0' || get(m, "Linkedid", lid, sizeof(lid))[0] == '\0')
+		return;
+	struct call *c = *slot_of(t, lid);
+	if (c != NULL && (ch = find_channel(c, uid)) != NULL) {
+		ch->seen_in_sync = 1;
+		return;
+	}
+	/* A channel born while we were away: its call is known only in part. */
+	if (c == NULL && (c = new_call(t, lid, now_ms - channel_age_ms(m))) == NULL)
+		return;
+	c->partial = 1;
+	int first = c->nch == 0;
+	if ((ch = add_channel(t, c, m)) == NULL)
+		return;
+	get(m, "BridgeId", ch->bridge, sizeof(ch->bridge));
+	if (first) {
+		note_caller(c, m);
+		emit(t, CALL_START, c, now_ms);
+	}
+	if (ch->bridge[0])
+		check_answer(t, c, now_ms);
+}
+
+/* Channels that vanished while we were away hung up unseen: their calls
+ * lost events, and calls left with no channel are closed. */
+void call_tracker_sync_end(struct call_tracker *t, int64_t now_ms)
+{
+	(void)now_ms;
+	if (!t->syncing)
+		return;
+	t->syncing = 0;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		for (struct call *c = t->buckets[i], *next; c; c = next) {
+			next = c->next;
+			for (int j = 0; j < c->nch; j++) {
+				if (!c->ch[j].gone && !c->ch[j].seen_in_sync) {
+					c->ch[j].gone = 1;
+					c->ch[j].bridge[0] = '\0';
+					c->partial = 1;
+				}
+			}
+			if (all_gone(c))
+				finish(t, c, c->last_event_ms, 1);
+		}
+	}
+}

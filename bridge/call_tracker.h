@@ -1,0 +1,102 @@
+/*
+ * Turns channel events into one record per call.  A call is every channel
+ * sharing a Linkedid (caller leg, rung extensions, trunk leg, queue
+ * members, Local pairs, transfer targets).  The tracker reads only channel,
+ * dial, bridge, queue and transfer events (never Cdr or CEL: many PBXs have
+ * neither) and takes the time of each event from its caller, so tests can
+ * feed recorded arrival times.
+ *
+ * Memory is bounded: channels per call and calls at once are capped, a call
+ * with no event for idle_timeout is closed as partial, and after an AMI
+ * reconnect a CoreShowChannels sync closes calls whose channels are gone.
+ */
+#ifndef PBXBUS_CALL_TRACKER_H
+#define PBXBUS_CALL_TRACKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ami_codec.h"
+#include "globs.h"
+
+/* Sizes kept small: 1000 calls in flight must fit the bridge's 8 MiB. */
+#define CT_ID_MAX 40       /* Uniqueid / Linkedid "1795341833.12", BridgeUniqueid (a UUID) */
+#define CT_NAME_MAX 64     /* channel name, truncated */
+#define CT_ENDPOINT_MAX 40 /* "100", "trunk-provider" */
+#define CT_NUMBER_MAX 40   /* numbers are truncated here */
+#define CT_LABEL_MAX 64    /* caller names, queue names */
+#define CT_MAX_CHANNELS 64 /* per call; more are counted in legs only */
+#define CT_MAX_RUNG 8
+
+enum call_direction { CALL_DIR_UNKNOWN, CALL_DIR_INBOUND, CALL_DIR_OUTBOUND, CALL_DIR_INTERNAL };
+enum call_record_kind { CALL_START, CALL_ANSWER, CALL_HANGUP };
+
+struct ct_channel {
+	char uniqueid[CT_ID_MAX];
+	char name[CT_NAME_MAX];
+	char endpoint[CT_ENDPOINT_MAX];
+	char bridge[CT_ID_MAX]; /* BridgeUniqueid it is in, "" when none */
+	unsigned is_trunk : 1, is_local : 1, up : 1, gone : 1, seen_in_sync : 1;
+	int cause;
+	char cause_txt[32];
+};
+
+struct call {
+	char linkedid[CT_ID_MAX];
+	struct call *next; /* hash chain */
+	int64_t started_ms, answered_ms, ended_ms, last_event_ms;
+	struct ct_channel *ch; /* ch[0] is the caller leg */
+	int nch, cap, legs;
+	char external_number[CT_NUMBER_MAX], external_name[CT_LABEL_MAX];
+	char did[CT_NUMBER_MAX], dialled[CT_NUMBER_MAX], queue[CT_LABEL_MAX];
+	char answered_by[CT_ENDPOINT_MAX]; /* last person connected to the caller */
+	char rung[CT_MAX_RUNG][CT_ENDPOINT_MAX];
+	int nrung;
+	unsigned transferred : 1, partial : 1, pbx_answered : 1, answered : 1;
+	unsigned dial_busy : 1, dial_congestion : 1, dial_unavail : 1;
+};
+
+struct call_tracker_opts {
+	const struct glob_list *trunk_contexts;  /* a channel created in one is a trunk leg */
+	const struct glob_list *trunk_endpoints; /* endpoint names that are trunks */
+	int64_t idle_timeout_ms;
+	size_t max_calls;
+};
+
+typedef void (*call_record_cb)(void *ctx, enum call_record_kind kind, const struct call *c, int64_t now_ms);
+
+struct call_tracker {
+	struct call_tracker_opts o;
+	call_record_cb on_record;
+	void *ctx;
+	struct call **buckets;
+	size_t nbuckets, ncalls;
+	int syncing;
+	/* counters */
+	uint64_t calls_started, calls_ended, calls_partial, calls_refused, channels_capped;
+};
+
+int call_tracker_init(struct call_tracker *t, const struct call_tracker_opts *o, call_record_cb cb, void *ctx);
+/* Frees every call still open without emitting records. */
+void call_tracker_free(struct call_tracker *t);
+
+void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t now_ms);
+/* Closes calls idle for longer than idle_timeout as partial. */
+void call_tracker_expire(struct call_tracker *t, int64_t now_ms);
+
+/* Reconnect sync: begin, report each live channel (CoreShowChannel), end. */
+void call_tracker_sync_begin(struct call_tracker *t);
+/* One CoreShowChannel item: marks the channel alive, or starts tracking a
+ * call that began while we were away (flagged partial). */
+void call_tracker_sync_channel(struct call_tracker *t, const struct ami_msg *m, int64_t now_ms);
+void call_tracker_sync_end(struct call_tracker *t, int64_t now_ms);
+
+/* Derived fields, for the record writer and tests. */
+enum call_direction call_direction(const struct call *c);
+const char *call_direction_name(enum call_direction d);
+const char *call_disposition(const struct call *c);
+const char *call_extension(const struct call *c);
+const char *call_trunk(const struct call *c);
+const char *call_external_number(const struct call *c);
+
+#endif

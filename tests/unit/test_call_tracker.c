@@ -1,0 +1,267 @@
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ami_codec.h"
+#include "call_record.h"
+#include "call_tracker.h"
+#include "unit.h"
+
+/* Synthetic event sequences for the paths the captures do not cover. */
+
+struct rec_log {
+	int starts, answers, hangups;
+	char last[4096];
+	struct jw w;
+};
+
+struct feeder {
+	struct call_tracker *t;
+	int64_t now;
+};
+
+static void on_rec(void *ctx, enum call_record_kind kind, const struct call *c, int64_t now_ms)
+{
+	struct rec_log *l = ctx;
+	(void)now_ms;
+	if (kind == CALL_START)
+		l->starts++;
+	if (kind == CALL_ANSWER)
+		l->answers++;
+	if (kind == CALL_HANGUP) {
+		l->hangups++;
+		const char *doc = call_record_json(&l->w, c, kind, "t", NULL);
+		snprintf(l->last, sizeof(l->last), "%s", doc ? doc : "");
+	}
+}
+
+static void on_msg(void *ctx, const struct ami_msg *m)
+{
+	struct feeder *f = ctx;
+	call_tracker_event(f->t, m, f->now);
+}
+
+/* Feeds "Key: Value|Key: Value" (| as line break) as one event at time t. */
+static void ev(struct call_tracker *t, int64_t at, const char *spec)
+{
+	char buf[2048];
+	size_t n = 0;
+	struct feeder f = {t, at};
+	struct ami_codec c;
+	struct ami_codec_handlers h = {NULL, on_msg, NULL, &f};
+
+	for (const char *p = spec; *p && n + 4 < sizeof(buf); p++) {
+		if (*p == '|') {
+			buf[n++] = '\r';
+			buf[n++] = '\n';
+		} else {
+			buf[n++] = *p;
+		}
+	}
+	memcpy(buf + n, "\r\n\r\n", 4);
+	ami_codec_init(&c, &h);
+	ami_codec_reset(&c, 0);
+	ami_codec_feed(&c, buf, n + 4);
+	ami_codec_free(&c);
+}
+
+static struct glob_list contexts, no_endpoints;
+
+static void on_sync_msg(void *ctx, const struct ami_msg *m)
+{
+	struct feeder *f = ctx;
+	call_tracker_sync_channel(f->t, m, f->now);
+}
+
+/* Same as ev(), as an item of the CoreShowChannels list. */
+static void sync_item(struct call_tracker *t, int64_t at, const char *spec)
+{
+	char buf[2048];
+	size_t n = 0;
+	struct feeder f = {t, at};
+	struct ami_codec c;
+	struct ami_codec_handlers h = {NULL, on_sync_msg, NULL, &f};
+
+	for (const char *p = spec; *p && n + 4 < sizeof(buf); p++) {
+		if (*p == '|') {
+			buf[n++] = '\r';
+			buf[n++] = '\n';
+		} else {
+			buf[n++] = *p;
+		}
+	}
+	memcpy(buf + n, "\r\n\r\n", 4);
+	ami_codec_init(&c, &h);
+	ami_codec_reset(&c, 0);
+	ami_codec_feed(&c, buf, n + 4);
+	ami_codec_free(&c);
+}
+
+static void setup(struct call_tracker *t, struct rec_log *l, size_t max_calls)
+{
+	glob_list_parse(&contexts, "from-pstn from-trunk");
+	struct call_tracker_opts o = {&contexts, &no_endpoints, 4LL * 3600 * 1000, max_calls};
+	memset(l, 0, sizeof(*l));
+	jw_init(&l->w, 1 << 16);
+	CHECK(call_tracker_init(t, &o, on_rec, l) == 0);
+}
+
+static void teardown(struct call_tracker *t, struct rec_log *l)
+{
+	glob_list_free(&contexts);
+	call_tracker_free(t);
+	jw_free(&l->w);
+}
+
+#define TRUNK_NEW(lid, uid) "Event: Newchannel|Channel: PJSIP/trunk-provider-000000" uid "|CallerIDNum: 15550001|CallerIDName: X|Context: from-pstn|Exten: 5551000|Uniqueid: " lid "." uid "|Linkedid: " lid ".00"
+
+void test_tracker_caller_cancels_while_ringing(void)
+{
+	struct call_tracker t;
+	struct rec_log l;
+	setup(&t, &l, 100);
+	ev(&t, 1000, TRUNK_NEW("9", "00"));
+	ev(&t, 1100, "Event: Newchannel|Channel: PJSIP/100-00000001|Context: from-internal|Exten: s|Uniqueid: 9.01|Linkedid: 9.00");
+	ev(&t, 1200, "Event: DialBegin|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 9.00|Linkedid: 9.00|DestChannel: PJSIP/100-00000001|DialString: 100");
+	ev(&t, 1300, "Event: Newstate|Channel: PJSIP/100-00000001|ChannelStateDesc: Ringing|Uniqueid: 9.01|Linkedid: 9.00");
+	ev(&t, 4000, "Event: Hangup|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 9.00|Linkedid: 9.00|Cause: 16|Cause-txt: Normal Clearing");
+	CHECK_EQ_INT(l.hangups, 0); /* the extension's leg is still up */
+	ev(&t, 4010, "Event: DialEnd|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 9.00|Linkedid: 9.00|DestChannel: PJSIP/100-00000001|DialStatus: CANCEL");
+	ev(&t, 4020, "Event: Hangup|Channel: PJSIP/100-00000001|Uniqueid: 9.01|Linkedid: 9.00|Cause: 0|Cause-txt: Unknown");
+	CHECK_EQ_INT(l.starts, 1);
+	CHECK_EQ_INT(l.answers, 0);
+	CHECK_EQ_INT(l.hangups, 1);
+	CHECK(strstr(l.last, "\"disposition\":\"NO ANSWER\"") != NULL);
+	CHECK(strstr(l.last, "\"extension\":\"100\"") != NULL);
+	CHECK(strstr(l.last, "\"duration_s\":3") != NULL);
+	CHECK(strstr(l.last, "\"pbx_answered\":false") != NULL);
+	CHECK(strstr(l.last, "\"hangup_cause\":16") != NULL);
+	CHECK_EQ_INT(t.ncalls, 0);
+	teardown(&t, &l);
+}
+
+void test_tracker_withheld_caller_has_no_number(void)
+{
+	struct call_tracker t;
+	struct rec_log l;
+	setup(&t, &l, 100);
+	ev(&t, 0, "Event: Newchannel|Channel: PJSIP/trunk-provider-00000005|CallerIDNum: anonymous|CallerIDName: <unknown>|Context: from-trunk|Exten: 5551000|Uniqueid: 7.5|Linkedid: 7.5");
+	ev(&t, 900, "Event: Hangup|Channel: PJSIP/trunk-provider-00000005|Uniqueid: 7.5|Linkedid: 7.5|Cause: 17|Cause-txt: User busy");
+	CHECK(strstr(l.last, "\"external_number\":null,\"external_name\":null") != NULL);
+	CHECK(strstr(l.last, "\"disposition\":\"BUSY\"") != NULL);
+	CHECK(strstr(l.last, "\"duration_s\":1") != NULL);
+	teardown(&t, &l);
+}
+
+void test_tracker_reconnect_sync_closes_vanished_calls(void)
+{
+	struct call_tracker t;
+	struct rec_log l;
+	setup(&t, &l, 100);
+	ev(&t, 1000, TRUNK_NEW("1", "00"));
+	ev(&t, 1000, TRUNK_NEW("2", "00"));
+	CHECK_EQ_INT(t.ncalls, 2);
+	call_tracker_sync_begin(&t);
+	ev(&t, 5000, TRUNK_NEW("3", "00")); /* created during the sync: alive */
+	sync_item(&t, 5500, "Event: CoreShowChannel|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 2.00|Linkedid: 2.00|Duration: 00:00:04");
+	/* a call that began while we were away: tracked from now, partial */
+	sync_item(&t, 5500, "Event: CoreShowChannel|Channel: PJSIP/100-00000009|Context: from-internal|Uniqueid: 4.09|Linkedid: 4.00|Duration: 00:01:05|BridgeId: ");
+	call_tracker_sync_end(&t, 6000);
+	CHECK_EQ_INT(l.hangups, 1);
+	CHECK(strstr(l.last, "\"call_id\":\"t:1.00\"") != NULL);
+	CHECK(strstr(l.last, "\"partial\":true") != NULL);
+	CHECK_EQ_INT(t.ncalls, 3);
+	CHECK_EQ_INT(t.calls_partial, 1);
+	CHECK_EQ_INT(l.starts, 4);
+	ev(&t, 7000, "Event: Hangup|Channel: PJSIP/100-00000009|Uniqueid: 4.09|Linkedid: 4.00|Cause: 16");
+	CHECK_EQ_INT(l.hangups, 2);
+	CHECK(strstr(l.last, "\"partial\":true") != NULL);
+	CHECK(strstr(l.last, "\"duration_s\":67") != NULL); /* 65 s before the sync + 1.5 s */
+	teardown(&t, &l);
+}
+
+void test_tracker_idle_calls_expire_and_are_freed(void)
+{
+	struct call_tracker t;
+	struct rec_log l;
+	setup(&t, &l, 100);
+	ev(&t, 0, TRUNK_NEW("4", "00"));
+	ev(&t, 1000, TRUNK_NEW("5", "00"));
+	call_tracker_expire(&t, 4LL * 3600 * 1000 + 500);
+	CHECK_EQ_INT(l.hangups, 1);
+	CHECK_EQ_INT(t.ncalls, 1);
+	call_tracker_expire(&t, 4LL * 3600 * 1000 + 1500);
+	CHECK_EQ_INT(l.hangups, 2);
+	CHECK_EQ_INT(t.ncalls, 0);
+	CHECK_EQ_INT(t.calls_partial, 2);
+	CHECK(strstr(l.last, "\"partial\":true") != NULL);
+	teardown(&t, &l);
+}
+
+void test_tracker_bounded_calls_and_channels(void)
+{
+	struct call_tracker t;
+	struct rec_log l;
+	char spec[512];
+	setup(&t, &l, 2);
+	ev(&t, 0, TRUNK_NEW("6", "00"));
+	ev(&t, 0, TRUNK_NEW("7", "00"));
+	ev(&t, 0, TRUNK_NEW("8", "00"));
+	CHECK_EQ_INT(t.ncalls, 2);
+	CHECK_EQ_INT(t.calls_refused, 1);
+	teardown(&t, &l);
+
+	setup(&t, &l, 10);
+	for (int i = 0; i < CT_MAX_CHANNELS + 6; i++) {
+		snprintf(spec, sizeof(spec), "Event: Newchannel|Channel: PJSIP/1%02d-000000%02d|Context: from-internal|Exten: s|Uniqueid: 9.%d|Linkedid: 9.0", i, i, i);
+		ev(&t, 0, spec);
+	}
+	CHECK_EQ_INT(t.channels_capped, 6);
+	for (int i = 0; i < CT_MAX_CHANNELS + 6; i++) {
+		snprintf(spec, sizeof(spec), "Event: Hangup|Channel: PJSIP/1%02d-000000%02d|Uniqueid: 9.%d|Linkedid: 9.0|Cause: 16", i, i, i);
+		ev(&t, 10, spec);
+	}
+	CHECK_EQ_INT(l.hangups, 1);
+	CHECK(strstr(l.last, "\"partial\":true") != NULL);
+	CHECK(strstr(l.last, "\"legs\":70") != NULL);
+	CHECK_EQ_INT(t.ncalls, 0);
+	teardown(&t, &l);
+}
+
+void test_tracker_many_calls_leave_nothing_behind(void)
+{
+	struct call_tracker t;
+	struct rec_log l;
+	char spec[512];
+	setup(&t, &l, 100000);
+	for (int i = 0; i < 50000; i++) {
+		snprintf(spec, sizeof(spec), "Event: Newchannel|Channel: PJSIP/trunk-x-%08x|Context: from-pstn|Exten: 1|Uniqueid: %d.0|Linkedid: %d.0", i, i, i);
+		ev(&t, i, spec);
+		if (i >= 1000) { /* 1000 calls in flight all along */
+			snprintf(spec, sizeof(spec), "Event: Hangup|Channel: PJSIP/trunk-x-%08x|Uniqueid: %d.0|Linkedid: %d.0|Cause: 16", i - 1000, i - 1000, i - 1000);
+			ev(&t, i, spec);
+		}
+	}
+	CHECK_EQ_INT(t.ncalls, 1000);
+	CHECK_EQ_INT(l.hangups, 49000);
+	call_tracker_expire(&t, 50000 + 5LL * 3600 * 1000);
+	CHECK_EQ_INT(t.ncalls, 0);
+	CHECK_EQ_INT(t.calls_ended, 50000);
+	teardown(&t, &l);
+}
+
+void test_tracker_ignores_garbage_events(void)
+{
+	struct call_tracker t;
+	struct rec_log l;
+	setup(&t, &l, 10);
+	ev(&t, 0, "Event: Hangup|Linkedid: nope|Uniqueid: nope");      /* unknown call */
+	ev(&t, 0, "Event: BridgeEnter|Uniqueid: 1|Channel: x");          /* no Linkedid */
+	ev(&t, 0, "Event: DialBegin|Linkedid: 1|Uniqueid: 1|Channel: "); /* no channel */
+	ev(&t, 0, "Event: Newchannel|Linkedid: 2|Uniqueid: 2|Channel: PJSIP/abc");
+	ev(&t, 0, "Event: DialBegin|Linkedid: 2|Uniqueid: 2|Channel: PJSIP/abc|DestChannel: PJSIP/none|DialString: @");
+	ev(&t, 5, "Event: Hangup|Linkedid: 2|Uniqueid: 2|Channel: PJSIP/abc|Cause: 99999999999999999999");
+	CHECK_EQ_INT(l.hangups, 1);
+	CHECK(strstr(l.last, "\"hangup_cause\":0") != NULL);
+	CHECK_EQ_INT(t.ncalls, 0);
+	teardown(&t, &l);
+}
