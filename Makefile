@@ -26,31 +26,43 @@ SAN_LDFLAGS := -fsanitize=$(SANITIZE)
 endif
 
 PKG_BRIDGE = libmosquitto libcrypto
-CFLAGS_ALL = $(BASE_CFLAGS) $(shell pkg-config --cflags libcjson) $(CFLAGS)
+CFLAGS_ALL = $(BASE_CFLAGS) $(shell pkg-config --cflags libcjson libpq) $(CFLAGS)
 LIBS_BRIDGE = $(shell pkg-config --libs $(PKG_BRIDGE))
-LIBS_TEST = $(shell pkg-config --libs $(PKG_BRIDGE) libcjson)
+LIBS_CONSUMER = $(shell pkg-config --libs libmosquitto libcjson libpq libmicrohttpd) -lpthread
+LIBS_TEST = $(shell pkg-config --libs $(PKG_BRIDGE) libcjson libpq libmicrohttpd) -lpthread
 
 COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/ami_json.c common/clock.c \
-	common/topic.c common/config.c common/cli.c common/md5hex.c common/backoff.c common/mqtt_link.c \
-	common/globs.c
-BRIDGE_SRC := bridge/ami_client.c bridge/event_filter.c bridge/bridge_config.c bridge/bridge.c bridge/check.c \
+	common/topic.c common/config.c common/cli.c common/backoff.c common/mqtt_link.c \
+	common/globs.c common/phone.c common/utf8.c
+BRIDGE_SRC := bridge/md5hex.c bridge/ami_client.c bridge/event_filter.c bridge/bridge_config.c bridge/bridge.c bridge/check.c \
 	bridge/call_tracker.c bridge/call_record.c
+CONSUMER_SRC := consumer/consumer_config.c consumer/record.c consumer/db.c consumer/migrations.c \
+	consumer/consumer.c consumer/http.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 BRIDGE_OBJ := $(BRIDGE_SRC:%.c=$(BUILD)/%.o)
+CONSUMER_OBJ := $(CONSUMER_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 BRIDGE_BIN := $(BUILD)/pbxbus-bridge
+CONSUMER_BIN := $(BUILD)/pbxbus-consumer
 UNIT_BIN := $(BUILD)/unit-tests
 BENCH_BIN := $(BUILD)/bench-codec
 
 .PHONY: all test test-run test-unit deps demo bench fuzz fuzz-smoke install clean check-style format
 
-all: $(BRIDGE_BIN) pbxbus-bridge $(BUILD)/tracker-replay
+all: $(BRIDGE_BIN) pbxbus-bridge $(CONSUMER_BIN) pbxbus-consumer $(BUILD)/tracker-replay
 
 pbxbus-bridge: $(BRIDGE_BIN)
 	cp $< $@
+
+pbxbus-consumer: $(CONSUMER_BIN)
+	cp $< $@
+
+# Each binary links only what it uses: the bridge never links libpq.
+$(CONSUMER_BIN): $(COMMON_OBJ) $(CONSUMER_OBJ) $(BUILD)/consumer/main.o
+	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_CONSUMER)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -67,7 +79,7 @@ $(BUILD)/unit_list.h: $(wildcard tests/unit/test_*.c)
 $(UNIT_OBJ): $(BUILD)/unit_list.h
 $(UNIT_OBJ): CFLAGS += -I$(BUILD)
 
-$(UNIT_BIN): $(UNIT_OBJ) $(COMMON_OBJ) $(BRIDGE_OBJ)
+$(UNIT_BIN): $(UNIT_OBJ) $(COMMON_OBJ) $(BRIDGE_OBJ) $(CONSUMER_OBJ)
 	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_TEST)
 
 $(BUILD)/tracker-replay: $(BUILD)/tests/tools/tracker_replay.o $(COMMON_OBJ) $(BRIDGE_OBJ)
@@ -106,11 +118,12 @@ check-style:
 	scripts/check-style
 
 format:
-	clang-format -i $$(git ls-files "*.c" "*.h")
+	clang-format -i $$(git ls-files -co --exclude-standard "*.c" "*.h")
 
-install: $(BRIDGE_BIN)
+install: $(BRIDGE_BIN) $(CONSUMER_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BRIDGE_BIN) $(DESTDIR)$(PREFIX)/bin/pbxbus-bridge
+	install -m 755 $(CONSUMER_BIN) $(DESTDIR)$(PREFIX)/bin/pbxbus-consumer
 
 clean:
 	rm -rf build build-* pbxbus-bridge pbxbus-consumer

@@ -41,7 +41,7 @@ static int64_t seconds_between(int64_t from_ms, int64_t to_ms)
 }
 
 const char *call_record_json(struct jw *w, const struct call *c, enum call_record_kind kind, const char *pbx_id,
-			     size_t *len)
+                             size_t *len)
 {
 	char call_id[256];
 	int ended = kind == CALL_HANGUP;

@@ -55,8 +55,8 @@ static int local_pair(const struct ct_channel *a, const struct ct_channel *b)
 
 static int withheld(const char *num)
 {
-	static const char *const hidden[] = {"", "anonymous", "unknown", "<unknown>", "restricted",
-					     "private", "unavailable", "withheld"};
+	static const char *const hidden[] = {"",           "anonymous", "unknown",     "<unknown>",
+	                                     "restricted", "private",   "unavailable", "withheld"};
 	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
 		if (strcasecmp(num, hidden[i]) == 0)
 			return 1;
@@ -300,9 +300,9 @@ static struct ct_channel *add_channel(struct call_tracker *t, struct call *c, co
 	ch->seen_in_sync = 1; /* created after a sync began: alive */
 	get(m, "Context", context, sizeof(context));
 	ch->is_trunk = (!is_local && (glob_list_match(t->o.trunk_contexts, context) ||
-				      glob_list_match(t->o.trunk_endpoints, ch->endpoint)))
-			       ? 1u
-			       : 0u;
+	                              glob_list_match(t->o.trunk_endpoints, ch->endpoint)))
+	                   ? 1u
+	                   : 0u;
 	ch->up = ami_field_is(ami_msg_find(m, "ChannelStateDesc"), "Up") ? 1u : 0u;
 	return ch;
 }
@@ -421,7 +421,7 @@ static int all_gone(const struct call *c)
 }
 
 static void on_hangup(struct call_tracker *t, struct call *c, struct ct_channel *ch, const struct ami_msg *m,
-		      int64_t now_ms)
+                      int64_t now_ms)
 {
 	char cause[16];
 	long long v;
@@ -446,8 +446,19 @@ static const char *event_linkedid(const struct ami_msg *m, const struct ami_fiel
 	return get(m, "Linkedid", buf, size);
 }
 
-enum ev_kind { EV_NONE, EV_NEWCHANNEL, EV_NEWSTATE, EV_DIALBEGIN, EV_DIALEND, EV_BRIDGEENTER, EV_BRIDGELEAVE, EV_HANGUP,
-	       EV_QUEUEJOIN, EV_TRANSFER, EV_OTHER_CHANNEL };
+enum ev_kind {
+	EV_NONE,
+	EV_NEWCHANNEL,
+	EV_NEWSTATE,
+	EV_DIALBEGIN,
+	EV_DIALEND,
+	EV_BRIDGEENTER,
+	EV_BRIDGELEAVE,
+	EV_HANGUP,
+	EV_QUEUEJOIN,
+	EV_TRANSFER,
+	EV_OTHER_CHANNEL
+};
 
 static enum ev_kind classify(const struct ami_field *ev)
 {
@@ -455,14 +466,22 @@ static enum ev_kind classify(const struct ami_field *ev)
 		const char *name;
 		enum ev_kind kind;
 	} table[] = {
-		{"Newchannel", EV_NEWCHANNEL},	     {"Newstate", EV_NEWSTATE},
-		{"DialBegin", EV_DIALBEGIN},	     {"DialEnd", EV_DIALEND},
-		{"BridgeEnter", EV_BRIDGEENTER},     {"BridgeLeave", EV_BRIDGELEAVE},
-		{"Hangup", EV_HANGUP},		     {"QueueCallerJoin", EV_QUEUEJOIN},
-		{"BlindTransfer", EV_TRANSFER},	     {"AttendedTransfer", EV_TRANSFER},
-		{"NewCallerid", EV_OTHER_CHANNEL},   {"NewConnectedLine", EV_OTHER_CHANNEL},
-		{"HangupRequest", EV_OTHER_CHANNEL}, {"SoftHangupRequest", EV_OTHER_CHANNEL},
-		{"Hold", EV_OTHER_CHANNEL},	     {"Unhold", EV_OTHER_CHANNEL},
+	    {"Newchannel", EV_NEWCHANNEL},
+	    {"Newstate", EV_NEWSTATE},
+	    {"DialBegin", EV_DIALBEGIN},
+	    {"DialEnd", EV_DIALEND},
+	    {"BridgeEnter", EV_BRIDGEENTER},
+	    {"BridgeLeave", EV_BRIDGELEAVE},
+	    {"Hangup", EV_HANGUP},
+	    {"QueueCallerJoin", EV_QUEUEJOIN},
+	    {"BlindTransfer", EV_TRANSFER},
+	    {"AttendedTransfer", EV_TRANSFER},
+	    {"NewCallerid", EV_OTHER_CHANNEL},
+	    {"NewConnectedLine", EV_OTHER_CHANNEL},
+	    {"HangupRequest", EV_OTHER_CHANNEL},
+	    {"SoftHangupRequest", EV_OTHER_CHANNEL},
+	    {"Hold", EV_OTHER_CHANNEL},
+	    {"Unhold", EV_OTHER_CHANNEL},
 	};
 	if (ev == NULL)
 		return EV_NONE;

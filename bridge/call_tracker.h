@@ -20,13 +20,13 @@
 #include "globs.h"
 
 /* Sizes kept small: 1000 calls in flight must fit the bridge's 8 MiB. */
-#define CT_ID_MAX 40       /* Uniqueid / Linkedid "1795341833.12", BridgeUniqueid (a UUID) */
-#define CT_NAME_MAX 64     /* channel name, truncated */
+#define CT_ID_MAX       40 /* Uniqueid / Linkedid "1795341833.12", BridgeUniqueid (a UUID) */
+#define CT_NAME_MAX     64 /* channel name, truncated */
 #define CT_ENDPOINT_MAX 40 /* "100", "trunk-provider" */
-#define CT_NUMBER_MAX 40   /* numbers are truncated here */
-#define CT_LABEL_MAX 64    /* caller names, queue names */
+#define CT_NUMBER_MAX   40 /* numbers are truncated here */
+#define CT_LABEL_MAX    64 /* caller names, queue names */
 #define CT_MAX_CHANNELS 64 /* per call; more are counted in legs only */
-#define CT_MAX_RUNG 8
+#define CT_MAX_RUNG     8
 
 enum call_direction { CALL_DIR_UNKNOWN, CALL_DIR_INBOUND, CALL_DIR_OUTBOUND, CALL_DIR_INTERNAL };
 enum call_record_kind { CALL_START, CALL_ANSWER, CALL_HANGUP };

@@ -1,5 +1,7 @@
 #include "json_writer.h"
 
+#include "utf8.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,37 +117,6 @@ void jw_arr_begin(struct jw *w)
 void jw_arr_end(struct jw *w)
 {
 	close_scope(w, ']');
-}
-
-/* Length of a valid UTF-8 sequence at s (1..4), or 0 when invalid. */
-static size_t utf8_valid_len(const unsigned char *s, size_t avail)
-{
-	unsigned char c = s[0];
-	size_t n;
-	uint32_t cp;
-
-	if (c >= 0xC2 && c <= 0xDF) {
-		n = 2;
-		cp = c & 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		cp = c & 0x0F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (avail < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3Fu);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return n;
 }
 
 /* 1 for bytes copied as they are: printable ASCII but the quote and backslash. */
@@ -276,7 +247,7 @@ size_t jw_escape_raw(char *dst, const char *str, size_t len)
 			d += 6;
 			i++;
 		} else {
-			size_t n = utf8_valid_len(s + i, len - i);
+			size_t n = utf8_seq_len(s + i, len - i);
 			if (n == 0) {
 				memcpy(d, "\xEF\xBF\xBD", 3);
 				d += 3;
@@ -316,7 +287,7 @@ void jw_escape(struct jw *w, const char *str, size_t len)
 			put(w, esc, (size_t)n);
 			i++;
 		} else {
-			size_t n = utf8_valid_len(s + i, len - i);
+			size_t n = utf8_seq_len(s + i, len - i);
 			if (n == 0) {
 				put(w, "\xEF\xBF\xBD", 3);
 				i++;

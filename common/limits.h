@@ -27,4 +27,10 @@
 #define AMI_PENDING_ACTIONS   64    /* actions awaiting a response */
 #define MQTT_PENDING_MIDS_MAX 65536 /* publishes the library may hold */
 
+/* Consumer */
+#define RECORD_MAX_BYTES (64 * 1024) /* a call record payload; larger is dead-lettered */
+#define DEAD_LETTER_KEEP (64 * 1024) /* bytes of a bad payload kept for inspection */
+#define BATCH_MAX        1000        /* records committed in one transaction */
+#define HTTP_BODY_MAX    (16 * 1024)
+
 #endif

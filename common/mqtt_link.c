@@ -168,7 +168,11 @@ int mqtt_link_init(struct mqtt_link *l, const struct mqtt_opts *o, const struct 
 		snprintf(l->last_error, sizeof(l->last_error), "cannot create MQTT client (client id?)");
 		return -1;
 	}
-	mosquitto_int_option(l->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	mosquitto_int_option(l->mosq, MOSQ_OPT_PROTOCOL_VERSION, o->mqtt311 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5);
+	/* Threaded mode as libmosquitto calls it: packets are only written by
+	 * mosquitto_loop_write, so a PUBACK waits until we allow it. */
+	if (o->external)
+		mosquitto_threaded_set(l->mosq, true);
 	/* QoS 1 throughput is the in-flight window over the round trip; the
 	 * broker's receive-maximum (max_inflight_messages) still caps it. */
 	mosquitto_int_option(l->mosq, MOSQ_OPT_SEND_MAXIMUM, MQTT_SEND_MAXIMUM);
@@ -197,7 +201,7 @@ void mqtt_link_pollfd(struct mqtt_link *l, struct pollfd *pfd)
 {
 	pfd->fd = mosquitto_socket(l->mosq);
 	pfd->events = POLLIN;
-	if (pfd->fd >= 0 && mosquitto_want_write(l->mosq))
+	if (pfd->fd >= 0 && !l->hold_writes && mosquitto_want_write(l->mosq))
 		pfd->events |= POLLOUT;
 	pfd->revents = 0;
 }
@@ -219,7 +223,7 @@ void mqtt_link_handle(struct mqtt_link *l, short revents, int64_t now_ms)
 	(void)now_ms;
 	if (revents & (POLLIN | POLLHUP | POLLERR))
 		rc = mosquitto_loop_read(l->mosq, 1);
-	if (rc == MOSQ_ERR_SUCCESS && (revents & POLLOUT))
+	if (rc == MOSQ_ERR_SUCCESS && (revents & POLLOUT) && !l->hold_writes)
 		rc = mosquitto_loop_write(l->mosq, 1);
 	if (rc != MOSQ_ERR_SUCCESS)
 		connection_failed(l, rc);
@@ -320,4 +324,15 @@ void mqtt_link_disconnect(struct mqtt_link *l)
 int mqtt_link_socket_open(struct mqtt_link *l)
 {
 	return mosquitto_socket(l->mosq) >= 0;
+}
+
+void mqtt_link_hold(struct mqtt_link *l, int hold)
+{
+	l->hold_writes = hold;
+	/* Released: write now rather than at the next poll round. */
+	if (!hold && mosquitto_socket(l->mosq) >= 0 && mosquitto_want_write(l->mosq)) {
+		int rc = mosquitto_loop_write(l->mosq, 1);
+		if (rc != MOSQ_ERR_SUCCESS)
+			connection_failed(l, rc);
+	}
 }

@@ -28,6 +28,8 @@ struct mqtt_opts {
 	const char *tls_key;
 	int keepalive;
 	int clean_session;
+	int mqtt311;            /* MQTT 3.1.1: a persistent session that needs no expiry property */
+	int external;           /* acknowledgements wait for mqtt_link_release (consumer) */
 	const char *will_topic; /* retained, QoS 1 */
 	const char *will_payload;
 	int64_t reconnect_max_ms;
@@ -59,6 +61,7 @@ struct mqtt_link {
 	uint64_t held_msgs, held_total_bytes;
 	int64_t last_misc_ms;
 	int publishing;
+	int hold_writes; /* queued packets (PUBACKs) stay queued while set */
 	int done_while_publishing;
 	char last_error[256];
 };
@@ -85,6 +88,13 @@ int mqtt_link_subscribe(struct mqtt_link *l, const char *pattern, int qos);
 /* Publishes nothing more; waits up to timeout_ms for what is held to go. */
 void mqtt_link_flush(struct mqtt_link *l, int timeout_ms);
 void mqtt_link_disconnect(struct mqtt_link *l);
+
+/*
+ * Holding writes keeps every queued packet, the PUBACKs of received QoS 1
+ * messages above all, in libmosquitto until the hold is released: the
+ * consumer holds while a batch is not yet committed.  Needs opts.external.
+ */
+void mqtt_link_hold(struct mqtt_link *l, int hold);
 int mqtt_link_socket_open(struct mqtt_link *l);
 
 /* Once per process. */

@@ -213,3 +213,64 @@ def run_tool(name, args, env=None, timeout=30):
     e.update(env or {})
     p = subprocess.run([os.path.join(BIN_DIR, name)] + list(args), env=e, capture_output=True, timeout=timeout * SLOW)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+PGBIN = "/usr/lib/postgresql/15/bin"
+
+
+def _pg_user():
+    """PostgreSQL refuses to run as root: use postgres, else a system user of ours."""
+    import pwd
+    for name in ("postgres", "pbxbus-pgci"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            pass
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "pbxbus-pgci"],
+                   check=True)
+    return "pbxbus-pgci"
+
+
+class Postgres:
+    """A throwaway PostgreSQL 15 on a free loopback port, data in the temp dir."""
+
+    def __init__(self, tmp, port=None):
+        self.tmp, self.port = tmp, port or free_port()
+        self.dir = os.path.join(tmp.path, "pg-%d" % self.port)
+        self.user = _pg_user()
+        os.makedirs(self.dir)
+        shutil.chown(self.dir, self.user, self.user)
+        self.run_as([PGBIN + "/initdb", "-D", self.dir + "/data", "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                     "--locale=C", "--no-sync"])
+
+    def run_as(self, cmd, check=True):
+        prefix = ["runuser", "-u", self.user, "--"] if os.getuid() == 0 else []
+        return subprocess.run(prefix + cmd, check=check, capture_output=True, text=True)
+
+    def start(self):
+        self.run_as([PGBIN + "/pg_ctl", "-D", self.dir + "/data", "-l", self.dir + "/server.log", "-w", "-t", "30",
+                     "-o", "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off" % (self.port, self.dir),
+                     "start"])
+        return self
+
+    def stop(self, mode="fast"):
+        self.run_as([PGBIN + "/pg_ctl", "-D", self.dir + "/data", "-m", mode, "-w", "stop"], check=False)
+
+    def pid(self):
+        with open(self.dir + "/data/postmaster.pid") as f:
+            return int(f.readline())
+
+    def conninfo(self, db="pbxbus"):
+        return "host=127.0.0.1 port=%d user=postgres dbname=%s" % (self.port, db)
+
+    def psql(self, sql, db="pbxbus"):
+        p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+                            str(self.port), "-U", "postgres", "-d", db, "-c", sql],
+                           capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            raise AssertionError("psql: " + p.stderr)
+        return p.stdout.strip()
+
+    def create_db(self, name="pbxbus"):
+        self.psql("CREATE DATABASE %s" % name, db="postgres")

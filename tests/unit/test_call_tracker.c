@@ -112,7 +112,10 @@ static void teardown(struct call_tracker *t, struct rec_log *l)
 	jw_free(&l->w);
 }
 
-#define TRUNK_NEW(lid, uid) "Event: Newchannel|Channel: PJSIP/trunk-provider-000000" uid "|CallerIDNum: 15550001|CallerIDName: X|Context: from-pstn|Exten: 5551000|Uniqueid: " lid "." uid "|Linkedid: " lid ".00"
+#define TRUNK_NEW(lid, uid)                                                                                            \
+	"Event: Newchannel|Channel: PJSIP/trunk-provider-000000" uid                                                   \
+	"|CallerIDNum: 15550001|CallerIDName: X|Context: from-pstn|Exten: 5551000|Uniqueid: " lid "." uid              \
+	"|Linkedid: " lid ".00"
 
 void test_tracker_caller_cancels_while_ringing(void)
 {
@@ -120,13 +123,23 @@ void test_tracker_caller_cancels_while_ringing(void)
 	struct rec_log l;
 	setup(&t, &l, 100);
 	ev(&t, 1000, TRUNK_NEW("9", "00"));
-	ev(&t, 1100, "Event: Newchannel|Channel: PJSIP/100-00000001|Context: from-internal|Exten: s|Uniqueid: 9.01|Linkedid: 9.00");
-	ev(&t, 1200, "Event: DialBegin|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 9.00|Linkedid: 9.00|DestChannel: PJSIP/100-00000001|DialString: 100");
-	ev(&t, 1300, "Event: Newstate|Channel: PJSIP/100-00000001|ChannelStateDesc: Ringing|Uniqueid: 9.01|Linkedid: 9.00");
-	ev(&t, 4000, "Event: Hangup|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 9.00|Linkedid: 9.00|Cause: 16|Cause-txt: Normal Clearing");
+	ev(&t, 1100,
+	   "Event: Newchannel|Channel: PJSIP/100-00000001|Context: from-internal|Exten: s|Uniqueid: 9.01|Linkedid: "
+	   "9.00");
+	ev(&t, 1200,
+	   "Event: DialBegin|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 9.00|Linkedid: 9.00|DestChannel: "
+	   "PJSIP/100-00000001|DialString: 100");
+	ev(&t, 1300,
+	   "Event: Newstate|Channel: PJSIP/100-00000001|ChannelStateDesc: Ringing|Uniqueid: 9.01|Linkedid: 9.00");
+	ev(&t, 4000,
+	   "Event: Hangup|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 9.00|Linkedid: 9.00|Cause: 16|Cause-txt: "
+	   "Normal Clearing");
 	CHECK_EQ_INT(l.hangups, 0); /* the extension's leg is still up */
-	ev(&t, 4010, "Event: DialEnd|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 9.00|Linkedid: 9.00|DestChannel: PJSIP/100-00000001|DialStatus: CANCEL");
-	ev(&t, 4020, "Event: Hangup|Channel: PJSIP/100-00000001|Uniqueid: 9.01|Linkedid: 9.00|Cause: 0|Cause-txt: Unknown");
+	ev(&t, 4010,
+	   "Event: DialEnd|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 9.00|Linkedid: 9.00|DestChannel: "
+	   "PJSIP/100-00000001|DialStatus: CANCEL");
+	ev(&t, 4020,
+	   "Event: Hangup|Channel: PJSIP/100-00000001|Uniqueid: 9.01|Linkedid: 9.00|Cause: 0|Cause-txt: Unknown");
 	CHECK_EQ_INT(l.starts, 1);
 	CHECK_EQ_INT(l.answers, 0);
 	CHECK_EQ_INT(l.hangups, 1);
@@ -144,8 +157,12 @@ void test_tracker_withheld_caller_has_no_number(void)
 	struct call_tracker t;
 	struct rec_log l;
 	setup(&t, &l, 100);
-	ev(&t, 0, "Event: Newchannel|Channel: PJSIP/trunk-provider-00000005|CallerIDNum: anonymous|CallerIDName: <unknown>|Context: from-trunk|Exten: 5551000|Uniqueid: 7.5|Linkedid: 7.5");
-	ev(&t, 900, "Event: Hangup|Channel: PJSIP/trunk-provider-00000005|Uniqueid: 7.5|Linkedid: 7.5|Cause: 17|Cause-txt: User busy");
+	ev(&t, 0,
+	   "Event: Newchannel|Channel: PJSIP/trunk-provider-00000005|CallerIDNum: anonymous|CallerIDName: "
+	   "<unknown>|Context: from-trunk|Exten: 5551000|Uniqueid: 7.5|Linkedid: 7.5");
+	ev(&t, 900,
+	   "Event: Hangup|Channel: PJSIP/trunk-provider-00000005|Uniqueid: 7.5|Linkedid: 7.5|Cause: 17|Cause-txt: User "
+	   "busy");
 	CHECK(strstr(l.last, "\"external_number\":null,\"external_name\":null") != NULL);
 	CHECK(strstr(l.last, "\"disposition\":\"BUSY\"") != NULL);
 	CHECK(strstr(l.last, "\"duration_s\":1") != NULL);
@@ -162,9 +179,13 @@ void test_tracker_reconnect_sync_closes_vanished_calls(void)
 	CHECK_EQ_INT(t.ncalls, 2);
 	call_tracker_sync_begin(&t);
 	ev(&t, 5000, TRUNK_NEW("3", "00")); /* created during the sync: alive */
-	sync_item(&t, 5500, "Event: CoreShowChannel|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 2.00|Linkedid: 2.00|Duration: 00:00:04");
+	sync_item(&t, 5500,
+	          "Event: CoreShowChannel|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 2.00|Linkedid: "
+	          "2.00|Duration: 00:00:04");
 	/* a call that began while we were away: tracked from now, partial */
-	sync_item(&t, 5500, "Event: CoreShowChannel|Channel: PJSIP/100-00000009|Context: from-internal|Uniqueid: 4.09|Linkedid: 4.00|Duration: 00:01:05|BridgeId: ");
+	sync_item(&t, 5500,
+	          "Event: CoreShowChannel|Channel: PJSIP/100-00000009|Context: from-internal|Uniqueid: 4.09|Linkedid: "
+	          "4.00|Duration: 00:01:05|BridgeId: ");
 	call_tracker_sync_end(&t, 6000);
 	CHECK_EQ_INT(l.hangups, 1);
 	CHECK(strstr(l.last, "\"call_id\":\"t:1.00\"") != NULL);
@@ -212,12 +233,17 @@ void test_tracker_bounded_calls_and_channels(void)
 
 	setup(&t, &l, 10);
 	for (int i = 0; i < CT_MAX_CHANNELS + 6; i++) {
-		snprintf(spec, sizeof(spec), "Event: Newchannel|Channel: PJSIP/1%02d-000000%02d|Context: from-internal|Exten: s|Uniqueid: 9.%d|Linkedid: 9.0", i, i, i);
+		snprintf(spec, sizeof(spec),
+		         "Event: Newchannel|Channel: PJSIP/1%02d-000000%02d|Context: from-internal|Exten: s|Uniqueid: "
+		         "9.%d|Linkedid: 9.0",
+		         i, i, i);
 		ev(&t, 0, spec);
 	}
 	CHECK_EQ_INT(t.channels_capped, 6);
 	for (int i = 0; i < CT_MAX_CHANNELS + 6; i++) {
-		snprintf(spec, sizeof(spec), "Event: Hangup|Channel: PJSIP/1%02d-000000%02d|Uniqueid: 9.%d|Linkedid: 9.0|Cause: 16", i, i, i);
+		snprintf(spec, sizeof(spec),
+		         "Event: Hangup|Channel: PJSIP/1%02d-000000%02d|Uniqueid: 9.%d|Linkedid: 9.0|Cause: 16", i, i,
+		         i);
 		ev(&t, 10, spec);
 	}
 	CHECK_EQ_INT(l.hangups, 1);
@@ -234,10 +260,15 @@ void test_tracker_many_calls_leave_nothing_behind(void)
 	char spec[512];
 	setup(&t, &l, 100000);
 	for (int i = 0; i < 50000; i++) {
-		snprintf(spec, sizeof(spec), "Event: Newchannel|Channel: PJSIP/trunk-x-%08x|Context: from-pstn|Exten: 1|Uniqueid: %d.0|Linkedid: %d.0", i, i, i);
+		snprintf(spec, sizeof(spec),
+		         "Event: Newchannel|Channel: PJSIP/trunk-x-%08x|Context: from-pstn|Exten: 1|Uniqueid: "
+		         "%d.0|Linkedid: %d.0",
+		         i, i, i);
 		ev(&t, i, spec);
 		if (i >= 1000) { /* 1000 calls in flight all along */
-			snprintf(spec, sizeof(spec), "Event: Hangup|Channel: PJSIP/trunk-x-%08x|Uniqueid: %d.0|Linkedid: %d.0|Cause: 16", i - 1000, i - 1000, i - 1000);
+			snprintf(spec, sizeof(spec),
+			         "Event: Hangup|Channel: PJSIP/trunk-x-%08x|Uniqueid: %d.0|Linkedid: %d.0|Cause: 16",
+			         i - 1000, i - 1000, i - 1000);
 			ev(&t, i, spec);
 		}
 	}
@@ -254,7 +285,7 @@ void test_tracker_ignores_garbage_events(void)
 	struct call_tracker t;
 	struct rec_log l;
 	setup(&t, &l, 10);
-	ev(&t, 0, "Event: Hangup|Linkedid: nope|Uniqueid: nope");      /* unknown call */
+	ev(&t, 0, "Event: Hangup|Linkedid: nope|Uniqueid: nope");        /* unknown call */
 	ev(&t, 0, "Event: BridgeEnter|Uniqueid: 1|Channel: x");          /* no Linkedid */
 	ev(&t, 0, "Event: DialBegin|Linkedid: 1|Uniqueid: 1|Channel: "); /* no channel */
 	ev(&t, 0, "Event: Newchannel|Linkedid: 2|Uniqueid: 2|Channel: PJSIP/abc");

@@ -1,0 +1,332 @@
+#include "consumer.h"
+
+#include <errno.h>
+#include <mosquitto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "topic.h"
+
+/* Test-only failpoint: die right after a COMMIT, before any PUBACK is
+ * written, to prove that this loses nothing (tests/integration). */
+static int die_after_commit(void)
+{
+	const char *v = getenv("PBXBUS_TEST_DIE_AFTER_COMMIT");
+	static long count = -1;
+	if (v == NULL)
+		return 0;
+	if (count < 0)
+		count = strtol(v, NULL, 10);
+	return --count == 0;
+}
+
+static void free_item(struct db_item *it)
+{
+	free(it->topic);
+	free(it->payload);
+	memset(it, 0, sizeof(*it));
+}
+
+static void drop_batch(struct consumer *c)
+{
+	for (size_t i = 0; i < c->nbatch; i++)
+		free_item(&c->batch[i]);
+	c->nbatch = 0;
+	atomic_store(&c->m.pending, 0);
+}
+
+static void on_message(void *ctx, const struct mosquitto_message *msg)
+{
+	struct consumer *c = ctx;
+
+	if (c->nbatch == c->cap) {
+		/* The broker sends at most its in-flight window unacknowledged,
+		 * so this stays small; grow rather than refuse. */
+		size_t ncap = c->cap ? c->cap * 2 : 64;
+		struct db_item *nb = realloc(c->batch, ncap * sizeof(*nb));
+		if (nb == NULL) {
+			log_crit("out of memory holding a record; it will be delivered again");
+			return;
+		}
+		c->batch = nb;
+		c->cap = ncap;
+	}
+	struct db_item *it = &c->batch[c->nbatch];
+	memset(it, 0, sizeof(*it));
+	it->topic = strdup(msg->topic);
+	it->payload = malloc((size_t)msg->payloadlen + 1);
+	if (it->topic == NULL || it->payload == NULL) {
+		free_item(it);
+		log_crit("out of memory holding a record; it will be delivered again");
+		return;
+	}
+	memcpy(it->payload, msg->payload, (size_t)msg->payloadlen);
+	it->payload[msg->payloadlen] = '\0';
+	it->len = (size_t)msg->payloadlen;
+	c->nbatch++;
+	atomic_fetch_add(&c->m.received, 1);
+	atomic_store(&c->m.pending, c->nbatch);
+	mqtt_link_hold(&c->mqtt, 1); /* no PUBACK before the COMMIT */
+}
+
+static void on_connect(void *ctx)
+{
+	struct consumer *c = ctx;
+
+	atomic_store(&c->m.mqtt_up, 1);
+	for (size_t i = 0; i < c->s->nsubs; i++) {
+		int rc = mqtt_link_subscribe(&c->mqtt, c->s->subs[i], 1);
+		if (rc != MOSQ_ERR_SUCCESS)
+			log_warnx("mqtt: subscribe %s: %s", c->s->subs[i], mosquitto_strerror(rc));
+		else
+			log_info("mqtt: subscribed to %s (QoS 1)", c->s->subs[i]);
+	}
+}
+
+static void on_disconnect(void *ctx, int rc)
+{
+	struct consumer *c = ctx;
+	(void)rc;
+	atomic_store(&c->m.mqtt_up, 0);
+	/* Nothing of this batch was acknowledged: the broker delivers it again. */
+	drop_batch(c);
+	mqtt_link_hold(&c->mqtt, 0);
+}
+
+static void parse_batch(struct consumer *c)
+{
+	for (size_t i = 0; i < c->nbatch; i++) {
+		struct db_item *it = &c->batch[i];
+		if (it->parsed || it->error[0])
+			continue;
+		if (record_parse(it->payload, it->len, &c->s->plan, &it->row, it->error, sizeof(it->error)) == 0)
+			it->parsed = 1;
+		else
+			log_warnx("record on %s is a dead letter: %s", it->topic, it->error);
+	}
+}
+
+/* The id of a record, even of a bad one when it names one: a dead letter
+ * is settled too, and the bridge may retire it. */
+static const char *settled_id(const struct db_item *it)
+{
+	if (it->parsed)
+		return it->row.call_id;
+	return NULL;
+}
+
+static void publish_acks(struct consumer *c, size_t from, size_t to)
+{
+	char prefix[TOPIC_MAX], topic[TOPIC_MAX], seg[TOPIC_SEGMENT_MAX + 1];
+	struct jw *w = &c->ack_json;
+
+	for (size_t i = from; i < to; i++) {
+		const struct db_item *first = &c->batch[i];
+		if (first->outcome == DB_PENDING || settled_id(first) == NULL ||
+		    record_topic_prefix(first->topic, prefix, sizeof(prefix)) < 0)
+			continue;
+		/* One ack message per topic prefix: gather this prefix's ids. */
+		int seen_before = 0;
+		for (size_t j = from; j < i && !seen_before; j++) {
+			char p2[TOPIC_MAX];
+			seen_before = c->batch[j].outcome != DB_PENDING && settled_id(&c->batch[j]) &&
+			              record_topic_prefix(c->batch[j].topic, p2, sizeof(p2)) == 0 &&
+			              strcmp(p2, prefix) == 0;
+		}
+		if (seen_before)
+			continue;
+		jw_reset(w);
+		jw_obj_begin(w);
+		jw_keyz(w, "consumer");
+		jw_strz(w, c->s->consumer_id);
+		jw_keyz(w, "ids");
+		jw_arr_begin(w);
+		for (size_t j = i; j < to; j++) {
+			char p2[TOPIC_MAX];
+			const struct db_item *it = &c->batch[j];
+			if (it->outcome != DB_PENDING && settled_id(it) &&
+			    record_topic_prefix(it->topic, p2, sizeof(p2)) == 0 && strcmp(p2, prefix) == 0)
+				jw_strz(w, settled_id(it));
+		}
+		jw_arr_end(w);
+		jw_obj_end(w);
+		size_t len;
+		const char *doc = jw_finish(w, &len);
+		topic_segment(seg, sizeof(seg), c->s->consumer_id, strlen(c->s->consumer_id));
+		if (doc && topic_join(topic, sizeof(topic), prefix, "acks", seg) == 0 &&
+		    mqtt_link_publish(&c->mqtt, NULL, topic, doc, (int)len, 1, 0) == MOSQ_ERR_SUCCESS)
+			atomic_fetch_add(&c->m.acks_published, 1);
+	}
+}
+
+static void count_outcomes(struct consumer *c, int64_t now_wall)
+{
+	for (size_t i = 0; i < c->nbatch; i++) {
+		struct db_item *it = &c->batch[i];
+		switch (it->outcome) {
+		case DB_INSERTED:
+			atomic_fetch_add(&c->m.inserted, 1);
+			break;
+		case DB_DUPLICATE:
+			atomic_fetch_add(&c->m.duplicates, 1);
+			break;
+		case DB_COLLISION:
+			atomic_fetch_add(&c->m.collisions, 1);
+			atomic_fetch_add(&c->m.dead_letters, 1);
+			log_warnx("record %s: id collision with a different call, kept as a dead letter",
+			          it->row.call_id);
+			break;
+		case DB_DEAD_LETTER:
+			atomic_fetch_add(&c->m.dead_letters, 1);
+			break;
+		case DB_PENDING:
+			break;
+		}
+		if (it->parsed && strcmp(it->match, "ambiguous") == 0)
+			log_info("record %s: number %s matches several customers; logged without one", it->row.call_id,
+			         it->row.external_e164);
+		if (it->parsed)
+			atomic_store(&c->m.last_lag_ms, now_wall - it->row.ended_ms);
+	}
+}
+
+static void db_down(struct consumer *c)
+{
+	atomic_store(&c->m.db_up, 0);
+	int64_t delay = backoff_next(&c->db_backoff);
+	c->next_db_attempt_ms = clock_mono_ms() + delay;
+	log_warnx("db: %s; records wait in the broker; retry in %lld ms", c->db.last_error, (long long)delay);
+}
+
+static int ensure_db(struct consumer *c)
+{
+	if (db_connected(&c->db))
+		return 0;
+	if (clock_mono_ms() < c->next_db_attempt_ms)
+		return -1;
+	if (db_connect(&c->db) < 0) {
+		db_down(c);
+		return -1;
+	}
+	backoff_reset(&c->db_backoff);
+	atomic_store(&c->m.db_up, 1);
+	atomic_store(&c->m.db_reconnects, c->db.reconnects);
+	log_info("db: connected");
+	return 0;
+}
+
+/* A row the database refused: try each alone, dead-lettering the bad. */
+static enum db_rc write_one_by_one(struct consumer *c)
+{
+	for (size_t i = 0; i < c->nbatch; i++) {
+		struct db_item *it = &c->batch[i];
+		it->outcome = DB_PENDING;
+		enum db_rc rc = db_write_batch(&c->db, it, 1);
+		if (rc == DB_BAD_ROW) {
+			it->parsed = 0;
+			if (it->error[0] == '\0')
+				snprintf(it->error, sizeof(it->error), "refused by the database");
+			log_warnx("record on %s is a dead letter: %s", it->topic, it->error);
+			rc = db_write_batch(&c->db, it, 1);
+		}
+		if (rc != DB_OK)
+			return rc;
+	}
+	return DB_OK;
+}
+
+/* Commit what was read, then let the PUBACKs and the end-to-end acks go. */
+static void commit_batch(struct consumer *c)
+{
+	if (c->nbatch == 0 || ensure_db(c) < 0)
+		return;
+	parse_batch(c);
+	size_t n = c->nbatch < (size_t)c->s->batch_max ? c->nbatch : (size_t)c->s->batch_max;
+	enum db_rc rc = db_write_batch(&c->db, c->batch, n);
+	if (rc == DB_BAD_ROW) {
+		size_t keep = c->nbatch;
+		c->nbatch = n;
+		rc = write_one_by_one(c);
+		c->nbatch = keep;
+	}
+	if (rc != DB_OK) {
+		for (size_t i = 0; i < c->nbatch; i++)
+			c->batch[i].outcome = DB_PENDING;
+		db_down(c);
+		return;
+	}
+	if (die_after_commit()) {
+		log_crit("test failpoint: exiting after COMMIT, before the acknowledgements");
+		_exit(3);
+	}
+	size_t all = c->nbatch;
+	c->nbatch = n;
+	count_outcomes(c, clock_wall_ms());
+	publish_acks(c, 0, n);
+	c->nbatch = all;
+	for (size_t i = 0; i < n; i++)
+		free_item(&c->batch[i]);
+	memmove(c->batch, c->batch + n, (all - n) * sizeof(*c->batch));
+	c->nbatch = all - n;
+	atomic_store(&c->m.pending, c->nbatch);
+	if (c->nbatch == 0)
+		mqtt_link_hold(&c->mqtt, 0);
+}
+
+int consumer_init(struct consumer *c, struct consumer_settings *s, char *err, size_t errsz)
+{
+	struct mqtt_callbacks cb = {
+	    .on_connect = on_connect, .on_disconnect = on_disconnect, .on_message = on_message, .ctx = c};
+
+	memset(c, 0, sizeof(*c));
+	c->s = s;
+	jw_init(&c->ack_json, 1 << 20);
+	backoff_init(&c->db_backoff, 500, s->mqtt.reconnect_max_ms, (uint32_t)clock_wall_ms());
+	db_init(&c->db, s->db_conninfo, s->db_password[0] ? s->db_password : NULL, s->suffix_digits);
+	if (mqtt_link_init(&c->mqtt, &s->mqtt, &cb) < 0) {
+		snprintf(err, errsz, "mqtt: %s", c->mqtt.last_error);
+		return -1;
+	}
+	return 0;
+}
+
+void consumer_free(struct consumer *c)
+{
+	drop_batch(c);
+	free(c->batch);
+	mqtt_link_free(&c->mqtt);
+	db_close(&c->db);
+	jw_free(&c->ack_json);
+}
+
+void consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
+{
+	while (!*stop) {
+		int64_t now = clock_mono_ms();
+		int64_t wait = mqtt_link_tick(&c->mqtt, now);
+		if (c->nbatch > 0 && !db_connected(&c->db)) {
+			int64_t until = c->next_db_attempt_ms - now;
+			if (until < wait)
+				wait = until < 0 ? 0 : until;
+		}
+		struct pollfd pfd;
+		mqtt_link_pollfd(&c->mqtt, &pfd);
+		int n = poll(&pfd, pfd.fd >= 0 ? 1 : 0, (int)(wait < 0 ? 0 : wait));
+		if (n < 0 && errno != EINTR)
+			log_warn("poll");
+		if (n > 0 && pfd.revents)
+			mqtt_link_handle(&c->mqtt, pfd.revents, clock_mono_ms());
+		commit_batch(c);
+	}
+	log_info("shutting down");
+	commit_batch(c);
+	/* Uncommitted records must not be acknowledged by a clean DISCONNECT:
+	 * without one the broker simply delivers them again. */
+	if (c->nbatch == 0) {
+		mqtt_link_flush(&c->mqtt, 2000);
+		mqtt_link_disconnect(&c->mqtt);
+	}
+}

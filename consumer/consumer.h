@@ -1,0 +1,46 @@
+/*
+ * The consumer daemon's core: one poll() loop over the MQTT socket.  QoS 1
+ * call records read in a round are committed to PostgreSQL in one
+ * transaction; only then are their PUBACKs written and an end-to-end ack
+ * published on <prefix>/acks/<consumer id>.  A crash at any point means the
+ * broker delivers again, never a loss; the idempotent insert absorbs the
+ * repeats.
+ */
+#ifndef PBXBUS_CONSUMER_H
+#define PBXBUS_CONSUMER_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "backoff.h"
+#include "consumer_config.h"
+#include "db.h"
+#include "json_writer.h"
+#include "mqtt_link.h"
+
+struct consumer_metrics {
+	_Atomic uint64_t received, inserted, duplicates, dead_letters, collisions, db_reconnects, acks_published;
+	_Atomic uint64_t pending; /* received, not yet committed */
+	_Atomic int64_t last_lag_ms;
+	_Atomic int mqtt_up, db_up;
+};
+
+struct consumer {
+	struct consumer_settings *s;
+	struct mqtt_link mqtt;
+	struct db db;
+	struct db_item *batch;
+	size_t nbatch, cap;
+	struct backoff db_backoff;
+	int64_t next_db_attempt_ms;
+	struct jw ack_json;
+	struct consumer_metrics m;
+};
+
+int consumer_init(struct consumer *c, struct consumer_settings *s, char *err, size_t errsz);
+void consumer_free(struct consumer *c);
+/* Runs until *stop; commits what it holds before it returns. */
+void consumer_run(struct consumer *c, volatile sig_atomic_t *stop);
+
+#endif

@@ -1,0 +1,193 @@
+#include "consumer_config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "topic.h"
+
+#define S(name, def, help)                                                                                             \
+	{                                                                                                              \
+		name, CFG_STRING, def, 0, 0, 0, help                                                                   \
+	}
+#define SECRET(name, help)                                                                                             \
+	{                                                                                                              \
+		name, CFG_STRING, NULL, 0, 0, CFG_SECRET, help                                                         \
+	}
+#define I(name, def, lo, hi, help)                                                                                     \
+	{                                                                                                              \
+		name, CFG_INT, def, lo, hi, 0, help                                                                    \
+	}
+#define B(name, def, help)                                                                                             \
+	{                                                                                                              \
+		name, CFG_BOOL, def, 0, 0, 0, help                                                                     \
+	}
+
+const struct cfg_key consumer_keys[] = {
+    S("consumer_id", NULL, "this consumer's id: MQTT client id and acks topic (default pbxbus-consumer-<host name>)"),
+    S("log_level", "info", "error, warn, info or debug"),
+    S("subscribe", "pbx/calls/hangup", "topics of call records, space-separated (pbx/+/calls/hangup for several PBXs)"),
+    S("shared_group", "", "MQTT shared subscription group: several consumers split the records"),
+    S("mqtt_host", "127.0.0.1", "MQTT broker host"),
+    I("mqtt_port", "1883", 1, 65535, "MQTT broker port"),
+    S("mqtt_username", NULL, "MQTT user name"),
+    SECRET("mqtt_password", "MQTT password (prefer mqtt_password_file or PBXBUS_MQTT_PASSWORD)"),
+    S("mqtt_password_file", NULL, "file holding the MQTT password (mode 600)"),
+    S("mqtt_tls_ca", NULL, "CA file: turns TLS on"),
+    S("mqtt_tls_cert", NULL, "client certificate for TLS"),
+    S("mqtt_tls_key", NULL, "client key for TLS"),
+    I("mqtt_keepalive", "30", 5, 3600, "MQTT keepalive in seconds"),
+    I("reconnect_max", "30", 1, 3600, "cap of the reconnect back-off in seconds (MQTT and database)"),
+    S("db_conninfo", "dbname=pbxbus", "libpq connection string or URI (PG* environment variables apply too)"),
+    SECRET("db_password", "database password (prefer db_password_file or PBXBUS_DB_PASSWORD)"),
+    S("db_password_file", NULL, "file holding the database password (mode 600)"),
+    B("db_migrate", "no", "apply pending migrations at start (else a schema behind is an error)"),
+    S("phone_country_code", "1", "home country code for numbers written without +"),
+    S("phone_national_prefix", "1", "home national (trunk) prefix, replaced by the country code"),
+    S("phone_intl_prefix", "011", "home international prefix, meaning the number is international"),
+    I("match_suffix_digits", "9", 0, 15, "match on the last N digits when no exact E.164 match (0: off)"),
+    I("batch_max", "500", 1, BATCH_MAX, "most records committed in one transaction"),
+    S("http_listen", "", "address:port of the HTTP API (manual call log, /healthz, /metrics); empty: off"),
+    SECRET("http_token", "bearer token for POST /api/crm/calls/log (prefer http_token_file)"),
+    S("http_token_file", NULL, "file holding the HTTP bearer token (mode 600)"),
+};
+const size_t consumer_nkeys = sizeof(consumer_keys) / sizeof(consumer_keys[0]);
+
+static int load_secret(const struct config *cfg, const char *key, const char *file_key, char *out, size_t outsz,
+                       char *err, size_t errsz)
+{
+	const char *inline_value = config_str(cfg, key);
+	const char *file = config_str(cfg, file_key);
+
+	out[0] = '\0';
+	if (file != NULL)
+		return config_read_secret_file(file, out, outsz, err, errsz);
+	if (inline_value != NULL)
+		snprintf(out, outsz, "%s", inline_value);
+	return 0;
+}
+
+static int load_subscriptions(struct consumer_settings *s, const struct config *cfg, char *err, size_t errsz)
+{
+	struct glob_list subs;
+	const char *group = config_str(cfg, "shared_group");
+
+	if (glob_list_parse(&subs, config_str(cfg, "subscribe")) < 0 || subs.n == 0 || subs.n > CONSUMER_MAX_SUBS) {
+		glob_list_free(&subs);
+		snprintf(err, errsz, "subscribe: 1 to %d topics", CONSUMER_MAX_SUBS);
+		return -1;
+	}
+	for (size_t i = 0; i < subs.n; i++) {
+		const char *t = subs.globs[i];
+		size_t len = strlen(t);
+		if (len < 13 || strcmp(t + len - 13, "/calls/hangup") != 0 || strchr(t, '#')) {
+			snprintf(err, errsz, "subscribe: '%s' must end in /calls/hangup (use + for a level)", t);
+			glob_list_free(&subs);
+			return -1;
+		}
+		int n = group ? snprintf(s->subs[i], TOPIC_MAX, "$share/%s/%s", group, t)
+		              : snprintf(s->subs[i], TOPIC_MAX, "%s", t);
+		if (n < 0 || n >= TOPIC_MAX) {
+			snprintf(err, errsz, "subscribe: topic too long");
+			glob_list_free(&subs);
+			return -1;
+		}
+	}
+	s->nsubs = subs.n;
+	glob_list_free(&subs);
+	return 0;
+}
+
+static int load_http(struct consumer_settings *s, const struct config *cfg, char *err, size_t errsz)
+{
+	const char *listen = config_str(cfg, "http_listen");
+	long long port;
+
+	s->http_listen = listen;
+	if (listen == NULL)
+		return 0;
+	const char *colon = strrchr(listen, ':');
+	if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof(s->http_host) ||
+	    parse_ll(colon + 1, 1, 65535, &port) < 0) {
+		snprintf(err, errsz, "http_listen: '%s' is not address:port", listen);
+		return -1;
+	}
+	memcpy(s->http_host, listen, (size_t)(colon - listen));
+	s->http_host[colon - listen] = '\0';
+	s->http_port = (int)port;
+	if (load_secret(cfg, "http_token", "http_token_file", s->http_token, sizeof(s->http_token), err, errsz) < 0)
+		return -1;
+	if (strlen(s->http_token) < 16) {
+		snprintf(err, errsz, "http_listen is set: http_token (16 characters or more) is required");
+		return -1;
+	}
+	return 0;
+}
+
+int consumer_settings_load(struct consumer_settings *s, const struct config *cfg, char *err, size_t errsz)
+{
+	const char *id = config_str(cfg, "consumer_id");
+	char host[64] = "host";
+
+	memset(s, 0, sizeof(*s));
+	if (id == NULL) {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "host");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(s->consumer_id, sizeof(s->consumer_id), "pbxbus-consumer-%.60s", host);
+	} else {
+		snprintf(s->consumer_id, sizeof(s->consumer_id), "%s", id);
+	}
+	for (const char *p = s->consumer_id; *p; p++) {
+		if (*p == '/' || *p == '+' || *p == '#' || (unsigned char)*p <= ' ') {
+			snprintf(err, errsz, "consumer_id: no '/', '+', '#' or spaces");
+			return -1;
+		}
+	}
+	snprintf(s->client_id, sizeof(s->client_id), "%s", s->consumer_id);
+	if (load_subscriptions(s, cfg, err, errsz) < 0 || load_http(s, cfg, err, errsz) < 0)
+		return -1;
+	if (phone_plan_init(&s->plan, config_str(cfg, "phone_country_code"), config_str(cfg, "phone_national_prefix"),
+	                    config_str(cfg, "phone_intl_prefix")) < 0) {
+		snprintf(err, errsz, "phone_country_code/phone_national_prefix/phone_intl_prefix: digits only");
+		return -1;
+	}
+	if (load_secret(cfg, "mqtt_password", "mqtt_password_file", s->mqtt_password, sizeof(s->mqtt_password), err,
+	                errsz) < 0 ||
+	    load_secret(cfg, "db_password", "db_password_file", s->db_password, sizeof(s->db_password), err, errsz) < 0)
+		return -1;
+	struct mqtt_opts *m = &s->mqtt;
+	m->host = config_str(cfg, "mqtt_host");
+	m->port = (int)config_int(cfg, "mqtt_port");
+	m->client_id = s->client_id;
+	m->username = config_str(cfg, "mqtt_username");
+	m->password = s->mqtt_password[0] ? s->mqtt_password : NULL;
+	m->tls_ca = config_str(cfg, "mqtt_tls_ca");
+	m->tls_cert = config_str(cfg, "mqtt_tls_cert");
+	m->tls_key = config_str(cfg, "mqtt_tls_key");
+	m->keepalive = (int)config_int(cfg, "mqtt_keepalive");
+	m->clean_session = 0; /* records published while we are down wait in the broker */
+	m->mqtt311 = 1;
+	m->external = 1;
+	m->reconnect_max_ms = config_int(cfg, "reconnect_max") * 1000;
+	if (m->host == NULL) {
+		snprintf(err, errsz, "mqtt_host is not set");
+		return -1;
+	}
+	s->db_conninfo = config_str(cfg, "db_conninfo");
+	if (s->db_conninfo == NULL) {
+		snprintf(err, errsz, "db_conninfo is not set");
+		return -1;
+	}
+	s->suffix_digits = (int)config_int(cfg, "match_suffix_digits");
+	s->batch_max = (int)config_int(cfg, "batch_max");
+	s->migrate_at_start = config_bool(cfg, "db_migrate");
+	return 0;
+}
+
+void consumer_settings_wipe(struct consumer_settings *s)
+{
+	explicit_bzero(s->mqtt_password, sizeof(s->mqtt_password));
+	explicit_bzero(s->db_password, sizeof(s->db_password));
+	explicit_bzero(s->http_token, sizeof(s->http_token));
+}

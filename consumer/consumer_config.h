@@ -1,0 +1,38 @@
+/* The consumer's configuration keys and their conversion to settings. */
+#ifndef PBXBUS_CONSUMER_CONFIG_H
+#define PBXBUS_CONSUMER_CONFIG_H
+
+#include "config.h"
+#include "globs.h"
+#include "limits.h"
+#include "mqtt_link.h"
+#include "phone.h"
+
+extern const struct cfg_key consumer_keys[];
+extern const size_t consumer_nkeys;
+
+#define CONSUMER_MAX_SUBS 16
+
+struct consumer_settings {
+	char consumer_id[128];
+	char client_id[192];
+	char mqtt_password[SECRET_MAX];
+	char db_password[SECRET_MAX];
+	char http_token[SECRET_MAX];
+	char subs[CONSUMER_MAX_SUBS][TOPIC_MAX];
+	size_t nsubs;
+	struct mqtt_opts mqtt;
+	struct phone_plan plan;
+	const char *db_conninfo;
+	int suffix_digits;
+	int batch_max;
+	int migrate_at_start;
+	const char *http_listen; /* "127.0.0.1:8080", NULL: off */
+	char http_host[64];
+	int http_port;
+};
+
+int consumer_settings_load(struct consumer_settings *s, const struct config *cfg, char *err, size_t errsz);
+void consumer_settings_wipe(struct consumer_settings *s);
+
+#endif

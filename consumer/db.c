@@ -1,0 +1,348 @@
+#include "db.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "limits.h"
+#include "log.h"
+#include "migrations.h"
+
+#define CONN(d) ((PGconn *)(d)->conn)
+
+static const char insert_call_sql[] =
+    "WITH m AS (SELECT * FROM pbxbus_match_customer($6, $13::integer)),\n"
+    "ins AS (\n"
+    "  INSERT INTO crm_comms_log (customer_id, type, direction, body, ext_message_id, occurred_at,\n"
+    "    external_number, external_e164, extension, did, duration_seconds, billsec_seconds, disposition,\n"
+    "    source, raw)\n"
+    "  SELECT m.customer_id, 'call', $2, $3, $1, $4::timestamptz, $5, $6, $7, $8, $9::integer, $10::integer,\n"
+    "    $11, 'pbx', $12::jsonb FROM m\n"
+    "  ON CONFLICT (ext_message_id) DO NOTHING RETURNING id),\n"
+    "old AS (\n"
+    "  SELECT c.id, (c.occurred_at = $4::timestamptz AND c.external_number IS NOT DISTINCT FROM $5) AS same\n"
+    "  FROM crm_comms_log c WHERE c.ext_message_id = $1 AND NOT EXISTS (SELECT 1 FROM ins)),\n"
+    "dl AS (\n"
+    "  INSERT INTO pbxbus_dead_letters (topic, payload, payload_size, error)\n"
+    "  SELECT $14, convert_to($12, 'UTF8'), octet_length($12),\n"
+    "    'id collision: ' || $1 || ' is already row ' || old.id || ' with another call'\n"
+    "  FROM old WHERE NOT old.same RETURNING id)\n"
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM ins) THEN 'inserted'\n"
+    "            WHEN EXISTS (SELECT 1 FROM dl) THEN 'collision' ELSE 'duplicate' END,\n"
+    "       (SELECT how FROM m)";
+
+static const char dead_letter_sql[] =
+    "INSERT INTO pbxbus_dead_letters (topic, payload, payload_size, error) VALUES ($1, $2, $3::integer, $4)";
+
+void db_init(struct db *d, const char *conninfo, const char *password, int suffix_digits)
+{
+	memset(d, 0, sizeof(*d));
+	d->conninfo = conninfo;
+	d->password = password;
+	d->suffix_digits = suffix_digits;
+}
+
+int db_connected(const struct db *d)
+{
+	return d->conn != NULL && PQstatus(CONN(d)) == CONNECTION_OK;
+}
+
+void db_close(struct db *d)
+{
+	if (d->conn)
+		PQfinish(CONN(d));
+	d->conn = NULL;
+	d->prepared = 0;
+}
+
+static void set_error(struct db *d, const char *what, const PGresult *res)
+{
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+
+	if (msg == NULL)
+		msg = d->conn ? PQerrorMessage(CONN(d)) : "not connected";
+	snprintf(d->last_error, sizeof(d->last_error), "%s: %s%s%s", what, msg, hint ? " (hint: " : "",
+	         hint ? hint : "");
+	size_t n = strlen(d->last_error);
+	while (n > 0 && (d->last_error[n - 1] == '\n' || d->last_error[n - 1] == ' '))
+		d->last_error[--n] = '\0';
+	if (hint)
+		strncat(d->last_error, ")", sizeof(d->last_error) - strlen(d->last_error) - 1);
+}
+
+#define TEXTOID  25
+#define BYTEAOID 17
+
+static int prepare(struct db *d)
+{
+	/* Every parameter typed: text, cast in SQL where needed; bytea for a
+	 * dead letter's payload, which may be any bytes. */
+	static const Oid insert_types[14] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	                                     TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	static const Oid dead_types[4] = {TEXTOID, BYTEAOID, TEXTOID, TEXTOID};
+	PGresult *r = PQprepare(CONN(d), "pbxbus_insert_call", insert_call_sql, 14, insert_types);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		set_error(d, "prepare", r);
+	PQclear(r);
+	if (!ok)
+		return -1;
+	r = PQprepare(CONN(d), "pbxbus_dead_letter", dead_letter_sql, 4, dead_types);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		set_error(d, "prepare", r);
+	PQclear(r);
+	d->prepared = ok;
+	return ok ? 0 : -1;
+}
+
+/* "relation already exists, skipping" and the like: not worth a warning. */
+static void on_notice(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("db: %.*s", (int)strcspn(message, "\n"), message);
+}
+
+int db_connect(struct db *d)
+{
+	const char *keys[] = {"dbname", "password", "connect_timeout", "application_name", NULL};
+	const char *vals[] = {d->conninfo, d->password, "5", "pbxbus-consumer", NULL};
+
+	db_close(d);
+	/* dbname holding a whole conninfo string is expanded (expand_dbname). */
+	d->conn = (struct pg_conn *)PQconnectdbParams(keys, vals, 1);
+	if (d->conn == NULL || PQstatus(CONN(d)) != CONNECTION_OK) {
+		set_error(d, "connect", NULL);
+		db_close(d);
+		return -1;
+	}
+	if (d->connects++ > 0)
+		d->reconnects++;
+	PQsetNoticeProcessor(CONN(d), on_notice, NULL);
+	PGresult *r = PQexec(CONN(d), "SET synchronous_commit = on");
+	PQclear(r);
+	return 0;
+}
+
+static int query_int(struct db *d, const char *sql)
+{
+	PGresult *r = PQexec(CONN(d), sql);
+	int v = -1;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		v = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	else
+		set_error(d, "schema version", r);
+	PQclear(r);
+	return v;
+}
+
+int db_schema_version(struct db *d)
+{
+	/* Two queries: a reference to a missing table fails even where unused. */
+	int exists = query_int(d, "SELECT (to_regclass('pbxbus_schema') IS NOT NULL)::integer");
+	if (exists <= 0)
+		return exists;
+	return query_int(d, "SELECT coalesce(max(version), 0) FROM pbxbus_schema");
+}
+
+static int exec_ok(struct db *d, const char *what, const char *sql)
+{
+	PGresult *r = PQexec(CONN(d), sql);
+	ExecStatusType st = PQresultStatus(r);
+	int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+	if (!ok)
+		set_error(d, what, r);
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+int db_migrate(struct db *d)
+{
+	char sql[160];
+
+	if (exec_ok(d, "migrate",
+	            "CREATE TABLE IF NOT EXISTS pbxbus_schema (version integer PRIMARY KEY, "
+	            "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())") < 0)
+		return -1;
+	for (int i = 0; i < migrations_count; i++) {
+		const struct migration *m = &migrations[i];
+		/* One consumer migrates at a time; the others wait for the lock. */
+		if (exec_ok(d, "migrate", "BEGIN; SELECT pg_advisory_xact_lock(7400502)") < 0)
+			return -1;
+		int current = db_schema_version(d);
+		if (current < 0 || current >= m->version) {
+			exec_ok(d, "migrate", current < 0 ? "ROLLBACK" : "COMMIT");
+			if (current < 0)
+				return -1;
+			continue;
+		}
+		snprintf(sql, sizeof(sql), "INSERT INTO pbxbus_schema (version, name) VALUES (%d, '%s')", m->version,
+		         "v");
+		if (exec_ok(d, "migration", m->sql) < 0 || exec_ok(d, "migration", sql) < 0) {
+			char keep[sizeof(d->last_error)];
+			memcpy(keep, d->last_error, sizeof(keep));
+			exec_ok(d, "migrate", "ROLLBACK");
+			memcpy(d->last_error, keep, sizeof(keep));
+			return -1;
+		}
+		if (exec_ok(d, "migrate", "COMMIT") < 0)
+			return -1;
+		log_info("db: applied migration %d (%s)", m->version, m->name);
+	}
+	return 0;
+}
+
+/* Connection trouble rather than a problem with the data? */
+static int connection_lost(const PGresult *r, const PGconn *c)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	if (PQstatus(c) != CONNECTION_OK || state == NULL)
+		return 1;
+	return strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0;
+}
+
+static int send_item(struct db *d, struct db_item *it)
+{
+	char dur[24], bill[24], tail[16], size[16];
+	size_t keep = it->len < DEAD_LETTER_KEEP ? it->len : DEAD_LETTER_KEEP;
+
+	if (!it->parsed) {
+		snprintf(size, sizeof(size), "%zu", it->len);
+		const char *p[4] = {it->topic, it->payload, size, it->error};
+		int lens[4] = {0, (int)keep, 0, 0};
+		int fmts[4] = {0, 1, 0, 0};
+		return PQsendQueryPrepared(CONN(d), "pbxbus_dead_letter", 4, p, lens, fmts, 0);
+	}
+	const struct call_row *r = &it->row;
+	snprintf(dur, sizeof(dur), "%lld", r->duration);
+	snprintf(bill, sizeof(bill), "%lld", r->billsec);
+	snprintf(tail, sizeof(tail), "%d", d->suffix_digits);
+#define OPT(s) ((s)[0] ? (s) : NULL)
+	const char *p[14] = {r->call_id,
+	                     r->direction,
+	                     r->body,
+	                     r->started_at,
+	                     OPT(r->external_number),
+	                     OPT(r->external_e164),
+	                     OPT(r->extension),
+	                     OPT(r->did),
+	                     dur,
+	                     bill,
+	                     r->disposition,
+	                     it->payload,
+	                     tail,
+	                     it->topic};
+#undef OPT
+	return PQsendQueryPrepared(CONN(d), "pbxbus_insert_call", 14, p, NULL, NULL, 0);
+}
+
+static void take_outcome(struct db_item *it, const PGresult *r)
+{
+	if (!it->parsed) {
+		it->outcome = DB_DEAD_LETTER;
+		return;
+	}
+	const char *o = PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "";
+	it->outcome = strcmp(o, "inserted") == 0    ? DB_INSERTED
+	              : strcmp(o, "collision") == 0 ? DB_COLLISION
+	                                            : DB_DUPLICATE;
+	snprintf(it->match, sizeof(it->match), "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 1) : "");
+}
+
+enum db_rc db_write_batch(struct db *d, struct db_item *items, size_t n)
+{
+	enum db_rc rc = DB_OK;
+	PGconn *c = CONN(d);
+
+	if (!db_connected(d) || (!d->prepared && prepare(d) < 0))
+		return DB_CONN_LOST;
+	if (!PQenterPipelineMode(c)) {
+		set_error(d, "pipeline", NULL);
+		return DB_CONN_LOST;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!send_item(d, &items[i])) {
+			set_error(d, "send", NULL);
+			rc = DB_CONN_LOST;
+			break;
+		}
+	}
+	if (rc == DB_OK && !PQpipelineSync(c)) {
+		set_error(d, "sync", NULL);
+		rc = DB_CONN_LOST;
+	}
+	if (rc != DB_OK) {
+		db_close(d);
+		return rc;
+	}
+	/* Results in order: one per item (then NULL), then the Sync. */
+	for (size_t i = 0; i < n; i++) {
+		PGresult *r = PQgetResult(c);
+		ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+			take_outcome(&items[i], r);
+		} else if (rc == DB_OK) {
+			set_error(d, "write", r);
+			rc = (st == PGRES_PIPELINE_ABORTED || !connection_lost(r, c)) ? DB_BAD_ROW : DB_CONN_LOST;
+			if (st == PGRES_FATAL_ERROR && rc == DB_BAD_ROW)
+				snprintf(items[i].error, sizeof(items[i].error), "%.200s", d->last_error);
+		}
+		PQclear(r);
+		if (r == NULL) {
+			rc = DB_CONN_LOST;
+			break;
+		}
+		PQclear(PQgetResult(c)); /* the NULL that ends this query's results */
+	}
+	if (rc != DB_CONN_LOST) {
+		PGresult *r = PQgetResult(c);
+		if (PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+			rc = DB_CONN_LOST;
+		PQclear(r);
+	}
+	if (rc == DB_CONN_LOST || !PQexitPipelineMode(c)) {
+		db_close(d);
+		return DB_CONN_LOST;
+	}
+	return rc;
+}
+
+long long db_manual_call(struct db *d, long long customer_id, const char *direction, long long duration,
+                         const char *notes, const char *occurred_at, char *err, size_t errsz, int *err_is_client)
+{
+	char cid[24], dur[24], body[64];
+	long long id = -1;
+
+	*err_is_client = 0;
+	if (!db_connected(d) && db_connect(d) < 0) {
+		snprintf(err, errsz, "database unavailable");
+		return -1;
+	}
+	snprintf(cid, sizeof(cid), "%lld", customer_id);
+	snprintf(dur, sizeof(dur), "%lld", duration);
+	record_body(direction, duration > 0 ? "ANSWERED" : "NO ANSWER", duration, body, sizeof(body));
+	const char *p[6] = {cid, direction, body, occurred_at, dur, notes};
+	PGresult *r = PQexecParams(
+	    CONN(d),
+	    "INSERT INTO crm_comms_log (customer_id, type, direction, body, ext_message_id, occurred_at, "
+	    "duration_seconds, billsec_seconds, source, notes) "
+	    "SELECT $1::bigint, 'call', $2, $3, 'manual:' || gen_random_uuid(), $4::timestamptz, $5::integer, "
+	    "$5::integer, 'manual', $6 WHERE EXISTS (SELECT 1 FROM pbxbus_customers WHERE customer_id = $1::bigint) "
+	    "RETURNING id",
+	    6, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+		id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	} else if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		snprintf(err, errsz, "unknown customer_id %lld", customer_id);
+		*err_is_client = 1;
+	} else {
+		set_error(d, "insert", r);
+		snprintf(err, errsz, "%s", d->last_error);
+		if (connection_lost(r, CONN(d)))
+			db_close(d);
+	}
+	PQclear(r);
+	return id;
+}

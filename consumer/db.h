@@ -1,0 +1,66 @@
+/*
+ * The consumer's PostgreSQL side (libpq): connection with back-off,
+ * migrations, and the batch write.  A batch is one pipeline (one implicit
+ * transaction up to its Sync): either every row of it is committed or none
+ * is, and the caller releases the MQTT acknowledgements only after a
+ * commit.  Connection loss (SQLSTATE class 08, 57P0x, or none) is told
+ * apart from a bad row, which the caller then isolates.
+ */
+#ifndef PBXBUS_DB_H
+#define PBXBUS_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+struct pg_conn;
+
+enum db_outcome { DB_PENDING, DB_INSERTED, DB_DUPLICATE, DB_COLLISION, DB_DEAD_LETTER };
+
+/* One message of a batch.  payload/topic are owned by the item; payload
+ * is NUL-terminated (len excludes it). */
+struct db_item {
+	char *topic;
+	char *payload;
+	size_t len;
+	int parsed; /* row is valid; else error says why it is a dead letter */
+	struct call_row row;
+	char error[256];
+	enum db_outcome outcome;
+	char match[16]; /* exact, suffix, ambiguous, none */
+};
+
+struct db {
+	struct pg_conn *conn;
+	const char *conninfo;
+	const char *password; /* may be NULL: libpq's own sources apply */
+	int suffix_digits;
+	int prepared;
+	uint64_t connects, reconnects;
+	char last_error[512];
+};
+
+enum db_rc { DB_OK = 0, DB_CONN_LOST = -1, DB_BAD_ROW = -2 };
+
+void db_init(struct db *d, const char *conninfo, const char *password, int suffix_digits);
+/* Connects (blocking, bounded by connect_timeout) and prepares. */
+int db_connect(struct db *d);
+int db_connected(const struct db *d);
+void db_close(struct db *d);
+
+/* Current schema version (0 when none); -1 on error. */
+int db_schema_version(struct db *d);
+/* Applies pending migrations; 0, or -1 with the server's message and hint. */
+int db_migrate(struct db *d);
+
+/* Writes every item (rows, or dead letters for unparsed ones) in one
+ * transaction and fills in their outcomes. */
+enum db_rc db_write_batch(struct db *d, struct db_item *items, size_t n);
+
+/* A manual call log (HTTP); returns the new row id, or -1 with err set
+ * (err_is_client: the input was wrong, not the database). */
+long long db_manual_call(struct db *d, long long customer_id, const char *direction, long long duration,
+                         const char *notes, const char *occurred_at, char *err, size_t errsz, int *err_is_client);
+
+#endif

@@ -1,0 +1,262 @@
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clock.h"
+#include "log.h"
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	struct consumer *c;
+	struct db db; /* used only from the HTTP thread */
+};
+
+struct request {
+	char body[HTTP_BODY_MAX + 1];
+	size_t len;
+	int too_big;
+};
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, const char *text)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	enum MHD_Result rc = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned status, const char *key, const char *msg)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, key, msg);
+	char *text = cJSON_PrintUnformatted(o);
+	enum MHD_Result rc = reply(conn, status, "application/json", text ? text : "{}");
+	cJSON_free(text);
+	cJSON_Delete(o);
+	return rc;
+}
+
+/* Constant time: the token must not leak through timing. */
+static int token_ok(const char *header, const char *token)
+{
+	static const char bearer[] = "Bearer ";
+	size_t tl = strlen(token);
+	unsigned char diff = 0;
+
+	if (header == NULL || strncmp(header, bearer, sizeof(bearer) - 1) != 0)
+		return 0;
+	header += sizeof(bearer) - 1;
+	if (strlen(header) != tl)
+		return 0;
+	for (size_t i = 0; i < tl; i++)
+		diff |= (unsigned char)(header[i] ^ token[i]);
+	return diff == 0;
+}
+
+static int whole_number(const cJSON *v, long long min, long long *out)
+{
+	/* Range before the conversion: an out-of-range double is undefined. */
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= (double)min && v->valuedouble <= 9e15) ||
+	    v->valuedouble != (double)(long long)v->valuedouble)
+		return -1;
+	*out = (long long)v->valuedouble;
+	return 0;
+}
+
+/* Checks the manual log body; NULL when fine, else what is wrong. */
+static const char *check_manual(const cJSON *o, long long *cid, const char **dir, long long *dur, const char **notes,
+                                char *when, size_t whensz)
+{
+	const cJSON *v;
+
+	if (!cJSON_IsObject(o))
+		return "body is not a JSON object";
+	if (whole_number(cJSON_GetObjectItemCaseSensitive(o, "customer_id"), 1, cid) < 0)
+		return "customer_id must be a positive whole number";
+	v = cJSON_GetObjectItemCaseSensitive(o, "direction");
+	if (!cJSON_IsString(v) || (strcmp(v->valuestring, "inbound") != 0 && strcmp(v->valuestring, "outbound") != 0))
+		return "direction must be \"inbound\" or \"outbound\"";
+	*dir = v->valuestring;
+	v = cJSON_GetObjectItemCaseSensitive(o, "duration_seconds");
+	if (v == NULL)
+		*dur = 0;
+	else if (whole_number(v, 0, dur) < 0 || *dur > 7 * 86400)
+		return "duration_seconds must be a whole number from 0 to 604800";
+	v = cJSON_GetObjectItemCaseSensitive(o, "notes");
+	*notes = NULL;
+	if (v != NULL && !cJSON_IsNull(v)) {
+		if (!cJSON_IsString(v) || strlen(v->valuestring) > 4000)
+			return "notes must be a string of at most 4000 bytes";
+		*notes = v->valuestring;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(o, "occurred_at");
+	if (v == NULL || cJSON_IsNull(v)) {
+		iso8601_ms(clock_wall_ms(), when);
+	} else {
+		if (!cJSON_IsString(v) || iso8601_parse_ms(v->valuestring) < 0 || strlen(v->valuestring) >= whensz)
+			return "occurred_at must be an ISO 8601 UTC time like 2026-11-22T10:03:58Z";
+		memcpy(when, v->valuestring, strlen(v->valuestring) + 1);
+	}
+	return NULL;
+}
+
+static enum MHD_Result manual_log(struct http_server *h, struct MHD_Connection *conn, struct request *rq)
+{
+	char when[64], err[512], out[64];
+	long long cid, dur;
+	const char *dir = NULL, *notes = NULL;
+	int client;
+
+	if (!token_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"), h->c->s->http_token))
+		return reply_json(conn, MHD_HTTP_UNAUTHORIZED, "error", "missing or wrong bearer token");
+	if (rq->too_big)
+		return reply_json(conn, 413, "error", "body over 16 KiB");
+	cJSON *o = cJSON_ParseWithLength(rq->body, rq->len);
+	const char *bad = o ? check_manual(o, &cid, &dir, &dur, &notes, when, sizeof(when)) : "body is not JSON";
+	if (bad != NULL) {
+		cJSON_Delete(o);
+		return reply_json(conn, MHD_HTTP_BAD_REQUEST, "error", bad);
+	}
+	long long id = db_manual_call(&h->db, cid, dir, dur, notes, when, err, sizeof(err), &client);
+	cJSON_Delete(o);
+	if (id < 0) {
+		if (!client)
+			log_warnx("http: manual call log: %s", err);
+		return reply_json(conn, client ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_SERVICE_UNAVAILABLE, "error",
+		                  client ? err : "database unavailable");
+	}
+	snprintf(out, sizeof(out), "{\"id\":%lld}", id);
+	return reply(conn, MHD_HTTP_CREATED, "application/json", out);
+}
+
+static enum MHD_Result healthz(struct http_server *h, struct MHD_Connection *conn)
+{
+	char out[128];
+	int mq = atomic_load(&h->c->m.mqtt_up), db = atomic_load(&h->c->m.db_up);
+
+	snprintf(out, sizeof(out), "{\"status\":\"%s\",\"mqtt\":\"%s\",\"db\":\"%s\"}", mq && db ? "ok" : "degraded",
+	         mq ? "connected" : "disconnected", db ? "connected" : "disconnected");
+	return reply(conn, mq && db ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", out);
+}
+
+static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *conn)
+{
+	const struct consumer_metrics *m = &h->c->m;
+	char out[3072];
+	struct {
+		const char *name, *type, *help;
+		double v;
+	} rows[] = {
+	    {"messages_received_total", "counter", "call records received from MQTT", (double)m->received},
+	    {"rows_inserted_total", "counter", "call log rows inserted", (double)m->inserted},
+	    {"duplicates_skipped_total", "counter", "records already in the table", (double)m->duplicates},
+	    {"dead_letters_total", "counter", "records kept in pbxbus_dead_letters", (double)m->dead_letters},
+	    {"id_collisions_total", "counter", "ids already used by another call", (double)m->collisions},
+	    {"db_reconnects_total", "counter", "database reconnections", (double)m->db_reconnects},
+	    {"acks_published_total", "counter", "end-to-end ack messages published", (double)m->acks_published},
+	    {"spool_depth", "gauge", "records received and not yet committed", (double)m->pending},
+	    {"last_record_lag_seconds", "gauge", "commit time minus the call's end, last record",
+	     (double)m->last_lag_ms / 1000.0},
+	    {"mqtt_connected", "gauge", "1 when connected to the broker", (double)m->mqtt_up},
+	    {"db_connected", "gauge", "1 when connected to PostgreSQL", (double)m->db_up},
+	};
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]) && n < sizeof(out); i++)
+		n += (size_t)snprintf(
+		    out + n, sizeof(out) - n,
+		    "# HELP pbxbus_consumer_%s %s\n# TYPE pbxbus_consumer_%s %s\npbxbus_consumer_%s %g\n", rows[i].name,
+		    rows[i].help, rows[i].name, rows[i].type, rows[i].name, rows[i].v);
+	return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", out);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                              const char *version, const char *upload, size_t *upload_size, void **state)
+{
+	struct http_server *h = cls;
+	(void)version;
+
+	if (strcmp(method, "POST") == 0 && strcmp(url, "/api/crm/calls/log") == 0) {
+		struct request *rq = *state;
+		if (rq == NULL) {
+			if ((rq = calloc(1, sizeof(*rq))) == NULL)
+				return MHD_NO;
+			*state = rq;
+			return MHD_YES;
+		}
+		if (*upload_size > 0) {
+			if (rq->len + *upload_size > HTTP_BODY_MAX)
+				rq->too_big = 1;
+			else
+				memcpy(rq->body + rq->len, upload, *upload_size);
+			if (!rq->too_big)
+				rq->len += *upload_size;
+			*upload_size = 0;
+			return MHD_YES;
+		}
+		return manual_log(h, conn, rq);
+	}
+	if (strcmp(method, "GET") == 0 && strcmp(url, "/healthz") == 0)
+		return healthz(h, conn);
+	if (strcmp(method, "GET") == 0 && strcmp(url, "/metrics") == 0)
+		return metrics(h, conn);
+	return reply_json(conn, MHD_HTTP_NOT_FOUND, "error", "not found");
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode code)
+{
+	(void)cls;
+	(void)conn;
+	(void)code;
+	free(*state);
+	*state = NULL;
+}
+
+struct http_server *http_start(struct consumer *c, char *err, size_t errsz)
+{
+	struct sockaddr_in addr = {0};
+	const char *host = c->s->http_host;
+
+	if (strcmp(host, "localhost") == 0)
+		host = "127.0.0.1";
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t)c->s->http_port);
+	if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
+		snprintf(err, errsz, "http_listen: '%s' is not an IPv4 address", c->s->http_host);
+		return NULL;
+	}
+	struct http_server *h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return NULL;
+	h->c = c;
+	db_init(&h->db, c->s->db_conninfo, c->s->db_password[0] ? c->s->db_password : NULL, c->s->suffix_digits);
+	h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR,
+	                             (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+	                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_CONNECTION_LIMIT,
+	                             (unsigned)64, MHD_OPTION_END);
+	if (h->daemon == NULL) {
+		snprintf(err, errsz, "http_listen: cannot listen on %s:%d", c->s->http_host, c->s->http_port);
+		free(h);
+		return NULL;
+	}
+	log_info("http: listening on %s:%d", c->s->http_host, c->s->http_port);
+	return h;
+}
+
+void http_stop(struct http_server *h)
+{
+	if (h == NULL)
+		return;
+	MHD_stop_daemon(h->daemon);
+	db_close(&h->db);
+	free(h);
+}

@@ -1,0 +1,40 @@
+/*
+ * A call record from MQTT (calls/hangup, docs/topics.md) checked and turned
+ * into a crm_comms_log row.  Anything that fails the checks is a dead
+ * letter with the reason: the parser never logs and never trusts a field.
+ */
+#ifndef PBXBUS_RECORD_H
+#define PBXBUS_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "limits.h"
+#include "phone.h"
+
+struct call_row {
+	char call_id[200];
+	char direction[16];
+	char external_number[64];
+	char external_e164[PHONE_E164_MAX];
+	char extension[64];
+	char did[64];
+	char started_at[40];
+	char disposition[16];
+	char body[64];
+	long long duration, billsec;
+	int64_t started_ms, ended_ms;
+};
+
+/* 0 and a row, or -1 with why in err. */
+int record_parse(const char *payload, size_t len, const struct phone_plan *plan, struct call_row *row, char *err,
+                 size_t errsz);
+
+/* "pbx/site1/calls/hangup" → "pbx/site1" (where its acks go); -1 if the
+ * topic does not end in /calls/hangup. */
+int record_topic_prefix(const char *topic, char *out, size_t size);
+
+/* The crm_comms_log body: "Call duration: 65s", "Missed call", "Busy"... */
+void record_body(const char *direction, const char *disposition, long long seconds, char *out, size_t size);
+
+#endif

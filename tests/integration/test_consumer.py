@@ -1,0 +1,383 @@
+"""pbxbus-consumer against a real mosquitto and a real PostgreSQL started here."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from harness import (BIN_DIR, Daemon, Mosquitto, Postgres, Subscriber, TempDir, fixture, free_port,  # noqa: E402
+                     run_tool, wait_for)
+
+TOKEN = "test-token-0123456789abcdef"
+CUSTOMERS = [("John Smith", "+15559876543"), ("Ivy Caller", "+15550001111"), ("Early Leaver", "+1 555 000 2222"),
+             ("Provider", "+15551234567")]
+
+
+class Rig:
+    def __init__(self, env=None, start=True, migrate=True, broker_extra="max_queued_messages 0\n", http=False):
+        self.tmp = TempDir()
+        self.pg = Postgres(self.tmp).start()
+        self.pg.create_db()
+        self.broker = Mosquitto(self.tmp, extra=broker_extra).start()
+        self.env = {"PBXBUS_DB_CONNINFO": self.pg.conninfo(), "PBXBUS_MQTT_PORT": str(self.broker.port),
+                    "PBXBUS_CONSUMER_ID": "crm1", "PBXBUS_RECONNECT_MAX": "2", "PBXBUS_MQTT_KEEPALIVE": "5"}
+        if http:
+            self.http_port = free_port()
+            self.env.update({"PBXBUS_HTTP_LISTEN": "127.0.0.1:%d" % self.http_port, "PBXBUS_HTTP_TOKEN": TOKEN})
+        self.env.update(env or {})
+        if migrate:
+            rc, out, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], self.env)
+            assert rc == 0, err
+            for name, phone in CUSTOMERS:
+                e164 = phone.replace(" ", "")
+                self.pg.psql("INSERT INTO crm_customers (name, phone_e164) VALUES ('%s', '%s')" % (name, e164))
+        self.acks = Subscriber(self.tmp, self.broker, "pbx/#", name="acks")
+        self.consumer = self.new_consumer()
+        if start:
+            self.consumer.start()
+            self.consumer.wait_log("subscribed to")
+
+    def new_consumer(self, env=None):
+        e = dict(self.env)
+        e.update(env or {})
+        return Daemon(self.tmp, "pbxbus-consumer", e, ["-c", "/dev/null"])
+
+    def publish(self, payloads, topic="pbx/calls/hangup"):
+        data = "\n".join(payloads) + "\n"
+        subprocess.run(["mosquitto_pub", "-p", str(self.broker.port), "-q", "1", "-t", topic, "-l"], input=data,
+                       text=True, check=True, timeout=60)
+
+    def rows(self, where="true"):
+        return int(self.pg.psql("SELECT count(*) FROM crm_comms_log WHERE %s" % where))
+
+    def acked_ids(self):
+        ids = []
+        for t, _, p in self.acks.messages():
+            if "/acks/" in t:
+                ids += json.loads(p)["ids"]
+        return ids
+
+    def close(self):
+        rc = self.consumer.stop()
+        self.acks.stop()
+        self.broker.stop()
+        self.pg.stop("immediate")
+        log = self.consumer.text()
+        self.tmp.cleanup()
+        assert rc in (None, 0), "consumer exited %s:\n%s" % (rc, log[-3000:])
+
+
+def record(i, **over):
+    r = {"v": 1, "pbx": "lab", "call_id": "lab:1795400000.%d" % i, "direction": "inbound",
+         "external_number": "15559876543", "external_name": "John Smith", "did": "5551000", "extension": "100",
+         "extensions_rung": ["100"], "trunk": "trunk-provider", "queue": None, "transferred": False,
+         "partial": False, "started_at": "2026-11-22T10:03:53.%03dZ" % (i % 1000),
+         "answered_at": "2026-11-22T10:03:55.000Z", "ended_at": "2026-11-22T10:04:58.000Z", "duration_s": 65,
+         "billsec_s": 63, "disposition": "ANSWERED", "pbx_answered": True, "hangup_cause": 16,
+         "hangup_cause_text": "Normal Clearing", "legs": 2}
+    r.update(over)
+    return json.dumps(r)
+
+
+def fixture_records():
+    out = []
+    for cap in ["10-in-answered-caller-hangup", "12-in-noanswer", "13-in-busy", "14-out-answered",
+                "15-out-failed-503", "16-internal-100-to-101", "17-queue-answered", "70-in-ivr-5553000-then-101",
+                "71-in-ivr-5553000-caller-hangup-in-announcement"]:
+        p = subprocess.run([os.path.join(BIN_DIR, "tracker-replay"), fixture(cap)], capture_output=True, text=True,
+                           check=True)
+        out += [line.split(" ", 1)[1] for line in p.stdout.splitlines() if line.startswith("hangup ")]
+    return out
+
+
+def test_fixture_calls_become_matched_rows_once():
+    r = Rig()
+    try:
+        recs = fixture_records()
+        assert len(recs) == 9
+        r.publish(recs)
+        wait_for(lambda: r.rows() == 9, 15, "9 rows")
+        got = r.pg.psql("SELECT ext_message_id, coalesce(c.name, '-'), direction, duration_seconds, "
+                        "billsec_seconds, disposition, body, coalesce(external_e164, '-') FROM crm_comms_log l "
+                        "LEFT JOIN crm_customers c ON c.id = l.customer_id ORDER BY ext_message_id")
+        rows = {line.split("|")[0]: line.split("|")[1:] for line in got.splitlines()}
+        assert rows["lab:1795341833.0"] == ["John Smith", "inbound", "5", "3", "ANSWERED", "Call duration: 3s",
+                                            "+15559876543"], rows
+        assert rows["lab:1795341861.4"][1:6] == ["inbound", "15", "0", "NO ANSWER", "Missed call"]
+        assert rows["lab:1795341861.4"][0] == "John Smith"
+        assert rows["lab:1795341894.8"][:2] == ["Provider", "outbound"]  # dialled number matched
+        assert rows["lab:1795341915.12"][:2] == ["-", "internal"]
+        assert rows["lab:1795345168.2"][0] == "Early Leaver"  # stored as "+1 555 000 2222"? no: E.164
+        assert r.pg.psql("SELECT count(*) FROM crm_comms_log WHERE source = 'pbx' AND type = 'call' "
+                         "AND raw->>'call_id' = ext_message_id") == "9"
+        r.publish(recs)  # the same records again: nothing new
+        wait_for(lambda: len(r.acked_ids()) == 18, 15, "18 acks")
+        assert r.rows() == 9
+        assert sorted(set(r.acked_ids())) == sorted(json.loads(x)["call_id"] for x in recs)
+    finally:
+        r.close()
+
+
+def test_suffix_match_and_ambiguity():
+    r = Rig()
+    try:
+        r.pg.psql("INSERT INTO crm_customers (name, phone_e164) VALUES ('Twin A', '+15557770001'), "
+                  "('Twin B', '+15557770001'), ('Far', '+445559990002')")
+        r.publish([record(1, external_number="+15557770001"),   # two customers: none
+                   record(2, external_number="0015559990002"),  # suffix 559990002 matches Far only
+                   record(3, external_number="anonymous"), record(4, external_number=None)])
+        wait_for(lambda: r.rows() == 4, 15, "4 rows")
+        got = dict(line.split("|") for line in r.pg.psql(
+            "SELECT ext_message_id, coalesce(c.name, '-') FROM crm_comms_log l "
+            "LEFT JOIN crm_customers c ON c.id = l.customer_id").splitlines())
+        assert got == {"lab:1795400000.1": "-", "lab:1795400000.2": "Far", "lab:1795400000.3": "-",
+                       "lab:1795400000.4": "-"}, got
+        assert "matches several customers" in r.consumer.text()
+    finally:
+        r.close()
+
+
+def test_postgres_down_then_up_loses_nothing():
+    r = Rig()
+    try:
+        r.pg.stop("fast")
+        r.publish([record(i) for i in range(100)])
+        # Longer than 1.5 x keepalive: the broker drops the consumer, which
+        # held its PUBACKs, so only redelivery can bring the held records in.
+        wait_for(lambda: "lost connection" in r.consumer.text(), 30, "keepalive disconnect")
+        r.pg.start()
+        wait_for(lambda: r.rows() == 100, 60, "100 rows after PostgreSQL came back")
+        wait_for(lambda: len(set(r.acked_ids())) == 100, 30, "acks for all")
+        time.sleep(1)
+        assert r.rows() == 100
+    finally:
+        r.close()
+
+
+def test_postgres_frozen_mid_batch():
+    r = Rig()
+    try:
+        r.publish([record(i) for i in range(50)])
+        wait_for(lambda: r.rows() >= 1, 15, "first rows")
+        pid = r.pg.pid()
+        os.kill(pid, signal.SIGSTOP)
+        r.publish([record(i) for i in range(50, 200)])
+        time.sleep(3)
+        os.kill(pid, signal.SIGCONT)
+        wait_for(lambda: r.rows() == 200, 60, "200 rows")
+        wait_for(lambda: set(r.acked_ids()) >= {"lab:1795400000.%d" % i for i in range(200)}, 60, "acks for all")
+        assert r.pg.psql("SELECT count(DISTINCT ext_message_id) FROM crm_comms_log") == "200"
+    finally:
+        r.close()
+
+
+def test_crash_after_commit_before_pubacks():
+    # The failpoint kills the consumer right after its 2nd COMMIT, before any
+    # acknowledgement is written: the broker delivers again, nothing doubles.
+    r = Rig(start=False)
+    try:
+        r.consumer = r.new_consumer({"PBXBUS_TEST_DIE_AFTER_COMMIT": "2"})
+        r.consumer.start()
+        r.consumer.wait_log("subscribed to")
+        r.publish([record(i) for i in range(300)])
+        wait_for(lambda: r.consumer.proc.poll() is not None, 30, "the failpoint")
+        assert r.consumer.proc.returncode == 3
+        assert "test failpoint" in r.consumer.text()
+        r.consumer.stop()
+        committed = r.rows()
+        assert committed > 0
+        r.consumer = r.new_consumer()
+        r.consumer.start()
+        wait_for(lambda: r.rows() == 300, 60, "300 rows")
+        wait_for(lambda: set(r.acked_ids()) >= {"lab:1795400000.%d" % i for i in range(300)}, 30, "acks for all")
+        assert r.pg.psql("SELECT count(DISTINCT ext_message_id) FROM crm_comms_log") == "300"
+    finally:
+        r.close()
+
+
+def test_sigkill_in_the_middle_of_1000():
+    r = Rig()
+    try:
+        r.publish([record(i) for i in range(1000)])
+        wait_for(lambda: r.rows() >= 100, 30, "some rows")
+        r.consumer.stop(signal.SIGKILL)
+        assert r.rows() < 1000
+        r.consumer = r.new_consumer()
+        r.consumer.start()
+        wait_for(lambda: r.rows() == 1000, 60, "1000 rows")
+        time.sleep(1)
+        assert r.rows() == 1000
+        assert r.pg.psql("SELECT count(DISTINCT ext_message_id) FROM crm_comms_log") == "1000"
+    finally:
+        r.close()
+
+
+def test_bad_payloads_are_dead_letters_and_the_next_good_one_goes_in():
+    r = Rig()
+    try:
+        bad = ["not json", "[1,2]", '{"v":1}', record(50, duration_s="65"), record(51, direction="sideways"),
+               record(52, started_at="yesterday"), record(53, billsec_s=99), record(54, v=2),
+               record(55, call_id="no-colon"), json.dumps({"v": 1, "call_id": "x:\u0000"})]
+        r.publish(bad)
+        subprocess.run(["mosquitto_pub", "-p", str(r.broker.port), "-q", "1", "-t", "pbx/calls/hangup", "-s"],
+                       input=b"\xff\xfe{\"v\":1}", check=True)
+        big = "x" * (10 * 1024 * 1024)
+        subprocess.run(["mosquitto_pub", "-p", str(r.broker.port), "-q", "1", "-t", "pbx/calls/hangup", "-s"],
+                       input=big.encode(), check=True)
+        r.publish([record(1)])
+        wait_for(lambda: r.rows() == 1, 20, "the good record")
+        wait_for(lambda: r.pg.psql("SELECT count(*) FROM pbxbus_dead_letters") == "12", 20, "12 dead letters")
+        errors = r.pg.psql("SELECT error FROM pbxbus_dead_letters ORDER BY id")
+        for want in ["not a JSON object", "missing call_id", "duration_s is not a whole number",
+                     "direction or disposition", "ISO 8601", "billsec_s greater", "unsupported record version",
+                     "call_id is not", "valid UTF-8", "over the 65536 byte limit"]:
+            assert want in errors, (want, errors)
+        assert r.pg.psql("SELECT max(payload_size) FROM pbxbus_dead_letters") == str(10 * 1024 * 1024)
+        assert int(r.pg.psql("SELECT max(octet_length(payload)) FROM pbxbus_dead_letters")) == 65536
+        assert r.consumer.proc.poll() is None
+    finally:
+        r.close()
+
+
+def test_id_collision_goes_to_dead_letters():
+    r = Rig()
+    try:
+        r.publish([record(7)])
+        wait_for(lambda: r.rows() == 1, 15, "first row")
+        r.publish([record(7, external_number="15550009999")])
+        wait_for(lambda: r.pg.psql("SELECT count(*) FROM pbxbus_dead_letters") == "1", 15, "collision")
+        assert "id collision" in r.pg.psql("SELECT error FROM pbxbus_dead_letters")
+        assert r.rows() == 1
+        wait_for(lambda: r.acked_ids().count("lab:1795400000.7") == 2, 10, "both acked")
+    finally:
+        r.close()
+
+
+def test_acks_go_to_the_prefix_of_the_record():
+    r = Rig({"PBXBUS_SUBSCRIBE": "pbx/calls/hangup pbx/+/calls/hangup"})
+    try:
+        r.publish([record(1)], topic="pbx/site1/calls/hangup")
+        r.publish([record(2)], topic="pbx/calls/hangup")
+        wait_for(lambda: r.rows() == 2, 15, "2 rows")
+        acks = wait_for(lambda: [(t, json.loads(p)) for t, _, p in r.acks.messages() if "/acks/" in t]
+                        if len([1 for t, _, _ in r.acks.messages() if "/acks/" in t]) >= 2 else None, 10, "acks")
+        assert ("pbx/site1/acks/crm1", {"consumer": "crm1", "ids": ["lab:1795400000.1"]}) in acks
+        assert ("pbx/acks/crm1", {"consumer": "crm1", "ids": ["lab:1795400000.2"]}) in acks
+    finally:
+        r.close()
+
+
+def test_shared_subscription_splits_without_duplicates():
+    r = Rig({"PBXBUS_SHARED_GROUP": "crm"})
+    try:
+        second = r.new_consumer({"PBXBUS_CONSUMER_ID": "crm2"})
+        second.start()
+        second.wait_log("subscribed to")
+        r.publish([record(i) for i in range(400)])
+        wait_for(lambda: r.rows() == 400, 30, "400 rows")
+        ids = r.acked_ids()
+        assert sorted(set(ids)) == sorted("lab:1795400000.%d" % i for i in range(400))
+        senders = {t for t, _, _ in r.acks.messages() if "/acks/" in t}
+        assert senders == {"pbx/acks/crm1", "pbx/acks/crm2"}, senders
+        assert second.stop() == 0
+    finally:
+        r.close()
+
+
+def http(r, method, path, body=None, token=TOKEN):
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (r.http_port, path), method=method,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_http_manual_log_health_and_metrics():
+    r = Rig(http=True)
+    try:
+        wait_for(lambda: r.consumer.text().count("http: listening") == 1, 10, "http")
+        cid = r.pg.psql("SELECT id FROM crm_customers WHERE name = 'John Smith'")
+        good = {"customer_id": int(cid), "direction": "outbound", "duration_seconds": 125,
+                "notes": "Called back about the invoice; it's \"fine\"", "occurred_at": "2026-11-22T09:30:00Z"}
+        assert http(r, "POST", "/api/crm/calls/log", good, token=None)[0] == 401
+        assert http(r, "POST", "/api/crm/calls/log", good, token="wrong-token-0123456789")[0] == 401
+        for bad, why in [({**good, "customer_id": 999999}, "unknown customer"),
+                         ({**good, "direction": "sideways"}, "direction"),
+                         ({**good, "duration_seconds": -5}, "duration_seconds"),
+                         ({**good, "occurred_at": "last tuesday"}, "occurred_at"),
+                         ("just a string", "JSON object")]:
+            status, text = http(r, "POST", "/api/crm/calls/log", bad)
+            assert status == 400 and why in json.loads(text)["error"], (bad, status, text)
+        status, text = http(r, "POST", "/api/crm/calls/log", good)
+        assert status == 201, text
+        row_id = json.loads(text)["id"]
+        row = r.pg.psql("SELECT customer_id, type, direction, source, duration_seconds, notes, body, occurred_at "
+                        "FROM crm_comms_log WHERE id = %d" % row_id)
+        assert row == "%s|call|outbound|manual|125|%s|Call duration: 125s|2026-11-22 09:30:00+00" % (
+            cid, good["notes"]), row
+        status, text = http(r, "GET", "/healthz", token=None)
+        assert status == 200 and json.loads(text) == {"status": "ok", "mqtt": "connected", "db": "connected"}
+        r.publish([record(1), "garbage"])
+        wait_for(lambda: r.rows("source = 'pbx'") == 1, 15, "a row")
+        time.sleep(0.5)
+        status, text = http(r, "GET", "/metrics", token=None)
+        assert status == 200
+        assert "pbxbus_consumer_messages_received_total 2" in text, text
+        assert "pbxbus_consumer_rows_inserted_total 1" in text
+        assert "pbxbus_consumer_dead_letters_total 1" in text
+        assert "pbxbus_consumer_spool_depth 0" in text
+    finally:
+        r.close()
+
+
+def test_schema_behind_is_a_clear_error():
+    r = Rig(start=False, migrate=False)
+    try:
+        r.consumer.start()
+        wait_for(lambda: r.consumer.proc.poll() is not None, 20, "exit")
+        assert r.consumer.stop() == 1  # stopped here: close() expects a clean exit otherwise
+        assert "schema is at version 0, this consumer needs 1: run pbxbus-consumer --migrate" in r.consumer.text()
+        rc, out, _ = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--check"], r.env)
+        assert rc == 1 and "\u2717 database schema" in out and "--migrate" in out, out
+    finally:
+        r.close()
+
+
+def test_existing_crm_table_is_extended_not_rewritten():
+    r = Rig(start=False, migrate=False)
+    try:
+        r.pg.psql("CREATE TABLE crm_comms_log (id serial PRIMARY KEY, customer_id integer, type varchar(20) NOT NULL, "
+                  "direction varchar(10) NOT NULL, body text NOT NULL, ext_message_id varchar(200) UNIQUE, "
+                  "occurred_at timestamptz NOT NULL, whatsapp_extra text); "
+                  "INSERT INTO crm_comms_log (customer_id, type, direction, body, ext_message_id, occurred_at, "
+                  "whatsapp_extra) VALUES (1, 'whatsapp', 'inbound', 'hello', 'wamid.1', now(), 'keep me')")
+        rc, out, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], r.env)
+        assert rc == 0, err
+        assert r.pg.psql("SELECT body || '|' || whatsapp_extra FROM crm_comms_log") == "hello|keep me"
+        assert r.pg.psql("SELECT count(*) FROM pg_indexes WHERE tablename = 'crm_comms_log' "
+                         "AND indexdef LIKE '%UNIQUE%ext_message_id%'") == "1"
+        r.consumer.start()
+        r.publish([record(1)])
+        wait_for(lambda: r.rows("type = 'call'") == 1, 15, "call row")
+    finally:
+        r.close()
+
+
+def test_existing_crm_table_missing_a_column_stops_migration():
+    r = Rig(start=False, migrate=False)
+    try:
+        r.pg.psql("CREATE TABLE crm_comms_log (id serial PRIMARY KEY, customer_id integer, type text, body text, "
+                  "ext_message_id text, occurred_at timestamptz)")
+        rc, out, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], r.env)
+        assert rc == 1 and "crm_comms_log has no column direction" in err and "hint" in err, err
+        assert r.pg.psql("SELECT to_regclass('pbxbus_dead_letters') IS NULL") == "t"  # rolled back
+    finally:
+        r.close()

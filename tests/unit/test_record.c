@@ -1,0 +1,62 @@
+#include "record.h"
+#include "unit.h"
+
+static const char good[] = "{\"v\":1,\"pbx\":\"lab\",\"call_id\":\"lab:1795341833.0\",\"direction\":\"inbound\","
+                           "\"external_number\":\"15559876543\",\"extension\":\"100\",\"did\":\"5551000\","
+                           "\"started_at\":\"2026-01-01T00:00:02.532Z\",\"ended_at\":\"2026-01-01T00:00:07.557Z\","
+                           "\"duration_s\":5,\"billsec_s\":3,\"disposition\":\"ANSWERED\"}";
+
+void test_record_parse_good_and_body(void)
+{
+	struct phone_plan us;
+	struct call_row r;
+	char err[256];
+
+	phone_plan_init(&us, "1", "1", "011");
+	CHECK(record_parse(good, strlen(good), &us, &r, err, sizeof(err)) == 0);
+	CHECK_EQ_STR(r.call_id, "lab:1795341833.0");
+	CHECK_EQ_STR(r.external_e164, "+15559876543");
+	CHECK_EQ_STR(r.body, "Call duration: 3s");
+	CHECK_EQ_INT(r.ended_ms - r.started_ms, 5025);
+	char body[64];
+	record_body("inbound", "NO ANSWER", 0, body, sizeof(body));
+	CHECK_EQ_STR(body, "Missed call");
+	record_body("outbound", "NO ANSWER", 0, body, sizeof(body));
+	CHECK_EQ_STR(body, "No answer");
+	record_body("inbound", "BUSY", 0, body, sizeof(body));
+	CHECK_EQ_STR(body, "Busy");
+	char prefix[64];
+	CHECK(record_topic_prefix("pbx/site1/calls/hangup", prefix, sizeof(prefix)) == 0);
+	CHECK_EQ_STR(prefix, "pbx/site1");
+	CHECK(record_topic_prefix("pbx/calls/start", prefix, sizeof(prefix)) < 0);
+	CHECK(record_topic_prefix("/calls/hangup", prefix, sizeof(prefix)) < 0);
+}
+
+void test_record_parse_rejects_with_reasons(void)
+{
+	struct phone_plan us;
+	struct call_row r;
+	char err[256];
+	static const struct {
+		const char *payload, *why;
+	} bad[] = {
+	    {"", "not a JSON object"},
+	    {"[]", "not a JSON object"},
+	    {"{\"v\":1}", "missing call_id"},
+	    {"{\"v\":2e44,\"call_id\":\"a:b\"}", "v out of range"}, /* fuzz_record's first finding */
+	    {"{\"v\":-1e300}", "v out of range"},
+	    {"{\"v\":1.5}", "v is not a whole number"},
+	    {"{\"v\":\"1\"}", "v is not a whole number"},
+	    {"{\"v\":1,\"call_id\":\"x:\\u0000\"}", "\\u0000"},
+	    {"{\"v\":1,\"call_id\":\"\xff\"}", "valid UTF-8"},
+	};
+	phone_plan_init(&us, "1", "1", "011");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		int rc = record_parse(bad[i].payload, strlen(bad[i].payload), &us, &r, err, sizeof(err));
+		if (rc == 0 || strstr(err, bad[i].why) == NULL) {
+			fprintf(stderr, "  %s: rc %d, err \"%s\", want \"%s\"\n", bad[i].payload, rc, err, bad[i].why);
+			unit_failures++;
+		}
+	}
+}
