@@ -105,8 +105,9 @@ demo:
 test-unit: $(UNIT_BIN)
 	$(UNIT_BIN) tests/fixtures/ami
 
-bench: $(BENCH_BIN) $(BRIDGE_BIN)
+bench: $(BENCH_BIN) $(BRIDGE_BIN) $(CONSUMER_BIN)
 	bench/run $(BUILD)
+	bench/consumer.py $(BUILD)
 
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run full

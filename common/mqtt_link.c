@@ -216,13 +216,40 @@ static void connection_failed(struct mqtt_link *l, int rc)
 		snprintf(l->last_error, sizeof(l->last_error), "%s", mosquitto_strerror(rc));
 }
 
+static int socket_readable(int fd)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
+/*
+ * mosquitto_loop_read reads one packet when no QoS 2 flow is pending
+ * (2.0.x sizes its loop by the message queues, not by the socket), so a
+ * round of 500 waiting records would take 500 poll rounds and 500 commits.
+ * Read on while the socket has data, up to a bound that keeps the other
+ * socket served.
+ */
+#define READ_ROUND_MAX 2000
+
+static int read_available(struct mqtt_link *l)
+{
+	int rc = MOSQ_ERR_SUCCESS;
+
+	for (int i = 0; i < READ_ROUND_MAX; i++) {
+		rc = mosquitto_loop_read(l->mosq, 1);
+		if (rc != MOSQ_ERR_SUCCESS || !socket_readable(mosquitto_socket(l->mosq)))
+			break;
+	}
+	return rc;
+}
+
 void mqtt_link_handle(struct mqtt_link *l, short revents, int64_t now_ms)
 {
 	int rc = MOSQ_ERR_SUCCESS;
 
 	(void)now_ms;
 	if (revents & (POLLIN | POLLHUP | POLLERR))
-		rc = mosquitto_loop_read(l->mosq, 1);
+		rc = read_available(l);
 	if (rc == MOSQ_ERR_SUCCESS && (revents & POLLOUT) && !l->hold_writes)
 		rc = mosquitto_loop_write(l->mosq, 1);
 	if (rc != MOSQ_ERR_SUCCESS)

@@ -239,13 +239,26 @@ static enum db_rc write_one_by_one(struct consumer *c)
 }
 
 /* Commit what was read, then let the PUBACKs and the end-to-end acks go. */
+static void commit_batch(struct consumer *c);
+
+static void commit_all(struct consumer *c)
+{
+	size_t before;
+	do {
+		before = c->nbatch;
+		commit_batch(c);
+	} while (c->nbatch > 0 && c->nbatch < before);
+}
+
 static void commit_batch(struct consumer *c)
 {
 	if (c->nbatch == 0 || ensure_db(c) < 0)
 		return;
 	parse_batch(c);
 	size_t n = c->nbatch < (size_t)c->s->batch_max ? c->nbatch : (size_t)c->s->batch_max;
+	int64_t t0 = clock_mono_ms();
 	enum db_rc rc = db_write_batch(&c->db, c->batch, n);
+	log_debug("db: batch of %zu written in %lld ms (rc %d)", n, (long long)(clock_mono_ms() - t0), (int)rc);
 	if (rc == DB_BAD_ROW) {
 		size_t keep = c->nbatch;
 		c->nbatch = n;
@@ -319,10 +332,10 @@ void consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 			log_warn("poll");
 		if (n > 0 && pfd.revents)
 			mqtt_link_handle(&c->mqtt, pfd.revents, clock_mono_ms());
-		commit_batch(c);
+		commit_all(c);
 	}
 	log_info("shutting down");
-	commit_batch(c);
+	commit_all(c);
 	/* Uncommitted records must not be acknowledged by a clean DISCONNECT:
 	 * without one the broker simply delivers them again. */
 	if (c->nbatch == 0) {

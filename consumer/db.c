@@ -11,8 +11,22 @@
 
 #define CONN(d) ((PGconn *)(d)->conn)
 
+/*
+ * One statement per record: match the customer (exact E.164, else a unique
+ * match on the last digits), insert unless the id is there, and tell an
+ * old copy of the same call (a duplicate) from another call under the same
+ * id (a collision, kept as a dead letter).  %d is match_suffix_digits,
+ * written as a literal so an index on right(phone_e164, 9) can serve it.
+ */
 static const char insert_call_sql[] =
-    "WITH m AS (SELECT * FROM pbxbus_match_customer($6, $13::integer)),\n"
+    "WITH e AS (SELECT count(DISTINCT p.customer_id) AS n, min(p.customer_id) AS id\n"
+    "           FROM pbxbus_customer_phones p WHERE p.phone_e164 = $6),\n"
+    "s AS (SELECT count(DISTINCT p.customer_id) AS n, min(p.customer_id) AS id\n"
+    "      FROM pbxbus_customer_phones p, e\n"
+    "      WHERE e.n = 0 AND %d > 0 AND length($6) > %d AND right(p.phone_e164, %d) = right($6, %d)),\n"
+    "m AS (SELECT CASE WHEN e.n = 1 THEN e.id WHEN e.n = 0 AND s.n = 1 THEN s.id END AS customer_id,\n"
+    "             CASE WHEN e.n = 1 THEN 'exact' WHEN e.n > 1 OR s.n > 1 THEN 'ambiguous'\n"
+    "                  WHEN s.n = 1 THEN 'suffix' ELSE 'none' END AS how FROM e, s),\n"
     "ins AS (\n"
     "  INSERT INTO crm_comms_log (customer_id, type, direction, body, ext_message_id, occurred_at,\n"
     "    external_number, external_e164, extension, did, duration_seconds, billsec_seconds, disposition,\n"
@@ -25,7 +39,7 @@ static const char insert_call_sql[] =
     "  FROM crm_comms_log c WHERE c.ext_message_id = $1 AND NOT EXISTS (SELECT 1 FROM ins)),\n"
     "dl AS (\n"
     "  INSERT INTO pbxbus_dead_letters (topic, payload, payload_size, error)\n"
-    "  SELECT $14, convert_to($12, 'UTF8'), octet_length($12),\n"
+    "  SELECT $13, convert_to($12, 'UTF8'), octet_length($12),\n"
     "    'id collision: ' || $1 || ' is already row ' || old.id || ' with another call'\n"
     "  FROM old WHERE NOT old.same RETURNING id)\n"
     "SELECT CASE WHEN EXISTS (SELECT 1 FROM ins) THEN 'inserted'\n"
@@ -79,10 +93,14 @@ static int prepare(struct db *d)
 {
 	/* Every parameter typed: text, cast in SQL where needed; bytea for a
 	 * dead letter's payload, which may be any bytes. */
-	static const Oid insert_types[14] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	                                     TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	static const Oid insert_types[13] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	                                     TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	static const Oid dead_types[4] = {TEXTOID, BYTEAOID, TEXTOID, TEXTOID};
-	PGresult *r = PQprepare(CONN(d), "pbxbus_insert_call", insert_call_sql, 14, insert_types);
+	char sql[sizeof(insert_call_sql) + 32];
+	int t = d->suffix_digits;
+
+	snprintf(sql, sizeof(sql), insert_call_sql, t, t, t, t);
+	PGresult *r = PQprepare(CONN(d), "pbxbus_insert_call", sql, 13, insert_types);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
 		set_error(d, "prepare", r);
@@ -205,7 +223,7 @@ static int connection_lost(const PGresult *r, const PGconn *c)
 
 static int send_item(struct db *d, struct db_item *it)
 {
-	char dur[24], bill[24], tail[16], size[16];
+	char dur[24], bill[24], size[16];
 	size_t keep = it->len < DEAD_LETTER_KEEP ? it->len : DEAD_LETTER_KEEP;
 
 	if (!it->parsed) {
@@ -218,24 +236,13 @@ static int send_item(struct db *d, struct db_item *it)
 	const struct call_row *r = &it->row;
 	snprintf(dur, sizeof(dur), "%lld", r->duration);
 	snprintf(bill, sizeof(bill), "%lld", r->billsec);
-	snprintf(tail, sizeof(tail), "%d", d->suffix_digits);
 #define OPT(s) ((s)[0] ? (s) : NULL)
-	const char *p[14] = {r->call_id,
-	                     r->direction,
-	                     r->body,
-	                     r->started_at,
-	                     OPT(r->external_number),
-	                     OPT(r->external_e164),
-	                     OPT(r->extension),
-	                     OPT(r->did),
-	                     dur,
-	                     bill,
-	                     r->disposition,
-	                     it->payload,
-	                     tail,
-	                     it->topic};
+	const char *p[13] = {
+	    r->call_id,        r->direction, r->body, r->started_at, OPT(r->external_number), OPT(r->external_e164),
+	    OPT(r->extension), OPT(r->did),  dur,     bill,          r->disposition,          it->payload,
+	    it->topic};
 #undef OPT
-	return PQsendQueryPrepared(CONN(d), "pbxbus_insert_call", 14, p, NULL, NULL, 0);
+	return PQsendQueryPrepared(CONN(d), "pbxbus_insert_call", 13, p, NULL, NULL, 0);
 }
 
 static void take_outcome(struct db_item *it, const PGresult *r)

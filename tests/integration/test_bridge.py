@@ -352,12 +352,15 @@ def test_config_file_errors_name_the_line():
 
 
 def test_readme_documents_every_key_with_its_default():
-    rc, out, _ = run_tool("pbxbus-bridge", ["--help"])
-    helped = dict(re.findall(r"^  (\w+)\n      .*\n      .*default: (.*)$", out, re.M))
     with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
         readme = f.read()
-    rows = dict(re.findall(r"^\| `(\w+)` \| (.*?) \| .* \| `PBXBUS_\w+` \|", readme, re.M))
-    assert len(helped) > 20
-    assert set(rows) == set(helped), set(rows) ^ set(helped)
-    for key, default in helped.items():
-        assert rows[key].strip("`") == default, (key, rows[key], default)
+    sections = {"pbxbus-bridge": readme[readme.index("## pbxbus-bridge"):readme.index("## pbxbus-consumer")],
+                "pbxbus-consumer": readme[readme.index("## pbxbus-consumer"):readme.index("## Topics")]}
+    for binary, text in sections.items():
+        rc, out, _ = run_tool(binary, ["--help"])
+        helped = dict(re.findall(r"^  (\w+)\n      .*\n      .*default: (.*)$", out, re.M))
+        rows = dict(re.findall(r"^\| `(\w+)` \| (.*?) \| .* \| `PBXBUS_\w+` \|", text, re.M))
+        assert len(helped) > 20
+        assert set(rows) == set(helped), (binary, set(rows) ^ set(helped))
+        for key, default in helped.items():
+            assert rows[key].strip("`") == default, (binary, key, rows[key], default)

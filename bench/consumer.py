@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""make bench, consumer part: sustained rows/s from the broker into PostgreSQL
+(customer matching included) and the latency from publish to committed row
+at 50 records/s.  The broker runs with max_inflight_messages 1000, as
+deploy/ ships it: the in-flight window caps the batch the consumer can
+commit at once (mosquitto's default 20 caps it at 20)."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+build = sys.argv[1] if len(sys.argv) > 1 else "build"
+os.environ["PBXBUS_BIN_DIR"] = os.path.join(ROOT, build)
+from harness import Daemon, Mosquitto, Postgres, TempDir, run_tool, wait_for  # noqa: E402
+
+N = int(os.environ.get("ROWS", "20000"))
+
+
+def record(i, ended_ms):
+    ended = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ended_ms / 1000)) + ".%03dZ" % (ended_ms % 1000)
+    return json.dumps({"v": 1, "pbx": "bench", "call_id": "bench:%d.%d" % (ended_ms, i), "direction": "inbound",
+                       "external_number": "1555%07d" % (i % 5000), "external_name": "Caller", "did": "5551000",
+                       "extension": "100", "extensions_rung": ["100"], "trunk": "trunk-provider", "queue": None,
+                       "transferred": False, "partial": False, "started_at": ended, "answered_at": ended,
+                       "ended_at": ended, "duration_s": 0, "billsec_s": 0, "disposition": "ANSWERED",
+                       "pbx_answered": True, "hangup_cause": 16, "hangup_cause_text": "Normal Clearing", "legs": 2})
+
+
+def main():
+    tmp = TempDir()
+    pg = Postgres(tmp).start()
+    pg.create_db()
+    broker = Mosquitto(tmp, extra="max_queued_messages 0\nmax_inflight_messages 1000\n").start()
+    env = {"PBXBUS_DB_CONNINFO": pg.conninfo(), "PBXBUS_MQTT_PORT": str(broker.port),
+           "PBXBUS_CONSUMER_ID": "bench", "PBXBUS_LOG_LEVEL": "warn"}
+    rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], env)
+    assert rc == 0, err
+    # 5,000 customers, so every record is matched by an index lookup
+    pg.psql("INSERT INTO crm_customers (name, phone_e164) SELECT 'c' || g, '+1555' || lpad(g::text, 7, '0') "
+            "FROM generate_series(0, 4999) g; ANALYZE crm_customers; "
+            "ALTER TABLE crm_comms_log ADD COLUMN bench_at timestamptz DEFAULT clock_timestamp()")
+    consumer = Daemon(tmp, "pbxbus-consumer", env, ["-c", "/dev/null"]).start()
+    wait_for(lambda: "subscribed" in consumer.text() or True, 5)
+    time.sleep(1)
+
+    # Throughput: N records queued in the broker first, then drained.
+    consumer.stop()
+    now = int(time.time() * 1000)
+    pub = subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t", "pbx/calls/hangup", "-l"],
+                         input="\n".join(record(i, now) for i in range(N)) + "\n", text=True, timeout=300)
+    assert pub.returncode == 0
+    consumer = Daemon(tmp, "pbxbus-consumer", env, ["-c", "/dev/null"]).start()
+    t0 = time.time()
+    wait_for(lambda: int(pg.psql("SELECT count(*) FROM crm_comms_log")) >= N, 300, "rows")
+    secs = time.time() - t0
+    matched = pg.psql("SELECT count(*) FROM crm_comms_log WHERE customer_id IS NOT NULL")
+    print("consumer: %d rows in %.2f s = %.0f rows/s (queued records drained, %s matched to a customer)"
+          % (N, secs, N / secs, matched))
+
+    # Latency at 50 records/s: publish time is in ended_at; commit time is bench_at.
+    pg.psql("TRUNCATE crm_comms_log")
+    p = subprocess.Popen(["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t", "pbx/calls/hangup", "-l"],
+                         stdin=subprocess.PIPE, text=True)
+    for i in range(500):
+        p.stdin.write(record(i, int(time.time() * 1000)) + "\n")
+        p.stdin.flush()
+        time.sleep(0.02)
+    p.stdin.close()
+    p.wait()
+    wait_for(lambda: int(pg.psql("SELECT count(*) FROM crm_comms_log")) >= 500, 60, "500 rows")
+    lat = pg.psql("SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM "
+                  "bench_at - (raw->>'ended_at')::timestamptz) * 1000) FROM crm_comms_log")
+    p50, p99 = (float(x) for x in lat.strip("{}").split(","))
+    print("consumer: latency publish -> committed row at 50 records/s: p50 %.1f ms, p99 %.1f ms" % (p50, p99))
+    consumer.stop()
+    broker.stop()
+    pg.stop("immediate")
+    tmp.cleanup()
+
+
+main()
