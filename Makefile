@@ -25,7 +25,7 @@ BASE_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-reco
 SAN_LDFLAGS := -fsanitize=$(SANITIZE)
 endif
 
-PKG_BRIDGE = libmosquitto libcrypto
+PKG_BRIDGE = libmosquitto libcrypto libcjson
 CFLAGS_ALL = $(BASE_CFLAGS) $(shell pkg-config --cflags libcjson libpq) $(CFLAGS)
 LIBS_BRIDGE = $(shell pkg-config --libs $(PKG_BRIDGE))
 LIBS_CONSUMER = $(shell pkg-config --libs libmosquitto libcjson libpq libmicrohttpd) -lpthread
@@ -35,7 +35,7 @@ COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/ami_js
 	common/topic.c common/config.c common/cli.c common/backoff.c common/mqtt_link.c \
 	common/globs.c common/phone.c common/utf8.c
 BRIDGE_SRC := bridge/md5hex.c bridge/ami_client.c bridge/event_filter.c bridge/bridge_config.c bridge/bridge.c bridge/check.c \
-	bridge/call_tracker.c bridge/call_record.c
+	bridge/call_tracker.c bridge/call_record.c bridge/outbox.c
 CONSUMER_SRC := consumer/consumer_config.c consumer/record.c consumer/db.c consumer/migrations.c \
 	consumer/consumer.c consumer/http.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c

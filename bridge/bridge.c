@@ -1,5 +1,6 @@
 #include "bridge.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <mosquitto.h>
 #include <stdio.h>
@@ -70,6 +71,20 @@ const char *bridge_status_json(struct bridge *b, const char *state)
 	jw_uint(w, b->records_published);
 	jw_keyz(w, "records_shed");
 	jw_uint(w, b->records_shed);
+	jw_keyz(w, "outbox");
+	unsigned fill = outbox_fill_percent(&b->outbox);
+	int refusing = b->refused_at_ms != 0 && clock_mono_ms() - b->refused_at_ms < 60000;
+	jw_strz(w, refusing || fill >= 100 ? "full" : fill >= 80 ? "high" : "ok");
+	jw_keyz(w, "outbox_pending");
+	jw_uint(w, b->outbox.pending);
+	jw_keyz(w, "outbox_bytes");
+	jw_uint(w, b->outbox.size);
+	jw_keyz(w, "outbox_refused");
+	jw_uint(w, b->outbox.refused);
+	jw_keyz(w, "outbox_resent");
+	jw_uint(w, b->outbox.resent);
+	jw_keyz(w, "acks_received");
+	jw_uint(w, b->acks_received);
 	jw_keyz(w, "mqtt_connects");
 	jw_uint(w, b->mqtt.connects);
 	jw_keyz(w, "mqtt_held_messages");
@@ -140,21 +155,33 @@ void bridge_handle_event(struct bridge *b, const struct ami_msg *m, int64_t now_
 }
 
 /*
- * A call record.  The complete one (hangup) is what the CRM logs: it is
- * never shed here (QoS 1; libmosquitto keeps it across broker reconnects).
- * start and answer are for live displays and are shed like events.
+ * A call record.  The complete one (hangup) is what the CRM logs: it goes
+ * to the durable outbox and is published from there once synced (see
+ * pump_outbox).  start and answer are for live displays and are shed like
+ * events.
  */
 static void on_call_record(void *ctx, enum call_record_kind kind, const struct call *c, int64_t now_ms)
 {
 	struct bridge *b = ctx;
-	char topic[TOPIC_MAX];
+	char topic[TOPIC_MAX], call_id[256];
 	size_t len;
+	uint64_t held_back;
 	const char *doc = call_record_json(&b->record_json, c, kind, b->s->pbx_id, &len);
 
-	(void)now_ms;
 	if (doc == NULL || topic_join(topic, sizeof(topic), b->s->prefix, "calls", call_record_kind_name(kind)) < 0)
 		return;
-	if (kind != CALL_HANGUP && (!b->mqtt.connected || !room_for(b, len))) {
+	if (kind == CALL_HANGUP) {
+		snprintf(call_id, sizeof(call_id), "%s:%s", b->s->pbx_id, c->linkedid);
+		if (outbox_append(&b->outbox, call_id, doc, len) == 0)
+			return;
+		/* Refused loudly, never dropped silently: still sent, best effort. */
+		b->refused_at_ms = clock_mono_ms();
+		if (log_ratelimit_ok(&b->outbox_log, now_ms, &held_back))
+			log_crit("outbox full or failing (%s, %llu refused): call record %s is NOT kept on disk",
+			         b->outbox.last_error[0] ? b->outbox.last_error : "size bound reached",
+			         (unsigned long long)b->outbox.refused, call_id);
+		b->status_dirty = 1;
+	} else if (!b->mqtt.connected || !room_for(b, len)) {
 		b->records_shed++;
 		return;
 	}
@@ -164,6 +191,67 @@ static void on_call_record(void *ctx, enum call_record_kind kind, const struct c
 	else
 		log_warnx("mqtt: call record %s:%s not published: %s", b->s->pbx_id, c->linkedid,
 		          mosquitto_strerror(rc));
+}
+
+static int send_from_outbox(void *ctx, const char *id, const char *payload, size_t len)
+{
+	struct bridge *b = ctx;
+	char topic[TOPIC_MAX];
+
+	(void)id;
+	if (!b->mqtt.connected || topic_join(topic, sizeof(topic), b->s->prefix, "calls", "hangup") < 0)
+		return -1;
+	int rc = mqtt_link_publish(&b->mqtt, NULL, topic, payload, (int)len, b->s->qos_calls, 0);
+	if (rc != MOSQ_ERR_SUCCESS)
+		return -1;
+	b->records_published++;
+	return 0;
+}
+
+/* Once a round: make this round's records durable, then send what is due. */
+static void pump_outbox(struct bridge *b, int64_t now_wall)
+{
+	unsigned fill;
+
+	if (outbox_sync(&b->outbox) < 0) {
+		log_crit("outbox: %s", b->outbox.last_error);
+		return;
+	}
+	fill = outbox_fill_percent(&b->outbox);
+	if (fill >= 80 && !b->outbox.high_warned) {
+		log_warnx("outbox %s is %u%% full (%zu records wait for a consumer's ack)", b->outbox.path, fill,
+		          b->outbox.pending);
+		b->outbox.high_warned = 1;
+		b->status_dirty = 1;
+	} else if (fill < 70) {
+		b->outbox.high_warned = 0;
+	}
+	if (b->mqtt.connected)
+		outbox_pump(&b->outbox, now_wall, b->s->outbox_window, send_from_outbox, b);
+}
+
+/* <prefix>/acks/<consumer>: {"consumer": "...", "ids": ["<pbx>:<Linkedid>", ...]} */
+static void on_mqtt_message(void *ctx, const struct mosquitto_message *msg)
+{
+	struct bridge *b = ctx;
+	cJSON *o = cJSON_ParseWithLength(msg->payload, (size_t)msg->payloadlen);
+	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(o, "ids");
+	const cJSON *id;
+	size_t n = 0;
+
+	if (!cJSON_IsArray(ids)) {
+		log_warnx("mqtt: ignored a malformed ack on %s", msg->topic);
+		cJSON_Delete(o);
+		return;
+	}
+	cJSON_ArrayForEach(id, ids)
+	{
+		if (cJSON_IsString(id) && outbox_retire(&b->outbox, id->valuestring))
+			n++;
+	}
+	b->acks_received++;
+	log_debug("outbox: %zu record(s) acknowledged on %s", n, msg->topic);
+	cJSON_Delete(o);
 }
 
 /* After a (re)login: which channels still exist?  Calls whose channels
@@ -214,6 +302,10 @@ static void on_ami_state(void *ctx, enum ami_state st)
 static void on_mqtt_connect(void *ctx)
 {
 	struct bridge *b = ctx;
+	int rc = mqtt_link_subscribe(&b->mqtt, b->s->acks_topic, 1);
+
+	if (rc != MOSQ_ERR_SUCCESS)
+		log_warnx("mqtt: subscribe %s: %s", b->s->acks_topic, mosquitto_strerror(rc));
 	b->status_dirty = 1;
 }
 
@@ -229,12 +321,16 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 {
 	struct ami_callbacks acb = {
 	    .on_event = on_ami_event, .on_state = on_ami_state, .on_login = on_ami_login, .ctx = b};
-	struct mqtt_callbacks mcb = {.on_connect = on_mqtt_connect, .on_publish = on_mqtt_publish, .ctx = b};
+	struct mqtt_callbacks mcb = {
+	    .on_connect = on_mqtt_connect, .on_publish = on_mqtt_publish, .on_message = on_mqtt_message, .ctx = b};
 
 	memset(b, 0, sizeof(*b));
 	b->s = s;
 	b->started_wall_ms = clock_wall_ms();
 	b->shed_log.interval_ms = 10000;
+	b->outbox_log.interval_ms = 10000;
+	if (outbox_open(&b->outbox, s->outbox_dir, s->outbox_max_bytes, s->outbox_resend_ms, err, errsz) < 0)
+		return -1;
 	jw_init(&b->json, JSON_EVENT_MAX);
 	jw_init(&b->record_json, 64 * 1024);
 	if (glob_list_parse(&b->trunk_contexts, s->trunk_contexts) < 0 ||
@@ -268,6 +364,7 @@ void bridge_free(struct bridge *b)
 	mqtt_link_free(&b->mqtt);
 	event_filter_free(&b->filter);
 	call_tracker_free(&b->calls);
+	outbox_close(&b->outbox);
 	glob_list_free(&b->trunk_contexts);
 	glob_list_free(&b->trunk_endpoints);
 	jw_free(&b->json);
@@ -353,6 +450,7 @@ void bridge_run(struct bridge *b, volatile sig_atomic_t *stop)
 			mqtt_link_handle(&b->mqtt, pfd[1].revents, now);
 		if (n > 0 && pfd[0].fd >= 0 && pfd[0].revents)
 			ami_client_handle(&b->ami, pfd[0].revents, now);
+		pump_outbox(b, clock_wall_ms());
 	}
 	shutdown_cleanly(b);
 }

@@ -17,6 +17,7 @@
 #include "json_writer.h"
 #include "log.h"
 #include "mqtt_link.h"
+#include "outbox.h"
 
 struct bridge {
 	struct bridge_settings *s;
@@ -24,6 +25,8 @@ struct bridge {
 	struct mqtt_link mqtt;
 	struct event_filter filter;
 	struct call_tracker calls;
+	struct outbox outbox;
+	struct log_ratelimit outbox_log;
 	struct glob_list trunk_contexts, trunk_endpoints;
 	struct jw record_json;
 	int64_t next_expire_ms;
@@ -38,7 +41,8 @@ struct bridge {
 	struct log_ratelimit shed_log;
 	/* counters, also in bridge/status */
 	uint64_t events_published, events_shed, events_filtered, events_too_big;
-	uint64_t records_published, records_shed;
+	uint64_t records_published, records_shed, acks_received;
+	int64_t refused_at_ms; /* last record the outbox refused */
 };
 
 int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t errsz);

@@ -58,6 +58,10 @@ const struct cfg_key bridge_keys[] = {
     S("trunk_endpoints", "", "endpoint names (globs) that are trunks, besides trunk_contexts"),
     I("call_idle_timeout", "14400", 60, 604800, "seconds without an event before a call is closed as partial"),
     I("max_calls", "20000", 10, 1000000, "most calls tracked at once; more are not tracked (counted)"),
+    S("outbox_dir", "/var/lib/pbxbus", "directory of the durable outbox of call records"),
+    I("outbox_max_bytes", "1073741824", 1048576, 1099511627776LL, "outbox size bound; past it new records are refused"),
+    I("outbox_resend_timeout", "60", 1, 86400, "seconds before an unacknowledged record is sent again (doubling)"),
+    I("outbox_window", "256", 1, 10000, "most call records sent and awaiting a consumer's ack"),
     S("events_allow", "*", "event names published on events/ (globs, space-separated)"),
     S("events_deny", "VarSet Newexten RTCP*", "event names never published (globs; deny wins)"),
     I("status_interval", "60", 5, 86400, "seconds between bridge/status refreshes"),
@@ -189,6 +193,14 @@ int bridge_settings_load(struct bridge_settings *s, const struct config *cfg, ch
 	    load_mqtt(s, cfg, err, errsz) < 0)
 		return -1;
 	s->qos_calls = (int)config_int(cfg, "mqtt_qos_calls");
+	s->outbox_dir = config_str(cfg, "outbox_dir");
+	s->outbox_max_bytes = (uint64_t)config_int(cfg, "outbox_max_bytes");
+	s->outbox_resend_ms = config_int(cfg, "outbox_resend_timeout") * 1000;
+	s->outbox_window = (size_t)config_int(cfg, "outbox_window");
+	if (s->outbox_dir == NULL) {
+		snprintf(err, errsz, "outbox_dir is not set");
+		return -1;
+	}
 	s->trunk_contexts = config_str(cfg, "trunk_contexts");
 	s->trunk_endpoints = config_str(cfg, "trunk_endpoints");
 	s->call_idle_timeout_ms = config_int(cfg, "call_idle_timeout") * 1000;
@@ -196,6 +208,7 @@ int bridge_settings_load(struct bridge_settings *s, const struct config *cfg, ch
 	s->events_allow = config_str(cfg, "events_allow");
 	s->events_deny = config_str(cfg, "events_deny");
 	s->status_interval_ms = config_int(cfg, "status_interval") * 1000;
+	snprintf(s->acks_topic, sizeof(s->acks_topic), "%s/acks/#", s->prefix);
 	return 0;
 }
 

@@ -22,6 +22,11 @@ struct bridge_settings {
 	int qos_events, qos_state, qos_calls;
 	const char *trunk_contexts, *trunk_endpoints;
 	long long call_idle_timeout_ms;
+	const char *outbox_dir;
+	uint64_t outbox_max_bytes;
+	int64_t outbox_resend_ms;
+	size_t outbox_window;
+	char acks_topic[TOPIC_MAX];
 	size_t max_calls;
 	long long queue_max_messages, queue_max_bytes;
 	long long status_interval_ms;

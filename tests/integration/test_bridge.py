@@ -27,7 +27,7 @@ class Rig:
         e = {"PBXBUS_AMI_HOST": "127.0.0.1", "PBXBUS_AMI_PORT": str(self.ami.port),
              "PBXBUS_AMI_USERNAME": "bridge", "PBXBUS_AMI_SECRET": SECRET,
              "PBXBUS_MQTT_PORT": str(self.broker.port), "PBXBUS_PBX_ID": "lab",
-             "PBXBUS_RECONNECT_MAX": "2"}
+             "PBXBUS_RECONNECT_MAX": "2", "PBXBUS_OUTBOX_DIR": self.tmp.path + "/outbox"}
         e.update(env or {})
         self.bridge = Daemon(self.tmp, "pbxbus-bridge", e, ["-c", "/dev/null"])
         if start_bridge:
@@ -171,7 +171,9 @@ def test_drop_mid_message_reconnects_without_half_messages():
     with Rig(["--capture", fixture(cap), "--drop", "2", "--drop-at", "20", "--drop-every", "15"]) as r:
         wait_for(lambda: "REPLAYED" in r.ami.text(), 20, "replay after two drops")
         wait_for(lambda: r.ami.count("LOGIN ok") == 3, 10, "three logins")
-        time.sleep(0.5)
+        total = len(want) + 2  # two more FullyBooted
+        wait_for(lambda: len(event_messages(r.sub)) >= total, 10, "every event")
+        time.sleep(0.3)
         got = event_messages(r.sub)
         # Each login adds a FullyBooted; every event of the capture arrives
         # exactly once, whole (the half-sent ones are re-sent in full).

@@ -177,7 +177,7 @@ class CallRig:
         self.sub = Subscriber(self.tmp, self.broker, "pbx/calls/#", qos=1)
         e = {"PBXBUS_AMI_PORT": str(self.ami.port), "PBXBUS_AMI_USERNAME": "bridge",
              "PBXBUS_AMI_SECRET": "bridgepass", "PBXBUS_MQTT_PORT": str(self.broker.port), "PBXBUS_PBX_ID": "lab",
-             "PBXBUS_RECONNECT_MAX": "1"}
+             "PBXBUS_RECONNECT_MAX": "1", "PBXBUS_OUTBOX_DIR": self.tmp.path + "/outbox"}
         e.update(env or {})
         self.bridge = Daemon(self.tmp, "pbxbus-bridge", e, ["-c", "/dev/null"]).start()
 

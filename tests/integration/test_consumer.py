@@ -51,6 +51,21 @@ class Rig:
         subprocess.run(["mosquitto_pub", "-p", str(self.broker.port), "-q", "1", "-t", topic, "-l"], input=data,
                        text=True, check=True, timeout=60)
 
+    def publish_paced(self, payloads, per_second=500, topic="pbx/calls/hangup"):
+        """Publishes in the background at a steady rate; returns the process."""
+        p = subprocess.Popen(["mosquitto_pub", "-p", str(self.broker.port), "-q", "1", "-t", topic, "-l"],
+                             stdin=subprocess.PIPE, text=True)
+
+        def feed():
+            for line in payloads:
+                p.stdin.write(line + "\n")
+                p.stdin.flush()
+                time.sleep(1.0 / per_second)
+            p.stdin.close()
+        import threading
+        threading.Thread(target=feed, daemon=True).start()
+        return p
+
     def rows(self, where="true"):
         return int(self.pg.psql("SELECT count(*) FROM crm_comms_log WHERE %s" % where))
 
@@ -202,10 +217,11 @@ def test_crash_after_commit_before_pubacks():
 def test_sigkill_in_the_middle_of_1000():
     r = Rig()
     try:
-        r.publish([record(i) for i in range(1000)])
+        pub = r.publish_paced([record(i) for i in range(1000)])
         wait_for(lambda: r.rows() >= 100, 30, "some rows")
         r.consumer.stop(signal.SIGKILL)
         assert r.rows() < 1000
+        pub.wait(60)
         r.consumer = r.new_consumer()
         r.consumer.start()
         wait_for(lambda: r.rows() == 1000, 60, "1000 rows")

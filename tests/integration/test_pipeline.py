@@ -1,0 +1,131 @@
+"""The whole path: scripted AMI → bridge (outbox) → real mosquitto → consumer → real PostgreSQL,
+with the consumer, the broker and the bridge going away while calls complete."""
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from harness import (AmiServer, Daemon, Mosquitto, Postgres, Subscriber, TempDir, fixture,  # noqa: E402
+                     run_tool, wait_for)
+
+CALLS = ["10-in-answered-caller-hangup", "12-in-noanswer", "13-in-busy", "14-out-answered", "16-internal-100-to-101",
+         "17-queue-answered", "18-queue-abandon", "72-in-ringgroup-5554000-100-answers"]
+
+
+class Pipeline:
+    def __init__(self, loops=1, start_consumer=True, pace=0.002, delay=1.0):
+        self.tmp = TempDir()
+        self.pg = Postgres(self.tmp).start()
+        self.pg.create_db()
+        self.broker = Mosquitto(self.tmp, extra="max_queued_messages 0\npersistence true\npersistence_location %s/\n"
+                                % self.tmp.path).start()
+        self.cenv = {"PBXBUS_DB_CONNINFO": self.pg.conninfo(), "PBXBUS_MQTT_PORT": str(self.broker.port),
+                     "PBXBUS_CONSUMER_ID": "crm1", "PBXBUS_RECONNECT_MAX": "1", "PBXBUS_MQTT_KEEPALIVE": "5"}
+        rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], self.cenv)
+        assert rc == 0, err
+        args = ["--loops", str(loops), "--pace", str(pace), "--delay", str(delay)]
+        for c in CALLS:
+            args += ["--capture", fixture(c)]
+        self.ami = AmiServer(self.tmp, *args)
+        self.expected = len(CALLS) * loops
+        self.benv = {"PBXBUS_AMI_PORT": str(self.ami.port), "PBXBUS_AMI_USERNAME": "bridge",
+                     "PBXBUS_AMI_SECRET": "bridgepass", "PBXBUS_MQTT_PORT": str(self.broker.port),
+                     "PBXBUS_PBX_ID": "lab", "PBXBUS_RECONNECT_MAX": "1", "PBXBUS_OUTBOX_RESEND_TIMEOUT": "2",
+                     "PBXBUS_OUTBOX_DIR": self.tmp.path + "/outbox", "PBXBUS_STATUS_INTERVAL": "5"}
+        self.consumer = Daemon(self.tmp, "pbxbus-consumer", self.cenv, ["-c", "/dev/null"])
+        if start_consumer:
+            self.consumer.start()
+            self.consumer.wait_log("subscribed to")
+        self.bridge = Daemon(self.tmp, "pbxbus-bridge", self.benv, ["-c", "/dev/null"]).start()
+
+    def rows(self):
+        return int(self.pg.psql("SELECT count(*) FROM crm_comms_log"))
+
+    def distinct(self):
+        return int(self.pg.psql("SELECT count(DISTINCT ext_message_id) FROM crm_comms_log"))
+
+    def outbox_bytes(self):
+        p = self.tmp.path + "/outbox/outbox.log"
+        return os.path.getsize(p) if os.path.exists(p) else 0
+
+    def status(self, pred=lambda s: True):
+        """The newest bridge/status that satisfies pred (it is refreshed at most every 5 s)."""
+        sub = Subscriber(self.tmp, self.broker, "pbx/bridge/status", name="status")
+        try:
+            return wait_for(lambda: [s for s in sub.json_of("pbx/bridge/status") if pred(s)], 20, "status")[-1]
+        finally:
+            sub.stop()
+
+    def close(self):
+        rcs = [self.bridge.stop(), self.consumer.stop()]
+        self.ami.stop()
+        self.broker.stop()
+        self.pg.stop("immediate")
+        self.tmp.cleanup()
+        assert all(rc in (None, 0) for rc in rcs), rcs
+
+
+def test_every_call_lands_once_and_the_outbox_empties():
+    p = Pipeline(loops=3)
+    try:
+        wait_for(lambda: p.rows() == p.expected, 60, "%d rows" % p.expected)
+        wait_for(lambda: p.outbox_bytes() == 0, 30, "an empty outbox")
+        assert p.distinct() == p.expected
+        st = p.status(lambda s: s["calls_completed"] == p.expected and s["outbox_pending"] == 0)
+        assert st["outbox_pending"] == 0 and st["acks_received"] >= 1 and st["outbox"] == "ok", st
+    finally:
+        p.close()
+
+
+def test_consumer_not_there_yet_records_are_sent_again():
+    # Nobody has subscribed: the broker drops the first copies.  The outbox
+    # sends them again (resend timeout 2 s) until a consumer acks them.
+    p = Pipeline(start_consumer=False)
+    try:
+        wait_for(lambda: "REPLAYED" in p.ami.text(), 30, "replay")
+        time.sleep(1)
+        assert p.outbox_bytes() > 0
+        p.consumer.start()
+        wait_for(lambda: p.rows() == p.expected, 60, "%d rows" % p.expected)
+        wait_for(lambda: p.outbox_bytes() == 0, 30, "an empty outbox")
+        assert p.distinct() == p.expected
+        assert p.status(lambda s: s["outbox_pending"] == 0)["outbox_resent"] >= p.expected
+    finally:
+        p.close()
+
+
+def test_broker_down_records_wait_on_disk():
+    p = Pipeline(delay=3)
+    try:
+        p.bridge.wait_log("mqtt: connected")
+        p.broker.stop()
+        wait_for(lambda: "REPLAYED" in p.ami.text(), 30, "replay")
+        time.sleep(0.5)
+        assert p.outbox_bytes() > 0 and p.rows() == 0
+        p.broker.start()
+        wait_for(lambda: p.rows() == p.expected, 60, "%d rows" % p.expected)
+        wait_for(lambda: p.outbox_bytes() == 0, 30, "an empty outbox")
+    finally:
+        p.close()
+
+
+def test_bridge_killed_with_records_pending_sends_them_after_restart():
+    p = Pipeline(start_consumer=False)
+    try:
+        wait_for(lambda: "REPLAYED" in p.ami.text(), 30, "replay")
+        time.sleep(0.5)
+        p.bridge.stop(signal.SIGKILL)
+        before = p.outbox_bytes()
+        assert before > 0
+        p.ami.stop()
+        p.ami = AmiServer(p.tmp)  # the PBX is quiet now
+        p.benv["PBXBUS_AMI_PORT"] = str(p.ami.port)
+        p.bridge = Daemon(p.tmp, "pbxbus-bridge", p.benv, ["-c", "/dev/null"]).start()
+        p.bridge.wait_log("record\\(s\\) pending from before")
+        p.consumer.start()
+        wait_for(lambda: p.rows() == p.expected, 60, "%d rows" % p.expected)
+        wait_for(lambda: p.outbox_bytes() == 0, 30, "an empty outbox")
+    finally:
+        p.close()
