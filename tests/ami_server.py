@@ -127,6 +127,7 @@ class Session:
             if a is None:
                 return
             self.answer(a)
+        self.srv.session = self
         threading.Thread(target=self.replay, daemon=True).start()
         while True:
             a = self.read_action()
@@ -149,7 +150,14 @@ class Session:
                 srv.pos = len(srv.stream)
                 srv.live = {}
                 say("BLASTED %d messages %d bytes in %.3f s" % (len(srv.stream), len(data), time.time() - t0))
-            while srv.pos < len(srv.stream):
+            while srv.pos < len(srv.stream) and srv.session is self:
+                if srv.args.loop_gap and srv.pos in srv.loop_starts and srv.gap_done != srv.pos:
+                    say("GAP", srv.pos)
+                    time.sleep(srv.args.loop_gap)
+                    srv.gap_done = srv.pos
+                    if srv.session is not self:
+                        return
+                    say("LOOP", srv.pos)
                 raw = srv.stream[srv.pos]
                 if srv.drops_left > 0 and srv.pos == srv.drop_at:
                     srv.drops_left -= 1
@@ -176,10 +184,15 @@ class Server:
     def __init__(self, args):
         self.args = args
         self.stream = []
+        self.loop_starts = set()
         captures = [amicap.replayable(amicap.load(path)[1]) for path in args.capture]
         for loop in range(args.loops):
+            if loop:
+                self.loop_starts.add(len(self.stream))
             for msgs in captures:
                 self.stream += [rewrite_ids(raw, loop) for raw in msgs] if loop else msgs
+        self.session = None
+        self.calls_live = {}  # Linkedid -> channels up, to report completed calls
         if args.extra:
             self.stream += [e.encode().replace(b"\\r\\n", b"\r\n") for e in args.extra]
         self.pos = 0
@@ -189,6 +202,7 @@ class Server:
         self.actions = []
         self.garbage_sent = False
         self.live = {}  # Uniqueid -> Newchannel fields, for CoreShowChannels
+        self.gap_done = -1
         self.login_event = threading.Event()
 
     def consume(self, raw):
@@ -196,10 +210,16 @@ class Server:
         self.pos += 1
         p = amicap.fields(raw)
         ev, uid = amicap.get(p, "Event"), amicap.get(p, "Uniqueid")
+        lid = amicap.get(p, "Linkedid")
         if ev == "Newchannel" and uid:
             self.live[uid] = p
-        elif ev == "Hangup" and uid:
-            self.live.pop(uid, None)
+            self.calls_live[lid] = self.calls_live.get(lid, 0) + 1
+        elif ev == "Hangup" and uid and self.live.pop(uid, None) is not None:
+            self.calls_live[lid] -= 1
+            if self.calls_live[lid] == 0:
+                del self.calls_live[lid]
+                if self.args.report_calls:
+                    say("COMPLETED", lid)
 
     def serve(self):
         ls = socket.socket()
@@ -234,6 +254,8 @@ def main():
     ap.add_argument("--drop", type=int, default=0, help="times to drop the connection mid-message")
     ap.add_argument("--drop-at", type=int, default=5)
     ap.add_argument("--drop-every", type=int, default=10)
+    ap.add_argument("--loop-gap", type=float, default=0.0, help="seconds of quiet between loops")
+    ap.add_argument("--report-calls", action="store_true", help="print COMPLETED <Linkedid> per call")
     ap.add_argument("--skip-after-drop", type=int, default=0, help="messages the bridge misses at each drop")
     ap.add_argument("--garbage", type=int, default=0, help="bytes of a garbage line sent before the replay")
     ap.add_argument("--refuse-login", action="store_true")

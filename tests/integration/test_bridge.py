@@ -27,7 +27,9 @@ class Rig:
         e = {"PBXBUS_AMI_HOST": "127.0.0.1", "PBXBUS_AMI_PORT": str(self.ami.port),
              "PBXBUS_AMI_USERNAME": "bridge", "PBXBUS_AMI_SECRET": SECRET,
              "PBXBUS_MQTT_PORT": str(self.broker.port), "PBXBUS_PBX_ID": "lab",
-             "PBXBUS_RECONNECT_MAX": "2", "PBXBUS_OUTBOX_DIR": self.tmp.path + "/outbox"}
+             "PBXBUS_RECONNECT_MAX": "2", "PBXBUS_OUTBOX_DIR": self.tmp.path + "/outbox",
+             # exact-event tests must not shed on a busy machine; the shedding tests set their own bound
+             "PBXBUS_MQTT_QUEUE_MAX_BYTES": str(64 << 20), "PBXBUS_MQTT_QUEUE_MAX_MESSAGES": "60000"}
         e.update(env or {})
         self.bridge = Daemon(self.tmp, "pbxbus-bridge", e, ["-c", "/dev/null"])
         if start_bridge:
