@@ -24,6 +24,7 @@ const struct cfg_key bridge_keys[] = {
     S("pbx_id", NULL, "this PBX's id in call ids and status (default: the host name)"),
     S("topic_prefix", "pbx", "MQTT topic prefix, may hold a site id (pbx/site1)"),
     S("log_level", "info", "error, warn, info or debug"),
+    S("user", NULL, "when started as root, run as this user (outbox_dir is given to it)"),
     S("ami_host", "127.0.0.1", "Asterisk Manager Interface host"),
     I("ami_port", "5038", 1, 65535, "AMI TCP port"),
     S("ami_username", NULL, "AMI user (manager.conf section); required"),

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "log.h"
 #include "mqtt_link.h"
+#include "privdrop.h"
 #include "version.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -83,8 +84,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	mqtt_lib_init();
+	const char *own[] = {s.outbox_dir, NULL};
 	if (modes[0].set) {
 		rc = bridge_check(&s);
+	} else if (privdrop(config_str(&cfg, "user"), own, err, sizeof(err)) < 0) {
+		log_crit("%s", err);
+		rc = 1;
 	} else if (bridge_init(&b, &s, err, sizeof(err)) < 0) {
 		log_crit("%s", err);
 		rc = 1;

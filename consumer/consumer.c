@@ -315,10 +315,26 @@ void consumer_free(struct consumer *c)
 	jw_free(&c->ack_json);
 }
 
+#define PURGE_INTERVAL_MS (6LL * 3600 * 1000)
+
+static void purge_tick(struct consumer *c, int64_t now)
+{
+	if (now < c->next_purge_ms || c->nbatch > 0 || !db_connected(&c->db))
+		return;
+	c->next_purge_ms = now + PURGE_INTERVAL_MS;
+	long long n = db_purge(&c->db, c->s->retention_days);
+	if (n < 0)
+		log_warnx("db: %s", c->db.last_error);
+	else if (n > 0)
+		log_info("db: purged the raw record or dead letter of %lld row(s) older than %d days", n,
+		         c->s->retention_days);
+}
+
 void consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 {
 	while (!*stop) {
 		int64_t now = clock_mono_ms();
+		purge_tick(c, now);
 		int64_t wait = mqtt_link_tick(&c->mqtt, now);
 		if (c->nbatch > 0 && !db_connected(&c->db)) {
 			int64_t until = c->next_db_attempt_ms - now;

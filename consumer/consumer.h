@@ -34,6 +34,7 @@ struct consumer {
 	size_t nbatch, cap;
 	struct backoff db_backoff;
 	int64_t next_db_attempt_ms;
+	int64_t next_purge_ms;
 	struct jw ack_json;
 	struct consumer_metrics m;
 };

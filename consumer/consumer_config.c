@@ -26,6 +26,7 @@
 const struct cfg_key consumer_keys[] = {
     S("consumer_id", NULL, "this consumer's id: MQTT client id and acks topic (default pbxbus-consumer-<host name>)"),
     S("log_level", "info", "error, warn, info or debug"),
+    S("user", NULL, "when started as root, run as this user"),
     S("subscribe", "pbx/calls/hangup", "topics of call records, space-separated (pbx/+/calls/hangup for several PBXs)"),
     S("shared_group", "", "MQTT shared subscription group: several consumers split the records"),
     S("mqtt_host", "127.0.0.1", "MQTT broker host"),
@@ -47,6 +48,7 @@ const struct cfg_key consumer_keys[] = {
     S("phone_intl_prefix", "011", "home international prefix, meaning the number is international"),
     I("match_suffix_digits", "9", 0, 15, "match on the last N digits when no exact E.164 match (0: off)"),
     I("batch_max", "500", 1, BATCH_MAX, "most records committed in one transaction"),
+    I("retention_days", "90", 1, 36500, "days after which the raw record and dead letters are purged"),
     S("http_listen", "", "address:port of the HTTP API (manual call log, /healthz, /metrics); empty: off"),
     SECRET("http_token", "bearer token for POST /api/crm/calls/log (prefer http_token_file)"),
     S("http_token_file", NULL, "file holding the HTTP bearer token (mode 600)"),
@@ -182,6 +184,8 @@ int consumer_settings_load(struct consumer_settings *s, const struct config *cfg
 	s->suffix_digits = (int)config_int(cfg, "match_suffix_digits");
 	s->batch_max = (int)config_int(cfg, "batch_max");
 	s->migrate_at_start = config_bool(cfg, "db_migrate");
+	s->retention_days = (int)config_int(cfg, "retention_days");
+	s->user = config_str(cfg, "user");
 	return 0;
 }
 

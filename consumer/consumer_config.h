@@ -27,6 +27,8 @@ struct consumer_settings {
 	int suffix_digits;
 	int batch_max;
 	int migrate_at_start;
+	int retention_days;
+	const char *user;
 	const char *http_listen; /* "127.0.0.1:8080", NULL: off */
 	char http_host[64];
 	int http_port;

@@ -353,3 +353,30 @@ long long db_manual_call(struct db *d, long long customer_id, const char *direct
 	PQclear(r);
 	return id;
 }
+
+long long db_purge(struct db *d, int days)
+{
+	char n[16];
+	const char *p[1] = {n};
+	long long touched = 0;
+	static const char *const sql[] = {
+	    "UPDATE crm_comms_log SET raw = NULL WHERE raw IS NOT NULL AND occurred_at < now() - $1::integer * "
+	    "interval '1 day'",
+	    "DELETE FROM pbxbus_dead_letters WHERE received_at < now() - $1::integer * interval '1 day'",
+	};
+
+	if (!db_connected(d))
+		return -1;
+	snprintf(n, sizeof(n), "%d", days);
+	for (size_t i = 0; i < 2; i++) {
+		PGresult *r = PQexecParams(CONN(d), sql[i], 1, NULL, p, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			set_error(d, "purge", r);
+			PQclear(r);
+			return -1;
+		}
+		touched += strtoll(PQcmdTuples(r), NULL, 10);
+		PQclear(r);
+	}
+	return touched;
+}

@@ -58,6 +58,10 @@ int db_migrate(struct db *d);
  * transaction and fills in their outcomes. */
 enum db_rc db_write_batch(struct db *d, struct db_item *items, size_t n);
 
+/* Personal data kept no longer than needed: the raw record of rows and
+ * dead letters older than days.  Returns rows touched, or -1. */
+long long db_purge(struct db *d, int days);
+
 /* A manual call log (HTTP); returns the new row id, or -1 with err set
  * (err_is_client: the input was wrong, not the database). */
 long long db_manual_call(struct db *d, long long customer_id, const char *direction, long long duration,

@@ -13,6 +13,7 @@
 #include "http.h"
 #include "log.h"
 #include "migrations.h"
+#include "privdrop.h"
 #include "version.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -142,7 +143,7 @@ static int run(struct consumer_settings *s)
 	char err[512];
 	int rc = 0;
 
-	if (consumer_init(&c, s, err, sizeof(err)) < 0) {
+	if (privdrop(s->user, NULL, err, sizeof(err)) < 0 || consumer_init(&c, s, err, sizeof(err)) < 0) {
 		log_crit("%s", err);
 		return 1;
 	}

@@ -368,3 +368,19 @@ def test_readme_documents_every_key_with_its_default():
         assert set(rows) == set(helped), (binary, set(rows) ^ set(helped))
         for key, default in helped.items():
             assert rows[key].strip("`") == default, (binary, key, rows[key], default)
+
+
+def test_bridge_drops_root_privileges_and_owns_its_outbox():
+    if os.getuid() != 0:
+        return
+    import pwd
+    nobody = pwd.getpwnam("nobody").pw_uid
+    with Rig(["--capture", fixture("12-in-noanswer")], {"PBXBUS_USER": "nobody"}) as r:
+        r.bridge.wait_log("running as nobody")
+        r.bridge.wait_log("ami: logged in")
+        with open("/proc/%d/status" % r.bridge.proc.pid) as f:
+            uid_line = [line for line in f if line.startswith("Uid:")][0]
+        assert uid_line.split()[1:] == [str(nobody)] * 4, uid_line
+        assert os.stat(r.tmp.path + "/outbox").st_uid == nobody
+        wait_for(lambda: os.path.exists(r.tmp.path + "/outbox/outbox.log"), 10, "the outbox log")
+        assert os.stat(r.tmp.path + "/outbox/outbox.log").st_uid == nobody

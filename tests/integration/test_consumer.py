@@ -400,3 +400,39 @@ def test_existing_crm_table_missing_a_column_stops_migration():
         assert r.pg.psql("SELECT to_regclass('pbxbus_dead_letters') IS NULL") == "t"  # rolled back
     finally:
         r.close()
+
+
+def test_retention_purges_raw_records_and_dead_letters():
+    r = Rig(start=False, env={"PBXBUS_RETENTION_DAYS": "30"})
+    try:
+        old = record(1, started_at="2020-01-01T00:00:00.000Z", ended_at="2020-01-01T00:01:00.000Z")
+        r.pg.psql("INSERT INTO crm_comms_log (type, direction, body, ext_message_id, occurred_at, raw) VALUES "
+                  "('call', 'inbound', 'x', 'lab:old', '2020-01-01', '%s'::jsonb); "
+                  "INSERT INTO pbxbus_dead_letters (received_at, payload, error) VALUES "
+                  "(now() - interval '31 days', 'x', 'old'), (now(), 'y', 'new')" % old.replace("'", "''"))
+        r.consumer.start()
+        r.consumer.wait_log("subscribed to")
+        r.publish([record(2)])
+        wait_for(lambda: r.rows() == 2, 15, "the new row")
+        wait_for(lambda: "purged" in r.consumer.text(), 10, "the purge")
+        assert r.pg.psql("SELECT ext_message_id FROM crm_comms_log WHERE raw IS NULL") == "lab:old"
+        assert r.pg.psql("SELECT error FROM pbxbus_dead_letters") == "new"
+    finally:
+        r.close()
+
+
+def test_consumer_drops_root_privileges():
+    if os.getuid() != 0:
+        return
+    r = Rig(env={"PBXBUS_USER": "nobody"})
+    try:
+        r.consumer.wait_log("running as nobody")
+        with open("/proc/%d/status" % r.consumer.proc.pid) as f:
+            uid_line = [line for line in f if line.startswith("Uid:")][0]
+        import pwd
+        nobody = pwd.getpwnam("nobody").pw_uid
+        assert uid_line.split()[1:] == [str(nobody)] * 4, uid_line
+        r.publish([record(1)])
+        wait_for(lambda: r.rows() == 1, 15, "a row as nobody")
+    finally:
+        r.close()

@@ -15,7 +15,8 @@ CALLS = ["10-in-answered-caller-hangup", "12-in-noanswer", "13-in-busy", "14-out
 
 
 class Pipeline:
-    def __init__(self, loops=1, start_consumer=True, pace=0.002, delay=1.0):
+    def __init__(self, loops=1, start_consumer=True, pace=0.002, delay=1.0, captures=None):
+        captures = captures or [fixture(c) for c in CALLS]
         self.tmp = TempDir()
         self.pg = Postgres(self.tmp).start()
         self.pg.create_db()
@@ -26,10 +27,10 @@ class Pipeline:
         rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], self.cenv)
         assert rc == 0, err
         args = ["--loops", str(loops), "--pace", str(pace), "--delay", str(delay)]
-        for c in CALLS:
-            args += ["--capture", fixture(c)]
+        for c in captures:
+            args += ["--capture", c]
         self.ami = AmiServer(self.tmp, *args)
-        self.expected = len(CALLS) * loops
+        self.expected = len(captures) * loops
         self.benv = {"PBXBUS_AMI_PORT": str(self.ami.port), "PBXBUS_AMI_USERNAME": "bridge",
                      "PBXBUS_AMI_SECRET": "bridgepass", "PBXBUS_MQTT_PORT": str(self.broker.port),
                      "PBXBUS_PBX_ID": "lab", "PBXBUS_RECONNECT_MAX": "1", "PBXBUS_OUTBOX_RESEND_TIMEOUT": "2",
@@ -129,3 +130,40 @@ def test_bridge_killed_with_records_pending_sends_them_after_restart():
         wait_for(lambda: p.outbox_bytes() == 0, 30, "an empty outbox")
     finally:
         p.close()
+
+
+def test_hostile_caller_strings_stay_data():
+    """Caller names and numbers come from outside callers: quotes, %s, SQL,
+    invalid UTF-8 and a 60 KiB name must reach neither a topic, a log line
+    nor SQL as anything but data, and must not break the JSON."""
+    tmp_caps = TempDir()
+    name = b"O'Brien \"%s%n\" \xff\xfe caf\xc3\xa9 " + b"N" * (60 * 1024)
+    number = b"'; DROP TABLE crm_comms_log; --"
+    lines = [b"Asterisk Call Manager/11.0.0\r\n"]
+
+    def ev(*pairs):
+        lines.append(b"".join(k + b": " + v + b"\r\n" for k, v in pairs) + b"\r\n")
+    base = [(b"Uniqueid", b"1795499999.1"), (b"Linkedid", b"1795499999.1")]
+    ev((b"Event", b"Newchannel"), (b"Channel", b"PJSIP/trunk-provider-00000001"), (b"ChannelStateDesc", b"Ring"),
+       (b"CallerIDNum", number), (b"CallerIDName", name), (b"Context", b"from-pstn"), (b"Exten", b"5551000"), *base)
+    ev((b"Event", b"Hangup"), (b"Channel", b"PJSIP/trunk-provider-00000001"), (b"CallerIDNum", number),
+       (b"CallerIDName", name), (b"Cause", b"16"), (b"Cause-txt", b"Normal Clearing"), *base)
+    path = tmp_caps.file("hostile.server.txt")
+    with open(path, "wb") as f:
+        f.write(b"".join(lines))
+    p = Pipeline(captures=[path])
+    try:
+        sub = Subscriber(p.tmp, p.broker, "pbx/#", name="all")
+        wait_for(lambda: p.rows() == 1, 30, "the row")
+        assert p.pg.psql("SELECT count(*) FROM crm_comms_log WHERE external_number = $$%s$$ "
+                         "AND external_e164 IS NULL" % number.decode()) == "1"
+        assert p.pg.psql("SELECT left(raw->>'external_name', 12) FROM crm_comms_log") == "O'Brien \"%s%"
+        for t, _, payload in sub.messages():
+            assert t.startswith("pbx/") and "DROP" not in t and "%" not in t, t
+            json.loads(payload)
+        logs = p.bridge.text() + p.consumer.text()
+        assert "DROP TABLE" not in logs and "O'Brien" not in logs
+        sub.stop()
+    finally:
+        p.close()
+        tmp_caps.cleanup()
