@@ -167,3 +167,89 @@ def test_hostile_caller_strings_stay_data():
     finally:
         p.close()
         tmp_caps.cleanup()
+
+
+def make_tls(tmp):
+    """A throwaway CA and a server certificate for 127.0.0.1."""
+    import subprocess as sp
+    d = tmp.path + "/tls"
+    os.makedirs(d)
+    run = lambda *a: sp.run(list(a), check=True, capture_output=True, cwd=d)  # noqa: E731
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pbxbus test CA",
+        "-keyout", "ca.key", "-out", "ca.crt")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
+        "-out", "server.csr")
+    with open(d + "/san.cnf", "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "2", "-extfile", "san.cnf", "-out", "server.crt")
+    return d
+
+
+def test_tls_and_acls_for_real():
+    tmp = TempDir()
+    tls = make_tls(tmp)
+    pw = tmp.path + "/passwd"
+    import subprocess as sp
+    for user, secret in (("bridge", "bridge-secret-1"), ("crm", "crm-secret-1")):
+        sp.run(["mosquitto_passwd", "-b"] + (["-c"] if user == "bridge" else []) + [pw, user, secret], check=True)
+    acl = tmp.file("acl", "user bridge\ntopic write pbx/events/#\ntopic write pbx/calls/#\n"
+                   "topic write pbx/bridge/#\ntopic write pbx/state/#\ntopic read pbx/acks/#\n\n"
+                   "user crm\ntopic read pbx/calls/hangup\ntopic write pbx/acks/#\n", 0o644)
+    port = __import__("harness").free_port()
+    broker = Mosquitto(tmp, port=port)
+    # TLS listener only, no anonymous access
+    conf = ("user root\nper_listener_settings false\nallow_anonymous false\npassword_file %s\nacl_file %s\n"
+            "listener %d 127.0.0.1\ncafile %s/ca.crt\ncertfile %s/server.crt\nkeyfile %s/server.key\n"
+            "log_dest file %s/mosquitto.log\n" % (pw, acl, port, tls, tls, tls, broker.dir))
+    with open(broker.dir + "/mosquitto.conf", "w") as f:
+        f.write(conf)
+    broker.proc = sp.Popen(["mosquitto", "-c", broker.dir + "/mosquitto.conf"], stdout=sp.DEVNULL, stderr=sp.DEVNULL)
+    wait_for(broker.ready, 10, "TLS broker")
+    pg = Postgres(tmp).start()
+    pg.create_db()
+    secret_file = tmp.file("crm.secret", "crm-secret-1\n", 0o600)
+    bsecret_file = tmp.file("bridge.secret", "bridge-secret-1\n", 0o600)
+    cenv = {"PBXBUS_DB_CONNINFO": pg.conninfo(), "PBXBUS_MQTT_PORT": str(port), "PBXBUS_CONSUMER_ID": "crm1",
+            "PBXBUS_MQTT_USERNAME": "crm", "PBXBUS_MQTT_PASSWORD_FILE": secret_file,
+            "PBXBUS_MQTT_TLS_CA": tls + "/ca.crt", "PBXBUS_RECONNECT_MAX": "1"}
+    rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], cenv)
+    assert rc == 0, err
+    ami = AmiServer(tmp, "--capture", fixture("10-in-answered-caller-hangup"), "--capture",
+                    fixture("14-out-answered"), "--delay", "1.5")
+    benv = {"PBXBUS_AMI_PORT": str(ami.port), "PBXBUS_AMI_USERNAME": "bridge", "PBXBUS_AMI_SECRET": "bridgepass",
+            "PBXBUS_MQTT_PORT": str(port), "PBXBUS_PBX_ID": "lab", "PBXBUS_MQTT_USERNAME": "bridge",
+            "PBXBUS_MQTT_PASSWORD_FILE": bsecret_file, "PBXBUS_MQTT_TLS_CA": tls + "/ca.crt",
+            "PBXBUS_OUTBOX_DIR": tmp.path + "/outbox", "PBXBUS_RECONNECT_MAX": "1", "PBXBUS_LOG_LEVEL": "debug"}
+    consumer = Daemon(tmp, "pbxbus-consumer", cenv, ["-c", "/dev/null"]).start()
+    bridge = Daemon(tmp, "pbxbus-bridge", benv, ["-c", "/dev/null"]).start()
+    denied = None
+    try:
+        consumer.wait_log("subscribed to")
+        wait_for(lambda: int(pg.psql("SELECT count(*) FROM crm_comms_log")) == 2, 30, "2 rows over TLS")
+        wait_for(lambda: "acknowledged" in bridge.text(), 15, "acks over TLS")
+        idle_pbx = AmiServer(tmp)  # the scripted PBX serves one session at a time
+        check_env = dict(benv, PBXBUS_AMI_PORT=str(idle_pbx.port))
+        rc, out, _ = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], check_env)
+        assert rc == 0 and "MQTT connect to 127.0.0.1:%d (TLS)" % port in out, out
+        # without the CA the broker's certificate is not trusted
+        bad = dict(check_env, PBXBUS_MQTT_TLS_CA="/etc/ssl/certs/ca-certificates.crt")
+        rc, out, _ = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], bad)
+        assert rc == 1 and "\u2717 MQTT connect" in out, out
+        idle_pbx.stop()
+        # a prefix the ACL does not allow: the refusal is reported, not lost silently
+        denied = Daemon(tmp, "pbxbus-bridge", dict(benv, PBXBUS_TOPIC_PREFIX="other", PBXBUS_MQTT_CLIENT_ID="x",
+                                                   PBXBUS_OUTBOX_DIR=tmp.path + "/outbox2"),
+                        ["-c", "/dev/null"]).start()
+        denied.wait_log("refused message", 20)
+        assert "Not authorized" in denied.text() or "not authorised" in denied.text().lower(), denied.text()
+        for log in (bridge.text(), consumer.text(), denied.text()):
+            assert "bridge-secret-1" not in log and "crm-secret-1" not in log
+    finally:
+        for d in (bridge, consumer, denied):
+            if d:
+                d.stop()
+        ami.stop()
+        broker.stop()
+        pg.stop("immediate")
+        tmp.cleanup()
