@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ami_json.h"
+#include "bridge_state.h"
 #include "call_record.h"
 #include "clock.h"
 #include "limits.h"
@@ -127,6 +128,7 @@ void bridge_handle_event(struct bridge *b, const struct ami_msg *m, int64_t now_
 		return;
 	int64_t at_ms = event_time_ms(m);
 	call_tracker_event(&b->calls, m, at_ms);
+	pbx_state_event(&b->state, m, at_ms);
 	if (!event_filter_allows(&b->filter, ev->val, ev->val_len)) {
 		b->events_filtered++;
 		return;
@@ -282,6 +284,21 @@ static void on_ami_login(void *ctx)
 	struct bridge *b = ctx;
 	if (ami_client_action(&b->ami, "CoreShowChannels", NULL, on_channels_listed, b) < 0)
 		log_warnx("ami: could not ask for CoreShowChannels");
+	b->state_syncing = 0; /* a round of the lost session never completes */
+	bridge_state_sync(b);
+}
+
+/* FullyBooted after a restart of Asterisk: everything may have changed. */
+static void on_fully_booted(void *ctx)
+{
+	struct bridge *b = ctx;
+	bridge_state_sync(b);
+}
+
+static int is_trunk_endpoint(void *ctx, const char *endpoint)
+{
+	struct bridge *b = ctx;
+	return glob_list_match(&b->trunk_endpoints, endpoint);
 }
 
 static void on_ami_event(void *ctx, const struct ami_msg *m, int64_t now_ms)
@@ -319,8 +336,11 @@ static void on_mqtt_publish(void *ctx, int mid, int reason)
 
 int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t errsz)
 {
-	struct ami_callbacks acb = {
-	    .on_event = on_ami_event, .on_state = on_ami_state, .on_login = on_ami_login, .ctx = b};
+	struct ami_callbacks acb = {.on_event = on_ami_event,
+	                            .on_state = on_ami_state,
+	                            .on_login = on_ami_login,
+	                            .on_fully_booted = on_fully_booted,
+	                            .ctx = b};
 	struct mqtt_callbacks mcb = {
 	    .on_connect = on_mqtt_connect, .on_publish = on_mqtt_publish, .on_message = on_mqtt_message, .ctx = b};
 
@@ -333,6 +353,8 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 		return -1;
 	jw_init(&b->json, JSON_EVENT_MAX);
 	jw_init(&b->record_json, 64 * 1024);
+	jw_init(&b->state_json, 16 << 20);
+	pbx_state_init(&b->state, is_trunk_endpoint, b);
 	if (glob_list_parse(&b->trunk_contexts, s->trunk_contexts) < 0 ||
 	    glob_list_parse(&b->trunk_endpoints, s->trunk_endpoints) < 0) {
 		snprintf(err, errsz, "trunk_contexts/trunk_endpoints: too many globs");
@@ -369,6 +391,8 @@ void bridge_free(struct bridge *b)
 	glob_list_free(&b->trunk_endpoints);
 	jw_free(&b->json);
 	jw_free(&b->record_json);
+	jw_free(&b->state_json);
+	pbx_state_free(&b->state);
 }
 
 /* A digest of what the status says, to notice that it changed. */
@@ -451,6 +475,7 @@ void bridge_run(struct bridge *b, volatile sig_atomic_t *stop)
 		if (n > 0 && pfd[0].fd >= 0 && pfd[0].revents)
 			ami_client_handle(&b->ami, pfd[0].revents, now);
 		pump_outbox(b, clock_wall_ms());
+		bridge_state_tick(b, clock_mono_ms());
 	}
 	shutdown_cleanly(b);
 }

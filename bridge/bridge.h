@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mqtt_link.h"
 #include "outbox.h"
+#include "pbx_state.h"
 
 struct bridge {
 	struct bridge_settings *s;
@@ -26,6 +27,11 @@ struct bridge {
 	struct event_filter filter;
 	struct call_tracker calls;
 	struct outbox outbox;
+	struct pbx_state state;
+	int state_syncing;
+	int64_t next_resync_ms, next_state_tick_ms;
+	uint64_t snapshot_hash, calls_published;
+	struct jw state_json;
 	struct log_ratelimit outbox_log;
 	struct glob_list trunk_contexts, trunk_endpoints;
 	struct jw record_json;

@@ -19,6 +19,10 @@
 	{                                                                                                              \
 		name, CFG_INT, def, lo, hi, 0, help                                                                    \
 	}
+#define B(name, def, help)                                                                                             \
+	{                                                                                                              \
+		name, CFG_BOOL, def, 0, 0, 0, help                                                                     \
+	}
 
 const struct cfg_key bridge_keys[] = {
     S("pbx_id", NULL, "this PBX's id in call ids and status (default: the host name)"),
@@ -63,6 +67,9 @@ const struct cfg_key bridge_keys[] = {
     I("outbox_max_bytes", "1073741824", 1048576, 1099511627776LL, "outbox size bound; past it new records are refused"),
     I("outbox_resend_timeout", "60", 1, 86400, "seconds before an unacknowledged record is sent again (doubling)"),
     I("outbox_window", "256", 1, 10000, "most call records sent and awaiting a consumer's ack"),
+    B("publish_state", "yes", "publish live state as retained messages under <prefix>/state/"),
+    I("state_resync_interval", "300", 10, 86400, "seconds between full resyncs of the live state"),
+    S("snapshot_file", NULL, "write the whole state as JSON here (atomically, at most once a second)"),
     S("events_allow", "*", "event names published on events/ (globs, space-separated)"),
     S("events_deny", "VarSet Newexten RTCP*", "event names never published (globs; deny wins)"),
     I("status_interval", "60", 5, 86400, "seconds between bridge/status refreshes"),
@@ -194,6 +201,9 @@ int bridge_settings_load(struct bridge_settings *s, const struct config *cfg, ch
 	    load_mqtt(s, cfg, err, errsz) < 0)
 		return -1;
 	s->qos_calls = (int)config_int(cfg, "mqtt_qos_calls");
+	s->publish_state = config_bool(cfg, "publish_state");
+	s->state_resync_ms = config_int(cfg, "state_resync_interval") * 1000;
+	s->snapshot_file = config_str(cfg, "snapshot_file");
 	s->outbox_dir = config_str(cfg, "outbox_dir");
 	s->outbox_max_bytes = (uint64_t)config_int(cfg, "outbox_max_bytes");
 	s->outbox_resend_ms = config_int(cfg, "outbox_resend_timeout") * 1000;

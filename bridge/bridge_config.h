@@ -23,6 +23,9 @@ struct bridge_settings {
 	const char *trunk_contexts, *trunk_endpoints;
 	long long call_idle_timeout_ms;
 	const char *outbox_dir;
+	int publish_state;
+	int64_t state_resync_ms;
+	const char *snapshot_file;
 	uint64_t outbox_max_bytes;
 	int64_t outbox_resend_ms;
 	size_t outbox_window;

@@ -7,6 +7,7 @@
 
 #include "bridge.h"
 #include "bridge_config.h"
+#include "bridge_state.h"
 #include "check.h"
 #include "cli.h"
 #include "log.h"
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
 {
 	struct cli_mode modes[] = {
 	    {"--check", "check config, AMI login, Ping, CoreSettings and the broker; then exit", 0, 0, NULL},
+	    {"--collect", "log in, read the PBX's state, print it as JSON; then exit", 0, 0, NULL},
+	    {"--snapshot", "FILE: keep the whole state as JSON in FILE (as snapshot_file)", 1, 0, NULL},
 	};
 	struct cli cli = {.progname = "pbxbus-bridge",
 	                  .default_config = "/etc/pbxbus/bridge.conf",
@@ -70,6 +73,11 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return 0;
 	}
+	if (modes[2].set && config_set(&cfg, "snapshot_file", modes[2].arg, CFG_SRC_FLAG, err, sizeof(err)) < 0) {
+		fprintf(stderr, "pbxbus-bridge: --snapshot: %s\n", err);
+		config_free(&cfg);
+		return 2;
+	}
 	if (log_level_parse(config_str(&cfg, "log_level") ? config_str(&cfg, "log_level") : "info", &level) < 0) {
 		fprintf(stderr, "pbxbus-bridge: log_level: must be error, warn, info or debug\n");
 		config_free(&cfg);
@@ -87,6 +95,8 @@ int main(int argc, char **argv)
 	const char *own[] = {s.outbox_dir, NULL};
 	if (modes[0].set) {
 		rc = bridge_check(&s);
+	} else if (modes[1].set) {
+		rc = bridge_collect(&s);
 	} else if (privdrop(config_str(&cfg, "user"), own, err, sizeof(err)) < 0) {
 		log_crit("%s", err);
 		rc = 1;

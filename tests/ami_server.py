@@ -31,6 +31,20 @@ def rewrite_ids(raw, loop):
     return ID_LINE.sub(lambda m: b"%s: %d.%s" % (m.group(1), int(m.group(2)) + loop * 86400, m.group(3)), raw)
 
 
+def load_recorded(base):
+    """action name → the messages Asterisk answered it with (capture 04)."""
+    with open(base + ".client.txt", "rb") as f:
+        actions = [amicap.fields(b + b"\r\n\r\n") for b in f.read().split(b"\r\n\r\n") if b.strip()]
+    by_id = {amicap.get(a, "ActionID"): amicap.get(a, "Action").lower() for a in actions}
+    _, msgs = amicap.load(base + ".server.txt")
+    out = {}
+    for raw in msgs:
+        name = by_id.get(amicap.get(amicap.fields(raw), "ActionID"))
+        if name and name not in ("login", "logoff", "command"):
+            out.setdefault(name, []).append(raw)
+    return out
+
+
 def say(*a):
     print(*a, flush=True)
 
@@ -74,6 +88,8 @@ class Session:
             if self.srv.args.ignore_ping:
                 return None
             return self.send(msg(("Response", "Success"), *idp, ("Ping", "Pong"), ("Timestamp", "%.6f" % time.time())))
+        if name in self.srv.recorded and name != "coreshowchannels":
+            return self.send_recorded(name, aid)
         if name == "coresettings":
             return self.send(msg(("Response", "Success"), *idp, ("AMIversion", "11.0.0"), ("AsteriskVersion", "22.10.1"),
                                  ("SystemName", ""), ("CoreMaxCalls", "0")))
@@ -86,6 +102,17 @@ class Session:
             raise ConnectionError("logoff")
         return self.send(msg(("Response", "Error"), *idp,
                              ("Message", "Invalid/unknown command: %s. Use Action: ListCommands to show available commands." % name)))
+
+    def send_recorded(self, name, aid):
+        """The answer Asterisk gave to this action in capture 04, under our ActionID."""
+        out = b""
+        for raw in self.srv.recorded[name]:
+            if self.srv.logins > 1 and self.srv.args.hide_later and any(
+                    v in (self.srv.args.hide_later, "PJSIP/" + self.srv.args.hide_later)
+                    for k, v in amicap.fields(raw) if k in ("Exten", "ObjectName", "Device")):
+                continue
+            out += re.sub(rb"ActionID: [^\r\n]*", b"ActionID: " + (aid or "").encode(), raw)
+        self.send(out)
 
     def core_show_channels(self, idp):
         live = list(self.srv.live.values())
@@ -192,6 +219,8 @@ class Server:
             for msgs in captures:
                 self.stream += [rewrite_ids(raw, loop) for raw in msgs] if loop else msgs
         self.session = None
+        self.recorded = load_recorded(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "ami",
+                                                   "04-info-actions"))
         self.calls_live = {}  # Linkedid -> channels up, to report completed calls
         if args.extra:
             self.stream += [e.encode().replace(b"\\r\\n", b"\r\n") for e in args.extra]
@@ -254,6 +283,7 @@ def main():
     ap.add_argument("--drop", type=int, default=0, help="times to drop the connection mid-message")
     ap.add_argument("--drop-at", type=int, default=5)
     ap.add_argument("--drop-every", type=int, default=10)
+    ap.add_argument("--hide-later", default="", help="extension left out of the lists after the first login")
     ap.add_argument("--loop-gap", type=float, default=0.0, help="seconds of quiet between loops")
     ap.add_argument("--report-calls", action="store_true", help="print COMPLETED <Linkedid> per call")
     ap.add_argument("--skip-after-drop", type=int, default=0, help="messages the bridge misses at each drop")

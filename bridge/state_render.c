@@ -1,0 +1,229 @@
+#include "state_render.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+
+static void kv(struct jw *w, const char *k, const char *v)
+{
+	jw_keyz(w, k);
+	jw_strz(w, v && *v ? v : NULL);
+}
+
+static void kint(struct jw *w, const char *k, long long v)
+{
+	jw_keyz(w, k);
+	jw_int(w, v);
+}
+
+static void ktime(struct jw *w, const char *k, int64_t ms)
+{
+	char buf[ISO8601_LEN];
+	jw_keyz(w, k);
+	if (ms > 0)
+		jw_strz(w, iso8601_ms(ms, buf));
+	else
+		jw_null(w);
+}
+
+const char *state_call_of_endpoint(const struct state_view *v, const char *endpoint, char *buf, size_t size)
+{
+	const struct call_tracker *t = v->calls;
+
+	for (size_t i = 0; t && i < t->nbuckets; i++) {
+		for (const struct call *c = t->buckets[i]; c; c = c->next) {
+			for (int j = 0; j < c->nch; j++) {
+				if (!c->ch[j].gone && !c->ch[j].is_local && strcmp(c->ch[j].endpoint, endpoint) == 0) {
+					snprintf(buf, size, "%s:%s", v->pbx_id, c->linkedid);
+					return buf;
+				}
+			}
+		}
+	}
+	return NULL;
+}
+
+/* "sip:100@127.0.0.1:5071;ob" → ip 127.0.0.1, port 5071 */
+static void uri_host_port(const char *uri, char *ip, size_t ipsz, int *port)
+{
+	const char *at = strchr(uri, '@');
+	const char *host = at ? at + 1 : (strncmp(uri, "sip:", 4) == 0 ? uri + 4 : uri);
+	size_t hl = strcspn(host, ":;>");
+	snprintf(ip, ipsz, "%.*s", (int)hl, host);
+	*port = host[hl] == ':' ? (int)strtol(host + hl + 1, NULL, 10) : 0;
+}
+
+static void render_ext(struct jw *w, const struct state_view *v, const struct st_ext *x)
+{
+	char ip[64], call[128];
+	int port;
+	const char *state = pbx_state_ext_state(x);
+	const char *call_id = state_call_of_endpoint(v, x->endpoint, call, sizeof(call));
+
+	kv(w, "extension", x->ext);
+	kv(w, "tech", x->tech);
+	kv(w, "endpoint", x->endpoint);
+	kv(w, "state", state);
+	jw_keyz(w, "contacts");
+	jw_arr_begin(w);
+	for (int i = 0; i < x->ncontacts; i++) {
+		const struct st_contact *c = &x->contacts[i];
+		uri_host_port(c->uri, ip, sizeof(ip), &port);
+		jw_obj_begin(w);
+		kv(w, "uri", c->uri);
+		kv(w, "ip", ip);
+		jw_keyz(w, "port");
+		if (port > 0)
+			jw_int(w, port);
+		else
+			jw_null(w);
+		jw_keyz(w, "rtt_ms");
+		if (c->rtt_ms >= 0)
+			jw_int(w, c->rtt_ms);
+		else
+			jw_null(w);
+		kv(w, "status", c->status);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	kv(w, "call_id", call_id);
+}
+
+static void render_trunk(struct jw *w, const struct st_trunk *t)
+{
+	kv(w, "trunk", t->endpoint);
+	kv(w, "tech", t->tech);
+	kv(w, "registration", t->registration);
+	kv(w, "registration_name", t->registration_name);
+	kv(w, "server_uri", t->server_uri);
+	kv(w, "reachability", t->reachability[0] ? t->reachability : "unknown");
+	kv(w, "device_state", t->dev_state[0] ? t->dev_state : "unknown");
+	ktime(w, "changed_at", t->changed_ms);
+}
+
+static const char *member_state(int status)
+{
+	static const char *const words[] = {"unknown",     "idle",    "in_use",  "busy",   "unavailable",
+	                                    "unavailable", "ringing", "ringing", "on_hold"};
+	return status >= 0 && status < (int)(sizeof(words) / sizeof(words[0])) ? words[status] : "unknown";
+}
+
+static void render_queue(struct jw *w, const struct st_queue *q)
+{
+	kv(w, "queue", q->name);
+	kv(w, "strategy", q->strategy);
+	jw_keyz(w, "callers");
+	jw_arr_begin(w);
+	for (int i = 0; i < q->ncallers; i++) {
+		jw_obj_begin(w);
+		kv(w, "channel", q->callers[i].channel);
+		kv(w, "number", q->callers[i].number);
+		kv(w, "name", q->callers[i].name);
+		ktime(w, "waiting_since", q->callers[i].joined_ms);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_keyz(w, "members");
+	jw_arr_begin(w);
+	for (int i = 0; i < q->nmembers; i++) {
+		jw_obj_begin(w);
+		kv(w, "name", q->members[i].name);
+		kv(w, "location", q->members[i].location);
+		kv(w, "state", member_state(q->members[i].status));
+		jw_keyz(w, "paused");
+		jw_bool(w, q->members[i].paused);
+		jw_keyz(w, "in_call");
+		jw_bool(w, q->members[i].in_call);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	kint(w, "completed", q->completed);
+	kint(w, "abandoned", q->abandoned);
+	kint(w, "holdtime_s", q->holdtime);
+	kint(w, "talktime_s", q->talktime);
+}
+
+void render_entity(struct jw *w, const struct state_view *v, const struct st_entity *e)
+{
+	jw_obj_begin(w);
+	switch (e->kind) {
+	case ST_EXT:
+		render_ext(w, v, &e->u.ext);
+		break;
+	case ST_TRUNK:
+		render_trunk(w, &e->u.trunk);
+		break;
+	case ST_QUEUE:
+		render_queue(w, &e->u.queue);
+		break;
+	case ST_KINDS:
+		break;
+	}
+	jw_obj_end(w);
+}
+
+void render_system(struct jw *w, const struct state_view *v)
+{
+	const struct st_system *y = &v->st->sys;
+
+	jw_obj_begin(w);
+	kv(w, "pbx", v->pbx_id);
+	kv(w, "asterisk_version", y->asterisk_version);
+	kv(w, "ami_version", y->ami_version);
+	kv(w, "asterisk_started", y->startup);
+	kv(w, "asterisk_reloaded", y->reload);
+	kint(w, "active_calls", v->calls ? (long long)v->calls->ncalls : 0);
+	kv(w, "bridge_version", v->bridge_version);
+	ktime(w, "bridge_started_at", v->bridge_started_ms);
+	jw_obj_end(w);
+}
+
+void render_calls(struct jw *w, const struct state_view *v)
+{
+	const struct call_tracker *t = v->calls;
+	char id[128];
+
+	jw_arr_begin(w);
+	for (size_t i = 0; t && i < t->nbuckets; i++) {
+		for (const struct call *c = t->buckets[i]; c; c = c->next) {
+			jw_obj_begin(w);
+			snprintf(id, sizeof(id), "%s:%s", v->pbx_id, c->linkedid);
+			kv(w, "call_id", id);
+			kv(w, "direction", call_direction_name(call_direction(c)));
+			kv(w, "external_number", call_external_number(c));
+			kv(w, "extension", call_extension(c));
+			kv(w, "trunk", call_trunk(c));
+			jw_keyz(w, "answered");
+			jw_bool(w, c->answered);
+			ktime(w, "since", c->started_ms);
+			jw_obj_end(w);
+		}
+	}
+	jw_arr_end(w);
+}
+
+void render_snapshot(struct jw *w, const struct state_view *v)
+{
+	static const char *const names[ST_KINDS] = {"extensions", "trunks", "queues"};
+
+	jw_obj_begin(w);
+	jw_keyz(w, "system");
+	render_system(w, v);
+	for (int k = 0; k < ST_KINDS; k++) {
+		jw_keyz(w, names[k]);
+		jw_obj_begin(w);
+		for (size_t i = 0; i < v->st->n; i++) {
+			const struct st_entity *e = &v->st->e[i];
+			if ((int)e->kind != k || e->removed)
+				continue;
+			jw_keyz(w, pbx_state_key(e));
+			render_entity(w, v, e);
+		}
+		jw_obj_end(w);
+	}
+	jw_keyz(w, "calls");
+	render_calls(w, v);
+	jw_obj_end(w);
+}

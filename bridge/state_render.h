@@ -1,0 +1,27 @@
+/* The JSON of live state: one document per topic under <prefix>/state/, and
+ * the whole of it for --snapshot and --collect (docs/topics.md). */
+#ifndef PBXBUS_STATE_RENDER_H
+#define PBXBUS_STATE_RENDER_H
+
+#include "call_tracker.h"
+#include "json_writer.h"
+#include "pbx_state.h"
+
+struct state_view {
+	const struct pbx_state *st;
+	const struct call_tracker *calls;
+	const char *pbx_id;
+	const char *bridge_version;
+	int64_t bridge_started_ms;
+};
+
+void render_entity(struct jw *w, const struct state_view *v, const struct st_entity *e);
+void render_system(struct jw *w, const struct state_view *v);
+void render_calls(struct jw *w, const struct state_view *v);
+/* Everything: {"pbx":..., "system":..., "extensions":{...}, "trunks":{...}, "queues":{...}, "calls":[...]} */
+void render_snapshot(struct jw *w, const struct state_view *v);
+
+/* The call (call_id) a live channel of this endpoint is in, or NULL. */
+const char *state_call_of_endpoint(const struct state_view *v, const char *endpoint, char *buf, size_t size);
+
+#endif
