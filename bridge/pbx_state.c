@@ -34,8 +34,16 @@ void pbx_state_init(struct pbx_state *s, int (*is_trunk_endpoint)(void *ctx, con
 	s->ctx = ctx;
 }
 
+static void free_entity(struct st_entity *e)
+{
+	if (e->kind == ST_QUEUE)
+		free(e->u.q);
+}
+
 void pbx_state_free(struct pbx_state *s)
 {
+	for (size_t i = 0; i < s->n; i++)
+		free_entity(&s->e[i]);
 	free(s->e);
 	s->e = NULL;
 	s->n = s->cap = 0;
@@ -49,7 +57,7 @@ const char *pbx_state_key(const struct st_entity *e)
 	case ST_TRUNK:
 		return e->u.trunk.endpoint;
 	case ST_QUEUE:
-		return e->u.queue.name;
+		return e->u.q->name;
 	case ST_KINDS:
 		break;
 	}
@@ -104,7 +112,11 @@ static struct st_entity *get_or_add(struct pbx_state *s, enum st_kind kind, cons
 		copy(e->u.trunk.registration, sizeof(e->u.trunk.registration), "unknown");
 		break;
 	case ST_QUEUE:
-		copy(e->u.queue.name, sizeof(e->u.queue.name), key);
+		if ((e->u.q = calloc(1, sizeof(*e->u.q))) == NULL) {
+			s->n--;
+			return NULL;
+		}
+		copy(e->u.q->name, sizeof(e->u.q->name), key);
 		break;
 	case ST_KINDS:
 		break;
@@ -115,9 +127,12 @@ static struct st_entity *get_or_add(struct pbx_state *s, enum st_kind kind, cons
 void pbx_state_compact(struct pbx_state *s)
 {
 	size_t j = 0;
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n; i++) {
 		if (!s->e[i].removed)
 			s->e[j++] = s->e[i];
+		else
+			free_entity(&s->e[i]);
+	}
 	s->n = j;
 }
 
@@ -485,7 +500,7 @@ static void on_registry_entry(struct pbx_state *s, const struct ami_msg *m, int6
 
 static struct st_member *member(struct st_entity *e, const char *location, int add)
 {
-	struct st_queue *q = &e->u.queue;
+	struct st_queue *q = e->u.q;
 	for (int i = 0; i < q->nmembers; i++)
 		if (strcmp(q->members[i].location, location) == 0)
 			return &q->members[i];
@@ -518,7 +533,7 @@ static void update_member(struct st_entity *e, const struct ami_msg *m, const ch
 
 static void remove_member(struct st_entity *e, const char *location)
 {
-	struct st_queue *q = &e->u.queue;
+	struct st_queue *q = e->u.q;
 	for (int i = 0; i < q->nmembers; i++) {
 		if (strcmp(q->members[i].location, location) == 0) {
 			memmove(&q->members[i], &q->members[i + 1],
@@ -532,7 +547,7 @@ static void remove_member(struct st_entity *e, const char *location)
 
 static void add_caller(struct st_entity *e, const struct ami_msg *m, int64_t joined_ms)
 {
-	struct st_queue *q = &e->u.queue;
+	struct st_queue *q = e->u.q;
 	char ch[ST_NAME];
 	get(m, "Channel", ch, sizeof(ch));
 	for (int i = 0; i < q->ncallers; i++)
@@ -550,7 +565,7 @@ static void add_caller(struct st_entity *e, const struct ami_msg *m, int64_t joi
 
 static void remove_caller(struct st_entity *e, const char *channel)
 {
-	struct st_queue *q = &e->u.queue;
+	struct st_queue *q = e->u.q;
 	for (int i = 0; i < q->ncallers; i++) {
 		if (strcmp(q->callers[i].channel, channel) == 0) {
 			memmove(&q->callers[i], &q->callers[i + 1],
@@ -569,7 +584,7 @@ static void on_queue_event(struct pbx_state *s, const struct ami_msg *m, const c
 
 	if (e == NULL)
 		return;
-	struct st_queue *q = &e->u.queue;
+	struct st_queue *q = e->u.q;
 	if (strcmp(ev, "QueueParams") == 0) {
 		/* QueueStatus lists the queue, then all its members and callers */
 		e->seen = 1;

@@ -73,7 +73,7 @@ struct st_entity {
 	union {
 		struct st_ext ext;
 		struct st_trunk trunk;
-		struct st_queue queue;
+		struct st_queue *q; /* big: allocated only for queues */
 	} u;
 };
 

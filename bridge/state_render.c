@@ -156,7 +156,7 @@ void render_entity(struct jw *w, const struct state_view *v, const struct st_ent
 		render_trunk(w, &e->u.trunk);
 		break;
 	case ST_QUEUE:
-		render_queue(w, &e->u.queue);
+		render_queue(w, e->u.q);
 		break;
 	case ST_KINDS:
 		break;
