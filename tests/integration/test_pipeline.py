@@ -193,9 +193,7 @@ def test_tls_and_acls_for_real():
     import subprocess as sp
     for user, secret in (("bridge", "bridge-secret-1"), ("crm", "crm-secret-1")):
         sp.run(["mosquitto_passwd", "-b"] + (["-c"] if user == "bridge" else []) + [pw, user, secret], check=True)
-    acl = tmp.file("acl", "user bridge\ntopic write pbx/events/#\ntopic write pbx/calls/#\n"
-                   "topic write pbx/bridge/#\ntopic write pbx/state/#\ntopic read pbx/acks/#\n\n"
-                   "user crm\ntopic read pbx/calls/hangup\ntopic write pbx/acks/#\n", 0o644)
+    acl = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "mosquitto", "acl")  # the shipped one
     port = __import__("harness").free_port()
     broker = Mosquitto(tmp, port=port)
     # TLS listener only, no anonymous access
@@ -252,4 +250,30 @@ def test_tls_and_acls_for_real():
         ami.stop()
         broker.stop()
         pg.stop("immediate")
+        tmp.cleanup()
+
+
+def test_shipped_broker_config_starts():
+    """deploy/mosquitto/mosquitto.conf as users get it, with paths for here."""
+    import subprocess as sp
+    tmp = TempDir()
+    try:
+        root = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "mosquitto")
+        port = __import__("harness").free_port()
+        pw = tmp.path + "/passwd"
+        sp.run(["mosquitto_passwd", "-c", "-b", pw, "bridge", "x"], check=True)
+        conf = open(root + "/mosquitto.conf").read()
+        conf = conf.replace("listener 1883", "listener %d 127.0.0.1" % port)
+        conf = conf.replace("/var/lib/mosquitto/", tmp.path + "/").replace("/etc/mosquitto/passwd", pw)
+        conf = conf.replace("/etc/mosquitto/acl", os.path.abspath(root + "/acl"))
+        path = tmp.file("m.conf", "user root\n" + conf, 0o644)
+        proc = sp.Popen(["mosquitto", "-c", path], stdout=sp.DEVNULL, stderr=sp.PIPE)
+        b = Mosquitto(tmp, port=port)
+        wait_for(b.ready, 10, "the shipped broker config")
+        r = sp.run(["mosquitto_pub", "-p", str(port), "-u", "bridge", "-P", "x", "-q", "1", "-t", "pbx/events/x",
+                    "-m", "{}"], capture_output=True)
+        assert r.returncode == 0, r.stderr
+        proc.terminate()
+        proc.wait(5)
+    finally:
         tmp.cleanup()
