@@ -149,8 +149,36 @@ static int send_action(struct ami_client *c, const char *action, const char *hea
 	return send_action_timeout(c, action, headers, cb, arg, c->o.action_timeout_ms);
 }
 
+/* Read-only by design: the only actions the bridge may send once logged in. */
+static const char *const allowed_actions[] = {
+    "Ping",
+    "Filter",
+    "CoreSettings",
+    "CoreStatus",
+    "CoreShowChannels",
+    "PJSIPShowEndpoints",
+    "SIPpeers",
+    "PJSIPShowRegistrationsOutbound",
+    "SIPshowregistry",
+    "ExtensionStateList",
+    "DeviceStateList",
+    "QueueStatus",
+};
+
+static int action_allowed(const char *action)
+{
+	for (size_t i = 0; i < sizeof(allowed_actions) / sizeof(allowed_actions[0]); i++)
+		if (strcmp(action, allowed_actions[i]) == 0)
+			return 1;
+	return 0;
+}
+
 int ami_client_action(struct ami_client *c, const char *action, const char *headers, ami_action_cb cb, void *arg)
 {
+	if (!action_allowed(action)) {
+		log_crit("ami: refusing to send action %s: not on the read-only allow-list", action);
+		return -1;
+	}
 	if (c->state != AMI_UP)
 		return -1;
 	return send_action(c, action, headers, cb, arg);

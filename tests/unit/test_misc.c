@@ -87,3 +87,34 @@ void test_clock_formats(void)
 	CHECK_EQ_INT(ami_timestamp_ms("17x", 3), -1);
 	CHECK_EQ_INT(ami_timestamp_ms("", 0), -1);
 }
+
+#include <sys/socket.h>
+
+#include "ami_client.h"
+#include "log.h"
+
+void test_ami_actions_are_read_only(void)
+{
+	struct ami_client c;
+	struct ami_opts o = {.host = "127.0.0.1", .port = 1, .username = "u", .secret = "s", .action_timeout_ms = 1000};
+	struct ami_callbacks cb = {0};
+	int sv[2];
+	char out[512];
+
+	CHECK(ami_client_init(&c, &o, &cb) == 0);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	c.fd = sv[0]; /* a live session: only the allow-list decides */
+	c.state = AMI_UP;
+	log_set_level((enum log_level) - 1); /* the refusals are logged as CRITICAL */
+	CHECK(ami_client_action(&c, "Originate", "Channel: PJSIP/100\r\n", NULL, NULL) < 0);
+	CHECK(ami_client_action(&c, "Command", NULL, NULL, NULL) < 0);
+	CHECK(ami_client_action(&c, "Hangup", NULL, NULL, NULL) < 0);
+	log_set_level(LOG_LVL_ERROR);
+	CHECK(ami_client_action(&c, "CoreSettings", NULL, NULL, NULL) == 0);
+	ssize_t n = read(sv[1], out, sizeof(out) - 1);
+	CHECK(n > 0);
+	out[n > 0 ? n : 0] = '\0';
+	CHECK_EQ_STR(out, "Action: CoreSettings\r\nActionID: pbxbus-1\r\n\r\n");
+	close(sv[1]);
+	ami_client_free(&c);
+}
