@@ -7,93 +7,59 @@
 
 #include "topic.h"
 
-#define S(name, def, help)                                                                                             \
-	{                                                                                                              \
-		name, CFG_STRING, def, 0, 0, 0, help                                                                   \
-	}
-#define SECRET(name, help)                                                                                             \
-	{                                                                                                              \
-		name, CFG_STRING, NULL, 0, 0, CFG_SECRET, help                                                         \
-	}
-#define I(name, def, lo, hi, help)                                                                                     \
-	{                                                                                                              \
-		name, CFG_INT, def, lo, hi, 0, help                                                                    \
-	}
-#define B(name, def, help)                                                                                             \
-	{                                                                                                              \
-		name, CFG_BOOL, def, 0, 0, 0, help                                                                     \
-	}
-
 const struct cfg_key bridge_keys[] = {
-    S("pbx_id", NULL, "this PBX's id in call ids and status (default: the host name)"),
-    S("topic_prefix", "pbx", "MQTT topic prefix, may hold a site id (pbx/site1)"),
-    S("log_level", "info", "error, warn, info or debug"),
-    S("user", NULL, "when started as root, run as this user (outbox_dir is given to it)"),
-    S("ami_host", "127.0.0.1", "Asterisk Manager Interface host"),
-    I("ami_port", "5038", 1, 65535, "AMI TCP port"),
-    S("ami_username", NULL, "AMI user (manager.conf section); required"),
-    SECRET("ami_secret", "AMI secret (prefer ami_secret_file or PBXBUS_AMI_SECRET)"),
-    S("ami_secret_file", NULL, "file holding the AMI secret (mode 600)"),
-    S("ami_auth", "md5", "login method: md5 (challenge) or plain"),
-    S("ami_events", "on", "EventMask sent at login (on, off, or classes: call,cdr,...)"),
+    CFG_S("pbx_id", NULL, "this PBX's id in call ids and status (default: the host name)"),
+    CFG_S("topic_prefix", "pbx", "MQTT topic prefix, may hold a site id (pbx/site1)"),
+    CFG_S("log_level", "info", "error, warn, info or debug"),
+    CFG_S("user", NULL, "when started as root, run as this user (outbox_dir is given to it)"),
+    CFG_S("ami_host", "127.0.0.1", "Asterisk Manager Interface host"),
+    CFG_I("ami_port", "5038", 1, 65535, "AMI TCP port"),
+    CFG_S("ami_username", NULL, "AMI user (manager.conf section); required"),
+    CFG_SECRET_S("ami_secret", "AMI secret (prefer ami_secret_file or PBXBUS_AMI_SECRET)"),
+    CFG_S("ami_secret_file", NULL, "file holding the AMI secret (mode 600)"),
+    CFG_S("ami_auth", "md5", "login method: md5 (challenge) or plain"),
+    CFG_S("ami_events", "on", "EventMask sent at login (on, off, or classes: call,cdr,...)"),
     {"ami_filter", CFG_MULTI, NULL, 0, 0, 0, "AMI Filter sent after login; repeat the key for several"},
-    I("ami_connect_timeout", "5", 1, 300, "seconds for TCP connect, banner and login"),
-    I("ami_ping_interval", "20", 1, 3600, "seconds between keepalive Pings"),
-    I("ami_ping_timeout", "10", 1, 3600, "seconds to wait for a Ping answer before reconnecting"),
-    I("ami_action_timeout", "30", 1, 3600, "seconds to wait for an action's response or list"),
-    I("ami_auth_retry", "60", 1, 86400, "seconds between login attempts after a refused login"),
-    I("reconnect_max", "30", 1, 3600, "cap of the reconnect back-off in seconds (AMI and MQTT)"),
-    S("mqtt_host", "127.0.0.1", "MQTT broker host"),
-    I("mqtt_port", "1883", 1, 65535, "MQTT broker port"),
-    S("mqtt_client_id", NULL, "MQTT client id (default: pbxbus-bridge-<pbx_id>)"),
-    S("mqtt_username", NULL, "MQTT user name"),
-    SECRET("mqtt_password", "MQTT password (prefer mqtt_password_file or PBXBUS_MQTT_PASSWORD)"),
-    S("mqtt_password_file", NULL, "file holding the MQTT password (mode 600)"),
-    S("mqtt_tls_ca", NULL, "CA file: turns TLS on"),
-    S("mqtt_tls_cert", NULL, "client certificate for TLS"),
-    S("mqtt_tls_key", NULL, "client key for TLS"),
-    I("mqtt_keepalive", "30", 5, 3600, "MQTT keepalive in seconds"),
-    I("mqtt_qos_events", "0", 0, 1, "QoS of events/*"),
-    I("mqtt_qos_state", "1", 0, 1, "QoS of bridge/status (and the state/ topics to come)"),
-    I("mqtt_queue_max_messages", "10000", 10, 60000, "most messages held for the broker before events are shed"),
-    I("mqtt_queue_max_bytes", "1048576", 65536, 1073741824, "most bytes held for the broker before events are shed"),
-    I("mqtt_qos_calls", "1", 0, 1, "QoS of calls/*"),
-    S("trunk_contexts", "from-trunk from-pstn from-did-direct from-trunk-*",
-      "dialplan contexts (globs): a channel created in one is a trunk leg"),
-    S("trunk_endpoints", "", "endpoint names (globs) that are trunks, besides trunk_contexts"),
-    I("call_idle_timeout", "14400", 60, 604800, "seconds without an event before a call is closed as partial"),
-    I("max_calls", "20000", 10, 1000000, "most calls tracked at once; more are not tracked (counted)"),
-    S("outbox_dir", "/var/lib/pbxbus", "directory of the durable outbox of call records"),
-    I("outbox_max_bytes", "1073741824", 1048576, 1099511627776LL, "outbox size bound; past it new records are refused"),
-    I("outbox_resend_timeout", "60", 1, 86400, "seconds before an unacknowledged record is sent again (doubling)"),
-    I("outbox_window", "256", 1, 10000, "most call records sent and awaiting a consumer's ack"),
-    B("publish_state", "yes", "publish live state as retained messages under <prefix>/state/"),
-    I("state_resync_interval", "300", 10, 86400, "seconds between full resyncs of the live state"),
-    S("snapshot_file", NULL, "write the whole state as JSON here (atomically, at most once a second)"),
-    S("events_allow", "*", "event names published on events/ (globs, space-separated)"),
-    S("events_deny", "VarSet Newexten RTCP*", "event names never published (globs; deny wins)"),
-    I("status_interval", "60", 5, 86400, "seconds between bridge/status refreshes"),
+    CFG_I("ami_connect_timeout", "5", 1, 300, "seconds for TCP connect, banner and login"),
+    CFG_I("ami_ping_interval", "20", 1, 3600, "seconds between keepalive Pings"),
+    CFG_I("ami_ping_timeout", "10", 1, 3600, "seconds to wait for a Ping answer before reconnecting"),
+    CFG_I("ami_action_timeout", "30", 1, 3600, "seconds to wait for an action's response or list"),
+    CFG_I("ami_auth_retry", "60", 1, 86400, "seconds between login attempts after a refused login"),
+    CFG_I("reconnect_max", "30", 1, 3600, "cap of the reconnect back-off in seconds (AMI and MQTT)"),
+    CFG_S("mqtt_host", "127.0.0.1", "MQTT broker host"),
+    CFG_I("mqtt_port", "1883", 1, 65535, "MQTT broker port"),
+    CFG_S("mqtt_client_id", NULL, "MQTT client id (default: pbxbus-bridge-<pbx_id>)"),
+    CFG_S("mqtt_username", NULL, "MQTT user name"),
+    CFG_SECRET_S("mqtt_password", "MQTT password (prefer mqtt_password_file or PBXBUS_MQTT_PASSWORD)"),
+    CFG_S("mqtt_password_file", NULL, "file holding the MQTT password (mode 600)"),
+    CFG_S("mqtt_tls_ca", NULL, "CA file: turns TLS on"),
+    CFG_S("mqtt_tls_cert", NULL, "client certificate for TLS"),
+    CFG_S("mqtt_tls_key", NULL, "client key for TLS"),
+    CFG_I("mqtt_keepalive", "30", 5, 3600, "MQTT keepalive in seconds"),
+    CFG_I("mqtt_qos_events", "0", 0, 1, "QoS of events/*"),
+    CFG_I("mqtt_qos_state", "1", 0, 1, "QoS of bridge/status (and the state/ topics to come)"),
+    CFG_I("mqtt_queue_max_messages", "10000", 10, 60000, "most messages held for the broker before events are shed"),
+    CFG_I("mqtt_queue_max_bytes", "1048576", 65536, 1073741824,
+          "most bytes held for the broker before events are shed"),
+    CFG_I("mqtt_qos_calls", "1", 0, 1, "QoS of calls/*"),
+    CFG_S("trunk_contexts", "from-trunk from-pstn from-did-direct from-trunk-*",
+          "dialplan contexts (globs): a channel created in one is a trunk leg"),
+    CFG_S("trunk_endpoints", "", "endpoint names (globs) that are trunks, besides trunk_contexts"),
+    CFG_I("call_idle_timeout", "14400", 60, 604800, "seconds without an event before a call is closed as partial"),
+    CFG_I("max_calls", "20000", 10, 1000000, "most calls tracked at once; more are not tracked (counted)"),
+    CFG_S("outbox_dir", "/var/lib/pbxbus", "directory of the durable outbox of call records"),
+    CFG_I("outbox_max_bytes", "1073741824", 1048576, 1099511627776LL,
+          "outbox size bound; past it new records are refused"),
+    CFG_I("outbox_resend_timeout", "60", 1, 86400, "seconds before an unacknowledged record is sent again (doubling)"),
+    CFG_I("outbox_window", "256", 1, 10000, "most call records sent and awaiting a consumer's ack"),
+    CFG_B("publish_state", "yes", "publish live state as retained messages under <prefix>/state/"),
+    CFG_I("state_resync_interval", "300", 10, 86400, "seconds between full resyncs of the live state"),
+    CFG_S("snapshot_file", NULL, "write the whole state as JSON here (atomically, at most once a second)"),
+    CFG_S("events_allow", "*", "event names published on events/ (globs, space-separated)"),
+    CFG_S("events_deny", "VarSet Newexten RTCP*", "event names never published (globs; deny wins)"),
+    CFG_I("status_interval", "60", 5, 86400, "seconds between bridge/status refreshes"),
 };
 const size_t bridge_nkeys = sizeof(bridge_keys) / sizeof(bridge_keys[0]);
-
-static int load_secret(const struct config *cfg, const char *key, const char *file_key, char *out, size_t outsz,
-                       char *err, size_t errsz)
-{
-	const char *inline_value = config_str(cfg, key);
-	const char *file = config_str(cfg, file_key);
-
-	out[0] = '\0';
-	if (file != NULL)
-		return config_read_secret_file(file, out, outsz, err, errsz);
-	if (inline_value != NULL) {
-		if (strlen(inline_value) >= outsz) {
-			snprintf(err, errsz, "%s: too long", key);
-			return -1;
-		}
-		memcpy(out, inline_value, strlen(inline_value) + 1);
-	}
-	return 0;
-}
 
 static int load_identity(struct bridge_settings *s, const struct config *cfg, char *err, size_t errsz)
 {
@@ -141,7 +107,7 @@ static int load_ami(struct bridge_settings *s, const struct config *cfg, char *e
 		return -1;
 	}
 	a->auth_md5 = strcasecmp(auth, "md5") == 0;
-	if (load_secret(cfg, "ami_secret", "ami_secret_file", s->ami_secret, sizeof(s->ami_secret), err, errsz) < 0)
+	if (config_secret(cfg, "ami_secret", "ami_secret_file", s->ami_secret, sizeof(s->ami_secret), err, errsz) < 0)
 		return -1;
 	if (s->ami_secret[0] == '\0') {
 		snprintf(err, errsz, "no AMI secret: set ami_secret_file or PBXBUS_AMI_SECRET");
@@ -175,8 +141,8 @@ static int load_mqtt(struct bridge_settings *s, const struct config *cfg, char *
 	m->port = (int)config_int(cfg, "mqtt_port");
 	m->client_id = s->client_id;
 	m->username = config_str(cfg, "mqtt_username");
-	if (load_secret(cfg, "mqtt_password", "mqtt_password_file", s->mqtt_password, sizeof(s->mqtt_password), err,
-	                errsz) < 0)
+	if (config_secret(cfg, "mqtt_password", "mqtt_password_file", s->mqtt_password, sizeof(s->mqtt_password), err,
+	                  errsz) < 0)
 		return -1;
 	m->password = s->mqtt_password[0] ? s->mqtt_password : NULL;
 	m->tls_ca = config_str(cfg, "mqtt_tls_ca");

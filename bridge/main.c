@@ -13,29 +13,10 @@
 #include "log.h"
 #include "mqtt_link.h"
 #include "privdrop.h"
+#include "signals.h"
 #include "version.h"
 
 static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-}
 
 int main(int argc, char **argv)
 {
@@ -104,7 +85,7 @@ int main(int argc, char **argv)
 		log_crit("%s", err);
 		rc = 1;
 	} else {
-		install_signals();
+		signals_install(&stop_requested);
 		log_info("starting %s: AMI %s:%d, MQTT %s:%d, prefix %s, pbx %s", PBXBUS_VERSION, s.ami.host,
 		         s.ami.port, s.mqtt.host, s.mqtt.port, s.prefix, s.pbx_id);
 		bridge_run(&b, &stop_requested);

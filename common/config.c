@@ -364,3 +364,22 @@ int config_read_secret_file(const char *path, char *out, size_t outsz, char *err
 		out[--n] = '\0';
 	return 0;
 }
+
+int config_secret(const struct config *cfg, const char *key, const char *file_key, char *out, size_t outsz, char *err,
+                  size_t errsz)
+{
+	const char *inline_value = config_str(cfg, key);
+	const char *file = config_str(cfg, file_key);
+
+	out[0] = '\0';
+	if (file != NULL)
+		return config_read_secret_file(file, out, outsz, err, errsz);
+	if (inline_value != NULL) {
+		if (strlen(inline_value) >= outsz) {
+			snprintf(err, errsz, "%s: too long", key);
+			return -1;
+		}
+		memcpy(out, inline_value, strlen(inline_value) + 1);
+	}
+	return 0;
+}

@@ -43,6 +43,24 @@ struct config {
 
 enum { CFG_SRC_DEFAULT, CFG_SRC_FILE, CFG_SRC_ENV, CFG_SRC_FLAG };
 
+/* Shorthands for key tables. */
+#define CFG_S(name, def, help)                                                                                         \
+	{                                                                                                              \
+		name, CFG_STRING, def, 0, 0, 0, help                                                                   \
+	}
+#define CFG_SECRET_S(name, help)                                                                                       \
+	{                                                                                                              \
+		name, CFG_STRING, NULL, 0, 0, CFG_SECRET, help                                                         \
+	}
+#define CFG_I(name, def, lo, hi, help)                                                                                 \
+	{                                                                                                              \
+		name, CFG_INT, def, lo, hi, 0, help                                                                    \
+	}
+#define CFG_B(name, def, help)                                                                                         \
+	{                                                                                                              \
+		name, CFG_BOOL, def, 0, 0, 0, help                                                                     \
+	}
+
 int config_init(struct config *cfg, const struct cfg_key *keys, size_t nkeys);
 void config_free(struct config *cfg);
 
@@ -62,6 +80,11 @@ char *const *config_list(const struct config *cfg, const char *name, size_t *n);
 /* Reads a secret from a file: refuses group/world-readable files; strips
  * one trailing newline.  Returns 0, or -1 with a reason in err. */
 int config_read_secret_file(const char *path, char *out, size_t outsz, char *err, size_t errsz);
+
+/* A secret given as key (inline or PBXBUS_<KEY>) or in the file named by
+ * file_key (which wins); "" when neither.  0, or -1 with err. */
+int config_secret(const struct config *cfg, const char *key, const char *file_key, char *out, size_t outsz, char *err,
+                  size_t errsz);
 
 /* Strict number parsing: whole string, in range. */
 int parse_ll(const char *s, long long min, long long max, long long *out);

@@ -6,68 +6,39 @@
 
 #include "topic.h"
 
-#define S(name, def, help)                                                                                             \
-	{                                                                                                              \
-		name, CFG_STRING, def, 0, 0, 0, help                                                                   \
-	}
-#define SECRET(name, help)                                                                                             \
-	{                                                                                                              \
-		name, CFG_STRING, NULL, 0, 0, CFG_SECRET, help                                                         \
-	}
-#define I(name, def, lo, hi, help)                                                                                     \
-	{                                                                                                              \
-		name, CFG_INT, def, lo, hi, 0, help                                                                    \
-	}
-#define B(name, def, help)                                                                                             \
-	{                                                                                                              \
-		name, CFG_BOOL, def, 0, 0, 0, help                                                                     \
-	}
-
 const struct cfg_key consumer_keys[] = {
-    S("consumer_id", NULL, "this consumer's id: MQTT client id and acks topic (default pbxbus-consumer-<host name>)"),
-    S("log_level", "info", "error, warn, info or debug"),
-    S("user", NULL, "when started as root, run as this user"),
-    S("subscribe", "pbx/calls/hangup", "topics of call records, space-separated (pbx/+/calls/hangup for several PBXs)"),
-    S("shared_group", "", "MQTT shared subscription group: several consumers split the records"),
-    S("mqtt_host", "127.0.0.1", "MQTT broker host"),
-    I("mqtt_port", "1883", 1, 65535, "MQTT broker port"),
-    S("mqtt_username", NULL, "MQTT user name"),
-    SECRET("mqtt_password", "MQTT password (prefer mqtt_password_file or PBXBUS_MQTT_PASSWORD)"),
-    S("mqtt_password_file", NULL, "file holding the MQTT password (mode 600)"),
-    S("mqtt_tls_ca", NULL, "CA file: turns TLS on"),
-    S("mqtt_tls_cert", NULL, "client certificate for TLS"),
-    S("mqtt_tls_key", NULL, "client key for TLS"),
-    I("mqtt_keepalive", "30", 5, 3600, "MQTT keepalive in seconds"),
-    I("reconnect_max", "30", 1, 3600, "cap of the reconnect back-off in seconds (MQTT and database)"),
-    S("db_conninfo", "dbname=pbxbus", "libpq connection string or URI (PG* environment variables apply too)"),
-    SECRET("db_password", "database password (prefer db_password_file or PBXBUS_DB_PASSWORD)"),
-    S("db_password_file", NULL, "file holding the database password (mode 600)"),
-    B("db_migrate", "no", "apply pending migrations at start (else a schema behind is an error)"),
-    S("phone_country_code", "1", "home country code for numbers written without +"),
-    S("phone_national_prefix", "1", "home national (trunk) prefix, replaced by the country code"),
-    S("phone_intl_prefix", "011", "home international prefix, meaning the number is international"),
-    I("match_suffix_digits", "9", 0, 15, "match on the last N digits when no exact E.164 match (0: off)"),
-    I("batch_max", "500", 1, BATCH_MAX, "most records committed in one transaction"),
-    I("retention_days", "90", 1, 36500, "days after which the raw record and dead letters are purged"),
-    S("http_listen", "", "address:port of the HTTP API (manual call log, /healthz, /metrics); empty: off"),
-    SECRET("http_token", "bearer token for POST /api/crm/calls/log (prefer http_token_file)"),
-    S("http_token_file", NULL, "file holding the HTTP bearer token (mode 600)"),
+    CFG_S("consumer_id", NULL,
+          "this consumer's id: MQTT client id and acks topic (default pbxbus-consumer-<host name>)"),
+    CFG_S("log_level", "info", "error, warn, info or debug"),
+    CFG_S("user", NULL, "when started as root, run as this user"),
+    CFG_S("subscribe", "pbx/calls/hangup",
+          "topics of call records, space-separated (pbx/+/calls/hangup for several PBXs)"),
+    CFG_S("shared_group", "", "MQTT shared subscription group: several consumers split the records"),
+    CFG_S("mqtt_host", "127.0.0.1", "MQTT broker host"),
+    CFG_I("mqtt_port", "1883", 1, 65535, "MQTT broker port"),
+    CFG_S("mqtt_username", NULL, "MQTT user name"),
+    CFG_SECRET_S("mqtt_password", "MQTT password (prefer mqtt_password_file or PBXBUS_MQTT_PASSWORD)"),
+    CFG_S("mqtt_password_file", NULL, "file holding the MQTT password (mode 600)"),
+    CFG_S("mqtt_tls_ca", NULL, "CA file: turns TLS on"),
+    CFG_S("mqtt_tls_cert", NULL, "client certificate for TLS"),
+    CFG_S("mqtt_tls_key", NULL, "client key for TLS"),
+    CFG_I("mqtt_keepalive", "30", 5, 3600, "MQTT keepalive in seconds"),
+    CFG_I("reconnect_max", "30", 1, 3600, "cap of the reconnect back-off in seconds (MQTT and database)"),
+    CFG_S("db_conninfo", "dbname=pbxbus", "libpq connection string or URI (PG* environment variables apply too)"),
+    CFG_SECRET_S("db_password", "database password (prefer db_password_file or PBXBUS_DB_PASSWORD)"),
+    CFG_S("db_password_file", NULL, "file holding the database password (mode 600)"),
+    CFG_B("db_migrate", "no", "apply pending migrations at start (else a schema behind is an error)"),
+    CFG_S("phone_country_code", "1", "home country code for numbers written without +"),
+    CFG_S("phone_national_prefix", "1", "home national (trunk) prefix, replaced by the country code"),
+    CFG_S("phone_intl_prefix", "011", "home international prefix, meaning the number is international"),
+    CFG_I("match_suffix_digits", "9", 0, 15, "match on the last N digits when no exact E.164 match (0: off)"),
+    CFG_I("batch_max", "500", 1, BATCH_MAX, "most records committed in one transaction"),
+    CFG_I("retention_days", "90", 1, 36500, "days after which the raw record and dead letters are purged"),
+    CFG_S("http_listen", "", "address:port of the HTTP API (manual call log, /healthz, /metrics); empty: off"),
+    CFG_SECRET_S("http_token", "bearer token for POST /api/crm/calls/log (prefer http_token_file)"),
+    CFG_S("http_token_file", NULL, "file holding the HTTP bearer token (mode 600)"),
 };
 const size_t consumer_nkeys = sizeof(consumer_keys) / sizeof(consumer_keys[0]);
-
-static int load_secret(const struct config *cfg, const char *key, const char *file_key, char *out, size_t outsz,
-                       char *err, size_t errsz)
-{
-	const char *inline_value = config_str(cfg, key);
-	const char *file = config_str(cfg, file_key);
-
-	out[0] = '\0';
-	if (file != NULL)
-		return config_read_secret_file(file, out, outsz, err, errsz);
-	if (inline_value != NULL)
-		snprintf(out, outsz, "%s", inline_value);
-	return 0;
-}
 
 static int load_subscriptions(struct consumer_settings *s, const struct config *cfg, char *err, size_t errsz)
 {
@@ -117,7 +88,7 @@ static int load_http(struct consumer_settings *s, const struct config *cfg, char
 	memcpy(s->http_host, listen, (size_t)(colon - listen));
 	s->http_host[colon - listen] = '\0';
 	s->http_port = (int)port;
-	if (load_secret(cfg, "http_token", "http_token_file", s->http_token, sizeof(s->http_token), err, errsz) < 0)
+	if (config_secret(cfg, "http_token", "http_token_file", s->http_token, sizeof(s->http_token), err, errsz) < 0)
 		return -1;
 	if (strlen(s->http_token) < 16) {
 		snprintf(err, errsz, "http_listen is set: http_token (16 characters or more) is required");
@@ -154,9 +125,10 @@ int consumer_settings_load(struct consumer_settings *s, const struct config *cfg
 		snprintf(err, errsz, "phone_country_code/phone_national_prefix/phone_intl_prefix: digits only");
 		return -1;
 	}
-	if (load_secret(cfg, "mqtt_password", "mqtt_password_file", s->mqtt_password, sizeof(s->mqtt_password), err,
-	                errsz) < 0 ||
-	    load_secret(cfg, "db_password", "db_password_file", s->db_password, sizeof(s->db_password), err, errsz) < 0)
+	if (config_secret(cfg, "mqtt_password", "mqtt_password_file", s->mqtt_password, sizeof(s->mqtt_password), err,
+	                  errsz) < 0 ||
+	    config_secret(cfg, "db_password", "db_password_file", s->db_password, sizeof(s->db_password), err, errsz) <
+	        0)
 		return -1;
 	struct mqtt_opts *m = &s->mqtt;
 	m->host = config_str(cfg, "mqtt_host");

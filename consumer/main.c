@@ -14,29 +14,10 @@
 #include "log.h"
 #include "migrations.h"
 #include "privdrop.h"
+#include "signals.h"
 #include "version.h"
 
 static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-}
 
 static void step(int ok, const char *what, const char *detail)
 {
@@ -147,7 +128,7 @@ static int run(struct consumer_settings *s)
 		log_crit("%s", err);
 		return 1;
 	}
-	install_signals();
+	signals_install(&stop_requested);
 	if (wait_for_db(&c.db, &stop_requested, s->migrate_at_start) < 0) {
 		consumer_free(&c);
 		return stop_requested ? 0 : 1;

@@ -17,6 +17,7 @@ struct rec_log {
 struct feeder {
 	struct call_tracker *t;
 	int64_t now;
+	int as_sync_item; /* a CoreShowChannels item rather than an event */
 };
 
 static void on_rec(void *ctx, enum call_record_kind kind, const struct call *c, int64_t now_ms)
@@ -37,15 +38,18 @@ static void on_rec(void *ctx, enum call_record_kind kind, const struct call *c, 
 static void on_msg(void *ctx, const struct ami_msg *m)
 {
 	struct feeder *f = ctx;
-	call_tracker_event(f->t, m, f->now);
+	if (f->as_sync_item)
+		call_tracker_sync_channel(f->t, m, f->now);
+	else
+		call_tracker_event(f->t, m, f->now);
 }
 
-/* Feeds "Key: Value|Key: Value" (| as line break) as one event at time t. */
-static void ev(struct call_tracker *t, int64_t at, const char *spec)
+/* Feeds "Key: Value|Key: Value" (| as line break) as one message at time t. */
+static void feed(struct call_tracker *t, int64_t at, const char *spec, int as_sync_item)
 {
 	char buf[2048];
 	size_t n = 0;
-	struct feeder f = {t, at};
+	struct feeder f = {t, at, as_sync_item};
 	struct ami_codec c;
 	struct ami_codec_handlers h = {NULL, on_msg, NULL, &f};
 
@@ -64,37 +68,18 @@ static void ev(struct call_tracker *t, int64_t at, const char *spec)
 	ami_codec_free(&c);
 }
 
-static struct glob_list contexts, no_endpoints;
-
-static void on_sync_msg(void *ctx, const struct ami_msg *m)
+static void ev(struct call_tracker *t, int64_t at, const char *spec)
 {
-	struct feeder *f = ctx;
-	call_tracker_sync_channel(f->t, m, f->now);
+	feed(t, at, spec, 0);
 }
 
-/* Same as ev(), as an item of the CoreShowChannels list. */
+/* An item of the CoreShowChannels list. */
 static void sync_item(struct call_tracker *t, int64_t at, const char *spec)
 {
-	char buf[2048];
-	size_t n = 0;
-	struct feeder f = {t, at};
-	struct ami_codec c;
-	struct ami_codec_handlers h = {NULL, on_sync_msg, NULL, &f};
-
-	for (const char *p = spec; *p && n + 4 < sizeof(buf); p++) {
-		if (*p == '|') {
-			buf[n++] = '\r';
-			buf[n++] = '\n';
-		} else {
-			buf[n++] = *p;
-		}
-	}
-	memcpy(buf + n, "\r\n\r\n", 4);
-	ami_codec_init(&c, &h);
-	ami_codec_reset(&c, 0);
-	ami_codec_feed(&c, buf, n + 4);
-	ami_codec_free(&c);
+	feed(t, at, spec, 1);
 }
+
+static struct glob_list contexts, no_endpoints;
 
 static void setup(struct call_tracker *t, struct rec_log *l, size_t max_calls)
 {
