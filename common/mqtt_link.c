@@ -222,6 +222,12 @@ static int socket_readable(int fd)
 	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
+static int socket_writable(int fd)
+{
+	struct pollfd p = {fd, POLLOUT, 0};
+	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & POLLOUT);
+}
+
 /*
  * mosquitto_loop_read reads one packet when no QoS 2 flow is pending
  * (2.0.x sizes its loop by the message queues, not by the socket), so a
@@ -243,6 +249,24 @@ static int read_available(struct mqtt_link *l)
 	return rc;
 }
 
+/*
+ * mosquitto_loop_write writes as many packets as there are QoS > 0
+ * messages in its queues, at least one: PUBACKs and PINGREQs are not
+ * counted, so a round of PUBACKs would take a poll round each.  Write
+ * until nothing waits or the socket is full.
+ */
+static int write_queued(struct mqtt_link *l)
+{
+	int rc = MOSQ_ERR_SUCCESS;
+
+	for (int i = 0; i < READ_ROUND_MAX && mosquitto_want_write(l->mosq); i++) {
+		rc = mosquitto_loop_write(l->mosq, 1);
+		if (rc != MOSQ_ERR_SUCCESS || !socket_writable(mosquitto_socket(l->mosq)))
+			break;
+	}
+	return rc;
+}
+
 void mqtt_link_handle(struct mqtt_link *l, short revents, int64_t now_ms)
 {
 	int rc = MOSQ_ERR_SUCCESS;
@@ -251,7 +275,7 @@ void mqtt_link_handle(struct mqtt_link *l, short revents, int64_t now_ms)
 	if (revents & (POLLIN | POLLHUP | POLLERR))
 		rc = read_available(l);
 	if (rc == MOSQ_ERR_SUCCESS && (revents & POLLOUT) && !l->hold_writes)
-		rc = mosquitto_loop_write(l->mosq, 1);
+		rc = write_queued(l);
 	if (rc != MOSQ_ERR_SUCCESS)
 		connection_failed(l, rc);
 }
@@ -356,9 +380,10 @@ int mqtt_link_socket_open(struct mqtt_link *l)
 void mqtt_link_hold(struct mqtt_link *l, int hold)
 {
 	l->hold_writes = hold;
-	/* Released: write now rather than at the next poll round. */
-	if (!hold && mosquitto_socket(l->mosq) >= 0 && mosquitto_want_write(l->mosq)) {
-		int rc = mosquitto_loop_write(l->mosq, 1);
+	/* Released: write all that waits now (the PUBACKs and, behind them, the
+	 * end-to-end ack), not a packet or two per poll round. */
+	if (!hold && mosquitto_socket(l->mosq) >= 0) {
+		int rc = write_queued(l);
 		if (rc != MOSQ_ERR_SUCCESS)
 			connection_failed(l, rc);
 	}
