@@ -136,16 +136,20 @@ def test_a_call_moves_extension_and_calls_state_and_back():
 
 def test_registration_and_contact_changes():
     r = StateRig(["--capture", fixture("20-register-102"), "--capture", fixture("21-trunk-register"),
-                  "--delay", "1.5", "--pace", "0.4"])  # state is published at most once a second
+                  "--delay", "1.5", "--pace", "1.2"])  # state is published at most once a second
     try:
-        wait_for(lambda: "REPLAYED" in r.ami.text(), 30, "replay")
+        wait_for(lambda: "REPLAYED" in r.ami.text(), 90, "replay")
         time.sleep(1.5)
         ext = r.history("pbx/state/extensions/102")
         assert any(d and d["state"] == "idle" and d["contacts"] and
                    d["contacts"][0]["uri"] == "sip:102@127.0.0.1:5073" for d in ext), ext
         assert ext[-1]["state"] == "unavailable" and ext[-1]["contacts"] == [], ext[-1]
-        trunk = [d["registration"] for d in r.history("pbx/state/trunks/trunk-provider")]
-        assert "unregistered" in trunk and trunk[-1] == "registered", trunk
+        docs = r.history("pbx/state/trunks/trunk-provider")
+        trunk = [d["registration"] for d in docs]
+        # unregistered, then registered again: seen as such, or (on a slow
+        # machine, within one publishing second) as a new changed_at
+        went_down = "unregistered" in trunk or len({d["changed_at"] for d in docs}) >= 2
+        assert went_down and trunk[-1] == "registered", docs
     finally:
         r.close()
 
