@@ -125,9 +125,15 @@ class Subscriber:
         return [json.loads(p) for t, _, p in self.messages() if t == topic and p]
 
     def stop(self):
+        # mosquitto_sub can deadlock in its own SIGTERM handler (it calls
+        # mosquitto_disconnect there): never wait for it without a limit.
         if self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait()
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         self.out.close()
 
 
