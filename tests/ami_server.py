@@ -56,11 +56,14 @@ def msg(*pairs):
 class Session:
     def __init__(self, srv, conn):
         self.srv, self.conn, self.buf = srv, conn, b""
+        self.send_lock = threading.Lock()  # answers and the replay share the socket
         self.challenge = None
         self.logged_in = False
 
     def send(self, data):
-        self.conn.sendall(data)
+        # whole messages only: the replay thread and the answers must not interleave
+        with self.send_lock:
+            self.conn.sendall(data)
 
     def read_action(self):
         while b"\r\n\r\n" not in self.buf:
