@@ -38,7 +38,7 @@ BRIDGE_SRC := bridge/md5hex.c bridge/ami_client.c bridge/event_filter.c bridge/b
 	bridge/call_tracker.c bridge/call_record.c bridge/outbox.c \
 	bridge/pbx_state.c bridge/state_render.c bridge/bridge_state.c
 CONSUMER_SRC := consumer/consumer_config.c consumer/record.c consumer/db.c consumer/migrations.c \
-	consumer/consumer.c consumer/http.c
+	consumer/consumer.c consumer/http.c consumer/pg_array.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)

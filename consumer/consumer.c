@@ -110,12 +110,11 @@ static void parse_batch(struct consumer *c)
 }
 
 /* The id of a record, even of a bad one when it names one: a dead letter
- * is settled too, and the bridge may retire it. */
+ * is settled too, and the bridge may retire it.  (A row the database
+ * refused is no longer "parsed" but keeps its id.) */
 static const char *settled_id(const struct db_item *it)
 {
-	if (it->parsed)
-		return it->row.call_id;
-	return NULL;
+	return record_call_id_ok(it->row.call_id) ? it->row.call_id : NULL;
 }
 
 static void publish_acks(struct consumer *c, size_t from, size_t to)

@@ -8,6 +8,7 @@
 #include "limits.h"
 #include "log.h"
 #include "migrations.h"
+#include "pg_array.h"
 
 #define CONN(d) ((PGconn *)(d)->conn)
 
@@ -42,9 +43,55 @@ static const char insert_call_sql[] =
     "  SELECT $13, convert_to($12, 'UTF8'), octet_length($12),\n"
     "    'id collision: ' || $1 || ' is already row ' || old.id || ' with another call'\n"
     "  FROM old WHERE NOT old.same RETURNING id)\n"
-    "SELECT CASE WHEN EXISTS (SELECT 1 FROM ins) THEN 'inserted'\n"
+    "SELECT 1, CASE WHEN EXISTS (SELECT 1 FROM ins) THEN 'inserted'\n"
     "            WHEN EXISTS (SELECT 1 FROM dl) THEN 'collision' ELSE 'duplicate' END,\n"
     "       (SELECT how FROM m)";
+
+/*
+ * The same for a whole batch in one statement: the columns arrive as
+ * arrays and unnest() turns them back into rows, so the planner and the
+ * executor start once per batch instead of once per row.  Used when no id
+ * repeats within the batch (a repeat needs the per-row order above).
+ * Returns (ordinality, outcome, match) for every row.
+ */
+static const char insert_calls_sql[] =
+    "WITH r AS (\n"
+    "  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],\n"
+    "    $7::text[], $8::text[], $9::integer[], $10::integer[], $11::text[], $12::text[], $13::text[])\n"
+    "  WITH ORDINALITY AS r(call_id, direction, body, started, ext_number, e164, extension, did, dur, bill,\n"
+    "    disposition, raw, topic, ord)),\n"
+    "m AS (\n"
+    "  SELECT r.ord, CASE WHEN e.n = 1 THEN e.id WHEN e.n = 0 AND s.n = 1 THEN s.id END AS customer_id,\n"
+    "    CASE WHEN e.n = 1 THEN 'exact' WHEN e.n > 1 OR s.n > 1 THEN 'ambiguous'\n"
+    "         WHEN s.n = 1 THEN 'suffix' ELSE 'none' END AS how\n"
+    "  FROM r\n"
+    "  CROSS JOIN LATERAL (SELECT count(DISTINCT p.customer_id) AS n, min(p.customer_id) AS id\n"
+    "    FROM pbxbus_customer_phones p WHERE p.phone_e164 = r.e164) e\n"
+    "  CROSS JOIN LATERAL (SELECT count(DISTINCT p.customer_id) AS n, min(p.customer_id) AS id\n"
+    "    FROM pbxbus_customer_phones p\n"
+    "    WHERE e.n = 0 AND %d > 0 AND length(r.e164) > %d AND right(p.phone_e164, %d) = right(r.e164, %d)) s),\n"
+    "ins AS (\n"
+    "  INSERT INTO crm_comms_log (customer_id, type, direction, body, ext_message_id, occurred_at,\n"
+    "    external_number, external_e164, extension, did, duration_seconds, billsec_seconds, disposition,\n"
+    "    source, raw)\n"
+    "  SELECT m.customer_id, 'call', r.direction, r.body, r.call_id, r.started, r.ext_number, r.e164,\n"
+    "    r.extension, r.did, r.dur, r.bill, r.disposition, 'pbx', r.raw::jsonb\n"
+    "  FROM r JOIN m USING (ord) ORDER BY r.ord\n"
+    "  ON CONFLICT (ext_message_id) DO NOTHING RETURNING ext_message_id),\n"
+    "old AS (\n"
+    "  SELECT r.ord, c.id, (c.occurred_at = r.started AND c.external_number IS NOT DISTINCT FROM r.ext_number)\n"
+    "    AS same\n"
+    "  FROM r JOIN crm_comms_log c ON c.ext_message_id = r.call_id\n"
+    "  LEFT JOIN ins ON ins.ext_message_id = r.call_id WHERE ins.ext_message_id IS NULL),\n"
+    "dl AS (\n"
+    "  INSERT INTO pbxbus_dead_letters (topic, payload, payload_size, error)\n"
+    "  SELECT r.topic, convert_to(r.raw, 'UTF8'), octet_length(r.raw),\n"
+    "    'id collision: ' || r.call_id || ' is already row ' || old.id || ' with another call'\n"
+    "  FROM old JOIN r USING (ord) WHERE NOT old.same RETURNING 1)\n"
+    "SELECT r.ord, CASE WHEN ins.ext_message_id IS NOT NULL THEN 'inserted'\n"
+    "                   WHEN old.same IS FALSE THEN 'collision' ELSE 'duplicate' END, m.how\n"
+    "FROM r JOIN m USING (ord) LEFT JOIN ins ON ins.ext_message_id = r.call_id\n"
+    "LEFT JOIN old USING (ord) ORDER BY r.ord";
 
 static const char dead_letter_sql[] =
     "INSERT INTO pbxbus_dead_letters (topic, payload, payload_size, error) VALUES ($1, $2, $3::integer, $4)";
@@ -96,12 +143,21 @@ static int prepare(struct db *d)
 	static const Oid insert_types[13] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 	                                     TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	static const Oid dead_types[4] = {TEXTOID, BYTEAOID, TEXTOID, TEXTOID};
-	char sql[sizeof(insert_call_sql) + 32];
+	_Static_assert(sizeof(insert_calls_sql) > sizeof(insert_call_sql), "sql buffer sized by the longer");
+	char sql[sizeof(insert_calls_sql) + 32];
 	int t = d->suffix_digits;
 
 	snprintf(sql, sizeof(sql), insert_call_sql, t, t, t, t);
 	PGresult *r = PQprepare(CONN(d), "pbxbus_insert_call", sql, 13, insert_types);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		set_error(d, "prepare", r);
+	PQclear(r);
+	if (!ok)
+		return -1;
+	snprintf(sql, sizeof(sql), insert_calls_sql, t, t, t, t);
+	r = PQprepare(CONN(d), "pbxbus_insert_calls", sql, 13, insert_types);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
 		set_error(d, "prepare", r);
 	PQclear(r);
@@ -221,90 +277,204 @@ static int connection_lost(const PGresult *r, const PGconn *c)
 	return strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0;
 }
 
-static int send_item(struct db *d, struct db_item *it)
+static int send_dead_letter(struct db *d, const struct db_item *it)
 {
-	char dur[24], bill[24], size[16];
+	char size[24];
 	size_t keep = it->len < DEAD_LETTER_KEEP ? it->len : DEAD_LETTER_KEEP;
 
-	if (!it->parsed) {
-		snprintf(size, sizeof(size), "%zu", it->len);
-		const char *p[4] = {it->topic, it->payload, size, it->error};
-		int lens[4] = {0, (int)keep, 0, 0};
-		int fmts[4] = {0, 1, 0, 0};
-		return PQsendQueryPrepared(CONN(d), "pbxbus_dead_letter", 4, p, lens, fmts, 0);
-	}
-	const struct call_row *r = &it->row;
-	snprintf(dur, sizeof(dur), "%lld", r->duration);
-	snprintf(bill, sizeof(bill), "%lld", r->billsec);
+	snprintf(size, sizeof(size), "%zu", it->len);
+	const char *p[4] = {it->topic, it->payload, size, it->error};
+	int lens[4] = {0, (int)keep, 0, 0};
+	int fmts[4] = {0, 1, 0, 0};
+	return PQsendQueryPrepared(CONN(d), "pbxbus_dead_letter", 4, p, lens, fmts, 0);
+}
+
 #define OPT(s) ((s)[0] ? (s) : NULL)
-	const char *p[13] = {
+
+/* The 13 parameters of a row, in the order both insert statements take. */
+static void row_params(const struct db_item *it, char dur[24], char bill[24], const char *p[13])
+{
+	const struct call_row *r = &it->row;
+	snprintf(dur, 24, "%lld", r->duration);
+	snprintf(bill, 24, "%lld", r->billsec);
+	const char *v[13] = {
 	    r->call_id,        r->direction, r->body, r->started_at, OPT(r->external_number), OPT(r->external_e164),
 	    OPT(r->extension), OPT(r->did),  dur,     bill,          r->disposition,          it->payload,
 	    it->topic};
+	memcpy(p, v, sizeof(v));
+}
+
 #undef OPT
+
+static int send_item(struct db *d, const struct db_item *it)
+{
+	char dur[24], bill[24];
+	const char *p[13];
+
+	if (!it->parsed)
+		return send_dead_letter(d, it);
+	row_params(it, dur, bill, p);
 	return PQsendQueryPrepared(CONN(d), "pbxbus_insert_call", 13, p, NULL, NULL, 0);
 }
 
-static void take_outcome(struct db_item *it, const PGresult *r)
+/* Every parsed row of the batch as one statement: 13 array parameters. */
+static int send_rows(struct db *d, const struct db_item *items, size_t n)
+{
+	struct pg_array cols[13];
+	const char *p[13];
+	int ok = 1;
+
+	for (int k = 0; k < 13; k++)
+		pg_array_init(&cols[k]);
+	for (size_t i = 0; i < n; i++) {
+		char dur[24], bill[24];
+		const char *v[13];
+		if (!items[i].parsed)
+			continue;
+		row_params(&items[i], dur, bill, v);
+		for (int k = 0; k < 13; k++)
+			pg_array_add(&cols[k], v[k]);
+	}
+	for (int k = 0; k < 13; k++)
+		ok = ok && (p[k] = pg_array_finish(&cols[k])) != NULL;
+	if (ok)
+		ok = PQsendQueryPrepared(CONN(d), "pbxbus_insert_calls", 13, p, NULL, NULL, 0);
+	for (int k = 0; k < 13; k++)
+		pg_array_free(&cols[k]);
+	return ok;
+}
+
+static enum db_outcome outcome_named(const char *o)
+{
+	return strcmp(o, "inserted") == 0 ? DB_INSERTED : strcmp(o, "collision") == 0 ? DB_COLLISION : DB_DUPLICATE;
+}
+
+static void take_outcome(struct db_item *it, const PGresult *r, int row)
 {
 	if (!it->parsed) {
 		it->outcome = DB_DEAD_LETTER;
 		return;
 	}
-	const char *o = PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "";
-	it->outcome = strcmp(o, "inserted") == 0    ? DB_INSERTED
-	              : strcmp(o, "collision") == 0 ? DB_COLLISION
-	                                            : DB_DUPLICATE;
-	snprintf(it->match, sizeof(it->match), "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 1) : "");
+	int have = row < PQntuples(r);
+	it->outcome = outcome_named(have ? PQgetvalue(r, row, 1) : "");
+	snprintf(it->match, sizeof(it->match), "%s", have ? PQgetvalue(r, row, 2) : "");
 }
 
-enum db_rc db_write_batch(struct db *d, struct db_item *items, size_t n)
+/* The set statement answers (ord, outcome, match) for its rows in order;
+ * ord counts the parsed items only. */
+static void take_set_outcomes(struct db_item *items, size_t n, const PGresult *r)
 {
-	enum db_rc rc = DB_OK;
+	int row = 0;
+	for (size_t i = 0; i < n; i++)
+		if (items[i].parsed)
+			take_outcome(&items[i], r, row++);
+}
+
+static int cmp_ids(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Several parsed rows, none sharing an id: the set statement applies. */
+static int set_applies(const struct db_item *items, size_t n)
+{
+	const char **ids = malloc(n * sizeof(*ids));
+	size_t k = 0;
+	int distinct = 1;
+
+	if (ids == NULL)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (items[i].parsed)
+			ids[k++] = items[i].row.call_id;
+	qsort(ids, k, sizeof(*ids), cmp_ids);
+	for (size_t i = 1; i < k && distinct; i++)
+		distinct = strcmp(ids[i - 1], ids[i]) != 0;
+	free(ids);
+	return k >= 2 && distinct;
+}
+
+static enum db_rc send_batch(struct db *d, const struct db_item *items, size_t n, int as_set)
+{
 	PGconn *c = CONN(d);
 
-	if (!db_connected(d) || (!d->prepared && prepare(d) < 0))
-		return DB_CONN_LOST;
 	if (!PQenterPipelineMode(c)) {
 		set_error(d, "pipeline", NULL);
 		return DB_CONN_LOST;
 	}
+	if (as_set && !send_rows(d, items, n)) {
+		set_error(d, "send", NULL);
+		return DB_CONN_LOST;
+	}
 	for (size_t i = 0; i < n; i++) {
-		if (!send_item(d, &items[i])) {
+		if ((!as_set || !items[i].parsed) && !send_item(d, &items[i])) {
 			set_error(d, "send", NULL);
-			rc = DB_CONN_LOST;
-			break;
+			return DB_CONN_LOST;
 		}
 	}
-	if (rc == DB_OK && !PQpipelineSync(c)) {
+	if (!PQpipelineSync(c)) {
 		set_error(d, "sync", NULL);
-		rc = DB_CONN_LOST;
+		return DB_CONN_LOST;
 	}
+	return DB_OK;
+}
+
+/* One statement's result: OK (and r set, to be cleared by the caller), or
+ * the first failure recorded in *rc and in err. */
+static int take_result(struct db *d, enum db_rc *rc, PGresult **out, char *err, size_t errsz)
+{
+	PGconn *c = CONN(d);
+	PGresult *r = PQgetResult(c);
+	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+
+	*out = NULL;
+	if (r == NULL) {
+		*rc = DB_CONN_LOST;
+		return -1;
+	}
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+		*out = r;
+	} else {
+		if (*rc == DB_OK) {
+			set_error(d, "write", r);
+			*rc = (st == PGRES_PIPELINE_ABORTED || !connection_lost(r, c)) ? DB_BAD_ROW : DB_CONN_LOST;
+			if (st == PGRES_FATAL_ERROR && *rc == DB_BAD_ROW && err)
+				snprintf(err, errsz, "%.200s", d->last_error);
+		}
+		PQclear(r);
+	}
+	PQclear(PQgetResult(c)); /* the NULL that ends this query's results */
+	return 0;
+}
+
+enum db_rc db_write_batch(struct db *d, struct db_item *items, size_t n)
+{
+	if (!db_connected(d) || (!d->prepared && prepare(d) < 0))
+		return DB_CONN_LOST;
+	PGconn *c = CONN(d);
+	int as_set = n > 1 && set_applies(items, n);
+	enum db_rc rc = send_batch(d, items, n, as_set);
 	if (rc != DB_OK) {
 		db_close(d);
 		return rc;
 	}
-	/* Results in order: one per item (then NULL), then the Sync. */
-	for (size_t i = 0; i < n; i++) {
-		PGresult *r = PQgetResult(c);
-		ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-			take_outcome(&items[i], r);
-		} else if (rc == DB_OK) {
-			set_error(d, "write", r);
-			rc = (st == PGRES_PIPELINE_ABORTED || !connection_lost(r, c)) ? DB_BAD_ROW : DB_CONN_LOST;
-			if (st == PGRES_FATAL_ERROR && rc == DB_BAD_ROW)
-				snprintf(items[i].error, sizeof(items[i].error), "%.200s", d->last_error);
-		}
+	/* Results in order: the set statement if sent, one per item it did not
+	 * cover, then the Sync. */
+	PGresult *r;
+	if (as_set && take_result(d, &rc, &r, NULL, 0) == 0 && r) {
+		take_set_outcomes(items, n, r);
 		PQclear(r);
-		if (r == NULL) {
-			rc = DB_CONN_LOST;
-			break;
+	}
+	for (size_t i = 0; i < n && rc != DB_CONN_LOST; i++) {
+		if (as_set && items[i].parsed)
+			continue;
+		if (take_result(d, &rc, &r, items[i].error, sizeof(items[i].error)) == 0 && r) {
+			take_outcome(&items[i], r, 0);
+			PQclear(r);
 		}
-		PQclear(PQgetResult(c)); /* the NULL that ends this query's results */
 	}
 	if (rc != DB_CONN_LOST) {
-		PGresult *r = PQgetResult(c);
+		r = PQgetResult(c);
 		if (PQresultStatus(r) != PGRES_PIPELINE_SYNC)
 			rc = DB_CONN_LOST;
 		PQclear(r);

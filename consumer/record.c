@@ -71,6 +71,11 @@ static int printable(const char *s)
 	return 1;
 }
 
+int record_call_id_ok(const char *id)
+{
+	return id[0] != '\0' && printable(id) && strchr(id, ':') != NULL;
+}
+
 void record_body(const char *direction, const char *disposition, long long seconds, char *out, size_t size)
 {
 	if (strcmp(disposition, "ANSWERED") == 0)
@@ -109,7 +114,7 @@ static int check_fields(const cJSON *o, const struct phone_plan *plan, struct ca
 	    get_int(o, "duration_s", 10LL * 365 * 86400, &r->duration, err, errsz) < 0 ||
 	    get_int(o, "billsec_s", 10LL * 365 * 86400, &r->billsec, err, errsz) < 0)
 		return -1;
-	if (r->call_id[0] == '\0' || !printable(r->call_id) || strchr(r->call_id, ':') == NULL) {
+	if (!record_call_id_ok(r->call_id)) {
 		snprintf(err, errsz, "call_id is not \"<pbx>:<Linkedid>\"");
 		return -1;
 	}

@@ -30,6 +30,11 @@ struct call_row {
 int record_parse(const char *payload, size_t len, const struct phone_plan *plan, struct call_row *row, char *err,
                  size_t errsz);
 
+/* A call_id of the documented "<pbx>:<Linkedid>" form: printable, with a
+ * colon.  A record that names one is acknowledged even when it is a dead
+ * letter, so the bridge retires it instead of sending it for ever. */
+int record_call_id_ok(const char *id);
+
 /* "pbx/site1/calls/hangup" → "pbx/site1" (where its acks go); -1 if the
  * topic does not end in /calls/hangup. */
 int record_topic_prefix(const char *topic, char *out, size_t size);

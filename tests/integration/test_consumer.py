@@ -281,6 +281,58 @@ def test_id_collision_goes_to_dead_letters():
         r.close()
 
 
+def test_mixed_batches_settle_each_record_as_alone():
+    # Records queued while the consumer is down arrive as one batch: new
+    # rows, copies of stored rows, a collision, a payload that is no record
+    # and a row the CRM's own constraint refuses must each end as they would
+    # one by one; then a batch that repeats an id within itself.
+    r = Rig(http=True)
+
+    def counters():
+        _, text = http(r, "GET", "/metrics", token=None)
+        return {k: int(float(v)) for k, v in (line.split() for line in text.splitlines() if line[0] != "#")
+                if k.endswith("_total")}
+
+    try:
+        r.pg.psql("ALTER TABLE crm_comms_log ADD CONSTRAINT crm_refuses CHECK (external_number <> '15550009998')")
+        r.publish([record(i) for i in range(5)])
+        wait_for(lambda: r.rows() == 5, 15, "5 rows")
+        r.consumer.stop()
+        batch = ([record(i) for i in range(100, 140)] + [record(i) for i in range(5)]
+                 + [record(3, external_number="15550009999"), "not json",
+                    record(141, external_number="15550009998")])
+        r.publish(batch)
+        r.consumer = r.new_consumer()
+        r.consumer.start()
+        wait_for(lambda: r.rows() == 45, 20, "45 rows")
+        wait_for(lambda: r.pg.psql("SELECT count(*) FROM pbxbus_dead_letters") == "3", 15, "3 dead letters")
+        errors = r.pg.psql("SELECT error FROM pbxbus_dead_letters ORDER BY id")
+        assert "id collision: lab:1795400000.3" in errors and "not a JSON object" in errors, errors
+        assert 'violates check constraint "crm_refuses"' in errors, errors
+        assert r.rows("customer_id IS NOT NULL") == 45
+        assert r.pg.psql("SELECT count(*) FROM crm_comms_log WHERE ext_message_id = 'lab:1795400000.3' "
+                         "AND external_number = '15559876543'") == "1"
+        want = ["lab:1795400000.%d" % i for i in list(range(5)) * 2 + list(range(100, 140)) + [3, 141]]
+        wait_for(lambda: sorted(r.acked_ids()) == sorted(want), 15, "an ack per record")
+        got = counters()
+        assert (got["pbxbus_consumer_rows_inserted_total"], got["pbxbus_consumer_duplicates_skipped_total"],
+                got["pbxbus_consumer_id_collisions_total"], got["pbxbus_consumer_dead_letters_total"]) == \
+            (40, 5, 1, 3), got
+        r.consumer.stop()
+        r.publish([record(200), record(201), record(200), record(4), record(201, external_number="15550001111")])
+        r.consumer = r.new_consumer()
+        r.consumer.start()
+        wait_for(lambda: r.rows() == 47, 15, "47 rows")
+        wait_for(lambda: r.pg.psql("SELECT count(*) FROM pbxbus_dead_letters") == "4", 15, "4 dead letters")
+        assert "id collision: lab:1795400000.201" in r.pg.psql("SELECT error FROM pbxbus_dead_letters")
+        assert r.rows() == 47
+        got = counters()
+        assert (got["pbxbus_consumer_rows_inserted_total"], got["pbxbus_consumer_duplicates_skipped_total"],
+                got["pbxbus_consumer_id_collisions_total"]) == (2, 2, 1), got
+    finally:
+        r.close()
+
+
 def test_acks_go_to_the_prefix_of_the_record():
     r = Rig({"PBXBUS_SUBSCRIBE": "pbx/calls/hangup pbx/+/calls/hangup"})
     try:

@@ -241,8 +241,9 @@ def _pg_user():
 class Postgres:
     """A throwaway PostgreSQL 15 on a free loopback port, data in the temp dir."""
 
-    def __init__(self, tmp, port=None):
-        self.tmp, self.port = tmp, port or free_port()
+    def __init__(self, tmp, port=None, durable=False):
+        """durable: fsync on, as in production (benchmarks); tests run without."""
+        self.tmp, self.port, self.durable = tmp, port or free_port(), durable
         self.dir = os.path.join(tmp.path, "pg-%d" % self.port)
         self.user = _pg_user()
         os.makedirs(self.dir)
@@ -256,7 +257,8 @@ class Postgres:
 
     def start(self):
         self.run_as([PGBIN + "/pg_ctl", "-D", self.dir + "/data", "-l", self.dir + "/server.log", "-w", "-t", "30",
-                     "-o", "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off" % (self.port, self.dir),
+                     "-o", "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=%s"
+                     % (self.port, self.dir, "on" if self.durable else "off"),
                      "start"])
         return self
 

@@ -1,3 +1,4 @@
+#include "pg_array.h"
 #include "record.h"
 #include "unit.h"
 
@@ -59,4 +60,28 @@ void test_record_parse_rejects_with_reasons(void)
 			unit_failures++;
 		}
 	}
+}
+
+void test_pg_array_literal_quotes_everything(void)
+{
+	struct pg_array a;
+
+	pg_array_init(&a);
+	CHECK_EQ_STR(pg_array_finish(&a), "{}");
+	pg_array_add(&a, "plain");
+	pg_array_add(&a, NULL);
+	pg_array_add(&a, "");
+	pg_array_add(&a, "NULL");
+	pg_array_add(&a, "{\"k\": \"a\\\\b\"}, x");
+	CHECK_EQ_STR(pg_array_finish(&a), "{\"plain\",NULL,\"\",\"NULL\",\"{\\\"k\\\": \\\"a\\\\\\\\b\\\"}, x\"}");
+	CHECK_EQ_INT(a.count, 5);
+	pg_array_free(&a);
+
+	/* Growth over many elements keeps every one. */
+	pg_array_init(&a);
+	for (int i = 0; i < 5000; i++)
+		pg_array_add(&a, "\"\\");
+	const char *s = pg_array_finish(&a);
+	CHECK(s != NULL && strlen(s) == 2 + 5000 * 6 + 4999);
+	pg_array_free(&a);
 }
