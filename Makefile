@@ -12,13 +12,13 @@ DESTDIR ?=
 SANITIZE ?=
 FUZZ_SECONDS ?= 60
 ONCE ?= 0
-PACE ?= 0.02
+SPEED ?= 1
 
 BUILD := build$(if $(SANITIZE),-san)$(if $(filter clang,$(notdir $(CC))),-clang)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Wpointer-arith
-BASE_CFLAGS := -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 -g $(WARN) -Icommon -Ibridge -Iconsumer \
+BASE_CFLAGS := -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 -g $(WARN) -Icommon -Ibridge -Iconsumer -Ireplay \
 	-fstack-protector-strong -D_FORTIFY_SOURCE=2
 ifneq ($(SANITIZE),)
 BASE_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -O1
@@ -39,27 +39,38 @@ BRIDGE_SRC := bridge/md5hex.c bridge/ami_client.c bridge/event_filter.c bridge/b
 	bridge/pbx_state.c bridge/state_render.c bridge/bridge_state.c
 CONSUMER_SRC := consumer/consumer_config.c consumer/record.c consumer/db.c consumer/migrations.c \
 	consumer/consumer.c consumer/http.c consumer/pg_array.c
+REPLAY_SRC := replay/capture.c replay/replay_server.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 BRIDGE_OBJ := $(BRIDGE_SRC:%.c=$(BUILD)/%.o)
 CONSUMER_OBJ := $(CONSUMER_SRC:%.c=$(BUILD)/%.o)
+REPLAY_OBJ := $(REPLAY_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 BRIDGE_BIN := $(BUILD)/pbxbus-bridge
 CONSUMER_BIN := $(BUILD)/pbxbus-consumer
+REPLAY_BIN := $(BUILD)/pbxbus-replay
 UNIT_BIN := $(BUILD)/unit-tests
 BENCH_BIN := $(BUILD)/bench-codec
 
 .PHONY: all test test-run test-unit deps demo bench fuzz fuzz-smoke install clean check-style format
 
-all: $(BRIDGE_BIN) pbxbus-bridge $(CONSUMER_BIN) pbxbus-consumer $(BUILD)/tracker-replay
+all: $(BRIDGE_BIN) pbxbus-bridge $(CONSUMER_BIN) pbxbus-consumer $(REPLAY_BIN) pbxbus-replay $(BUILD)/tracker-replay
 
 pbxbus-bridge: $(BRIDGE_BIN)
 	cp $< $@
 
 pbxbus-consumer: $(CONSUMER_BIN)
 	cp $< $@
+
+pbxbus-replay: $(REPLAY_BIN)
+	cp $< $@
+
+# The stand-in PBX: the codec and MD5 of the bridge, no MQTT.
+$(REPLAY_BIN): $(REPLAY_OBJ) $(BUILD)/replay/main.o $(BUILD)/common/ami_codec.o $(BUILD)/common/log.o \
+		$(BUILD)/common/clock.o $(BUILD)/common/signals.o $(BUILD)/bridge/md5hex.o
+	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcrypto)
 
 # Each binary links only what it uses: the bridge never links libpq.
 $(CONSUMER_BIN): $(COMMON_OBJ) $(CONSUMER_OBJ) $(BUILD)/consumer/main.o
@@ -101,7 +112,7 @@ deps:
 
 # The README's first command: the bridge against a replayed PBX, no PBX needed.
 demo:
-	ONCE=$(ONCE) PACE=$(PACE) scripts/demo
+	ONCE=$(ONCE) SPEED=$(SPEED) scripts/demo
 
 test-unit: $(UNIT_BIN)
 	$(UNIT_BIN) tests/fixtures/ami

@@ -161,6 +161,42 @@ class AmiServer:
         self.log.close()
 
 
+class ReplayPbx:
+    """pbxbus-replay, our stand-in PBX, on a free port; stop() checks it exits cleanly."""
+
+    def __init__(self, tmp, *args, env=None):
+        self.log_path = os.path.join(tmp.path, "replay-%d.log" % free_port())
+        self.log = open(self.log_path, "w")
+        e = dict(os.environ)
+        e.update(env or {})
+        self.proc = subprocess.Popen(WRAP + [os.path.join(BIN_DIR, "pbxbus-replay"), "--listen", "127.0.0.1:0"] + list(args),
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=e)
+        m = wait_for(lambda: re.search(r"LISTEN (\d+)", self.text()), 10 * SLOW, "pbxbus-replay")
+        self.port = int(m.group(1))
+
+    def text(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def count(self, word):
+        return len(re.findall(r"^%s" % word, self.text(), re.M))
+
+    def stop(self):
+        rc = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(10 * SLOW)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                rc = "hung"
+        else:
+            rc = self.proc.returncode
+        self.log.close()
+        return rc
+
+
 class Daemon:
     """One of our binaries, with its config in the environment."""
 

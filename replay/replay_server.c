@@ -1,0 +1,413 @@
+#include "replay_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ami_codec.h"
+#include "clock.h"
+#include "log.h"
+#include "md5hex.h"
+
+#define OUT_PAUSE (1024 * 1024)      /* no events while this much waits unsent */
+#define OUT_LIMIT (32 * 1024 * 1024) /* a client this far behind is dropped */
+
+struct live_channel {
+	char channel[128], state[32], cid[64], context[80], exten[80], uid[48], lid[48];
+};
+
+struct session {
+	int fd;
+	struct ami_codec codec;
+	char challenge[16];
+	int logged_in;
+	int closing; /* flush what is queued, then close */
+	char *out;
+	size_t out_len, out_cap;
+};
+
+struct server {
+	const struct replay_options *o;
+	const struct replay_stream_item *items;
+	size_t n, pos;
+	unsigned loop;
+	int done;
+	int64_t next_due_ms;
+	uint64_t sent;
+	const struct recorded *answers;
+	struct live_channel *live;
+	size_t nlive, live_cap;
+	struct session s;
+};
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* What a test or the demo follows: one line per happening on stdout. */
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static void queue(struct session *s, const char *data, size_t len)
+{
+	if (s->fd < 0 || s->closing)
+		return;
+	if (s->out_len + len > s->out_cap) {
+		size_t cap = s->out_cap ? s->out_cap : 65536;
+		while (cap < s->out_len + len)
+			cap *= 2;
+		char *nb = realloc(s->out, cap);
+		if (nb == NULL) {
+			log_warnx("out of memory queueing output: dropping the client");
+			s->closing = 1;
+			s->out_len = 0;
+			return;
+		}
+		s->out = nb;
+		s->out_cap = cap;
+	}
+	memcpy(s->out + s->out_len, data, len);
+	s->out_len += len;
+}
+
+static void queuef(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void queuef(struct session *s, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		queue(s, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+static void id_line(char *buf, size_t size, const char *action_id)
+{
+	if (action_id[0])
+		snprintf(buf, size, "ActionID: %s\r\n", action_id);
+	else
+		buf[0] = '\0';
+}
+
+/* A recorded answer under the asker's ActionID. */
+static void send_recorded(struct session *s, const struct recorded_answer *a, const char *action_id)
+{
+	char idl[300];
+	const char *end = a->blob + a->len;
+
+	id_line(idl, sizeof(idl), action_id);
+	for (const char *p = a->blob; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *next = nl ? nl + 1 : end;
+		if (strncasecmp(p, "ActionID:", 9) == 0)
+			queue(s, idl, strlen(idl));
+		else
+			queue(s, p, (size_t)(next - p));
+		p = next;
+	}
+}
+
+static void send_channels(struct server *srv, const char *idl)
+{
+	struct session *s = &srv->s;
+
+	queuef(s, "Response: Success\r\n%sEventList: start\r\nMessage: Channels will follow\r\n\r\n", idl);
+	for (size_t i = 0; i < srv->nlive; i++) {
+		const struct live_channel *c = &srv->live[i];
+		queuef(s,
+		       "Event: CoreShowChannel\r\n%sChannel: %s\r\nChannelStateDesc: %s\r\nCallerIDNum: %s\r\n"
+		       "Context: %s\r\nExten: %s\r\nUniqueid: %s\r\nLinkedid: %s\r\nDuration: 00:00:01\r\n"
+		       "BridgeId: \r\n\r\n",
+		       idl, c->channel, c->state[0] ? c->state : "Up", c->cid, c->context, c->exten, c->uid, c->lid);
+	}
+	queuef(s, "Event: CoreShowChannelsComplete\r\n%sEventList: Complete\r\nListItems: %zu\r\n\r\n", idl,
+	       srv->nlive);
+}
+
+static void login(struct server *srv, const struct ami_msg *m, const char *idl)
+{
+	struct session *s = &srv->s;
+	char user[128], auth[16], given[128], want[33];
+	int ok;
+
+	ami_msg_get(m, "Username", user, sizeof(user));
+	ami_msg_get(m, "AuthType", auth, sizeof(auth));
+	if (strcasecmp(auth, "md5") == 0) {
+		ami_msg_get(m, "Key", given, sizeof(given));
+		ok = s->challenge[0] &&
+		     md5_hex(s->challenge, strlen(s->challenge), srv->o->secret, strlen(srv->o->secret), want) == 0 &&
+		     strcasecmp(given, want) == 0;
+	} else {
+		ami_msg_get(m, "Secret", given, sizeof(given));
+		ok = strcmp(given, srv->o->secret) == 0;
+	}
+	ok = ok && strcmp(user, srv->o->user) == 0;
+	if (!ok) {
+		say("LOGIN fail");
+		queuef(s, "Response: Error\r\n%sMessage: Authentication failed\r\n\r\n", idl);
+		s->closing = 1; /* as Asterisk: the connection ends */
+		return;
+	}
+	say("LOGIN ok");
+	s->logged_in = 1;
+	queuef(s, "Response: Success\r\n%sMessage: Authentication accepted\r\n\r\n", idl);
+	queuef(s, "Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 12\r\nLastReload: 12\r\n"
+	          "Status: Fully Booted\r\n\r\n");
+	srv->next_due_ms = clock_mono_ms() + (int64_t)(srv->o->delay * 1000);
+}
+
+static void on_action(void *ctx, const struct ami_msg *m)
+{
+	struct server *srv = ctx;
+	struct session *s = &srv->s;
+	char name[64], aid[256], idl[300];
+
+	ami_msg_get(m, "Action", name, sizeof(name));
+	ami_msg_get(m, "ActionID", aid, sizeof(aid));
+	id_line(idl, sizeof(idl), aid);
+	if (strcasecmp(name, "Challenge") == 0) {
+		snprintf(s->challenge, sizeof(s->challenge), "%09u", (unsigned)(clock_wall_ms() % 1000000000));
+		queuef(s, "Response: Success\r\n%sChallenge: %s\r\n\r\n", idl, s->challenge);
+	} else if (strcasecmp(name, "Login") == 0) {
+		login(srv, m, idl);
+	} else if (!s->logged_in) {
+		queuef(s, "Response: Error\r\n%sMessage: Permission denied\r\n\r\n", idl);
+	} else if (strcasecmp(name, "Ping") == 0) {
+		queuef(s, "Response: Success\r\n%sPing: Pong\r\nTimestamp: %.6f\r\n\r\n", idl,
+		       (double)clock_wall_ms() / 1000.0);
+	} else if (strcasecmp(name, "CoreShowChannels") == 0) {
+		send_channels(srv, idl);
+	} else if (recorded_find(srv->answers, name)) {
+		send_recorded(s, recorded_find(srv->answers, name), aid);
+	} else if (strcasecmp(name, "Filter") == 0) {
+		queuef(s, "Response: Success\r\n%sMessage: Success\r\n\r\n", idl);
+	} else if (strcasecmp(name, "Logoff") == 0) {
+		queuef(s, "Response: Goodbye\r\n%sMessage: Thanks for all the fish.\r\n\r\n", idl);
+		s->closing = 1;
+	} else {
+		queuef(s,
+		       "Response: Error\r\n%sMessage: Invalid/unknown command: %s. Use Action: ListCommands to show "
+		       "available commands.\r\n\r\n",
+		       idl, name);
+	}
+}
+
+static void on_codec_error(void *ctx, enum ami_err err)
+{
+	(void)ctx;
+	log_warnx("client sent a bad action (%s); skipped", ami_err_str(err));
+}
+
+/* The PBX moved on by one event: keep the channel list CoreShowChannels reports. */
+static void track(struct server *srv, const char *raw, size_t len)
+{
+	char ev[32], uid[48];
+
+	if (!capture_field(raw, len, "Event", ev, sizeof(ev)) || !capture_field(raw, len, "Uniqueid", uid, sizeof(uid)))
+		return;
+	if (strcmp(ev, "Newchannel") == 0) {
+		if (srv->nlive == srv->live_cap) {
+			size_t cap = srv->live_cap ? srv->live_cap * 2 : 32;
+			struct live_channel *nl = realloc(srv->live, cap * sizeof(*nl));
+			if (nl == NULL)
+				return;
+			srv->live = nl;
+			srv->live_cap = cap;
+		}
+		struct live_channel *c = &srv->live[srv->nlive++];
+		capture_field(raw, len, "Channel", c->channel, sizeof(c->channel));
+		capture_field(raw, len, "ChannelStateDesc", c->state, sizeof(c->state));
+		capture_field(raw, len, "CallerIDNum", c->cid, sizeof(c->cid));
+		capture_field(raw, len, "Context", c->context, sizeof(c->context));
+		capture_field(raw, len, "Exten", c->exten, sizeof(c->exten));
+		capture_field(raw, len, "Linkedid", c->lid, sizeof(c->lid));
+		snprintf(c->uid, sizeof(c->uid), "%s", uid);
+	} else if (strcmp(ev, "Hangup") == 0) {
+		for (size_t i = 0; i < srv->nlive; i++)
+			if (strcmp(srv->live[i].uid, uid) == 0) {
+				srv->live[i] = srv->live[--srv->nlive];
+				break;
+			}
+	}
+}
+
+static double scaled_ms(const struct server *srv, double seconds)
+{
+	return srv->o->speed > 0 ? seconds * 1000.0 / srv->o->speed : 0;
+}
+
+/* Sends every event that is due; schedules the next from the recorded
+ * times (scheduled, not actual, so pauses do not add up to drift). */
+static void play_due(struct server *srv, int64_t now)
+{
+	struct session *s = &srv->s;
+	int burst = 0;
+
+	while (!srv->done && s->logged_in && !s->closing && s->out_len < OUT_PAUSE && now >= srv->next_due_ms &&
+	       burst++ < 10000) {
+		const struct replay_stream_item *it = &srv->items[srv->pos];
+		size_t len;
+		char *raw = capture_rewrite_ids(it->msg->raw, it->msg->len, srv->loop, &len);
+		if (raw == NULL) {
+			log_warnx("out of memory: event skipped");
+		} else {
+			queue(s, raw, len);
+			track(srv, raw, len);
+			free(raw);
+			srv->sent++;
+		}
+		if (++srv->pos == srv->n) {
+			srv->pos = 0;
+			if (srv->o->loops && ++srv->loop >= srv->o->loops) {
+				srv->done = 1;
+				say("DONE %llu", (unsigned long long)srv->sent);
+				break;
+			}
+			if (srv->o->loops == 0)
+				srv->loop++;
+			say("LOOP %u", srv->loop);
+		}
+		const struct replay_stream_item *next = &srv->items[srv->pos];
+		double wait = next->first_of_capture ? srv->o->gap : next->msg->t - it->msg->t;
+		srv->next_due_ms += (int64_t)scaled_ms(srv, wait > 0 ? wait : 0);
+	}
+}
+
+static void end_session(struct server *srv, const char *why)
+{
+	struct session *s = &srv->s;
+
+	if (s->fd < 0)
+		return;
+	say("CLOSED %s", why);
+	close(s->fd);
+	s->fd = -1;
+	s->logged_in = 0;
+	s->closing = 0;
+	s->out_len = 0;
+	s->challenge[0] = '\0';
+}
+
+static void start_session(struct server *srv, int fd)
+{
+	struct session *s = &srv->s;
+
+	if (s->fd >= 0)
+		end_session(srv, "replaced by a new connection");
+	s->fd = fd;
+	ami_codec_reset(&s->codec, 0);
+	say("CONNECT");
+	queue(s, "Asterisk Call Manager/11.0.0\r\n", 30);
+}
+
+static void read_client(struct server *srv)
+{
+	char buf[65536];
+	ssize_t n = recv(srv->s.fd, buf, sizeof(buf), 0);
+
+	if (n > 0)
+		ami_codec_feed(&srv->s.codec, buf, (size_t)n);
+	else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+		end_session(srv, n == 0 ? "by the client" : strerror(errno));
+}
+
+static void write_client(struct server *srv)
+{
+	struct session *s = &srv->s;
+	ssize_t n = send(s->fd, s->out, s->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n > 0) {
+		memmove(s->out, s->out + n, s->out_len - (size_t)n);
+		s->out_len -= (size_t)n;
+	} else if (n < 0 && errno != EINTR && errno != EAGAIN) {
+		end_session(srv, strerror(errno));
+		return;
+	}
+	if (s->closing && s->out_len == 0)
+		end_session(srv, "by the server");
+}
+
+static int listen_on(const struct replay_options *o)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
+	socklen_t alen = sizeof(a);
+	int one = 1;
+
+	if (inet_pton(AF_INET, o->host, &a.sin_addr) != 1) {
+		log_warnx("listen address %s is not an IPv4 address", o->host);
+		return -1;
+	}
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 8) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &alen) < 0) {
+		log_warn("listen on %s:%d", o->host, o->port);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	say("LISTEN %d", ntohs(a.sin_port));
+	return fd;
+}
+
+static int poll_timeout(const struct server *srv, int64_t now)
+{
+	const struct session *s = &srv->s;
+	if (srv->done || !s->logged_in || s->closing || s->out_len >= OUT_PAUSE)
+		return 1000;
+	int64_t wait = srv->next_due_ms - now;
+	return wait <= 0 ? 0 : wait > 1000 ? 1000 : (int)wait;
+}
+
+int replay_serve(const struct replay_options *o, const struct replay_stream_item *items, size_t n,
+                 const struct recorded *answers, volatile sig_atomic_t *stop)
+{
+	struct server srv = {.o = o, .items = items, .n = n, .answers = answers, .s = {.fd = -1}};
+	struct ami_codec_handlers h = {.on_message = on_action, .on_error = on_codec_error, .ctx = &srv};
+	int lfd = listen_on(o);
+
+	if (lfd < 0 || ami_codec_init(&srv.s.codec, &h) < 0)
+		return -1;
+	while (!*stop) {
+		struct pollfd p[2] = {{.fd = lfd, .events = POLLIN}, {.fd = srv.s.fd, .events = POLLIN}};
+		if (srv.s.out_len > 0)
+			p[1].events |= POLLOUT;
+		if (poll(p, srv.s.fd >= 0 ? 2 : 1, poll_timeout(&srv, clock_mono_ms())) < 0 && errno != EINTR) {
+			log_warn("poll");
+			break;
+		}
+		if (p[0].revents & POLLIN) {
+			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (fd >= 0)
+				start_session(&srv, fd);
+		}
+		if (srv.s.fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			read_client(&srv);
+		play_due(&srv, clock_mono_ms());
+		if (srv.s.fd >= 0 && srv.s.out_len > OUT_LIMIT)
+			end_session(&srv, "client too slow");
+		if (srv.s.fd >= 0 && (srv.s.out_len > 0 || srv.s.closing))
+			write_client(&srv);
+	}
+	end_session(&srv, "shutting down");
+	ami_codec_free(&srv.s.codec);
+	free(srv.s.out);
+	free(srv.live);
+	close(lfd);
+	return 0;
+}

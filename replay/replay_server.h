@@ -1,0 +1,36 @@
+/*
+ * pbxbus-replay's AMI server: one poll loop over the listening socket and
+ * the connected client.  It speaks the login exchange Asterisk speaks
+ * (plain and MD5 challenge), answers the read-only actions the bridge sends
+ * with what Asterisk answered in the info-actions capture (CoreShowChannels
+ * from the channels the replay has up), and plays the captures' events at
+ * their recorded pace, loop after loop, each loop with new call ids.
+ */
+#ifndef PBXBUS_REPLAY_SERVER_H
+#define PBXBUS_REPLAY_SERVER_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "capture.h"
+
+struct replay_options {
+	const char *host;
+	int port; /* 0: any free port (printed as LISTEN <port>) */
+	const char *user;
+	const char *secret;
+	double speed;   /* 1: as recorded; 10: ten times faster; 0: no pauses */
+	double gap;     /* seconds of quiet between captures, before speed */
+	double delay;   /* seconds after a login before events flow */
+	unsigned loops; /* 0: for ever */
+};
+
+struct replay_stream_item {
+	const struct cap_msg *msg;
+	int first_of_capture;
+};
+
+int replay_serve(const struct replay_options *o, const struct replay_stream_item *items, size_t n,
+                 const struct recorded *answers, volatile sig_atomic_t *stop);
+
+#endif

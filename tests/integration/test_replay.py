@@ -1,0 +1,90 @@
+"""pbxbus-replay, the stand-in PBX of the demo: real login exchanges, recorded
+pace, every loop new calls; checked through the real bridge and mosquitto."""
+import json
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import amicap  # noqa: E402
+from harness import Daemon, Mosquitto, ReplayPbx, Subscriber, TempDir, fixture, wait_for, SLOW  # noqa: E402
+
+CAPS = ["10-in-answered-caller-hangup", "12-in-noanswer"]
+
+
+def recorded_span(name):
+    """Seconds from the first to the last replayable event of a capture."""
+    _, msgs = amicap.load(fixture(name))
+    times = [float(line.split()[0]) for line in open(fixture(name)[:-len(".server.txt")] + ".timing.txt")
+             if re.match(r"\s*[\d.]+\s+MSG ", line)]
+    keep = [t for raw, t in zip(msgs, times) if raw in amicap.replayable(msgs)]
+    return keep[-1] - keep[0]
+
+
+class Rig:
+    def __init__(self, replay_args, bridge_env=None, secret="bridgepass"):
+        self.tmp = TempDir()
+        self.broker = Mosquitto(self.tmp).start()
+        self.pbx = ReplayPbx(self.tmp, *replay_args, env={"PBXBUS_REPLAY_SECRET": secret})
+        self.sub = Subscriber(self.tmp, self.broker, "pbx/calls/#")
+        env = {"PBXBUS_AMI_PORT": str(self.pbx.port), "PBXBUS_AMI_USERNAME": "bridge",
+               "PBXBUS_AMI_SECRET": "bridgepass", "PBXBUS_MQTT_PORT": str(self.broker.port), "PBXBUS_PBX_ID": "lab",
+               "PBXBUS_OUTBOX_DIR": self.tmp.path + "/outbox", "PBXBUS_RECONNECT_MAX": "1",
+               "PBXBUS_AMI_AUTH_RETRY": "1"}
+        env.update(bridge_env or {})
+        self.bridge = Daemon(self.tmp, "pbxbus-bridge", env, ["-c", "/dev/null"]).start()
+
+    def hangups(self):
+        return [json.loads(p) for t, _, p in self.sub.messages() if t == "pbx/calls/hangup"]
+
+    def close(self):
+        rcs = (self.bridge.stop(), self.pbx.stop())
+        self.sub.stop()
+        self.broker.stop()
+        logs = self.bridge.text()[-2000:] + self.pbx.text()[-2000:]
+        self.tmp.cleanup()
+        assert rcs == (0, 0) or rcs == (None, 0), (rcs, logs)
+
+
+def test_replay_loops_are_new_calls_at_the_recorded_pace():
+    speed, gap = 4.0, 2.0
+    r = Rig(["--speed", str(speed), "--gap", str(gap), "--loops", "2", "--delay", "0.5"]
+            + [fixture(c) for c in CAPS])
+    try:
+        wait_for(lambda: r.pbx.count("LOGIN ok"), 10 * SLOW, "the MD5 login")
+        t0 = time.time()
+        wait_for(lambda: r.pbx.count("DONE"), 120 * SLOW, "two loops")
+        elapsed = time.time() - t0
+        # The recorded pauses, divided by the speed, are all kept: never faster.
+        least = (2 * sum(recorded_span(c) for c in CAPS) + 3 * gap) / speed
+        assert elapsed >= 0.9 * least, (elapsed, least)
+        assert "LOOP 1" in r.pbx.text()
+        wait_for(lambda: len(r.hangups()) == 4, 15 * SLOW, "4 call records")
+        recs = r.hangups()
+        ids = [x["call_id"] for x in recs]
+        assert ids == ["lab:1795341833.0", "lab:1795341861.4", "lab:1795428233.0", "lab:1795428261.4"], ids
+        assert [x["disposition"] for x in recs] == ["ANSWERED", "NO ANSWER"] * 2
+        # Real pacing keeps real call lengths: the answered call lasted 5 s when captured.
+        assert 5 / speed - 0.5 <= recs[0]["duration_s"] <= 5 / speed + 1.5, recs[0]
+    finally:
+        r.close()
+
+
+def test_replay_plain_login_and_refusal():
+    r = Rig(["--speed", "0", "--loops", "1", "--delay", "3"] + [fixture(c) for c in CAPS],
+            bridge_env={"PBXBUS_AMI_AUTH": "plain"}, secret="other-secret")
+    try:
+        wait_for(lambda: r.pbx.count("LOGIN fail") >= 2, 10 * SLOW, "refused logins")
+        assert "LOGIN ok" not in r.pbx.text()
+        assert "Authentication failed" in r.bridge.text() or "refused" in r.bridge.text()
+    finally:
+        r.close()
+    r = Rig(["--speed", "0", "--loops", "1", "--delay", "0.2"] + [fixture(c) for c in CAPS],
+            bridge_env={"PBXBUS_AMI_AUTH": "plain"})
+    try:
+        wait_for(lambda: r.pbx.count("DONE"), 20 * SLOW, "one loop")
+        wait_for(lambda: len(r.hangups()) == 2, 15 * SLOW, "2 call records")
+        assert r.pbx.count("CLOSED") == 0, r.pbx.text()  # no action of the bridge made it hang up
+    finally:
+        r.close()
