@@ -54,7 +54,7 @@ REPLAY_BIN := $(BUILD)/pbxbus-replay
 UNIT_BIN := $(BUILD)/unit-tests
 BENCH_BIN := $(BUILD)/bench-codec
 
-.PHONY: all test test-run test-unit deps demo bench fuzz fuzz-smoke install clean check-style format
+.PHONY: all test test-run test-unit deps demo bench fuzz fuzz-smoke install deb man clean check-style format
 
 all: $(BRIDGE_BIN) pbxbus-bridge $(CONSUMER_BIN) pbxbus-consumer $(REPLAY_BIN) pbxbus-replay $(BUILD)/tracker-replay
 
@@ -133,12 +133,31 @@ check-style:
 format:
 	clang-format -i $$(git ls-files -co --exclude-standard "*.c" "*.h")
 
-install: $(BRIDGE_BIN) $(CONSUMER_BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin
+# Binaries, man pages, the systemd unit (paths set for PREFIX), the example
+# configs and the broker config; /etc is left to the admin (or the .deb).
+install: $(BRIDGE_BIN) $(CONSUMER_BIN) $(REPLAY_BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/pbxbus/examples
 	install -m 755 $(BRIDGE_BIN) $(DESTDIR)$(PREFIX)/bin/pbxbus-bridge
 	install -m 755 $(CONSUMER_BIN) $(DESTDIR)$(PREFIX)/bin/pbxbus-consumer
+	install -m 755 $(REPLAY_BIN) $(DESTDIR)$(PREFIX)/bin/pbxbus-replay
+	install -m 644 man/pbxbus-bridge.8 man/pbxbus-consumer.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 man/pbxbus.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	sed 's#/usr/local#$(PREFIX)#g' deploy/systemd/pbxbus-bridge.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/pbxbus-bridge.service
+	install -m 644 deploy/bridge.conf.example deploy/consumer.conf.example deploy/mosquitto/mosquitto.conf \
+		deploy/mosquitto/acl $(DESTDIR)$(PREFIX)/share/doc/pbxbus/examples/
+	install -m 644 README.md docs/topics.md $(DESTDIR)$(PREFIX)/share/doc/pbxbus/
+
+# man/ is made from the daemons' --help; a test checks it is current.
+man: $(BRIDGE_BIN) $(CONSUMER_BIN)
+	scripts/make-man $(BUILD)
+
+# The bridge as a Debian package (FreePBX 17 runs on Debian 12).
+deb:
+	scripts/make-deb
 
 clean:
-	rm -rf build build-* pbxbus-bridge pbxbus-consumer
+	rm -rf build build-* pbxbus-bridge pbxbus-consumer pbxbus-replay dist
 
 -include $(shell find build* -name '*.d' 2>/dev/null)

@@ -370,6 +370,17 @@ def test_readme_documents_every_key_with_its_default():
             assert rows[key].strip("`") == default, (binary, key, rows[key], default)
 
 
+def test_man_pages_are_made_from_the_current_help():
+    import subprocess
+    from harness import BIN_DIR
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    p = subprocess.run([os.path.join(root, "scripts", "make-man"), "--check", BIN_DIR], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    page = open(os.path.join(root, "man", "pbxbus.conf.5")).read()
+    for key in ("ami_secret_file", "outbox_dir", "db_conninfo", "match_suffix_digits"):
+        assert "\n.B %s\n" % key.replace("-", "\\-") in page, key
+
+
 def test_bridge_drops_root_privileges_and_owns_its_outbox():
     if os.getuid() != 0:
         return
