@@ -17,7 +17,7 @@ build = sys.argv[1] if len(sys.argv) > 1 else "build"
 os.environ["PBXBUS_BIN_DIR"] = os.path.join(ROOT, build)
 from harness import Daemon, Mosquitto, Postgres, TempDir, run_tool, wait_for  # noqa: E402
 
-N = int(os.environ.get("ROWS", "20000"))
+N = int(os.environ.get("ROWS", "100000"))
 
 
 def record(i, ended_ms):
