@@ -39,9 +39,11 @@ struct server {
 	const struct replay_stream_item *items;
 	size_t n, pos;
 	unsigned loop;
-	int done;
+	int done;          /* every loop queued */
+	int done_reported; /* ... and written to the client: DONE said */
 	int64_t next_due_ms;
-	uint64_t sent;
+	int64_t first_sent_ms;
+	uint64_t sent, bytes;
 	const struct recorded *answers;
 	struct live_channel *live;
 	size_t nlive, live_cap;
@@ -266,16 +268,17 @@ static void play_due(struct server *srv, int64_t now)
 		if (raw == NULL) {
 			log_warnx("out of memory: event skipped");
 		} else {
+			if (srv->sent++ == 0)
+				srv->first_sent_ms = now;
 			queue(s, raw, len);
 			track(srv, raw, len);
 			free(raw);
-			srv->sent++;
+			srv->bytes += len;
 		}
 		if (++srv->pos == srv->n) {
 			srv->pos = 0;
 			if (srv->o->loops && ++srv->loop >= srv->o->loops) {
 				srv->done = 1;
-				say("DONE %llu", (unsigned long long)srv->sent);
 				break;
 			}
 			if (srv->o->loops == 0)
@@ -286,6 +289,17 @@ static void play_due(struct server *srv, int64_t now)
 		double wait = next->first_of_capture ? srv->o->gap : next->msg->t - it->msg->t;
 		srv->next_due_ms += (int64_t)scaled_ms(srv, wait > 0 ? wait : 0);
 	}
+}
+
+/* DONE once the last event is on the wire, not merely queued: benchmarks
+ * time the bridge's reading by it. */
+static void report_done(struct server *srv)
+{
+	if (!srv->done || srv->done_reported || srv->s.fd < 0 || srv->s.out_len > 0)
+		return;
+	srv->done_reported = 1;
+	say("DONE %llu events %llu bytes in %.3f s", (unsigned long long)srv->sent, (unsigned long long)srv->bytes,
+	    (double)(clock_mono_ms() - srv->first_sent_ms) / 1000.0);
 }
 
 static void end_session(struct server *srv, const char *why)
@@ -403,6 +417,7 @@ int replay_serve(const struct replay_options *o, const struct replay_stream_item
 			end_session(&srv, "client too slow");
 		if (srv.s.fd >= 0 && (srv.s.out_len > 0 || srv.s.closing))
 			write_client(&srv);
+		report_done(&srv);
 	}
 	end_session(&srv, "shutting down");
 	ami_codec_free(&srv.s.codec);
