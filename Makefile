@@ -33,7 +33,7 @@ LIBS_TEST = $(shell pkg-config --libs $(PKG_BRIDGE) libcjson libpq libmicrohttpd
 
 COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/ami_json.c common/clock.c \
 	common/topic.c common/config.c common/cli.c common/backoff.c common/mqtt_link.c \
-	common/globs.c common/phone.c common/utf8.c common/privdrop.c common/signals.c
+	common/globs.c common/mqtt_config.c common/phone.c common/utf8.c common/privdrop.c common/signals.c
 BRIDGE_SRC := bridge/md5hex.c bridge/ami_client.c bridge/event_filter.c bridge/bridge_config.c bridge/bridge.c bridge/check.c \
 	bridge/call_tracker.c bridge/call_record.c bridge/outbox.c \
 	bridge/pbx_state.c bridge/state_render.c bridge/bridge_state.c

@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "mqtt_config.h"
 #include "topic.h"
 
 const struct cfg_key bridge_keys[] = {
@@ -26,16 +27,8 @@ const struct cfg_key bridge_keys[] = {
     CFG_I("ami_action_timeout", "30", 1, 3600, "seconds to wait for an action's response or list"),
     CFG_I("ami_auth_retry", "60", 1, 86400, "seconds between login attempts after a refused login"),
     CFG_I("reconnect_max", "30", 1, 3600, "cap of the reconnect back-off in seconds (AMI and MQTT)"),
-    CFG_S("mqtt_host", "127.0.0.1", "MQTT broker host"),
-    CFG_I("mqtt_port", "1883", 1, 65535, "MQTT broker port"),
+    MQTT_CONFIG_KEYS,
     CFG_S("mqtt_client_id", NULL, "MQTT client id (default: pbxbus-bridge-<pbx_id>)"),
-    CFG_S("mqtt_username", NULL, "MQTT user name"),
-    CFG_SECRET_S("mqtt_password", "MQTT password (prefer mqtt_password_file or PBXBUS_MQTT_PASSWORD)"),
-    CFG_S("mqtt_password_file", NULL, "file holding the MQTT password (mode 600)"),
-    CFG_S("mqtt_tls_ca", NULL, "CA file: turns TLS on"),
-    CFG_S("mqtt_tls_cert", NULL, "client certificate for TLS"),
-    CFG_S("mqtt_tls_key", NULL, "client key for TLS"),
-    CFG_I("mqtt_keepalive", "30", 5, 3600, "MQTT keepalive in seconds"),
     CFG_I("mqtt_qos_events", "0", 0, 1, "QoS of events/*"),
     CFG_I("mqtt_qos_state", "1", 0, 1, "QoS of bridge/status (and the state/ topics to come)"),
     CFG_I("mqtt_queue_max_messages", "10000", 10, 60000, "most messages held for the broker before events are shed"),
@@ -133,26 +126,12 @@ static int load_mqtt(struct bridge_settings *s, const struct config *cfg, char *
 {
 	struct mqtt_opts *m = &s->mqtt;
 
-	m->host = config_str(cfg, "mqtt_host");
-	if (m->host == NULL) {
-		snprintf(err, errsz, "mqtt_host is not set");
+	if (mqtt_config_load(cfg, m, s->mqtt_password, sizeof(s->mqtt_password), err, errsz) < 0)
 		return -1;
-	}
-	m->port = (int)config_int(cfg, "mqtt_port");
 	m->client_id = s->client_id;
-	m->username = config_str(cfg, "mqtt_username");
-	if (config_secret(cfg, "mqtt_password", "mqtt_password_file", s->mqtt_password, sizeof(s->mqtt_password), err,
-	                  errsz) < 0)
-		return -1;
-	m->password = s->mqtt_password[0] ? s->mqtt_password : NULL;
-	m->tls_ca = config_str(cfg, "mqtt_tls_ca");
-	m->tls_cert = config_str(cfg, "mqtt_tls_cert");
-	m->tls_key = config_str(cfg, "mqtt_tls_key");
-	m->keepalive = (int)config_int(cfg, "mqtt_keepalive");
 	m->clean_session = 1;
 	m->will_topic = s->will_topic;
 	m->will_payload = "{\"state\":\"offline\"}";
-	m->reconnect_max_ms = config_int(cfg, "reconnect_max") * 1000;
 	s->qos_events = (int)config_int(cfg, "mqtt_qos_events");
 	s->qos_state = (int)config_int(cfg, "mqtt_qos_state");
 	s->queue_max_messages = config_int(cfg, "mqtt_queue_max_messages");

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mqtt_config.h"
 #include "topic.h"
 
 const struct cfg_key consumer_keys[] = {
@@ -14,15 +15,7 @@ const struct cfg_key consumer_keys[] = {
     CFG_S("subscribe", "pbx/calls/hangup",
           "topics of call records, space-separated (pbx/+/calls/hangup for several PBXs)"),
     CFG_S("shared_group", "", "MQTT shared subscription group: several consumers split the records"),
-    CFG_S("mqtt_host", "127.0.0.1", "MQTT broker host"),
-    CFG_I("mqtt_port", "1883", 1, 65535, "MQTT broker port"),
-    CFG_S("mqtt_username", NULL, "MQTT user name"),
-    CFG_SECRET_S("mqtt_password", "MQTT password (prefer mqtt_password_file or PBXBUS_MQTT_PASSWORD)"),
-    CFG_S("mqtt_password_file", NULL, "file holding the MQTT password (mode 600)"),
-    CFG_S("mqtt_tls_ca", NULL, "CA file: turns TLS on"),
-    CFG_S("mqtt_tls_cert", NULL, "client certificate for TLS"),
-    CFG_S("mqtt_tls_key", NULL, "client key for TLS"),
-    CFG_I("mqtt_keepalive", "30", 5, 3600, "MQTT keepalive in seconds"),
+    MQTT_CONFIG_KEYS,
     CFG_I("reconnect_max", "30", 1, 3600, "cap of the reconnect back-off in seconds (MQTT and database)"),
     CFG_S("db_conninfo", "dbname=pbxbus", "libpq connection string or URI (PG* environment variables apply too)"),
     CFG_SECRET_S("db_password", "database password (prefer db_password_file or PBXBUS_DB_PASSWORD)"),
@@ -125,29 +118,15 @@ int consumer_settings_load(struct consumer_settings *s, const struct config *cfg
 		snprintf(err, errsz, "phone_country_code/phone_national_prefix/phone_intl_prefix: digits only");
 		return -1;
 	}
-	if (config_secret(cfg, "mqtt_password", "mqtt_password_file", s->mqtt_password, sizeof(s->mqtt_password), err,
-	                  errsz) < 0 ||
+	struct mqtt_opts *m = &s->mqtt;
+	if (mqtt_config_load(cfg, m, s->mqtt_password, sizeof(s->mqtt_password), err, errsz) < 0 ||
 	    config_secret(cfg, "db_password", "db_password_file", s->db_password, sizeof(s->db_password), err, errsz) <
 	        0)
 		return -1;
-	struct mqtt_opts *m = &s->mqtt;
-	m->host = config_str(cfg, "mqtt_host");
-	m->port = (int)config_int(cfg, "mqtt_port");
 	m->client_id = s->client_id;
-	m->username = config_str(cfg, "mqtt_username");
-	m->password = s->mqtt_password[0] ? s->mqtt_password : NULL;
-	m->tls_ca = config_str(cfg, "mqtt_tls_ca");
-	m->tls_cert = config_str(cfg, "mqtt_tls_cert");
-	m->tls_key = config_str(cfg, "mqtt_tls_key");
-	m->keepalive = (int)config_int(cfg, "mqtt_keepalive");
 	m->clean_session = 0; /* records published while we are down wait in the broker */
 	m->mqtt311 = 1;
 	m->external = 1;
-	m->reconnect_max_ms = config_int(cfg, "reconnect_max") * 1000;
-	if (m->host == NULL) {
-		snprintf(err, errsz, "mqtt_host is not set");
-		return -1;
-	}
 	s->db_conninfo = config_str(cfg, "db_conninfo");
 	if (s->db_conninfo == NULL) {
 		snprintf(err, errsz, "db_conninfo is not set");
