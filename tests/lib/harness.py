@@ -137,14 +137,16 @@ class Subscriber:
         self.out.close()
 
 
-class AmiServer:
-    def __init__(self, tmp, *args):
-        self.log_path = os.path.join(tmp.path, "ami-server-%d.log" % free_port())
+class _PbxProcess:
+    """A stand-in PBX on a free port: its stdout lines (LISTEN <port>, LOGIN ok, ...) in a log file."""
+
+    def __init__(self, tmp, name, cmd, env=None, wait=10):
+        self.log_path = os.path.join(tmp.path, "%s-%d.log" % (name, free_port()))
         self.log = open(self.log_path, "w")
-        self.args = list(args)
-        self.proc = subprocess.Popen(["python3", "-u", os.path.join(ROOT, "tests", "ami_server.py")] + self.args,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        m = wait_for(lambda: re.search(r"LISTEN (\d+)", self.text()), 10, "AMI server")
+        e = dict(os.environ)
+        e.update(env or {})
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=e)
+        m = wait_for(lambda: re.search(r"LISTEN (\d+)", self.text()), wait, name)
         self.port = int(m.group(1))
 
     def text(self):
@@ -153,6 +155,14 @@ class AmiServer:
 
     def count(self, word):
         return len(re.findall(r"^%s" % word, self.text(), re.M))
+
+
+class AmiServer(_PbxProcess):
+    """tests/ami_server.py, the scripted AMI server with fault switches."""
+
+    def __init__(self, tmp, *args):
+        self.args = list(args)
+        super().__init__(tmp, "ami-server", ["python3", "-u", os.path.join(ROOT, "tests", "ami_server.py")] + self.args)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -161,29 +171,16 @@ class AmiServer:
         self.log.close()
 
 
-class ReplayPbx:
-    """pbxbus-replay, our stand-in PBX, on a free port; stop() checks it exits cleanly."""
+class ReplayPbx(_PbxProcess):
+    """pbxbus-replay, our stand-in PBX; stop() returns its exit status (0 when clean)."""
 
     def __init__(self, tmp, *args, env=None):
-        self.log_path = os.path.join(tmp.path, "replay-%d.log" % free_port())
-        self.log = open(self.log_path, "w")
-        e = dict(os.environ)
-        e.update(env or {})
-        self.proc = subprocess.Popen(WRAP + [os.path.join(BIN_DIR, "pbxbus-replay"), "--listen", "127.0.0.1:0"] + list(args),
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=e)
-        m = wait_for(lambda: re.search(r"LISTEN (\d+)", self.text()), 10 * SLOW, "pbxbus-replay")
-        self.port = int(m.group(1))
-
-    def text(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def count(self, word):
-        return len(re.findall(r"^%s" % word, self.text(), re.M))
+        super().__init__(tmp, "replay", WRAP + [os.path.join(BIN_DIR, "pbxbus-replay"), "--listen", "127.0.0.1:0"]
+                         + list(args), env, 10 * SLOW)
 
     def stop(self):
-        rc = None
-        if self.proc.poll() is None:
+        rc = self.proc.poll()
+        if rc is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 rc = self.proc.wait(10 * SLOW)
@@ -191,8 +188,6 @@ class ReplayPbx:
                 self.proc.kill()
                 self.proc.wait()
                 rc = "hung"
-        else:
-            rc = self.proc.returncode
         self.log.close()
         return rc
 
