@@ -91,7 +91,7 @@ $(BUILD)/unit_list.h: $(wildcard tests/unit/test_*.c)
 $(UNIT_OBJ): $(BUILD)/unit_list.h
 $(UNIT_OBJ): CFLAGS += -I$(BUILD)
 
-$(UNIT_BIN): $(UNIT_OBJ) $(COMMON_OBJ) $(BRIDGE_OBJ) $(CONSUMER_OBJ)
+$(UNIT_BIN): $(UNIT_OBJ) $(COMMON_OBJ) $(BRIDGE_OBJ) $(CONSUMER_OBJ) $(REPLAY_OBJ)
 	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_TEST)
 
 $(BUILD)/tracker-replay: $(BUILD)/tests/tools/tracker_replay.o $(COMMON_OBJ) $(BRIDGE_OBJ)

@@ -302,15 +302,13 @@ static int id_key(const char *line, size_t keylen)
 	                       strncasecmp(line + keylen - 8, "linkedid", 8) == 0);
 }
 
-char *capture_rewrite_ids(const char *raw, size_t len, unsigned loop, size_t *outlen)
+size_t capture_rewrite_ids(const char *raw, size_t len, unsigned loop, char *out)
 {
-	/* Each rewritten epoch grows by at most a few digits per line. */
-	char *out = malloc(len * 2 + 64);
+	/* A rewritten epoch grows by at most 19 digits, on a line of at least
+	 * 12 bytes ("Uniqueid: 1."), so twice the input always fits. */
 	size_t o = 0;
 	const char *end = raw + len;
 
-	if (out == NULL)
-		return NULL;
 	for (const char *p = raw; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *next = nl ? nl + 1 : end;
@@ -331,6 +329,5 @@ char *capture_rewrite_ids(const char *raw, size_t len, unsigned loop, size_t *ou
 		}
 		p = next;
 	}
-	*outlen = o;
-	return out;
+	return o;
 }

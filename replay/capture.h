@@ -55,9 +55,10 @@ int recorded_load(struct recorded *r, const char *base, char *err, size_t errsz)
 const struct recorded_answer *recorded_find(const struct recorded *r, const char *action);
 void recorded_free(struct recorded *r);
 
-/* Every loop of a replay is new calls: a copy of raw with the epoch part of
- * each *Uniqueid / *Linkedid value moved on by loop days.  NULL when out of
- * memory. */
-char *capture_rewrite_ids(const char *raw, size_t len, unsigned loop, size_t *outlen);
+/* Every loop of a replay is new calls: raw with the epoch part of each
+ * *Uniqueid / *Linkedid value moved on by loop days, written to out, which
+ * must hold CAPTURE_REWRITE_SIZE(len) bytes.  Returns the length written. */
+#define CAPTURE_REWRITE_SIZE(len) (2 * (len) + 64)
+size_t capture_rewrite_ids(const char *raw, size_t len, unsigned loop, char *out);
 
 #endif

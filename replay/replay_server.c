@@ -47,6 +47,8 @@ struct server {
 	const struct recorded *answers;
 	struct live_channel *live;
 	size_t nlive, live_cap;
+	char *scratch; /* a rewritten event, reused */
+	size_t scratch_cap;
 	struct session s;
 };
 
@@ -248,6 +250,26 @@ static void track(struct server *srv, const char *raw, size_t len)
 	}
 }
 
+/* The first loop sends the capture as it is; later ones rewrite the ids
+ * into a buffer kept between events. */
+static const char *event_for_loop(struct server *srv, const struct cap_msg *m, size_t *len)
+{
+	if (srv->loop == 0) {
+		*len = m->len;
+		return m->raw;
+	}
+	size_t need = CAPTURE_REWRITE_SIZE(m->len);
+	if (need > srv->scratch_cap) {
+		char *nb = realloc(srv->scratch, need);
+		if (nb == NULL)
+			return NULL;
+		srv->scratch = nb;
+		srv->scratch_cap = need;
+	}
+	*len = capture_rewrite_ids(m->raw, m->len, srv->loop, srv->scratch);
+	return srv->scratch;
+}
+
 static double scaled_ms(const struct server *srv, double seconds)
 {
 	return srv->o->speed > 0 ? seconds * 1000.0 / srv->o->speed : 0;
@@ -264,7 +286,7 @@ static void play_due(struct server *srv, int64_t now)
 	       burst++ < 10000) {
 		const struct replay_stream_item *it = &srv->items[srv->pos];
 		size_t len;
-		char *raw = capture_rewrite_ids(it->msg->raw, it->msg->len, srv->loop, &len);
+		const char *raw = event_for_loop(srv, it->msg, &len);
 		if (raw == NULL) {
 			log_warnx("out of memory: event skipped");
 		} else {
@@ -272,7 +294,6 @@ static void play_due(struct server *srv, int64_t now)
 				srv->first_sent_ms = now;
 			queue(s, raw, len);
 			track(srv, raw, len);
-			free(raw);
 			srv->bytes += len;
 		}
 		if (++srv->pos == srv->n) {
@@ -423,6 +444,7 @@ int replay_serve(const struct replay_options *o, const struct replay_stream_item
 	ami_codec_free(&srv.s.codec);
 	free(srv.s.out);
 	free(srv.live);
+	free(srv.scratch);
 	close(lfd);
 	return 0;
 }
