@@ -35,7 +35,7 @@ COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/ami_js
 	common/topic.c common/config.c common/cli.c common/backoff.c common/mqtt_link.c \
 	common/globs.c common/mqtt_config.c common/phone.c common/utf8.c common/privdrop.c common/signals.c
 BRIDGE_SRC := bridge/md5hex.c bridge/ami_client.c bridge/event_filter.c bridge/bridge_config.c bridge/bridge.c bridge/check.c \
-	bridge/call_tracker.c bridge/call_record.c bridge/outbox.c \
+	bridge/call_tracker.c bridge/call_record.c bridge/outbox.c bridge/refused_log.c bridge/pbx_clock.c \
 	bridge/pbx_state.c bridge/state_render.c bridge/bridge_state.c
 CONSUMER_SRC := consumer/consumer_config.c consumer/record.c consumer/db.c consumer/migrations.c \
 	consumer/consumer.c consumer/http.c consumer/pg_array.c

@@ -68,6 +68,8 @@ const char *bridge_status_json(struct bridge *b, const char *state)
 	jw_uint(w, b->calls.calls_partial);
 	jw_keyz(w, "calls_untracked");
 	jw_uint(w, b->calls.calls_refused);
+	jw_keyz(w, "calls_times_fixed");
+	jw_uint(w, b->calls.times_fixed);
 	jw_keyz(w, "records_published");
 	jw_uint(w, b->records_published);
 	jw_keyz(w, "records_shed");
@@ -75,11 +77,15 @@ const char *bridge_status_json(struct bridge *b, const char *state)
 	jw_keyz(w, "outbox");
 	unsigned fill = outbox_fill_percent(&b->outbox);
 	int refusing = b->refused_at_ms != 0 && clock_mono_ms() - b->refused_at_ms < 60000;
-	jw_strz(w, refusing || fill >= 100 ? "full" : fill >= 80 ? "high" : "ok");
+	jw_strz(w, refusing || fill >= 100 || b->outbox.disk_failing ? "full" : fill >= 80 ? "high" : "ok");
 	jw_keyz(w, "outbox_pending");
 	jw_uint(w, b->outbox.pending);
 	jw_keyz(w, "outbox_bytes");
 	jw_uint(w, b->outbox.size);
+	jw_keyz(w, "outbox_memory_bytes");
+	jw_uint(w, b->outbox.mem_bytes);
+	jw_keyz(w, "outbox_write_failures");
+	jw_uint(w, b->outbox.write_failures);
 	jw_keyz(w, "outbox_refused");
 	jw_uint(w, b->outbox.refused);
 	jw_keyz(w, "outbox_resent");
@@ -111,11 +117,22 @@ static int room_for(struct bridge *b, size_t len)
 	       b->mqtt.held_total_bytes + len <= (uint64_t)b->s->queue_max_bytes;
 }
 
-static int64_t event_time_ms(const struct ami_msg *m)
+/* An event's time on the PBX's clock (see pbx_clock.h): its Timestamp:,
+ * else now on that clock.  The session's first Timestamp: confirms the
+ * clock, and calls dated before it move with it. */
+static int64_t event_time_ms(struct bridge *b, const struct ami_msg *m)
 {
 	const struct ami_field *ts = ami_msg_find(m, "Timestamp");
 	int64_t ms = ts ? ami_timestamp_ms(ts->val, ts->val_len) : -1;
-	return ms >= 0 ? ms : clock_wall_ms();
+	int64_t wall = clock_wall_ms();
+
+	if (ms < 0)
+		return pbx_clock_now(&b->clock, wall);
+	int first = !b->clock.seen_in_session;
+	int64_t moved = pbx_clock_saw(&b->clock, ms, wall);
+	if (first)
+		call_tracker_clock_confirmed(&b->calls, moved);
+	return ms;
 }
 
 void bridge_handle_event(struct bridge *b, const struct ami_msg *m, int64_t now_ms)
@@ -126,7 +143,7 @@ void bridge_handle_event(struct bridge *b, const struct ami_msg *m, int64_t now_
 
 	if (ev == NULL)
 		return;
-	int64_t at_ms = event_time_ms(m);
+	int64_t at_ms = event_time_ms(b, m);
 	call_tracker_event(&b->calls, m, at_ms);
 	pbx_state_event(&b->state, m, at_ms);
 	if (!event_filter_allows(&b->filter, ev->val, ev->val_len)) {
@@ -167,8 +184,9 @@ static void on_call_record(void *ctx, enum call_record_kind kind, const struct c
 	struct bridge *b = ctx;
 	char topic[TOPIC_MAX], call_id[256];
 	size_t len;
-	uint64_t held_back;
 	const char *doc = call_record_json(&b->record_json, c, kind, b->s->pbx_id, &len);
+
+	(void)now_ms; /* the refusal's time is the bridge's own: see refused_log */
 
 	if (doc == NULL || topic_join(topic, sizeof(topic), b->s->prefix, "calls", call_record_kind_name(kind)) < 0)
 		return;
@@ -176,12 +194,9 @@ static void on_call_record(void *ctx, enum call_record_kind kind, const struct c
 		snprintf(call_id, sizeof(call_id), "%s:%s", b->s->pbx_id, c->linkedid);
 		if (outbox_append(&b->outbox, call_id, doc, len) == 0)
 			return;
-		/* Refused loudly, never dropped silently: still sent, best effort. */
+		/* Refused loudly, by id, never dropped silently: still sent, best effort. */
+		refused_note(&b->refused, call_id);
 		b->refused_at_ms = clock_mono_ms();
-		if (log_ratelimit_ok(&b->outbox_log, now_ms, &held_back))
-			log_crit("outbox full or failing (%s, %llu refused): call record %s is NOT kept on disk",
-			         b->outbox.last_error[0] ? b->outbox.last_error : "size bound reached",
-			         (unsigned long long)b->outbox.refused, call_id);
 		b->status_dirty = 1;
 	} else if (!b->mqtt.connected || !room_for(b, len)) {
 		b->records_shed++;
@@ -210,15 +225,22 @@ static int send_from_outbox(void *ctx, const char *id, const char *payload, size
 	return 0;
 }
 
-/* Once a round: make this round's records durable, then send what is due. */
+/* Once a round: make this round's records durable, then send what is due.
+ * While the disk refuses them, records go out from memory. */
 static void pump_outbox(struct bridge *b, int64_t now_wall)
 {
 	unsigned fill;
+	uint64_t held_back;
 
-	if (outbox_sync(&b->outbox) < 0) {
-		log_crit("outbox: %s", b->outbox.last_error);
-		return;
+	if (outbox_sync(&b->outbox) < 0 || b->outbox.blocked) {
+		if (log_ratelimit_ok(&b->outbox_log, now_wall, &held_back))
+			log_crit("outbox: %s; %zu record(s) pending, %llu bytes of them held in memory until the disk "
+			         "takes them (outbox_memory_max %llu)",
+			         b->outbox.last_error, b->outbox.pending, (unsigned long long)b->outbox.mem_bytes,
+			         (unsigned long long)b->outbox.mem_max);
+		b->status_dirty = 1;
 	}
+	refused_flush(&b->refused, now_wall, 0);
 	fill = outbox_fill_percent(&b->outbox);
 	if (fill >= 80 && !b->outbox.high_warned) {
 		log_warnx("outbox %s is %u%% full (%zu records wait for a consumer's ack)", b->outbox.path, fill,
@@ -268,10 +290,10 @@ static void on_channels_listed(void *arg, struct ami_client *c, const struct ami
 			call_tracker_sync_begin(&b->calls);
 		break;
 	case AMI_REPLY_LIST_ITEM:
-		call_tracker_sync_channel(&b->calls, m, event_time_ms(m));
+		call_tracker_sync_channel(&b->calls, m, event_time_ms(b, m));
 		break;
 	case AMI_REPLY_LIST_DONE:
-		call_tracker_sync_end(&b->calls, clock_wall_ms());
+		call_tracker_sync_end(&b->calls, pbx_clock_now(&b->clock, clock_wall_ms()));
 		break;
 	case AMI_REPLY_LOST:
 		b->calls.syncing = 0; /* no verdict: keep every call open */
@@ -282,6 +304,8 @@ static void on_channels_listed(void *arg, struct ami_client *c, const struct ami
 static void on_ami_login(void *ctx)
 {
 	struct bridge *b = ctx;
+	pbx_clock_new_session(&b->clock);
+	b->calls.clock_provisional = 1;
 	if (ami_client_action(&b->ami, "CoreShowChannels", NULL, on_channels_listed, b) < 0)
 		log_warnx("ami: could not ask for CoreShowChannels");
 	b->state_syncing = 0; /* a round of the lost session never completes */
@@ -323,6 +347,9 @@ static void on_mqtt_connect(void *ctx)
 
 	if (rc != MOSQ_ERR_SUCCESS)
 		log_warnx("mqtt: subscribe %s: %s", b->s->acks_topic, mosquitto_strerror(rc));
+	/* A new broker session: what was outstanding is due now, not after a
+	 * timer that doubled while the broker was away. */
+	outbox_rewind(&b->outbox);
 	b->status_dirty = 1;
 }
 
@@ -349,7 +376,9 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 	b->started_wall_ms = clock_wall_ms();
 	b->shed_log.interval_ms = 10000;
 	b->outbox_log.interval_ms = 10000;
-	if (outbox_open(&b->outbox, s->outbox_dir, s->outbox_max_bytes, s->outbox_resend_ms, err, errsz) < 0)
+	refused_init(&b->refused, s->outbox_dir);
+	if (outbox_open(&b->outbox, s->outbox_dir, s->outbox_max_bytes, s->outbox_memory_max, s->outbox_resend_ms, err,
+	                errsz) < 0)
 		return -1;
 	jw_init(&b->json, JSON_EVENT_MAX);
 	jw_init(&b->record_json, 64 * 1024);
@@ -398,8 +427,9 @@ void bridge_free(struct bridge *b)
 /* A digest of what the status says, to notice that it changed. */
 static uint64_t status_digest(const struct bridge *b)
 {
-	uint64_t h =
-	    b->events_shed * 1000003u + b->ami.codec_errors * 10007u + b->ami.logins * 101u + b->calls.calls_ended * 7u;
+	uint64_t h = b->events_shed * 1000003u + b->ami.codec_errors * 10007u + b->ami.logins * 101u +
+	             b->calls.calls_ended * 7u + b->outbox.pending * 13u + b->outbox.refused * 17u +
+	             b->outbox.write_failures * 19u + (uint64_t)b->outbox.blocked * 23u;
 	for (const char *p = b->ami.last_error; *p; p++)
 		h = h * 31 + (unsigned char)*p;
 	return h;
@@ -414,7 +444,7 @@ static void expire_tick(struct bridge *b, int64_t now)
 	if (now < b->next_expire_ms)
 		return;
 	b->next_expire_ms = now + EXPIRE_INTERVAL_MS;
-	call_tracker_expire(&b->calls, clock_wall_ms());
+	call_tracker_expire(&b->calls, pbx_clock_now(&b->clock, clock_wall_ms()));
 }
 
 static int64_t status_tick(struct bridge *b, int64_t now)
@@ -441,6 +471,7 @@ static void shutdown_cleanly(struct bridge *b)
 	const char *doc = "{\"state\":\"offline\"}";
 
 	log_info("shutting down");
+	refused_flush(&b->refused, clock_wall_ms(), 1);
 	if (b->mqtt.connected) {
 		mqtt_link_publish(&b->mqtt, NULL, b->s->will_topic, doc, (int)strlen(doc), 1, 1);
 		mqtt_link_flush(&b->mqtt, 2000);

@@ -18,7 +18,9 @@
 #include "log.h"
 #include "mqtt_link.h"
 #include "outbox.h"
+#include "pbx_clock.h"
 #include "pbx_state.h"
+#include "refused_log.h"
 
 struct bridge {
 	struct bridge_settings *s;
@@ -27,12 +29,14 @@ struct bridge {
 	struct event_filter filter;
 	struct call_tracker calls;
 	struct outbox outbox;
+	struct pbx_clock clock;
 	struct pbx_state state;
 	int state_syncing;
 	int64_t next_resync_ms, next_state_tick_ms;
 	uint64_t snapshot_hash, calls_published;
 	struct jw state_json;
 	struct log_ratelimit outbox_log;
+	struct refused_log refused;
 	struct glob_list trunk_contexts, trunk_endpoints;
 	struct jw record_json;
 	int64_t next_expire_ms;

@@ -42,7 +42,9 @@ const struct cfg_key bridge_keys[] = {
     CFG_I("max_calls", "20000", 10, 1000000, "most calls tracked at once; more are not tracked (counted)"),
     CFG_S("outbox_dir", "/var/lib/pbxbus", "directory of the durable outbox of call records"),
     CFG_I("outbox_max_bytes", "1073741824", 1048576, 1099511627776LL,
-          "outbox size bound; past it new records are refused"),
+          "outbox log size bound; past it records wait in memory (outbox_memory_max)"),
+    CFG_I("outbox_memory_max", "16777216", 65536, 1073741824,
+          "bytes of records held in memory while the disk refuses them; past it records are refused, by id"),
     CFG_I("outbox_resend_timeout", "60", 1, 86400, "seconds before an unacknowledged record is sent again (doubling)"),
     CFG_I("outbox_window", "256", 1, 10000, "most call records sent and awaiting a consumer's ack"),
     CFG_B("publish_state", "yes", "publish live state as retained messages under <prefix>/state/"),
@@ -151,6 +153,7 @@ int bridge_settings_load(struct bridge_settings *s, const struct config *cfg, ch
 	s->snapshot_file = config_str(cfg, "snapshot_file");
 	s->outbox_dir = config_str(cfg, "outbox_dir");
 	s->outbox_max_bytes = (uint64_t)config_int(cfg, "outbox_max_bytes");
+	s->outbox_memory_max = (uint64_t)config_int(cfg, "outbox_memory_max");
 	s->outbox_resend_ms = config_int(cfg, "outbox_resend_timeout") * 1000;
 	s->outbox_window = (size_t)config_int(cfg, "outbox_window");
 	if (s->outbox_dir == NULL) {

@@ -26,7 +26,7 @@ struct bridge_settings {
 	int publish_state;
 	int64_t state_resync_ms;
 	const char *snapshot_file;
-	uint64_t outbox_max_bytes;
+	uint64_t outbox_max_bytes, outbox_memory_max;
 	int64_t outbox_resend_ms;
 	size_t outbox_window;
 	char acks_topic[TOPIC_MAX];

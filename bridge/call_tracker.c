@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
+
 /* ---- small helpers ---- */
 
 static const char *get(const struct ami_msg *m, const char *key, char *buf, size_t size)
@@ -71,6 +73,7 @@ int call_tracker_init(struct call_tracker *t, const struct call_tracker_opts *o,
 	t->o = *o;
 	t->on_record = cb;
 	t->ctx = ctx;
+	t->times_log.interval_ms = 10000;
 	t->nbuckets = 1024;
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
 	return t->buckets ? 0 : -1;
@@ -135,6 +138,7 @@ static struct call *new_call(struct call_tracker *t, const char *linkedid, int64
 		return NULL;
 	memcpy(c->linkedid, linkedid, strlen(linkedid) + 1);
 	c->started_ms = c->last_event_ms = now_ms;
+	c->clock_provisional = t->clock_provisional != 0;
 	struct call **p = slot_of(t, linkedid);
 	c->next = *p;
 	*p = c;
@@ -255,8 +259,35 @@ const char *call_disposition(const struct call *c)
 
 /* ---- event handling ---- */
 
+/* started <= answered <= ended, whatever the clocks did: a time out of
+ * order (a PBX clock stepped back, an adopted call dated before its clock
+ * was known) is moved up to the one before it, and counted. */
+static void keep_times_in_order(struct call_tracker *t, struct call *c, enum call_record_kind kind, int64_t now_ms)
+{
+	uint64_t held_back;
+	int fixed = 0;
+
+	if (c->answered && c->answered_ms < c->started_ms) {
+		c->answered_ms = c->started_ms;
+		fixed = 1;
+	}
+	int64_t floor = c->answered ? c->answered_ms : c->started_ms;
+	if (kind == CALL_HANGUP && c->ended_ms < floor) {
+		c->ended_ms = floor;
+		fixed = 1;
+	}
+	if (fixed) {
+		t->times_fixed++;
+		if (log_ratelimit_ok(&t->times_log, now_ms, &held_back))
+			log_warnx("call %s: its times were out of order (the PBX's clock moved?); put back in order "
+			          "(%llu more since the last line)",
+			          c->linkedid, (unsigned long long)held_back);
+	}
+}
+
 static void emit(struct call_tracker *t, enum call_record_kind kind, struct call *c, int64_t now_ms)
 {
+	keep_times_in_order(t, c, kind, now_ms);
 	if (t->on_record)
 		t->on_record(t->ctx, kind, c, now_ms);
 }
@@ -579,6 +610,21 @@ void call_tracker_expire(struct call_tracker *t, int64_t now_ms)
 			next = c->next;
 			if (now_ms - c->last_event_ms > t->o.idle_timeout_ms)
 				finish(t, c, c->last_event_ms, 1);
+		}
+	}
+}
+
+void call_tracker_clock_confirmed(struct call_tracker *t, int64_t moved_ms)
+{
+	t->clock_provisional = 0;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		for (struct call *c = t->buckets[i]; c; c = c->next) {
+			if (!c->clock_provisional)
+				continue;
+			c->clock_provisional = 0;
+			c->started_ms += moved_ms;
+			c->answered_ms += c->answered ? moved_ms : 0;
+			c->last_event_ms += moved_ms;
 		}
 	}
 }

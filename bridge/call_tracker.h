@@ -18,6 +18,7 @@
 
 #include "ami_codec.h"
 #include "globs.h"
+#include "log.h"
 
 /* Sizes kept small: 1000 calls in flight must fit the bridge's 8 MiB. */
 #define CT_ID_MAX       40 /* Uniqueid / Linkedid "1795341833.12", BridgeUniqueid (a UUID) */
@@ -54,6 +55,7 @@ struct call {
 	int nrung;
 	unsigned transferred : 1, partial : 1, pbx_answered : 1, answered : 1;
 	unsigned dial_busy : 1, dial_congestion : 1, dial_unavail : 1;
+	unsigned clock_provisional : 1; /* dated before the PBX's clock was confirmed */
 };
 
 struct call_tracker_opts {
@@ -72,8 +74,11 @@ struct call_tracker {
 	struct call **buckets;
 	size_t nbuckets, ncalls;
 	int syncing;
+	int clock_provisional; /* the PBX's clock is not confirmed in this session yet */
 	/* counters */
 	uint64_t calls_started, calls_ended, calls_partial, calls_refused, channels_capped;
+	uint64_t times_fixed; /* records whose times were put back in order */
+	struct log_ratelimit times_log;
 };
 
 int call_tracker_init(struct call_tracker *t, const struct call_tracker_opts *o, call_record_cb cb, void *ctx);
@@ -90,6 +95,10 @@ void call_tracker_sync_begin(struct call_tracker *t);
  * call that began while we were away (flagged partial). */
 void call_tracker_sync_channel(struct call_tracker *t, const struct ami_msg *m, int64_t now_ms);
 void call_tracker_sync_end(struct call_tracker *t, int64_t now_ms);
+
+/* The PBX's clock was confirmed and is moved_ms from what calls dated while
+ * it was not assumed: their times move by as much. */
+void call_tracker_clock_confirmed(struct call_tracker *t, int64_t moved_ms);
 
 /* Derived fields, for the record writer and tests. */
 enum call_direction call_direction(const struct call *c);

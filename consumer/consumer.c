@@ -96,14 +96,33 @@ static void on_disconnect(void *ctx, int rc)
 	mqtt_link_hold(&c->mqtt, 0);
 }
 
+/* A whole record whose times contradict each other: the bridge's clock is
+ * wrong.  It is kept as a dead letter and acknowledged (sent again it would
+ * be the same), so say it loudly, with its id, and count it. */
+static void bad_times(struct consumer *c, const struct db_item *it)
+{
+	uint64_t held_back;
+
+	atomic_fetch_add(&c->m.bad_times, 1);
+	if (log_ratelimit_ok(&c->bad_times_log, clock_mono_ms(), &held_back))
+		log_crit(
+		    "record %s on %s failed its time checks (%s): kept as a dead letter and acknowledged; check the "
+		    "PBX's and the bridge's clocks (%llu more such records since the last line)",
+		    record_call_id_ok(it->row.call_id) ? it->row.call_id : "(no id)", it->topic, it->error,
+		    (unsigned long long)held_back);
+}
+
 static void parse_batch(struct consumer *c)
 {
 	for (size_t i = 0; i < c->nbatch; i++) {
 		struct db_item *it = &c->batch[i];
 		if (it->parsed || it->error[0])
 			continue;
-		if (record_parse(it->payload, it->len, &c->s->plan, &it->row, it->error, sizeof(it->error)) == 0)
+		int rc = record_parse(it->payload, it->len, &c->s->plan, &it->row, it->error, sizeof(it->error));
+		if (rc == 0)
 			it->parsed = 1;
+		else if (rc == RECORD_BAD_TIMES)
+			bad_times(c, it);
 		else
 			log_warnx("record on %s is a dead letter: %s", it->topic, it->error);
 	}
@@ -295,6 +314,7 @@ int consumer_init(struct consumer *c, struct consumer_settings *s, char *err, si
 
 	memset(c, 0, sizeof(*c));
 	c->s = s;
+	c->bad_times_log.interval_ms = 1000;
 	jw_init(&c->ack_json, 1 << 20);
 	backoff_init(&c->db_backoff, 500, s->mqtt.reconnect_max_ms, (uint32_t)clock_wall_ms());
 	db_init(&c->db, s->db_conninfo, s->db_password[0] ? s->db_password : NULL, s->suffix_digits);

@@ -17,11 +17,13 @@
 #include "consumer_config.h"
 #include "db.h"
 #include "json_writer.h"
+#include "log.h"
 #include "mqtt_link.h"
 
 struct consumer_metrics {
 	_Atomic uint64_t received, inserted, duplicates, dead_letters, collisions, db_reconnects, acks_published;
-	_Atomic uint64_t pending; /* received, not yet committed */
+	_Atomic uint64_t bad_times; /* dead letters whose only fault is their times */
+	_Atomic uint64_t pending;   /* received, not yet committed */
 	_Atomic int64_t last_lag_ms;
 	_Atomic int mqtt_up, db_up;
 };
@@ -37,6 +39,7 @@ struct consumer {
 	int64_t next_purge_ms;
 	struct jw ack_json;
 	struct consumer_metrics m;
+	struct log_ratelimit bad_times_log;
 };
 
 int consumer_init(struct consumer *c, struct consumer_settings *s, char *err, size_t errsz);

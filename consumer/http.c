@@ -162,6 +162,8 @@ static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *con
 	    {"duplicates_skipped_total", "counter", "records already in the table", (double)m->duplicates},
 	    {"dead_letters_total", "counter", "records kept in pbxbus_dead_letters", (double)m->dead_letters},
 	    {"id_collisions_total", "counter", "ids already used by another call", (double)m->collisions},
+	    {"bad_times_total", "counter", "dead letters whose only fault is times that contradict each other",
+	     (double)m->bad_times},
 	    {"db_reconnects_total", "counter", "database reconnections", (double)m->db_reconnects},
 	    {"acks_published_total", "counter", "end-to-end ack messages published", (double)m->acks_published},
 	    {"spool_depth", "gauge", "records received and not yet committed", (double)m->pending},

@@ -26,7 +26,9 @@ struct call_row {
 	int64_t started_ms, ended_ms;
 };
 
-/* 0 and a row, or -1 with why in err. */
+/* 0 and a row, or -1 with why in err; RECORD_BAD_TIMES (with err) when the
+ * record is whole and well-formed but its times contradict each other. */
+#define RECORD_BAD_TIMES (-2)
 int record_parse(const char *payload, size_t len, const struct phone_plan *plan, struct call_row *row, char *err,
                  size_t errsz);
 

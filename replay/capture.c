@@ -295,11 +295,14 @@ void recorded_free(struct recorded *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Does the key of this line end in "uniqueid" or "linkedid" (any case)? */
+/* Does the key of this line end in "uniqueid" or "linkedid" (any case), or
+ * is it "Timestamp"?  All three carry "<epoch>.<fraction>"; the timestamp
+ * moves with the ids, so each loop is a later day on the PBX's clock too. */
 static int id_key(const char *line, size_t keylen)
 {
-	return keylen >= 8 && (strncasecmp(line + keylen - 8, "uniqueid", 8) == 0 ||
-	                       strncasecmp(line + keylen - 8, "linkedid", 8) == 0);
+	return (keylen >= 8 && (strncasecmp(line + keylen - 8, "uniqueid", 8) == 0 ||
+	                        strncasecmp(line + keylen - 8, "linkedid", 8) == 0)) ||
+	       (keylen == 9 && strncasecmp(line, "timestamp", 9) == 0);
 }
 
 size_t capture_rewrite_ids(const char *raw, size_t len, unsigned loop, char *out)

@@ -56,7 +56,8 @@ const struct recorded_answer *recorded_find(const struct recorded *r, const char
 void recorded_free(struct recorded *r);
 
 /* Every loop of a replay is new calls: raw with the epoch part of each
- * *Uniqueid / *Linkedid value moved on by loop days, written to out, which
+ * *Uniqueid / *Linkedid value and of Timestamp moved on by loop days (later
+ * calls on a later day of the PBX's clock), written to out, which
  * must hold CAPTURE_REWRITE_SIZE(len) bytes.  Returns the length written. */
 #define CAPTURE_REWRITE_SIZE(len) (2 * (len) + 64)
 size_t capture_rewrite_ids(const char *raw, size_t len, unsigned loop, char *out);

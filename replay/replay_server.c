@@ -22,6 +22,7 @@
 
 struct live_channel {
 	char channel[128], state[32], cid[64], context[80], exten[80], uid[48], lid[48];
+	int64_t born_ms; /* monotonic, when its Newchannel was sent */
 };
 
 struct session {
@@ -133,11 +134,15 @@ static void send_channels(struct server *srv, const char *idl)
 	queuef(s, "Response: Success\r\n%sEventList: start\r\nMessage: Channels will follow\r\n\r\n", idl);
 	for (size_t i = 0; i < srv->nlive; i++) {
 		const struct live_channel *c = &srv->live[i];
+		/* its age on the PBX's clock, which runs --speed times the real one */
+		double speed = srv->o->speed > 0 ? srv->o->speed : 1;
+		long age = (long)((double)(clock_mono_ms() - c->born_ms) * speed / 1000.0);
 		queuef(s,
 		       "Event: CoreShowChannel\r\n%sChannel: %s\r\nChannelStateDesc: %s\r\nCallerIDNum: %s\r\n"
-		       "Context: %s\r\nExten: %s\r\nUniqueid: %s\r\nLinkedid: %s\r\nDuration: 00:00:01\r\n"
+		       "Context: %s\r\nExten: %s\r\nUniqueid: %s\r\nLinkedid: %s\r\nDuration: %02ld:%02ld:%02ld\r\n"
 		       "BridgeId: \r\n\r\n",
-		       idl, c->channel, c->state[0] ? c->state : "Up", c->cid, c->context, c->exten, c->uid, c->lid);
+		       idl, c->channel, c->state[0] ? c->state : "Up", c->cid, c->context, c->exten, c->uid, c->lid,
+		       age / 3600, age / 60 % 60, age % 60);
 	}
 	queuef(s, "Event: CoreShowChannelsComplete\r\n%sEventList: Complete\r\nListItems: %zu\r\n\r\n", idl,
 	       srv->nlive);
@@ -234,6 +239,7 @@ static void track(struct server *srv, const char *raw, size_t len)
 			srv->live_cap = cap;
 		}
 		struct live_channel *c = &srv->live[srv->nlive++];
+		c->born_ms = clock_mono_ms();
 		capture_field(raw, len, "Channel", c->channel, sizeof(c->channel));
 		capture_field(raw, len, "ChannelStateDesc", c->state, sizeof(c->state));
 		capture_field(raw, len, "CallerIDNum", c->cid, sizeof(c->cid));

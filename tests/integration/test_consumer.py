@@ -267,6 +267,28 @@ def test_bad_payloads_are_dead_letters_and_the_next_good_one_goes_in():
         r.close()
 
 
+def test_records_whose_times_contradict_are_said_loudly():
+    # A whole record from a live bridge whose only fault is its times (a
+    # clock problem): kept as a dead letter and acknowledged, but never
+    # quietly: a CRITICAL line with its id, and a counter.
+    r = Rig(http=True)
+    try:
+        r.publish([record(60, started_at="2026-11-22T10:05:00.000Z", answered_at=None, billsec_s=0,
+                          ended_at="2026-11-22T10:04:58.000Z"),
+                   record(61, billsec_s=99), record(62)])
+        wait_for(lambda: r.rows() == 1, 20, "the good record")
+        wait_for(lambda: r.pg.psql("SELECT count(*) FROM pbxbus_dead_letters") == "2", 20, "2 dead letters")
+        wait_for(lambda: "lab:1795400000.60" in r.consumer.text(), 10, "the id in the log")
+        log = r.consumer.text()
+        line = [ln for ln in log.splitlines() if "lab:1795400000.60" in ln][0]
+        assert "CRITICAL" in line and "failed its time checks" in line and "ended_at is before started_at" in line
+        _, text = http(r, "GET", "/metrics", token=None)
+        assert "pbxbus_consumer_bad_times_total 2" in text, text
+        wait_for(lambda: "lab:1795400000.60" in r.acked_ids(), 10, "the dead letter acked")
+    finally:
+        r.close()
+
+
 def test_id_collision_goes_to_dead_letters():
     r = Rig()
     try:

@@ -281,3 +281,37 @@ void test_tracker_ignores_garbage_events(void)
 	CHECK_EQ_INT(t.ncalls, 0);
 	teardown(&t, &l);
 }
+
+void test_tracker_one_clock_per_record(void)
+{
+	struct call_tracker t;
+	struct rec_log l;
+	const int64_t day = 86400000;
+	setup(&t, &l, 100);
+	/* After a restart the PBX's clock is not known yet: a call adopted from
+	 * CoreShowChannels is dated on the assumed clock (here the bridge's,
+	 * 8 days ahead of the PBX's) ... */
+	t.clock_provisional = 1;
+	call_tracker_sync_begin(&t);
+	sync_item(&t, 8 * day + 5000,
+	          "Event: CoreShowChannel|Channel: PJSIP/100-00000009|Context: from-internal|Uniqueid: 4.09|Linkedid: "
+	          "4.00|Duration: 00:01:05|BridgeId: ");
+	call_tracker_sync_end(&t, 8 * day + 5000);
+	/* ... then the PBX's first Timestamp: shows its clock 8 days behind:
+	 * the call moves with it, and its hangup (on the PBX's clock) ends it
+	 * 67 s after its start, not 8 days before it. */
+	call_tracker_clock_confirmed(&t, -8 * day);
+	ev(&t, 7000, "Event: Hangup|Channel: PJSIP/100-00000009|Uniqueid: 4.09|Linkedid: 4.00|Cause: 16");
+	CHECK_EQ_INT(l.hangups, 1);
+	CHECK(strstr(l.last, "\"duration_s\":67") != NULL);
+	CHECK_EQ_INT(t.times_fixed, 0);
+	/* A clock that steps back mid-call: the record still reads in order. */
+	ev(&t, 100000, TRUNK_NEW("5", "00"));
+	ev(&t, 90000, "Event: Hangup|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 5.00|Linkedid: 5.00|Cause: 16");
+	CHECK_EQ_INT(l.hangups, 2);
+	CHECK_EQ_INT(t.times_fixed, 1);
+	CHECK(strstr(l.last, "\"duration_s\":0") != NULL);
+	const char *s = strstr(l.last, "\"started_at\":\""), *e = strstr(l.last, "\"ended_at\":\"");
+	CHECK(s && e && strncmp(s + 14, e + 12, 24) == 0);
+	teardown(&t, &l);
+}
