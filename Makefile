@@ -18,7 +18,7 @@ BUILD := build$(if $(SANITIZE),-san)$(if $(filter clang,$(notdir $(CC))),-clang)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Wpointer-arith
-BASE_CFLAGS := -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 -g $(WARN) -Icommon -Ibridge -Iconsumer -Ireplay \
+BASE_CFLAGS := -std=c17 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 -g $(WARN) \
 	-fstack-protector-strong -D_FORTIFY_SOURCE=2
 ifneq ($(SANITIZE),)
 BASE_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -O1
@@ -31,13 +31,14 @@ LIBS_BRIDGE = $(shell pkg-config --libs $(PKG_BRIDGE))
 LIBS_CONSUMER = $(shell pkg-config --libs libmosquitto libcjson libpq libmicrohttpd) -lpthread
 LIBS_TEST = $(shell pkg-config --libs $(PKG_BRIDGE) libcjson libpq libmicrohttpd) -lpthread
 
-COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/ami_json.c common/clock.c \
+COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/clock.c \
 	common/topic.c common/config.c common/cli.c common/backoff.c common/mqtt_link.c \
-	common/globs.c common/mqtt_config.c common/phone.c common/utf8.c common/privdrop.c common/signals.c
-BRIDGE_SRC := bridge/md5hex.c bridge/ami_client.c bridge/event_filter.c bridge/bridge_config.c bridge/bridge.c bridge/check.c \
+	common/globs.c common/mqtt_config.c common/utf8.c common/privdrop.c common/signals.c
+# common/md5hex.c (libcrypto) is shared by the bridge and the replay only.
+BRIDGE_SRC := common/md5hex.c bridge/ami_json.c bridge/ami_client.c bridge/event_filter.c bridge/bridge_config.c bridge/bridge.c bridge/check.c \
 	bridge/call_tracker.c bridge/call_record.c bridge/outbox.c bridge/refused_log.c bridge/pbx_clock.c \
 	bridge/pbx_state.c bridge/state_render.c bridge/bridge_state.c
-CONSUMER_SRC := consumer/consumer_config.c consumer/record.c consumer/db.c consumer/migrations.c \
+CONSUMER_SRC := consumer/phone.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/migrations.c \
 	consumer/consumer.c consumer/http.c consumer/pg_array.c
 REPLAY_SRC := replay/capture.c replay/replay_server.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c
@@ -69,16 +70,22 @@ pbxbus-replay: $(REPLAY_BIN)
 
 # The stand-in PBX: the codec and MD5 of the bridge, no MQTT.
 $(REPLAY_BIN): $(REPLAY_OBJ) $(BUILD)/replay/main.o $(BUILD)/common/ami_codec.o $(BUILD)/common/log.o \
-		$(BUILD)/common/clock.o $(BUILD)/common/signals.o $(BUILD)/bridge/md5hex.o
+		$(BUILD)/common/clock.o $(BUILD)/common/signals.o $(BUILD)/common/md5hex.o
 	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcrypto)
 
 # Each binary links only what it uses: the bridge never links libpq.
 $(CONSUMER_BIN): $(COMMON_OBJ) $(CONSUMER_OBJ) $(BUILD)/consumer/main.o
 	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_CONSUMER)
 
+# Layers the compiler enforces: each folder sees only its own headers and
+# common/'s (a wrong-way include does not compile; scripts/check-layers
+# proves it).  Tests, fuzzers and benchmarks sit on top and see all.
+LAYER_INC = $(if $(filter common/%,$<),-Icommon,$(if $(filter bridge/% consumer/% replay/%,$<),\
+	-I$(firstword $(subst /, ,$<)) -Icommon,-Icommon -Ibridge -Iconsumer -Ireplay))
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+	$(CC) $(LAYER_INC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
 $(BRIDGE_BIN): $(COMMON_OBJ) $(BRIDGE_OBJ) $(BUILD)/bridge/main.o
 	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_BRIDGE)
