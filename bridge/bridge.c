@@ -191,7 +191,7 @@ static void on_call_record(void *ctx, enum call_record_kind kind, const struct c
 	if (doc == NULL || topic_join(topic, sizeof(topic), b->s->prefix, "calls", call_record_kind_name(kind)) < 0)
 		return;
 	if (kind == CALL_HANGUP) {
-		snprintf(call_id, sizeof(call_id), "%s:%s", b->s->pbx_id, c->linkedid);
+		call_id_format(call_id, sizeof(call_id), b->s->pbx_id, c->linkedid);
 		if (outbox_append(&b->outbox, call_id, doc, len) == 0)
 			return;
 		/* Refused loudly, by id, never dropped silently: still sent, best effort. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "topic.h"
 
 const char *call_record_kind_name(enum call_record_kind kind)
 {
@@ -18,18 +19,24 @@ const char *call_record_kind_name(enum call_record_kind kind)
 	return "?";
 }
 
-static void key_str(struct jw *w, const char *k, const char *v)
+static void str_or_null(struct jw *w, const char *v)
 {
-	jw_keyz(w, k);
 	jw_strz(w, v && *v ? v : NULL);
 }
 
-static void key_time(struct jw *w, const char *k, int64_t ms, int known)
+static void time_or_null(struct jw *w, int64_t ms, int known)
 {
 	char buf[ISO8601_LEN];
-	jw_keyz(w, k);
 	if (known)
 		jw_strz(w, iso8601_ms(ms, buf));
+	else
+		jw_null(w);
+}
+
+static void int_or_null(struct jw *w, int64_t v, int known)
+{
+	if (known)
+		jw_int(w, v);
 	else
 		jw_null(w);
 }
@@ -40,63 +47,109 @@ static int64_t seconds_between(int64_t from_ms, int64_t to_ms)
 	return d <= 0 ? 0 : (d + 500) / 1000;
 }
 
+/* The value of one field of the schema (common/call_record_schema.h). */
+static void put_field(struct jw *w, enum record_field f, const struct call *c, enum call_record_kind kind,
+                      const char *pbx_id, const char *call_id)
+{
+	int ended = kind == CALL_HANGUP;
+	enum call_direction dir = call_direction(c);
+
+	switch (f) {
+	case RF_V:
+		jw_int(w, CALL_RECORD_VERSION);
+		break;
+	case RF_PBX:
+		jw_strz(w, pbx_id);
+		break;
+	case RF_CALL_ID:
+		jw_strz(w, call_id);
+		break;
+	case RF_DIRECTION:
+		/* Before a trunk is dialled an extension's call looks internal: unknown yet. */
+		jw_strz(w,
+		        call_direction_name(kind == CALL_START && dir == CALL_DIR_INTERNAL ? CALL_DIR_UNKNOWN : dir));
+		break;
+	case RF_EXTERNAL_NUMBER:
+		str_or_null(w, call_external_number(c));
+		break;
+	case RF_EXTERNAL_NAME:
+		str_or_null(w, dir == CALL_DIR_INBOUND && !c->withheld ? c->external_name : NULL);
+		break;
+	case RF_WITHHELD:
+		jw_bool(w, dir == CALL_DIR_INBOUND && c->withheld);
+		break;
+	case RF_DID:
+		str_or_null(w, dir == CALL_DIR_INBOUND ? c->did : NULL);
+		break;
+	case RF_EXTENSION:
+		str_or_null(w, call_extension(c));
+		break;
+	case RF_EXTENSIONS_RUNG:
+		jw_arr_begin(w);
+		for (int i = 0; i < c->nrung; i++)
+			jw_strz(w, c->rung[i]);
+		jw_arr_end(w);
+		break;
+	case RF_TRUNK:
+		str_or_null(w, call_trunk(c));
+		break;
+	case RF_QUEUE:
+		str_or_null(w, c->queue);
+		break;
+	case RF_TRANSFERRED:
+		jw_bool(w, c->transferred);
+		break;
+	case RF_PARTIAL:
+		jw_bool(w, c->partial);
+		break;
+	case RF_STARTED_AT:
+		time_or_null(w, c->started_ms, 1);
+		break;
+	case RF_ANSWERED_AT:
+		time_or_null(w, c->answered_ms, c->answered);
+		break;
+	case RF_ENDED_AT:
+		time_or_null(w, c->ended_ms, ended);
+		break;
+	case RF_DURATION_S:
+		int_or_null(w, seconds_between(c->started_ms, c->ended_ms), ended);
+		break;
+	case RF_BILLSEC_S:
+		int_or_null(w, c->answered ? seconds_between(c->answered_ms, c->ended_ms) : 0, ended);
+		break;
+	case RF_DISPOSITION:
+		str_or_null(w,
+		            ended ? call_disposition(c) : (c->answered ? call_record_dispositions[RP_ANSWERED] : NULL));
+		break;
+	case RF_PBX_ANSWERED:
+		jw_bool(w, c->pbx_answered);
+		break;
+	case RF_HANGUP_CAUSE:
+		int_or_null(w, c->nch > 0 ? c->ch[0].cause : 0, ended && c->nch > 0);
+		break;
+	case RF_HANGUP_CAUSE_TEXT:
+		str_or_null(w, ended && c->nch > 0 ? c->ch[0].cause_txt : NULL);
+		break;
+	case RF_LEGS:
+		jw_int(w, c->legs);
+		break;
+	case RF_COUNT:
+		break;
+	}
+}
+
 const char *call_record_json(struct jw *w, const struct call *c, enum call_record_kind kind, const char *pbx_id,
                              size_t *len)
 {
 	char call_id[256];
-	int ended = kind == CALL_HANGUP;
 
-	snprintf(call_id, sizeof(call_id), "%s:%s", pbx_id, c->linkedid);
+	call_id_format(call_id, sizeof(call_id), pbx_id, c->linkedid);
 	jw_reset(w);
 	jw_obj_begin(w);
-	jw_keyz(w, "v");
-	jw_int(w, CALL_RECORD_VERSION);
-	key_str(w, "pbx", pbx_id);
-	key_str(w, "call_id", call_id);
-	/* Before a trunk is dialled an extension's call looks internal: unknown yet. */
-	enum call_direction dir = call_direction(c);
-	if (kind == CALL_START && dir == CALL_DIR_INTERNAL)
-		dir = CALL_DIR_UNKNOWN;
-	key_str(w, "direction", call_direction_name(dir));
-	key_str(w, "external_number", call_external_number(c));
-	key_str(w, "external_name", call_direction(c) == CALL_DIR_INBOUND ? c->external_name : NULL);
-	key_str(w, "did", call_direction(c) == CALL_DIR_INBOUND ? c->did : NULL);
-	key_str(w, "extension", call_extension(c));
-	jw_keyz(w, "extensions_rung");
-	jw_arr_begin(w);
-	for (int i = 0; i < c->nrung; i++)
-		jw_strz(w, c->rung[i]);
-	jw_arr_end(w);
-	key_str(w, "trunk", call_trunk(c));
-	key_str(w, "queue", c->queue);
-	jw_keyz(w, "transferred");
-	jw_bool(w, c->transferred);
-	jw_keyz(w, "partial");
-	jw_bool(w, c->partial);
-	key_time(w, "started_at", c->started_ms, 1);
-	key_time(w, "answered_at", c->answered_ms, c->answered);
-	key_time(w, "ended_at", c->ended_ms, ended);
-	jw_keyz(w, "duration_s");
-	if (ended)
-		jw_int(w, seconds_between(c->started_ms, c->ended_ms));
-	else
-		jw_null(w);
-	jw_keyz(w, "billsec_s");
-	if (ended)
-		jw_int(w, c->answered ? seconds_between(c->answered_ms, c->ended_ms) : 0);
-	else
-		jw_null(w);
-	key_str(w, "disposition", ended ? call_disposition(c) : (c->answered ? "ANSWERED" : NULL));
-	jw_keyz(w, "pbx_answered");
-	jw_bool(w, c->pbx_answered);
-	jw_keyz(w, "hangup_cause");
-	if (ended && c->nch > 0)
-		jw_int(w, c->ch[0].cause);
-	else
-		jw_null(w);
-	key_str(w, "hangup_cause_text", ended && c->nch > 0 ? c->ch[0].cause_txt : NULL);
-	jw_keyz(w, "legs");
-	jw_int(w, c->legs);
+	for (int f = 0; f < RF_COUNT; f++) {
+		jw_keyz(w, call_record_fields[f].key);
+		put_field(w, (enum record_field)f, c, kind, pbx_id, call_id);
+	}
 	jw_obj_end(w);
 	return jw_finish(w, len);
 }

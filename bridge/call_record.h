@@ -2,10 +2,9 @@
 #ifndef PBXBUS_CALL_RECORD_H
 #define PBXBUS_CALL_RECORD_H
 
+#include "call_record_schema.h"
 #include "call_tracker.h"
 #include "json_writer.h"
-
-#define CALL_RECORD_VERSION 1
 
 /* Writes the record into w (reset first); NULL if it did not fit. */
 const char *call_record_json(struct jw *w, const struct call *c, enum call_record_kind kind, const char *pbx_id,

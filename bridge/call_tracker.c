@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "call_record_schema.h"
 #include "log.h"
 
 /* ---- small helpers ---- */
@@ -195,11 +196,11 @@ const char *call_direction_name(enum call_direction d)
 {
 	switch (d) {
 	case CALL_DIR_INBOUND:
-		return "inbound";
+		return call_record_directions[RD_INBOUND];
 	case CALL_DIR_OUTBOUND:
-		return "outbound";
+		return call_record_directions[RD_OUTBOUND];
 	case CALL_DIR_INTERNAL:
-		return "internal";
+		return call_record_directions[RD_INTERNAL];
 	case CALL_DIR_UNKNOWN:
 		break;
 	}
@@ -246,15 +247,17 @@ const char *call_disposition(const struct call *c)
 {
 	int cause = c->nch > 0 ? c->ch[0].cause : 0;
 
+	const char *const *words = call_record_dispositions;
+
 	if (c->answered)
-		return "ANSWERED";
+		return words[RP_ANSWERED];
 	if (c->dial_busy || cause == 17)
-		return "BUSY";
+		return words[RP_BUSY];
 	if (c->dial_congestion || cause == 34 || cause == 38 || cause == 42)
-		return "CONGESTION";
+		return words[RP_CONGESTION];
 	if (c->dial_unavail)
-		return "FAILED";
-	return "NO ANSWER";
+		return words[RP_FAILED];
+	return words[RP_NO_ANSWER];
 }
 
 /* ---- event handling ---- */
@@ -345,13 +348,29 @@ static void note_caller(struct call *c, const struct ami_msg *m)
 
 	get(m, "CallerIDNum", num, sizeof(num));
 	get(m, "CallerIDName", name, sizeof(name));
-	if (!withheld(num))
+	if (num[0] && withheld(num))
+		c->withheld = 1;
+	if (!withheld(num) && !c->withheld)
 		memcpy(c->external_number, num, sizeof(num));
-	if (!withheld(name))
+	if (!withheld(name) && !c->withheld)
 		memcpy(c->external_name, name, sizeof(name));
 	get(m, "Exten", c->did, sizeof(c->did));
 	if (strcmp(c->did, "s") == 0)
 		c->did[0] = '\0';
+}
+
+/* NewCallerid on the caller leg: a presentation restricted from here on
+ * (CID-CallingPres "... Prohibited ...", Asterisk 12+) withholds the caller:
+ * the number and name are forgotten, not just left out. */
+static void note_presentation(struct call *c, const struct ami_msg *m)
+{
+	char pres[80];
+
+	if (strstr(get(m, "CID-CallingPres", pres, sizeof(pres)), "Prohibited") == NULL)
+		return;
+	c->withheld = 1;
+	memset(c->external_number, 0, sizeof(c->external_number));
+	memset(c->external_name, 0, sizeof(c->external_name));
 }
 
 /*
@@ -488,6 +507,7 @@ enum ev_kind {
 	EV_HANGUP,
 	EV_QUEUEJOIN,
 	EV_TRANSFER,
+	EV_NEWCALLERID,
 	EV_OTHER_CHANNEL
 };
 
@@ -507,7 +527,7 @@ static enum ev_kind classify(const struct ami_field *ev)
 	    {"QueueCallerJoin", EV_QUEUEJOIN},
 	    {"BlindTransfer", EV_TRANSFER},
 	    {"AttendedTransfer", EV_TRANSFER},
-	    {"NewCallerid", EV_OTHER_CHANNEL},
+	    {"NewCallerid", EV_NEWCALLERID},
 	    {"NewConnectedLine", EV_OTHER_CHANNEL},
 	    {"HangupRequest", EV_OTHER_CHANNEL},
 	    {"SoftHangupRequest", EV_OTHER_CHANNEL},
@@ -597,6 +617,10 @@ void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t
 		break;
 	case EV_HANGUP:
 		on_hangup(t, c, ch, m, now_ms);
+		break;
+	case EV_NEWCALLERID:
+		if (ch == &c->ch[0])
+			note_presentation(c, m);
 		break;
 	default:
 		break;

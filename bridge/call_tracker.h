@@ -53,7 +53,7 @@ struct call {
 	char answered_by[CT_ENDPOINT_MAX]; /* last person connected to the caller */
 	char rung[CT_MAX_RUNG][CT_ENDPOINT_MAX];
 	int nrung;
-	unsigned transferred : 1, partial : 1, pbx_answered : 1, answered : 1;
+	unsigned transferred : 1, partial : 1, pbx_answered : 1, answered : 1, withheld : 1;
 	unsigned dial_busy : 1, dial_congestion : 1, dial_unavail : 1;
 	unsigned clock_provisional : 1; /* dated before the PBX's clock was confirmed */
 };

@@ -55,9 +55,12 @@ void refused_flush(struct refused_log *r, int64_t now_ms, int force)
 		return;
 	if (!force && now_ms - r->last_line_ms < LINE_INTERVAL_MS)
 		return;
+	char more[48] = "";
+	if (r->beyond_line)
+		snprintf(more, sizeof(more), " and %zu more", r->beyond_line);
 	log_crit("outbox: %zu call record(s) NOT kept (outbox full and its memory bound reached; sent once, best "
-	         "effort): %s%s%zu more; every id is listed in %s%s",
-	         r->in_line + r->beyond_line, r->ids, r->beyond_line ? " and " : ", and ", r->beyond_line, r->path,
+	         "effort): %s%s; every id is listed in %s%s",
+	         r->in_line + r->beyond_line, r->ids, more, r->path,
 	         r->not_listed ? " except those the disk refused too" : "");
 	r->ids_len = 0;
 	r->ids[0] = '\0';

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "topic.h"
 
 static void kv(struct jw *w, const char *k, const char *v)
 {
@@ -36,7 +37,7 @@ const char *state_call_of_endpoint(const struct state_view *v, const char *endpo
 		for (const struct call *c = t->buckets[i]; c; c = c->next) {
 			for (int j = 0; j < c->nch; j++) {
 				if (!c->ch[j].gone && !c->ch[j].is_local && strcmp(c->ch[j].endpoint, endpoint) == 0) {
-					snprintf(buf, size, "%s:%s", v->pbx_id, c->linkedid);
+					call_id_format(buf, size, v->pbx_id, c->linkedid);
 					return buf;
 				}
 			}
@@ -189,7 +190,7 @@ void render_calls(struct jw *w, const struct state_view *v)
 	for (size_t i = 0; t && i < t->nbuckets; i++) {
 		for (const struct call *c = t->buckets[i]; c; c = c->next) {
 			jw_obj_begin(w);
-			snprintf(id, sizeof(id), "%s:%s", v->pbx_id, c->linkedid);
+			call_id_format(id, sizeof(id), v->pbx_id, c->linkedid);
 			kv(w, "call_id", id);
 			kv(w, "direction", call_direction_name(call_direction(c)));
 			kv(w, "external_number", call_external_number(c));

@@ -56,3 +56,9 @@ int topic_join(char *out, size_t outsz, const char *prefix, const char *a, const
 	    segment ? snprintf(out, outsz, "%s/%s/%s", prefix, a, segment) : snprintf(out, outsz, "%s/%s", prefix, a);
 	return (n < 0 || (size_t)n >= outsz) ? -1 : 0;
 }
+
+int call_id_format(char *out, size_t outsz, const char *pbx_id, const char *linkedid)
+{
+	int n = snprintf(out, outsz, "%s:%s", pbx_id, linkedid);
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}

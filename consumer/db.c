@@ -93,6 +93,25 @@ static const char insert_calls_sql[] =
     "FROM r JOIN m USING (ord) LEFT JOIN ins ON ins.ext_message_id = r.call_id\n"
     "LEFT JOIN old USING (ord) ORDER BY r.ord";
 
+/* A row's parameters, in the order both insert statements take them ($1..):
+ * the record's fields that feed a column, then what the consumer derives. */
+enum row_param {
+	P_CALL_ID,
+	P_DIRECTION,
+	P_BODY,
+	P_STARTED_AT,
+	P_EXTERNAL_NUMBER,
+	P_EXTERNAL_E164,
+	P_EXTENSION,
+	P_DID,
+	P_DURATION,
+	P_BILLSEC,
+	P_DISPOSITION,
+	P_RAW,
+	P_TOPIC,
+	ROW_PARAMS
+};
+
 static const char dead_letter_sql[] =
     "INSERT INTO pbxbus_dead_letters (topic, payload, payload_size, error) VALUES ($1, $2, $3::integer, $4)";
 
@@ -140,15 +159,16 @@ static int prepare(struct db *d)
 {
 	/* Every parameter typed: text, cast in SQL where needed; bytea for a
 	 * dead letter's payload, which may be any bytes. */
-	static const Oid insert_types[13] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	                                     TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Oid insert_types[ROW_PARAMS];
 	static const Oid dead_types[4] = {TEXTOID, BYTEAOID, TEXTOID, TEXTOID};
 	_Static_assert(sizeof(insert_calls_sql) > sizeof(insert_call_sql), "sql buffer sized by the longer");
 	char sql[sizeof(insert_calls_sql) + 32];
 	int t = d->suffix_digits;
 
+	for (int k = 0; k < ROW_PARAMS; k++)
+		insert_types[k] = TEXTOID;
 	snprintf(sql, sizeof(sql), insert_call_sql, t, t, t, t);
-	PGresult *r = PQprepare(CONN(d), "pbxbus_insert_call", sql, 13, insert_types);
+	PGresult *r = PQprepare(CONN(d), "pbxbus_insert_call", sql, ROW_PARAMS, insert_types);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
 		set_error(d, "prepare", r);
@@ -156,7 +176,7 @@ static int prepare(struct db *d)
 	if (!ok)
 		return -1;
 	snprintf(sql, sizeof(sql), insert_calls_sql, t, t, t, t);
-	r = PQprepare(CONN(d), "pbxbus_insert_calls", sql, 13, insert_types);
+	r = PQprepare(CONN(d), "pbxbus_insert_calls", sql, ROW_PARAMS, insert_types);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
 		set_error(d, "prepare", r);
@@ -291,17 +311,25 @@ static int send_dead_letter(struct db *d, const struct db_item *it)
 
 #define OPT(s) ((s)[0] ? (s) : NULL)
 
-/* The 13 parameters of a row, in the order both insert statements take. */
-static void row_params(const struct db_item *it, char dur[24], char bill[24], const char *p[13])
+/* A row's parameters (enum row_param). */
+static void row_params(const struct db_item *it, char dur[24], char bill[24], const char *p[ROW_PARAMS])
 {
 	const struct call_row *r = &it->row;
 	snprintf(dur, 24, "%lld", r->duration);
 	snprintf(bill, 24, "%lld", r->billsec);
-	const char *v[13] = {
-	    r->call_id,        r->direction, r->body, r->started_at, OPT(r->external_number), OPT(r->external_e164),
-	    OPT(r->extension), OPT(r->did),  dur,     bill,          r->disposition,          it->payload,
-	    it->topic};
-	memcpy(p, v, sizeof(v));
+	p[P_CALL_ID] = r->call_id;
+	p[P_DIRECTION] = r->direction;
+	p[P_BODY] = r->body;
+	p[P_STARTED_AT] = r->started_at;
+	p[P_EXTERNAL_NUMBER] = OPT(r->external_number);
+	p[P_EXTERNAL_E164] = OPT(r->external_e164);
+	p[P_EXTENSION] = OPT(r->extension);
+	p[P_DID] = OPT(r->did);
+	p[P_DURATION] = dur;
+	p[P_BILLSEC] = bill;
+	p[P_DISPOSITION] = r->disposition;
+	p[P_RAW] = it->payload;
+	p[P_TOPIC] = it->topic;
 }
 
 #undef OPT
@@ -309,37 +337,37 @@ static void row_params(const struct db_item *it, char dur[24], char bill[24], co
 static int send_item(struct db *d, const struct db_item *it)
 {
 	char dur[24], bill[24];
-	const char *p[13];
+	const char *p[ROW_PARAMS];
 
 	if (!it->parsed)
 		return send_dead_letter(d, it);
 	row_params(it, dur, bill, p);
-	return PQsendQueryPrepared(CONN(d), "pbxbus_insert_call", 13, p, NULL, NULL, 0);
+	return PQsendQueryPrepared(CONN(d), "pbxbus_insert_call", ROW_PARAMS, p, NULL, NULL, 0);
 }
 
-/* Every parsed row of the batch as one statement: 13 array parameters. */
+/* Every parsed row of the batch as one statement: an array per parameter. */
 static int send_rows(struct db *d, const struct db_item *items, size_t n)
 {
-	struct pg_array cols[13];
-	const char *p[13];
+	struct pg_array cols[ROW_PARAMS];
+	const char *p[ROW_PARAMS];
 	int ok = 1;
 
-	for (int k = 0; k < 13; k++)
+	for (int k = 0; k < ROW_PARAMS; k++)
 		pg_array_init(&cols[k]);
 	for (size_t i = 0; i < n; i++) {
 		char dur[24], bill[24];
-		const char *v[13];
+		const char *v[ROW_PARAMS];
 		if (!items[i].parsed)
 			continue;
 		row_params(&items[i], dur, bill, v);
-		for (int k = 0; k < 13; k++)
+		for (int k = 0; k < ROW_PARAMS; k++)
 			pg_array_add(&cols[k], v[k]);
 	}
-	for (int k = 0; k < 13; k++)
+	for (int k = 0; k < ROW_PARAMS; k++)
 		ok = ok && (p[k] = pg_array_finish(&cols[k])) != NULL;
 	if (ok)
-		ok = PQsendQueryPrepared(CONN(d), "pbxbus_insert_calls", 13, p, NULL, NULL, 0);
-	for (int k = 0; k < 13; k++)
+		ok = PQsendQueryPrepared(CONN(d), "pbxbus_insert_calls", ROW_PARAMS, p, NULL, NULL, 0);
+	for (int k = 0; k < ROW_PARAMS; k++)
 		pg_array_free(&cols[k]);
 	return ok;
 }

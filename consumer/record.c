@@ -5,62 +5,66 @@
 #include <string.h>
 #include <strings.h>
 
+#include "call_record_schema.h"
 #include "clock.h"
 #include "utf8.h"
 
-static const char *const directions[] = {"inbound", "outbound", "internal", NULL};
-static const char *const dispositions[] = {"ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION", NULL};
-
-static int one_of(const char *s, const char *const *set)
+/* One field against the schema (common/call_record_schema.h): absent or
+ * null only where a hangup record may leave it so, else of its type and
+ * within its bounds.  *out is the value, NULL when absent or null. */
+static int check_field(const cJSON *o, const struct record_field_def *d, const cJSON **out, char *err, size_t errsz)
 {
-	for (; *set; set++)
-		if (strcmp(s, *set) == 0)
-			return 1;
-	return 0;
-}
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, d->key);
+	const cJSON *item;
 
-/* A string member (or null when allowed) copied into out. */
-static int get_string(const cJSON *o, const char *key, int required, char *out, size_t size, char *err, size_t errsz)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	out[0] = '\0';
+	*out = NULL;
 	if (v == NULL || cJSON_IsNull(v)) {
-		if (required)
-			snprintf(err, errsz, "missing %s", key);
-		return required ? -1 : 0;
+		if (d->required)
+			snprintf(err, errsz, "missing %s", d->key);
+		return d->required ? -1 : 0;
 	}
-	if (!cJSON_IsString(v)) {
-		snprintf(err, errsz, "%s is not a string", key);
-		return -1;
+	switch (d->type) {
+	case RT_INT:
+		if (!cJSON_IsNumber(v))
+			return snprintf(err, errsz, "%s is not a whole number", d->key), -1;
+		/* Range first: converting an out-of-range double is undefined (found by fuzz_record). */
+		if (!(v->valuedouble >= 0 && v->valuedouble <= (double)d->max))
+			return snprintf(err, errsz, "%s out of range", d->key), -1;
+		if (v->valuedouble != (double)(long long)v->valuedouble)
+			return snprintf(err, errsz, "%s is not a whole number", d->key), -1;
+		break;
+	case RT_STRING:
+	case RT_TIME:
+		if (!cJSON_IsString(v))
+			return snprintf(err, errsz, "%s is not a string", d->key), -1;
+		if (strlen(v->valuestring) > (size_t)d->max)
+			return snprintf(err, errsz, "%s longer than %lld bytes", d->key, d->max), -1;
+		if (d->type == RT_TIME && iso8601_parse_ms(v->valuestring) < 0)
+			return snprintf(err, errsz, "%s is not an ISO 8601 UTC time", d->key), -1;
+		break;
+	case RT_BOOL:
+		if (!cJSON_IsBool(v))
+			return snprintf(err, errsz, "%s is not true or false", d->key), -1;
+		break;
+	case RT_STRINGS:
+		if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > d->max)
+			return snprintf(err, errsz, "%s is not a list of at most %lld strings", d->key, d->max), -1;
+		cJSON_ArrayForEach(item, v)
+		{
+			if (!cJSON_IsString(item) || strlen(item->valuestring) > 255)
+				return snprintf(err, errsz, "%s is not a list of strings", d->key), -1;
+		}
+		break;
 	}
-	if (strlen(v->valuestring) >= size) {
-		snprintf(err, errsz, "%s longer than %zu bytes", key, size - 1);
-		return -1;
-	}
-	memcpy(out, v->valuestring, strlen(v->valuestring) + 1);
+	*out = v;
 	return 0;
 }
 
-static int get_int(const cJSON *o, const char *key, long long max, long long *out, char *err, size_t errsz)
+/* A checked string value (or "" for null) into out, which the schema's
+ * bound fits. */
+static void copy_str(const cJSON *v, char *out, size_t size)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	if (v == NULL || !cJSON_IsNumber(v)) {
-		snprintf(err, errsz, "%s is not a whole number", key);
-		return -1;
-	}
-	/* Range first: converting an out-of-range double is undefined (found by fuzz_record). */
-	if (!(v->valuedouble >= 0 && v->valuedouble <= (double)max)) {
-		snprintf(err, errsz, "%s out of range", key);
-		return -1;
-	}
-	if (v->valuedouble != (double)(long long)v->valuedouble) {
-		snprintf(err, errsz, "%s is not a whole number", key);
-		return -1;
-	}
-	*out = (long long)v->valuedouble;
-	return 0;
+	snprintf(out, size, "%s", v ? v->valuestring : "");
 }
 
 static int printable(const char *s)
@@ -78,15 +82,17 @@ int record_call_id_ok(const char *id)
 
 void record_body(const char *direction, const char *disposition, long long seconds, char *out, size_t size)
 {
-	if (strcmp(disposition, "ANSWERED") == 0)
+	const char *const *p = call_record_dispositions;
+
+	if (strcmp(disposition, p[RP_ANSWERED]) == 0)
 		snprintf(out, size, "Call duration: %llds", seconds);
-	else if (strcmp(disposition, "BUSY") == 0)
+	else if (strcmp(disposition, p[RP_BUSY]) == 0)
 		snprintf(out, size, "Busy");
-	else if (strcmp(disposition, "FAILED") == 0)
+	else if (strcmp(disposition, p[RP_FAILED]) == 0)
 		snprintf(out, size, "Failed call");
-	else if (strcmp(disposition, "CONGESTION") == 0)
+	else if (strcmp(disposition, p[RP_CONGESTION]) == 0)
 		snprintf(out, size, "Failed call (congestion)");
-	else if (strcmp(direction, "inbound") == 0)
+	else if (strcmp(direction, call_record_directions[RD_INBOUND]) == 0)
 		snprintf(out, size, "Missed call");
 	else
 		snprintf(out, size, "No answer");
@@ -94,38 +100,37 @@ void record_body(const char *direction, const char *disposition, long long secon
 
 static int check_fields(const cJSON *o, const struct phone_plan *plan, struct call_row *r, char *err, size_t errsz)
 {
+	const cJSON *val[RF_COUNT];
 	char ended[40];
-	long long v;
 
-	if (get_int(o, "v", 1000, &v, err, errsz) < 0)
-		return -1;
-	if (v != 1) {
-		snprintf(err, errsz, "unsupported record version %lld", v);
+	for (int f = 0; f < RF_COUNT; f++)
+		if (check_field(o, &call_record_fields[f], &val[f], err, errsz) < 0)
+			return -1;
+	if (val[RF_V]->valuedouble != CALL_RECORD_VERSION) {
+		snprintf(err, errsz, "unsupported record version %lld", (long long)val[RF_V]->valuedouble);
 		return -1;
 	}
-	if (get_string(o, "call_id", 1, r->call_id, sizeof(r->call_id), err, errsz) < 0 ||
-	    get_string(o, "direction", 1, r->direction, sizeof(r->direction), err, errsz) < 0 ||
-	    get_string(o, "disposition", 1, r->disposition, sizeof(r->disposition), err, errsz) < 0 ||
-	    get_string(o, "started_at", 1, r->started_at, sizeof(r->started_at), err, errsz) < 0 ||
-	    get_string(o, "ended_at", 1, ended, sizeof(ended), err, errsz) < 0 ||
-	    get_string(o, "external_number", 0, r->external_number, sizeof(r->external_number), err, errsz) < 0 ||
-	    get_string(o, "extension", 0, r->extension, sizeof(r->extension), err, errsz) < 0 ||
-	    get_string(o, "did", 0, r->did, sizeof(r->did), err, errsz) < 0 ||
-	    get_int(o, "duration_s", 10LL * 365 * 86400, &r->duration, err, errsz) < 0 ||
-	    get_int(o, "billsec_s", 10LL * 365 * 86400, &r->billsec, err, errsz) < 0)
-		return -1;
+	copy_str(val[RF_CALL_ID], r->call_id, sizeof(r->call_id));
+	copy_str(val[RF_DIRECTION], r->direction, sizeof(r->direction));
+	copy_str(val[RF_DISPOSITION], r->disposition, sizeof(r->disposition));
+	copy_str(val[RF_STARTED_AT], r->started_at, sizeof(r->started_at));
+	copy_str(val[RF_ENDED_AT], ended, sizeof(ended));
+	copy_str(val[RF_EXTERNAL_NUMBER], r->external_number, sizeof(r->external_number));
+	copy_str(val[RF_EXTENSION], r->extension, sizeof(r->extension));
+	copy_str(val[RF_DID], r->did, sizeof(r->did));
+	r->duration = (long long)val[RF_DURATION_S]->valuedouble;
+	r->billsec = (long long)val[RF_BILLSEC_S]->valuedouble;
 	if (!record_call_id_ok(r->call_id)) {
 		snprintf(err, errsz, "call_id is not \"<pbx>:<Linkedid>\"");
 		return -1;
 	}
-	if (!one_of(r->direction, directions) || !one_of(r->disposition, dispositions)) {
+	if (!call_record_word_ok(r->direction, call_record_directions) ||
+	    !call_record_word_ok(r->disposition, call_record_dispositions)) {
 		snprintf(err, errsz, "direction or disposition not one of the documented values");
 		return -1;
 	}
-	if ((r->started_ms = iso8601_parse_ms(r->started_at)) < 0 || (r->ended_ms = iso8601_parse_ms(ended)) < 0) {
-		snprintf(err, errsz, "started_at/ended_at are not ISO 8601 UTC times");
-		return -1;
-	}
+	r->started_ms = iso8601_parse_ms(r->started_at);
+	r->ended_ms = iso8601_parse_ms(ended);
 	/* Well-formed but contradicting itself: a bridge's clock problem,
 	 * which the caller says loudly (RECORD_BAD_TIMES). */
 	if (r->ended_ms < r->started_ms) {

@@ -148,9 +148,25 @@ void test_tracker_withheld_caller_has_no_number(void)
 	ev(&t, 900,
 	   "Event: Hangup|Channel: PJSIP/trunk-provider-00000005|Uniqueid: 7.5|Linkedid: 7.5|Cause: 17|Cause-txt: User "
 	   "busy");
-	CHECK(strstr(l.last, "\"external_number\":null,\"external_name\":null") != NULL);
+	CHECK(strstr(l.last, "\"external_number\":null,\"external_name\":null,\"withheld\":true") != NULL);
 	CHECK(strstr(l.last, "\"disposition\":\"BUSY\"") != NULL);
 	CHECK(strstr(l.last, "\"duration_s\":1") != NULL);
+	/* A number presented, then restricted (NewCallerid, as in capture 15):
+	 * withheld, and the number is in no record any more. */
+	ev(&t, 1000, TRUNK_NEW("8", "00"));
+	ev(&t, 1100,
+	   "Event: NewCallerid|Channel: PJSIP/trunk-provider-00000000|CallerIDNum: 15550001|CallerIDName: X|"
+	   "Uniqueid: 8.00|Linkedid: 8.00|CID-CallingPres: 33 (Presentation Prohibited, Passed Screen)");
+	ev(&t, 2000, "Event: Hangup|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 8.00|Linkedid: 8.00|Cause: 16");
+	CHECK(strstr(l.last, "\"external_number\":null,\"external_name\":null,\"withheld\":true") != NULL);
+	CHECK(strstr(l.last, "15550001") == NULL);
+	/* allowed presentation: nothing withheld */
+	ev(&t, 3000, TRUNK_NEW("9", "00"));
+	ev(&t, 3100,
+	   "Event: NewCallerid|Channel: PJSIP/trunk-provider-00000000|CallerIDNum: 15550001|Uniqueid: 9.00|"
+	   "Linkedid: 9.00|CID-CallingPres: 0 (Presentation Allowed, Not Screened)");
+	ev(&t, 4000, "Event: Hangup|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 9.00|Linkedid: 9.00|Cause: 16");
+	CHECK(strstr(l.last, "\"external_number\":\"15550001\",\"external_name\":\"X\",\"withheld\":false") != NULL);
 	teardown(&t, &l);
 }
 

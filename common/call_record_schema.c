@@ -1,0 +1,21 @@
+#include "call_record_schema.h"
+
+#include <string.h>
+
+#define RF_DEF(id, key, type, required, max, column) [id] = {key, type, required, max, column},
+const struct record_field_def call_record_fields[RF_COUNT] = {CALL_RECORD_FIELDS(RF_DEF)};
+#undef RF_DEF
+
+const char *const call_record_directions[] = {
+    [RD_INBOUND] = "inbound", [RD_OUTBOUND] = "outbound", [RD_INTERNAL] = "internal", NULL};
+const char *const call_record_dispositions[] = {
+    [RP_ANSWERED] = "ANSWERED", [RP_NO_ANSWER] = "NO ANSWER",   [RP_BUSY] = "BUSY",
+    [RP_FAILED] = "FAILED",     [RP_CONGESTION] = "CONGESTION", NULL};
+
+int call_record_word_ok(const char *s, const char *const *words)
+{
+	for (; *words; words++)
+		if (strcmp(s, *words) == 0)
+			return 1;
+	return 0;
+}

@@ -1,0 +1,72 @@
+/*
+ * The call record's contract, in one place: its version, its keys in order
+ * with their type and bounds, which ones a hangup record must carry, the
+ * crm_comms_log column each feeds, and the words of direction and
+ * disposition.  The bridge's writer, the consumer's parser and a unit test
+ * holding docs/topics.md against it all loop over this table.
+ *
+ * Adding a field: a line in CALL_RECORD_FIELDS, its value in the writer's
+ * switch (bridge/call_record.c: the compiler names a missing case), the
+ * tracker that fills it, and its row in docs/topics.md.
+ */
+#ifndef PBXBUS_CALL_RECORD_SCHEMA_H
+#define PBXBUS_CALL_RECORD_SCHEMA_H
+
+#include <stddef.h>
+
+#define CALL_RECORD_VERSION 1
+
+enum record_type { RT_INT, RT_STRING, RT_BOOL, RT_TIME, RT_STRINGS };
+
+/* X(id, JSON key, type, in every hangup record (never null there), max
+ * (an integer's largest value, a string's bytes, a list's items), SQL
+ * column in crm_comms_log or NULL) */
+#define CALL_RECORD_FIELDS(X)                                                                                          \
+	X(RF_V, "v", RT_INT, 1, 1000, NULL)                                                                            \
+	X(RF_PBX, "pbx", RT_STRING, 0, 120, NULL)                                                                      \
+	X(RF_CALL_ID, "call_id", RT_STRING, 1, 199, "ext_message_id")                                                  \
+	X(RF_DIRECTION, "direction", RT_STRING, 1, 15, "direction")                                                    \
+	X(RF_EXTERNAL_NUMBER, "external_number", RT_STRING, 0, 63, "external_number")                                  \
+	X(RF_EXTERNAL_NAME, "external_name", RT_STRING, 0, 255, NULL)                                                  \
+	X(RF_WITHHELD, "withheld", RT_BOOL, 0, 1, NULL)                                                                \
+	X(RF_DID, "did", RT_STRING, 0, 63, "did")                                                                      \
+	X(RF_EXTENSION, "extension", RT_STRING, 0, 63, "extension")                                                    \
+	X(RF_EXTENSIONS_RUNG, "extensions_rung", RT_STRINGS, 0, 64, NULL)                                              \
+	X(RF_TRUNK, "trunk", RT_STRING, 0, 255, NULL)                                                                  \
+	X(RF_QUEUE, "queue", RT_STRING, 0, 255, NULL)                                                                  \
+	X(RF_TRANSFERRED, "transferred", RT_BOOL, 0, 1, NULL)                                                          \
+	X(RF_PARTIAL, "partial", RT_BOOL, 0, 1, NULL)                                                                  \
+	X(RF_STARTED_AT, "started_at", RT_TIME, 1, 39, "occurred_at")                                                  \
+	X(RF_ANSWERED_AT, "answered_at", RT_TIME, 0, 39, NULL)                                                         \
+	X(RF_ENDED_AT, "ended_at", RT_TIME, 1, 39, NULL)                                                               \
+	X(RF_DURATION_S, "duration_s", RT_INT, 1, 10LL * 365 * 86400, "duration_seconds")                              \
+	X(RF_BILLSEC_S, "billsec_s", RT_INT, 1, 10LL * 365 * 86400, "billsec_seconds")                                 \
+	X(RF_DISPOSITION, "disposition", RT_STRING, 1, 15, "disposition")                                              \
+	X(RF_PBX_ANSWERED, "pbx_answered", RT_BOOL, 0, 1, NULL)                                                        \
+	X(RF_HANGUP_CAUSE, "hangup_cause", RT_INT, 0, 1000, NULL)                                                      \
+	X(RF_HANGUP_CAUSE_TEXT, "hangup_cause_text", RT_STRING, 0, 255, NULL)                                          \
+	X(RF_LEGS, "legs", RT_INT, 0, 1000000, NULL)
+
+#define RF_ENUM(id, key, type, required, max, column) id,
+enum record_field { CALL_RECORD_FIELDS(RF_ENUM) RF_COUNT };
+#undef RF_ENUM
+
+struct record_field_def {
+	const char *key;
+	enum record_type type;
+	int required; /* in a hangup record, present and not null */
+	long long max;
+	const char *column; /* crm_comms_log column it feeds, or NULL */
+};
+extern const struct record_field_def call_record_fields[RF_COUNT];
+
+/* The words of `direction` and `disposition`, NULL-terminated. */
+extern const char *const call_record_directions[];
+extern const char *const call_record_dispositions[];
+enum record_direction { RD_INBOUND, RD_OUTBOUND, RD_INTERNAL };
+enum record_disposition { RP_ANSWERED, RP_NO_ANSWER, RP_BUSY, RP_FAILED, RP_CONGESTION };
+
+/* Is s one of the NULL-terminated words? */
+int call_record_word_ok(const char *s, const char *const *words);
+
+#endif
