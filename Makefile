@@ -28,7 +28,7 @@ endif
 PKG_BRIDGE = libmosquitto libcrypto libcjson
 CFLAGS_ALL = $(BASE_CFLAGS) $(shell pkg-config --cflags libcjson libpq) $(CFLAGS)
 LIBS_BRIDGE = $(shell pkg-config --libs $(PKG_BRIDGE))
-LIBS_CONSUMER = $(shell pkg-config --libs libmosquitto libcjson libpq libmicrohttpd) -lpthread
+LIBS_CONSUMER = $(shell pkg-config --libs libmosquitto libcjson libpq libmicrohttpd libcrypto) -lpthread
 LIBS_TEST = $(shell pkg-config --libs $(PKG_BRIDGE) libcjson libpq libmicrohttpd) -lpthread
 
 COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/clock.c \
@@ -38,7 +38,7 @@ COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/clock.
 BRIDGE_SRC := common/md5hex.c bridge/ami_json.c bridge/ami_client.c bridge/event_filter.c bridge/bridge_config.c bridge/bridge.c bridge/check.c \
 	bridge/call_tracker.c bridge/call_record.c bridge/outbox.c bridge/refused_log.c bridge/pbx_clock.c \
 	bridge/pbx_state.c bridge/state_render.c bridge/bridge_state.c
-CONSUMER_SRC := consumer/phone.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/migrations.c \
+CONSUMER_SRC := consumer/phone.c consumer/payload_digest.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/migrations.c \
 	consumer/consumer.c consumer/http.c consumer/pg_array.c
 REPLAY_SRC := replay/capture.c replay/replay_server.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c

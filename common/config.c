@@ -122,6 +122,16 @@ static int check_value(const struct cfg_key *k, const char *value, char *err, si
 		snprintf(err, errsz, "%s: value longer than %d characters", k->name, CONFIG_VALUE_MAX);
 		return -1;
 	}
+	/* A CR or LF in a value that goes into an AMI header would start an
+	 * action of its own (past the read-only allow-list): no control
+	 * character in any value (a repeatable key's entries are split on
+	 * newlines before they get here). */
+	for (const char *p = value; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(err, errsz, "%s: control character (0x%02x) in the value", k->name, (unsigned char)*p);
+			return -1;
+		}
+	}
 	if (k->type == CFG_INT && parse_ll(value, k->min, k->max, &ll) < 0) {
 		snprintf(err, errsz, "%s: '%s' is not a whole number from %lld to %lld", k->name, value, k->min,
 		         k->max);

@@ -28,9 +28,11 @@
 #define MQTT_PENDING_MIDS_MAX 65536 /* publishes the library may hold */
 
 /* Consumer */
-#define RECORD_MAX_BYTES (64 * 1024) /* a call record payload; larger is dead-lettered */
-#define DEAD_LETTER_KEEP (64 * 1024) /* bytes of a bad payload kept for inspection */
-#define BATCH_MAX        1000        /* records committed in one transaction */
-#define HTTP_BODY_MAX    (16 * 1024)
+#define RECORD_MAX_BYTES  (64 * 1024) /* a call record payload; larger is dead-lettered */
+#define DEAD_LETTER_KEEP  4096        /* bytes of a bad payload kept, with its SHA-256 and size */
+#define DEAD_LETTER_RATE  10          /* dead letters stored per second, on average ... */
+#define DEAD_LETTER_BURST 600         /* ... and at once; past these they are counted, not stored */
+#define BATCH_MAX         1000        /* records committed in one transaction */
+#define HTTP_BODY_MAX     (16 * 1024)
 
 #endif

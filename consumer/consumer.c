@@ -38,9 +38,29 @@ static void drop_batch(struct consumer *c)
 	atomic_store(&c->m.pending, 0);
 }
 
+/* Call records are never retained (the bridge publishes them without the
+ * flag): a retained one would come back at every subscription, a new dead
+ * letter or a stale record each time.  It is skipped, said and counted. */
+static int skip_retained(struct consumer *c, const struct mosquitto_message *msg)
+{
+	uint64_t held_back;
+
+	if (!msg->retain)
+		return 0;
+	atomic_fetch_add(&c->m.retained_ignored, 1);
+	if (log_ratelimit_ok(&c->retained_log, clock_mono_ms(), &held_back))
+		log_warnx("ignored a retained message on %s: call records are never retained (clear it: mosquitto_pub "
+		          "-r -n -t '%s'); %llu more since the last line",
+		          msg->topic, msg->topic, (unsigned long long)held_back);
+	return 1;
+}
+
 static void on_message(void *ctx, const struct mosquitto_message *msg)
 {
 	struct consumer *c = ctx;
+
+	if (skip_retained(c, msg))
+		return;
 
 	if (c->nbatch == c->cap) {
 		/* The broker sends at most its in-flight window unacknowledged,
@@ -56,16 +76,22 @@ static void on_message(void *ctx, const struct mosquitto_message *msg)
 	}
 	struct db_item *it = &c->batch[c->nbatch];
 	memset(it, 0, sizeof(*it));
+	/* A payload over the record limit is a dead letter whatever it holds:
+	 * keep only its head (and its real length), never a copy of it all. */
+	size_t len = (size_t)msg->payloadlen;
+	size_t keep = len > RECORD_MAX_BYTES ? DEAD_LETTER_KEEP : len;
+	if (keep < len)
+		payload_sha256_hex(msg->payload, len, it->sha256);
 	it->topic = strdup(msg->topic);
-	it->payload = malloc((size_t)msg->payloadlen + 1);
+	it->payload = malloc(keep + 1);
 	if (it->topic == NULL || it->payload == NULL) {
 		free_item(it);
 		log_crit("out of memory holding a record; it will be delivered again");
 		return;
 	}
-	memcpy(it->payload, msg->payload, (size_t)msg->payloadlen);
-	it->payload[msg->payloadlen] = '\0';
-	it->len = (size_t)msg->payloadlen;
+	memcpy(it->payload, msg->payload, keep);
+	it->payload[keep] = '\0';
+	it->len = len;
 	c->nbatch++;
 	atomic_fetch_add(&c->m.received, 1);
 	atomic_store(&c->m.pending, c->nbatch);
@@ -112,6 +138,34 @@ static void bad_times(struct consumer *c, const struct db_item *it)
 		    (unsigned long long)held_back);
 }
 
+/*
+ * A payload that is no record becomes a dead letter: its head, size and
+ * SHA-256 are stored for inspection, at most DEAD_LETTER_RATE a second
+ * (DEAD_LETTER_BURST at once).  Past that a flood is counted, not stored,
+ * so bad input cannot fill the database; either way it is settled (acked
+ * when it names a call_id).  The log line is rate-limited with a count.
+ */
+static void dead_letter(struct consumer *c, struct db_item *it)
+{
+	int64_t now = clock_mono_ms();
+	uint64_t held_back;
+
+	c->dl_tokens += (double)(now - c->dl_refill_ms) * DEAD_LETTER_RATE / 1000.0;
+	if (c->dl_tokens > DEAD_LETTER_BURST)
+		c->dl_tokens = DEAD_LETTER_BURST;
+	c->dl_refill_ms = now;
+	if (c->dl_tokens >= 1) {
+		c->dl_tokens -= 1;
+	} else {
+		it->dl_dropped = 1;
+		atomic_fetch_add(&c->m.dead_letters_dropped, 1);
+	}
+	if (log_ratelimit_ok(&c->dead_letter_log, now, &held_back))
+		log_warnx("record on %s is a dead letter%s: %s (%llu more since the last line, %llu not stored so far)",
+		          it->topic, it->dl_dropped ? " (not stored: over the rate)" : "", it->error,
+		          (unsigned long long)held_back, (unsigned long long)atomic_load(&c->m.dead_letters_dropped));
+}
+
 static void parse_batch(struct consumer *c)
 {
 	for (size_t i = 0; i < c->nbatch; i++) {
@@ -119,12 +173,13 @@ static void parse_batch(struct consumer *c)
 		if (it->parsed || it->error[0])
 			continue;
 		int rc = record_parse(it->payload, it->len, &c->s->plan, &it->row, it->error, sizeof(it->error));
-		if (rc == 0)
+		if (rc == 0) {
 			it->parsed = 1;
-		else if (rc == RECORD_BAD_TIMES)
+			continue;
+		}
+		if (rc == RECORD_BAD_TIMES)
 			bad_times(c, it);
-		else
-			log_warnx("record on %s is a dead letter: %s", it->topic, it->error);
+		dead_letter(c, it);
 	}
 }
 
@@ -198,14 +253,15 @@ static void count_outcomes(struct consumer *c, int64_t now_wall)
 			          it->row.call_id);
 			break;
 		case DB_DEAD_LETTER:
-			atomic_fetch_add(&c->m.dead_letters, 1);
+			if (!it->dl_dropped)
+				atomic_fetch_add(&c->m.dead_letters, 1);
 			break;
 		case DB_PENDING:
 			break;
 		}
 		if (it->parsed && strcmp(it->match, "ambiguous") == 0)
-			log_info("record %s: number %s matches several customers; logged without one", it->row.call_id,
-			         it->row.external_e164);
+			log_info("record %s: its number matches several customers; logged without one",
+			         it->row.call_id);
 		if (it->parsed)
 			atomic_store(&c->m.last_lag_ms, now_wall - it->row.ended_ms);
 	}
@@ -315,6 +371,10 @@ int consumer_init(struct consumer *c, struct consumer_settings *s, char *err, si
 	memset(c, 0, sizeof(*c));
 	c->s = s;
 	c->bad_times_log.interval_ms = 1000;
+	c->retained_log.interval_ms = 10000;
+	c->dead_letter_log.interval_ms = 1000;
+	c->dl_tokens = DEAD_LETTER_BURST;
+	c->dl_refill_ms = clock_mono_ms();
 	jw_init(&c->ack_json, 1 << 20);
 	backoff_init(&c->db_backoff, 500, s->mqtt.reconnect_max_ms, (uint32_t)clock_wall_ms());
 	db_init(&c->db, s->db_conninfo, s->db_password[0] ? s->db_password : NULL, s->suffix_digits);

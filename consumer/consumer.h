@@ -22,8 +22,10 @@
 
 struct consumer_metrics {
 	_Atomic uint64_t received, inserted, duplicates, dead_letters, collisions, db_reconnects, acks_published;
-	_Atomic uint64_t bad_times; /* dead letters whose only fault is their times */
-	_Atomic uint64_t pending;   /* received, not yet committed */
+	_Atomic uint64_t bad_times;            /* dead letters whose only fault is their times */
+	_Atomic uint64_t retained_ignored;     /* retained messages on record topics, skipped */
+	_Atomic uint64_t dead_letters_dropped; /* past the dead-letter rate: counted, not stored */
+	_Atomic uint64_t pending;              /* received, not yet committed */
 	_Atomic int64_t last_lag_ms;
 	_Atomic int mqtt_up, db_up;
 };
@@ -39,7 +41,9 @@ struct consumer {
 	int64_t next_purge_ms;
 	struct jw ack_json;
 	struct consumer_metrics m;
-	struct log_ratelimit bad_times_log;
+	struct log_ratelimit bad_times_log, retained_log, dead_letter_log;
+	double dl_tokens; /* dead letters that may be stored now (DEAD_LETTER_RATE) */
+	int64_t dl_refill_ms;
 };
 
 int consumer_init(struct consumer *c, struct consumer_settings *s, char *err, size_t errsz);

@@ -113,7 +113,8 @@ enum row_param {
 };
 
 static const char dead_letter_sql[] =
-    "INSERT INTO pbxbus_dead_letters (topic, payload, payload_size, error) VALUES ($1, $2, $3::integer, $4)";
+    "INSERT INTO pbxbus_dead_letters (topic, payload, payload_size, error, payload_sha256) "
+    "VALUES ($1, $2, $3::integer, $4, $5)";
 
 void db_init(struct db *d, const char *conninfo, const char *password, int suffix_digits)
 {
@@ -160,7 +161,7 @@ static int prepare(struct db *d)
 	/* Every parameter typed: text, cast in SQL where needed; bytea for a
 	 * dead letter's payload, which may be any bytes. */
 	Oid insert_types[ROW_PARAMS];
-	static const Oid dead_types[4] = {TEXTOID, BYTEAOID, TEXTOID, TEXTOID};
+	static const Oid dead_types[5] = {TEXTOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID};
 	_Static_assert(sizeof(insert_calls_sql) > sizeof(insert_call_sql), "sql buffer sized by the longer");
 	char sql[sizeof(insert_calls_sql) + 32];
 	int t = d->suffix_digits;
@@ -183,7 +184,7 @@ static int prepare(struct db *d)
 	PQclear(r);
 	if (!ok)
 		return -1;
-	r = PQprepare(CONN(d), "pbxbus_dead_letter", dead_letter_sql, 4, dead_types);
+	r = PQprepare(CONN(d), "pbxbus_dead_letter", dead_letter_sql, 5, dead_types);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
 		set_error(d, "prepare", r);
@@ -297,16 +298,18 @@ static int connection_lost(const PGresult *r, const PGconn *c)
 	return strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0;
 }
 
-static int send_dead_letter(struct db *d, const struct db_item *it)
+static int send_dead_letter(struct db *d, struct db_item *it)
 {
 	char size[24];
 	size_t keep = it->len < DEAD_LETTER_KEEP ? it->len : DEAD_LETTER_KEEP;
 
+	if (it->sha256[0] == '\0')
+		payload_sha256_hex(it->payload, it->len, it->sha256);
 	snprintf(size, sizeof(size), "%zu", it->len);
-	const char *p[4] = {it->topic, it->payload, size, it->error};
-	int lens[4] = {0, (int)keep, 0, 0};
-	int fmts[4] = {0, 1, 0, 0};
-	return PQsendQueryPrepared(CONN(d), "pbxbus_dead_letter", 4, p, lens, fmts, 0);
+	const char *p[5] = {it->topic, it->payload, size, it->error, it->sha256[0] ? it->sha256 : NULL};
+	int lens[5] = {0, (int)keep, 0, 0, 0};
+	int fmts[5] = {0, 1, 0, 0, 0};
+	return PQsendQueryPrepared(CONN(d), "pbxbus_dead_letter", 5, p, lens, fmts, 0);
 }
 
 #define OPT(s) ((s)[0] ? (s) : NULL)
@@ -334,7 +337,7 @@ static void row_params(const struct db_item *it, char dur[24], char bill[24], co
 
 #undef OPT
 
-static int send_item(struct db *d, const struct db_item *it)
+static int send_item(struct db *d, struct db_item *it)
 {
 	char dur[24], bill[24];
 	const char *p[ROW_PARAMS];
@@ -422,7 +425,7 @@ static int set_applies(const struct db_item *items, size_t n)
 	return k >= 2 && distinct;
 }
 
-static enum db_rc send_batch(struct db *d, const struct db_item *items, size_t n, int as_set)
+static enum db_rc send_batch(struct db *d, struct db_item *items, size_t n, int as_set)
 {
 	PGconn *c = CONN(d);
 
@@ -435,6 +438,8 @@ static enum db_rc send_batch(struct db *d, const struct db_item *items, size_t n
 		return DB_CONN_LOST;
 	}
 	for (size_t i = 0; i < n; i++) {
+		if (items[i].dl_dropped)
+			continue; /* no statement, no result */
 		if ((!as_set || !items[i].parsed) && !send_item(d, &items[i])) {
 			set_error(d, "send", NULL);
 			return DB_CONN_LOST;
@@ -494,7 +499,9 @@ enum db_rc db_write_batch(struct db *d, struct db_item *items, size_t n)
 		PQclear(r);
 	}
 	for (size_t i = 0; i < n && rc != DB_CONN_LOST; i++) {
-		if (as_set && items[i].parsed)
+		if (items[i].dl_dropped)
+			items[i].outcome = DB_DEAD_LETTER;
+		if ((as_set && items[i].parsed) || items[i].dl_dropped)
 			continue;
 		if (take_result(d, &rc, &r, items[i].error, sizeof(items[i].error)) == 0 && r) {
 			take_outcome(&items[i], r, 0);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "payload_digest.h"
 #include "record.h"
 
 struct pg_conn;
@@ -19,12 +20,15 @@ struct pg_conn;
 enum db_outcome { DB_PENDING, DB_INSERTED, DB_DUPLICATE, DB_COLLISION, DB_DEAD_LETTER };
 
 /* One message of a batch.  payload/topic are owned by the item; payload
- * is NUL-terminated (len excludes it). */
+ * is NUL-terminated and holds len bytes, or only DEAD_LETTER_KEEP when len
+ * is over RECORD_MAX_BYTES (then sha256 is already set). */
 struct db_item {
 	char *topic;
 	char *payload;
 	size_t len;
-	int parsed; /* row is valid; else error says why it is a dead letter */
+	char sha256[SHA256_HEX_LEN]; /* of the whole payload, for a dead letter */
+	int dl_dropped;              /* a dead letter past the rate: settled, not stored */
+	int parsed;                  /* row is valid; else error says why it is a dead letter */
 	struct call_row row;
 	char error[256];
 	enum db_outcome outcome;

@@ -152,7 +152,7 @@ static enum MHD_Result healthz(struct http_server *h, struct MHD_Connection *con
 static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *conn)
 {
 	const struct consumer_metrics *m = &h->c->m;
-	char out[3072];
+	char out[8192];
 	struct {
 		const char *name, *type, *help;
 		double v;
@@ -161,9 +161,13 @@ static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *con
 	    {"rows_inserted_total", "counter", "call log rows inserted", (double)m->inserted},
 	    {"duplicates_skipped_total", "counter", "records already in the table", (double)m->duplicates},
 	    {"dead_letters_total", "counter", "records kept in pbxbus_dead_letters", (double)m->dead_letters},
+	    {"dead_letters_dropped_total", "counter", "dead letters past the rate: counted, not stored",
+	     (double)m->dead_letters_dropped},
 	    {"id_collisions_total", "counter", "ids already used by another call", (double)m->collisions},
 	    {"bad_times_total", "counter", "dead letters whose only fault is times that contradict each other",
 	     (double)m->bad_times},
+	    {"retained_ignored_total", "counter", "retained messages on call record topics, skipped",
+	     (double)m->retained_ignored},
 	    {"db_reconnects_total", "counter", "database reconnections", (double)m->db_reconnects},
 	    {"acks_published_total", "counter", "end-to-end ack messages published", (double)m->acks_published},
 	    {"spool_depth", "gauge", "records received and not yet committed", (double)m->pending},

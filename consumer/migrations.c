@@ -100,7 +100,11 @@ static const char v1[] =
     "  error text NOT NULL\n"
     ");\n";
 
+/* Version 2: a dead letter keeps its payload's head and SHA-256 (not all). */
+static const char v2[] = "ALTER TABLE pbxbus_dead_letters ADD COLUMN IF NOT EXISTS payload_sha256 text;\n";
+
 const struct migration migrations[] = {
     {1, "call log, customer matching, dead letters", v1},
+    {2, "dead letters: payload SHA-256", v2},
 };
 const int migrations_count = sizeof(migrations) / sizeof(migrations[0]);

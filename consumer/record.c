@@ -9,6 +9,8 @@
 #include "clock.h"
 #include "utf8.h"
 
+#define RECORD_MAX_KEYS 100 /* a record has 25 */
+
 /* One field against the schema (common/call_record_schema.h): absent or
  * null only where a hangup record may leave it so, else of its type and
  * within its bounds.  *out is the value, NULL when absent or null. */
@@ -98,6 +100,27 @@ void record_body(const char *direction, const char *disposition, long long secon
 		snprintf(out, size, "No answer");
 }
 
+/* Each key once (cJSON reads the first of two, PostgreSQL's jsonb keeps the
+ * last: the row and its raw record would disagree), and not too many. */
+static int check_keys(const cJSON *o, char *err, size_t errsz)
+{
+	int n = 0;
+
+	for (const cJSON *a = o->child; a; a = a->next, n++) {
+		if (n >= RECORD_MAX_KEYS) {
+			snprintf(err, errsz, "more than %d keys", RECORD_MAX_KEYS);
+			return -1;
+		}
+		for (const cJSON *b = a->next; b; b = b->next) {
+			if (strcmp(a->string, b->string) == 0) {
+				snprintf(err, errsz, "duplicate key %.64s", a->string);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 static int check_fields(const cJSON *o, const struct phone_plan *plan, struct call_row *r, char *err, size_t errsz)
 {
 	const cJSON *val[RF_COUNT];
@@ -166,7 +189,7 @@ int record_parse(const char *payload, size_t len, const struct phone_plan *plan,
 		cJSON_Delete(o);
 		return -1;
 	}
-	int rc = check_fields(o, plan, row, err, errsz);
+	int rc = check_keys(o, err, errsz) < 0 ? -1 : check_fields(o, plan, row, err, errsz);
 	cJSON_Delete(o);
 	return rc;
 }

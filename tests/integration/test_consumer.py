@@ -1,6 +1,8 @@
 """pbxbus-consumer against a real mosquitto and a real PostgreSQL started here."""
+import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -151,7 +153,10 @@ def test_suffix_match_and_ambiguity():
             "LEFT JOIN crm_customers c ON c.id = l.customer_id").splitlines())
         assert got == {"lab:1795400000.1": "-", "lab:1795400000.2": "Far", "lab:1795400000.3": "-",
                        "lab:1795400000.4": "-"}, got
-        assert "matches several customers" in r.consumer.text()
+        assert "lab:1795400000.1: its number matches several customers" in r.consumer.text()
+        # personal data: no caller number in any log line (audit L5)
+        for number in ("5557770001", "5559990002"):
+            assert number not in r.consumer.text(), r.consumer.text()
     finally:
         r.close()
 
@@ -261,7 +266,10 @@ def test_bad_payloads_are_dead_letters_and_the_next_good_one_goes_in():
                      "call_id is not", "valid UTF-8", "over the 65536 byte limit"]:
             assert want in errors, (want, errors)
         assert r.pg.psql("SELECT max(payload_size) FROM pbxbus_dead_letters") == str(10 * 1024 * 1024)
-        assert int(r.pg.psql("SELECT max(octet_length(payload)) FROM pbxbus_dead_letters")) == 65536
+        # only its head and its digest are kept (audit M2/M3)
+        assert int(r.pg.psql("SELECT max(octet_length(payload)) FROM pbxbus_dead_letters")) == 4096
+        assert r.pg.psql("SELECT payload_sha256 FROM pbxbus_dead_letters WHERE payload_size = %d"
+                         % len(big)) == hashlib.sha256(big.encode()).hexdigest()
         assert r.consumer.proc.poll() is None
     finally:
         r.close()
@@ -285,6 +293,63 @@ def test_records_whose_times_contradict_are_said_loudly():
         _, text = http(r, "GET", "/metrics", token=None)
         assert "pbxbus_consumer_bad_times_total 2" in text, text
         wait_for(lambda: "lab:1795400000.60" in r.acked_ids(), 10, "the dead letter acked")
+    finally:
+        r.close()
+
+
+def test_retained_messages_on_record_topics_are_skipped():
+    # Audit L10: a retained message on pbx/calls/hangup would come back at
+    # every subscription (a new dead letter each time); it is skipped,
+    # logged and counted, and the records around it still go in.
+    r = Rig(http=True)
+    try:
+        subprocess.run(["mosquitto_pub", "-p", str(r.broker.port), "-q", "1", "-r", "-t", "pbx/calls/hangup",
+                        "-m", '{"RETAINED-BAD":1}'], check=True)
+        r.publish([record(1)])
+        wait_for(lambda: r.rows() == 1, 15, "the record")
+        for _ in range(2):
+            r.consumer.stop()
+            r.consumer = r.new_consumer().start()
+            r.consumer.wait_log("subscribed to")
+        r.publish([record(2)])
+        wait_for(lambda: r.rows() == 2, 15, "the second record")
+        # one dead letter from the live delivery (the broker clears the flag
+        # for subscribers already there), none from each new subscription
+        assert r.pg.psql("SELECT count(*) FROM pbxbus_dead_letters") == "1"
+        assert "ignored a retained message on pbx/calls/hangup" in r.consumer.text()
+        _, text = http(r, "GET", "/metrics", token=None)
+        assert int(re.search(r"pbxbus_consumer_retained_ignored_total (\d+)", text).group(1)) >= 1, text
+    finally:
+        r.close()
+
+
+def test_a_flood_of_bad_payloads_is_bounded():
+    # Audit M3: dead letters are stored at most DEAD_LETTER_RATE a second
+    # (DEAD_LETTER_BURST at once); past that they are counted, not stored,
+    # and the log says so a line at a time.  Good records still go in.
+    r = Rig(http=True)
+    try:
+        t0 = time.time()
+        r.publish(["not json %d %s" % (i, "z" * 1000) for i in range(2000)])
+        r.publish([record(1)])
+        wait_for(lambda: r.rows() == 1, 60, "the good record after the flood")
+
+        def counters():
+            _, text = http(r, "GET", "/metrics", token=None)
+            return {k: int(float(v)) for k, v in (ln.split() for ln in text.splitlines() if ln[0] != "#")}
+        wait_for(lambda: counters()["pbxbus_consumer_dead_letters_total"]
+                 + counters()["pbxbus_consumer_dead_letters_dropped_total"] == 2000, 30, "2000 settled")
+        stored = int(r.pg.psql("SELECT count(*) FROM pbxbus_dead_letters"))
+        elapsed = time.time() - t0
+        m = counters()
+        assert stored == m["pbxbus_consumer_dead_letters_total"], (stored, m)
+        assert stored <= 600 + 10 * elapsed + 10, (stored, elapsed)
+        assert m["pbxbus_consumer_dead_letters_dropped_total"] >= 2000 - stored, m
+        lines = r.consumer.text().count("is a dead letter")
+        assert lines <= elapsed + 5, lines
+        assert "not stored" in r.consumer.text()
+        print("flood: 2000 bad payloads in %.1f s: %d stored, %d counted only, %d log lines" %
+              (elapsed, stored, 2000 - stored, lines))
     finally:
         r.close()
 
@@ -444,7 +509,7 @@ def test_schema_behind_is_a_clear_error():
         r.consumer.start()
         wait_for(lambda: r.consumer.proc.poll() is not None, 20, "exit")  # noqa: the schema check comes first
         assert r.consumer.stop() == 1  # stopped here: close() expects a clean exit otherwise
-        assert "schema is at version 0, this consumer needs 1: run pbxbus-consumer --migrate" in r.consumer.text()
+        assert "schema is at version 0, this consumer needs 2: run pbxbus-consumer --migrate" in r.consumer.text()
         rc, out, _ = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--check"], r.env)
         assert rc == 1 and "\u2717 database schema" in out and "--migrate" in out, out
     finally:

@@ -262,6 +262,7 @@ def test_shipped_broker_config_starts():
         port = __import__("harness").free_port()
         pw = tmp.path + "/passwd"
         sp.run(["mosquitto_passwd", "-c", "-b", pw, "bridge", "x"], check=True)
+        sp.run(["mosquitto_passwd", "-b", pw, "crm", "y"], check=True)
         conf = open(root + "/mosquitto.conf").read()
         conf = conf.replace("listener 1883", "listener %d 127.0.0.1" % port)
         conf = conf.replace("/var/lib/mosquitto/", tmp.path + "/").replace("/etc/mosquitto/passwd", pw)
@@ -273,6 +274,16 @@ def test_shipped_broker_config_starts():
         r = sp.run(["mosquitto_pub", "-p", str(port), "-u", "bridge", "-P", "x", "-q", "1", "-t", "pbx/events/x",
                     "-m", "{}"], capture_output=True)
         assert r.returncode == 0, r.stderr
+        # message_size_limit (audit M2): a payload over it never reaches the
+        # consumer; the bridge's largest event (2 MiB) and a record do
+        sub = sp.Popen(["mosquitto_sub", "-p", str(port), "-u", "crm", "-P", "y", "-q", "1", "-t",
+                        "pbx/calls/hangup", "-C", "2", "-W", "20"], stdout=sp.PIPE)
+        time.sleep(0.5)
+        for payload in (b"x" * (5 << 20), b"y" * (2 << 20), b"ok"):
+            sp.run(["mosquitto_pub", "-p", str(port), "-u", "bridge", "-P", "x", "-q", "1", "-t", "pbx/calls/hangup",
+                    "-s"], input=payload, check=True)
+        out = sub.communicate(timeout=30)[0].split(b"\n")
+        assert [len(x) for x in out if x] == [2 << 20, 2], [len(x) for x in out]
         proc.terminate()
         proc.wait(5)
     finally:

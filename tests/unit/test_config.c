@@ -144,3 +144,35 @@ void test_cli_precedence(void)
 	config_free(&cfg);
 	unlink(path);
 }
+
+/* Audit L3: a CR/LF in a value that goes into an AMI header would inject
+ * an action past the read-only allow-list; no value takes a control
+ * character, from any source (a repeatable key's env entries are split on
+ * newlines first). */
+void test_config_refuses_control_characters(void)
+{
+	struct config cfg;
+	char err[512];
+	size_t n = 0;
+
+	CHECK(config_init(&cfg, keys, 5) == 0);
+	CHECK(config_set(&cfg, "ami_host", "on\r\n\r\nAction: Originate", CFG_SRC_FLAG, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "ami_host: control character (0x0d)") != NULL);
+	CHECK(config_set(&cfg, "ami_filter", "Event: Foo\tBar", CFG_SRC_FLAG, err, sizeof(err)) < 0);
+	CHECK(config_set(&cfg, "ami_host", "bad\x7f", CFG_SRC_FLAG, err, sizeof(err)) < 0);
+	setenv("PBXBUS_AMI_FILTER", "Event: Hangup\nEvent: Newchannel", 1);
+	CHECK(config_load_env(&cfg, err, sizeof(err)) == 0);
+	CHECK_EQ_INT(config_list(&cfg, "ami_filter", &n)[1] != NULL, 1);
+	CHECK_EQ_INT(n, 2);
+	setenv("PBXBUS_AMI_FILTER", "Event: Hangup\nEvent: Bad\x1bThing", 1);
+	CHECK(config_load_env(&cfg, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "PBXBUS_AMI_FILTER: ami_filter: control character (0x1b)") != NULL);
+	unsetenv("PBXBUS_AMI_FILTER");
+	char *path = write_temp("ami_host a\x01"
+	                        "b\n",
+	                        0644);
+	CHECK(config_load_file(&cfg, path, err, sizeof(err)) < 0);
+	CHECK(strstr(err, ":1: ami_host: control character (0x01)") != NULL);
+	unlink(path);
+	config_free(&cfg);
+}

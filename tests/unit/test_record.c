@@ -50,6 +50,7 @@ void test_record_parse_rejects_with_reasons(void)
 	    {"{\"v\":\"1\"}", "v is not a whole number"},
 	    {"{\"v\":1,\"call_id\":\"x:\\u0000\"}", "\\u0000"},
 	    {"{\"v\":1,\"call_id\":\"\xff\"}", "valid UTF-8"},
+	    {"{\"v\":1,\"call_id\":\"lab:1.1\",\"call_id\":\"lab:1.2\"}", "duplicate key call_id"}, /* audit L9 */
 	};
 	phone_plan_init(&us, "1", "1", "011");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
