@@ -62,3 +62,30 @@ int call_id_format(char *out, size_t outsz, const char *pbx_id, const char *link
 	int n = snprintf(out, outsz, "%s:%s", pbx_id, linkedid);
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
+
+int topic_site(const char *filter, const char *topic, char *out, size_t outsz)
+{
+	const char *f = filter, *t = topic;
+	int found = 0;
+
+	for (;;) {
+		size_t fl = strcspn(f, "/"), tl = strcspn(t, "/");
+		if (fl == 1 && f[0] == '#')
+			return found;
+		if (fl == 1 && f[0] == '+') {
+			if (!found) {
+				if (tl == 0 || tl >= outsz)
+					return -1;
+				memcpy(out, t, tl);
+				out[tl] = '\0';
+				found = 1;
+			}
+		} else if (fl != tl || memcmp(f, t, fl) != 0) {
+			return -1;
+		}
+		if (f[fl] == '\0' || t[tl] == '\0')
+			return f[fl] == t[tl] ? found : -1;
+		f += fl + 1;
+		t += tl + 1;
+	}
+}

@@ -19,6 +19,15 @@ int topic_prefix_valid(const char *prefix, const char **why);
  * it did not fit. */
 int call_id_format(char *out, size_t outsz, const char *pbx_id, const char *linkedid);
 
+/*
+ * Where a subscription filter has a '+' level, the level of topic that
+ * matched it: the site of a multi-PBX layout (filter "pbx/+/calls/hangup",
+ * topic "pbx/site1/calls/hangup" → "site1").  1 with the site in out; 0 if
+ * the filter matches with no '+' (no site: a single PBX); -1 if the filter
+ * does not match topic or the level does not fit out.
+ */
+int topic_site(const char *filter, const char *topic, char *out, size_t outsz);
+
 /* "<prefix>/<a>" or "<prefix>/<a>/<segment>" into out; -1 if too long. */
 int topic_join(char *out, size_t outsz, const char *prefix, const char *a, const char *segment);
 

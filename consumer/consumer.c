@@ -166,6 +166,45 @@ static void dead_letter(struct consumer *c, struct db_item *it)
 		          (unsigned long long)held_back, (unsigned long long)atomic_load(&c->m.dead_letters_dropped));
 }
 
+/* A subscription's filter without a "$share/<group>/" in front. */
+static const char *filter_of(const char *sub)
+{
+	if (strncmp(sub, "$share/", 7) != 0)
+		return sub;
+	const char *p = strchr(sub + 7, '/');
+	return p ? p + 1 : sub;
+}
+
+/*
+ * Trust between PBXs: under a subscription with a site level
+ * ("pbx/+/calls/hangup"), a record must be its site's own: its pbx and the
+ * prefix of its call_id equal to the topic's site.  The shipped ACL lets
+ * each PBX's MQTT user (its pbx_id) write only under pbx/<its id>/, so one
+ * PBX cannot take another's call ids.  A record that claims another site's
+ * is a dead letter and never acknowledged.  A single PBX (no '+') is not
+ * checked.
+ */
+static int foreign_record(const struct consumer *c, struct db_item *it)
+{
+	char site[TOPIC_SEGMENT_MAX + 1];
+
+	for (size_t i = 0; i < c->s->nsubs; i++) {
+		int rc = topic_site(filter_of(c->s->subs[i]), it->topic, site, sizeof(site));
+		if (rc < 0)
+			continue;
+		size_t sl = strlen(site);
+		if (rc == 0 || (strcmp(it->row.pbx, site) == 0 && strncmp(it->row.call_id, site, sl) == 0 &&
+		                it->row.call_id[sl] == ':'))
+			return 0;
+		snprintf(it->error, sizeof(it->error),
+		         "the record's pbx or call_id is not of site '%s' whose topic it came on: refused, not "
+		         "acknowledged",
+		         site);
+		return 1;
+	}
+	return 0;
+}
+
 static void parse_batch(struct consumer *c)
 {
 	for (size_t i = 0; i < c->nbatch; i++) {
@@ -173,7 +212,10 @@ static void parse_batch(struct consumer *c)
 		if (it->parsed || it->error[0])
 			continue;
 		int rc = record_parse(it->payload, it->len, &c->s->plan, &it->row, it->error, sizeof(it->error));
-		if (rc == 0) {
+		if (rc == 0 && foreign_record(c, it)) {
+			it->no_ack = 1;
+			atomic_fetch_add(&c->m.foreign, 1);
+		} else if (rc == 0) {
 			it->parsed = 1;
 			continue;
 		}
@@ -188,6 +230,10 @@ static void parse_batch(struct consumer *c)
  * refused is no longer "parsed" but keeps its id.) */
 static const char *settled_id(const struct db_item *it)
 {
+	/* Never acknowledged: another site's record, and a collision (the id is
+	 * another call's: acking would retire a record the CRM does not hold). */
+	if (it->no_ack || it->outcome == DB_COLLISION)
+		return NULL;
 	return record_call_id_ok(it->row.call_id) ? it->row.call_id : NULL;
 }
 
@@ -237,6 +283,8 @@ static void publish_acks(struct consumer *c, size_t from, size_t to)
 
 static void count_outcomes(struct consumer *c, int64_t now_wall)
 {
+	uint64_t held_back;
+
 	for (size_t i = 0; i < c->nbatch; i++) {
 		struct db_item *it = &c->batch[i];
 		switch (it->outcome) {
@@ -249,8 +297,11 @@ static void count_outcomes(struct consumer *c, int64_t now_wall)
 		case DB_COLLISION:
 			atomic_fetch_add(&c->m.collisions, 1);
 			atomic_fetch_add(&c->m.dead_letters, 1);
-			log_warnx("record %s: id collision with a different call, kept as a dead letter",
-			          it->row.call_id);
+			if (log_ratelimit_ok(&c->collision_log, clock_mono_ms(), &held_back))
+				log_warnx(
+				    "record %s: id collision with a different call, kept as a dead letter and not "
+				    "acknowledged (%llu more since the last line)",
+				    it->row.call_id, (unsigned long long)held_back);
 			break;
 		case DB_DEAD_LETTER:
 			if (!it->dl_dropped)
@@ -373,6 +424,7 @@ int consumer_init(struct consumer *c, struct consumer_settings *s, char *err, si
 	c->bad_times_log.interval_ms = 1000;
 	c->retained_log.interval_ms = 10000;
 	c->dead_letter_log.interval_ms = 1000;
+	c->collision_log.interval_ms = 1000;
 	c->dl_tokens = DEAD_LETTER_BURST;
 	c->dl_refill_ms = clock_mono_ms();
 	jw_init(&c->ack_json, 1 << 20);

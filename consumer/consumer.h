@@ -25,6 +25,7 @@ struct consumer_metrics {
 	_Atomic uint64_t bad_times;            /* dead letters whose only fault is their times */
 	_Atomic uint64_t retained_ignored;     /* retained messages on record topics, skipped */
 	_Atomic uint64_t dead_letters_dropped; /* past the dead-letter rate: counted, not stored */
+	_Atomic uint64_t foreign;              /* records claiming another site's calls */
 	_Atomic uint64_t pending;              /* received, not yet committed */
 	_Atomic int64_t last_lag_ms;
 	_Atomic int mqtt_up, db_up;
@@ -41,7 +42,7 @@ struct consumer {
 	int64_t next_purge_ms;
 	struct jw ack_json;
 	struct consumer_metrics m;
-	struct log_ratelimit bad_times_log, retained_log, dead_letter_log;
+	struct log_ratelimit bad_times_log, retained_log, dead_letter_log, collision_log;
 	double dl_tokens; /* dead letters that may be stored now (DEAD_LETTER_RATE) */
 	int64_t dl_refill_ms;
 };

@@ -28,6 +28,7 @@ struct db_item {
 	size_t len;
 	char sha256[SHA256_HEX_LEN]; /* of the whole payload, for a dead letter */
 	int dl_dropped;              /* a dead letter past the rate: settled, not stored */
+	int no_ack;                  /* never acknowledged: another site's record */
 	int parsed;                  /* row is valid; else error says why it is a dead letter */
 	struct call_row row;
 	char error[256];

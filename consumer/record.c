@@ -133,6 +133,7 @@ static int check_fields(const cJSON *o, const struct phone_plan *plan, struct ca
 		snprintf(err, errsz, "unsupported record version %lld", (long long)val[RF_V]->valuedouble);
 		return -1;
 	}
+	copy_str(val[RF_PBX], r->pbx, sizeof(r->pbx));
 	copy_str(val[RF_CALL_ID], r->call_id, sizeof(r->call_id));
 	copy_str(val[RF_DIRECTION], r->direction, sizeof(r->direction));
 	copy_str(val[RF_DISPOSITION], r->disposition, sizeof(r->disposition));

@@ -13,6 +13,7 @@
 #include "phone.h"
 
 struct call_row {
+	char pbx[128];
 	char call_id[200];
 	char direction[16];
 	char external_number[64];

@@ -354,6 +354,37 @@ def test_a_flood_of_bad_payloads_is_bounded():
         r.close()
 
 
+def test_one_site_cannot_touch_another_sites_calls():
+    # Audit M1: several PBXs, each publishing under pbx/<its pbx_id>/ (the
+    # shipped ACL lets its MQTT user write nowhere else). A record on site
+    # a's topic that claims site b's pbx or call_id is a dead letter and is
+    # never acknowledged; b's real record then goes in and is acked.
+    r = Rig(env={"PBXBUS_SUBSCRIBE": "pbx/+/calls/hangup"}, http=True)
+    try:
+        squat = record(1, pbx="b", call_id="b:1795400000.1")
+        half = record(2, pbx="a", call_id="b:1795400000.2")
+        r.publish([squat, half], topic="pbx/a/calls/hangup")
+        wait_for(lambda: r.pg.psql("SELECT count(*) FROM pbxbus_dead_letters") == "2", 15, "2 dead letters")
+        assert "is not of site 'a'" in r.pg.psql("SELECT error FROM pbxbus_dead_letters LIMIT 1")
+        r.publish([record(1, pbx="b", call_id="b:1795400000.1"), record(3, pbx="a", call_id="a:1795400000.3")],
+                  topic="pbx/b/calls/hangup")
+        r.publish([record(3, pbx="a", call_id="a:1795400000.3")], topic="pbx/a/calls/hangup")
+        wait_for(lambda: r.rows() == 2, 15, "b's and a's own records")
+        assert sorted(r.pg.psql("SELECT ext_message_id FROM crm_comms_log").split()) == [
+            "a:1795400000.3", "b:1795400000.1"]
+        wait_for(lambda: "b:1795400000.1" in r.acked_ids(), 10, "b's record acked")
+        time.sleep(1)
+        acks = [(t, json.loads(p)["ids"]) for t, _, p in r.acks.messages() if "/acks/" in t]
+        on_a = [i for t, ids in acks if t.startswith("pbx/a/acks/") for i in ids]
+        on_b = [i for t, ids in acks if t.startswith("pbx/b/acks/") for i in ids]
+        assert on_a == ["a:1795400000.3"], acks  # nothing of b's is acked to a
+        assert on_b == ["b:1795400000.1"], acks  # a's record sent on b's topic is not acked either
+        _, text = http(r, "GET", "/metrics", token=None)
+        assert "pbxbus_consumer_foreign_records_total 3" in text, text
+    finally:
+        r.close()
+
+
 def test_id_collision_goes_to_dead_letters():
     r = Rig()
     try:
@@ -363,7 +394,11 @@ def test_id_collision_goes_to_dead_letters():
         wait_for(lambda: r.pg.psql("SELECT count(*) FROM pbxbus_dead_letters") == "1", 15, "collision")
         assert "id collision" in r.pg.psql("SELECT error FROM pbxbus_dead_letters")
         assert r.rows() == 1
-        wait_for(lambda: r.acked_ids().count("lab:1795400000.7") == 2, 10, "both acked")
+        # the collision is never acknowledged (audit M1): acking it would
+        # retire a record the CRM does not hold
+        wait_for(lambda: r.acked_ids().count("lab:1795400000.7") == 1, 10, "the first acked")
+        time.sleep(1)
+        assert r.acked_ids().count("lab:1795400000.7") == 1, r.acked_ids()
     finally:
         r.close()
 
@@ -399,7 +434,8 @@ def test_mixed_batches_settle_each_record_as_alone():
         assert r.rows("customer_id IS NOT NULL") == 45
         assert r.pg.psql("SELECT count(*) FROM crm_comms_log WHERE ext_message_id = 'lab:1795400000.3' "
                          "AND external_number = '15559876543'") == "1"
-        want = ["lab:1795400000.%d" % i for i in list(range(5)) * 2 + list(range(100, 140)) + [3, 141]]
+        # every record acked, but the collision (audit M1: never acked)
+        want = ["lab:1795400000.%d" % i for i in list(range(5)) * 2 + list(range(100, 140)) + [141]]
         wait_for(lambda: sorted(r.acked_ids()) == sorted(want), 15, "an ack per record")
         got = counters()
         assert (got["pbxbus_consumer_rows_inserted_total"], got["pbxbus_consumer_duplicates_skipped_total"],
@@ -423,12 +459,12 @@ def test_mixed_batches_settle_each_record_as_alone():
 def test_acks_go_to_the_prefix_of_the_record():
     r = Rig({"PBXBUS_SUBSCRIBE": "pbx/calls/hangup pbx/+/calls/hangup"})
     try:
-        r.publish([record(1)], topic="pbx/site1/calls/hangup")
+        r.publish([record(1, pbx="site1", call_id="site1:1795400000.1")], topic="pbx/site1/calls/hangup")
         r.publish([record(2)], topic="pbx/calls/hangup")
         wait_for(lambda: r.rows() == 2, 15, "2 rows")
         acks = wait_for(lambda: [(t, json.loads(p)) for t, _, p in r.acks.messages() if "/acks/" in t]
                         if len([1 for t, _, _ in r.acks.messages() if "/acks/" in t]) >= 2 else None, 10, "acks")
-        assert ("pbx/site1/acks/crm1", {"consumer": "crm1", "ids": ["lab:1795400000.1"]}) in acks
+        assert ("pbx/site1/acks/crm1", {"consumer": "crm1", "ids": ["site1:1795400000.1"]}) in acks
         assert ("pbx/acks/crm1", {"consumer": "crm1", "ids": ["lab:1795400000.2"]}) in acks
     finally:
         r.close()

@@ -263,6 +263,7 @@ def test_shipped_broker_config_starts():
         pw = tmp.path + "/passwd"
         sp.run(["mosquitto_passwd", "-c", "-b", pw, "bridge", "x"], check=True)
         sp.run(["mosquitto_passwd", "-b", pw, "crm", "y"], check=True)
+        sp.run(["mosquitto_passwd", "-b", pw, "site1", "z"], check=True)
         conf = open(root + "/mosquitto.conf").read()
         conf = conf.replace("listener 1883", "listener %d 127.0.0.1" % port)
         conf = conf.replace("/var/lib/mosquitto/", tmp.path + "/").replace("/etc/mosquitto/passwd", pw)
@@ -284,6 +285,20 @@ def test_shipped_broker_config_starts():
                     "-s"], input=payload, check=True)
         out = sub.communicate(timeout=30)[0].split(b"\n")
         assert [len(x) for x in out if x] == [2 << 20, 2], [len(x) for x in out]
+        # several PBXs (audit M1): user site1 writes under pbx/site1/ only,
+        # reads its own acks only; the consumer reads every site's records
+        sub = sp.Popen(["mosquitto_sub", "-p", str(port), "-u", "crm", "-P", "y", "-q", "1", "-t",
+                        "pbx/+/calls/hangup", "-v", "-C", "1", "-W", "10"], stdout=sp.PIPE)
+        acks = sp.Popen(["mosquitto_sub", "-p", str(port), "-u", "site1", "-P", "z", "-q", "1", "-t",
+                         "pbx/+/acks/#", "-v", "-C", "1", "-W", "10"], stdout=sp.PIPE)
+        time.sleep(0.5)
+        for topic, user, pw_ in (("pbx/site2/calls/hangup", "site1", "z"), ("pbx/site1/calls/hangup", "site1", "z"),
+                                 ("pbx/site2/acks/crm", "crm", "y"), ("pbx/site1/acks/crm", "crm", "y")):
+            sp.run(["mosquitto_pub", "-p", str(port), "-u", user, "-P", pw_, "-q", "1", "-t", topic, "-m", topic],
+                   check=True)
+        got = sub.communicate(timeout=30)[0].decode().split()
+        assert got[0] == "pbx/site1/calls/hangup", got  # site2's, sent first, was refused
+        assert acks.communicate(timeout=30)[0].decode().split()[0] == "pbx/site1/acks/crm"
         proc.terminate()
         proc.wait(5)
     finally:

@@ -19,6 +19,21 @@ void test_md5_challenge_from_capture(void)
 	CHECK_EQ_STR(key, "900150983cd24fb0d6963f7d28e17f72");
 }
 
+void test_topic_site_of_a_multi_pbx_filter(void)
+{
+	char site[32];
+	CHECK_EQ_INT(topic_site("pbx/+/calls/hangup", "pbx/site1/calls/hangup", site, sizeof(site)), 1);
+	CHECK_EQ_STR(site, "site1");
+	CHECK_EQ_INT(topic_site("pbx/calls/hangup", "pbx/calls/hangup", site, sizeof(site)), 0);
+	CHECK_EQ_INT(topic_site("pbx/+/calls/hangup", "pbx/calls/hangup", site, sizeof(site)), -1);
+	CHECK_EQ_INT(topic_site("pbx/+/calls/hangup", "pbx/a/b/calls/hangup", site, sizeof(site)), -1);
+	CHECK_EQ_INT(topic_site("pbx/+/calls/hangup", "pbx/site1/calls/answer", site, sizeof(site)), -1);
+	CHECK_EQ_INT(topic_site("acme/+/x/+/calls/hangup", "acme/eu/x/s2/calls/hangup", site, sizeof(site)), 1);
+	CHECK_EQ_STR(site, "eu");
+	CHECK_EQ_INT(topic_site("pbx/+/calls/hangup", "pbx/a-site-name-too-long-for-out-x/calls/hangup", site, 8), -1);
+	CHECK_EQ_INT(topic_site("pbx/+/calls/hangup", "pbx//calls/hangup", site, sizeof(site)), -1);
+}
+
 void test_topic_segment_sanitised(void)
 {
 	char out[128];
