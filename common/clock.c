@@ -121,7 +121,11 @@ int64_t iso8601_parse_ms(const char *s)
 	tm.tm_min = mi;
 	tm.tm_sec = se;
 	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
+	struct tm back;
+	/* timegm normalises Feb 31 to Mar 3: a date that does not come back
+	 * as written does not exist. */
+	if (t == (time_t)-1 || gmtime_r(&t, &back) == NULL || back.tm_mday != d || back.tm_mon != mo - 1 ||
+	    (se < 60 && back.tm_sec != se))
 		return -1;
 	return (int64_t)t * 1000 + ms;
 }

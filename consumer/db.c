@@ -550,8 +550,11 @@ long long db_manual_call(struct db *d, long long customer_id, const char *direct
 		snprintf(err, errsz, "unknown customer_id %lld", customer_id);
 		*err_is_client = 1;
 	} else {
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 		set_error(d, "insert", r);
 		snprintf(err, errsz, "%s", d->last_error);
+		/* data (22) or a constraint (23): the input's fault, not the database's */
+		*err_is_client = state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0);
 		if (connection_lost(r, CONN(d)))
 			db_close(d);
 	}

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "utf8.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -97,6 +99,8 @@ static const char *check_manual(const cJSON *o, long long *cid, const char **dir
 	if (v != NULL && !cJSON_IsNull(v)) {
 		if (!cJSON_IsString(v) || strlen(v->valuestring) > 4000)
 			return "notes must be a string of at most 4000 bytes";
+		if (!utf8_valid(v->valuestring, strlen(v->valuestring)))
+			return "notes must be valid UTF-8";
 		*notes = v->valuestring;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(o, "occurred_at");
@@ -110,6 +114,34 @@ static const char *check_manual(const cJSON *o, long long *cid, const char **dir
 	return NULL;
 }
 
+/* The body as one JSON object, or NULL: nothing after it, valid UTF-8, no
+ * NUL (escaped or not: C strings would cut the notes there), each key once
+ * (else the first wins here and a proxy may read the last). */
+static cJSON *manual_body(const struct request *rq)
+{
+	const char *end = NULL;
+
+	if (rq->len == 0 || !utf8_valid(rq->body, rq->len) || memchr(rq->body, '\0', rq->len) != NULL ||
+	    memmem(rq->body, rq->len, "\\u0000", 6) != NULL)
+		return NULL;
+	cJSON *o = cJSON_ParseWithLengthOpts(rq->body, rq->len, &end, 0);
+	while (o && end && end < rq->body + rq->len && isspace((unsigned char)*end))
+		end++;
+	if (o == NULL || !cJSON_IsObject(o) || end != rq->body + rq->len) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	for (const cJSON *a = o->child; a; a = a->next) {
+		for (const cJSON *b = a->next; b; b = b->next) {
+			if (strcmp(a->string, b->string) == 0) {
+				cJSON_Delete(o);
+				return NULL;
+			}
+		}
+	}
+	return o;
+}
+
 static enum MHD_Result manual_log(struct http_server *h, struct MHD_Connection *conn, struct request *rq)
 {
 	char when[64], err[512], out[64];
@@ -121,8 +153,9 @@ static enum MHD_Result manual_log(struct http_server *h, struct MHD_Connection *
 		return reply_json(conn, MHD_HTTP_UNAUTHORIZED, "error", "missing or wrong bearer token");
 	if (rq->too_big)
 		return reply_json(conn, 413, "error", "body over 16 KiB");
-	cJSON *o = cJSON_ParseWithLength(rq->body, rq->len);
-	const char *bad = o ? check_manual(o, &cid, &dir, &dur, &notes, when, sizeof(when)) : "body is not JSON";
+	cJSON *o = manual_body(rq);
+	const char *bad = o ? check_manual(o, &cid, &dir, &dur, &notes, when, sizeof(when))
+	                    : "body is not one JSON object (valid UTF-8, no \\u0000, each key once, nothing after it)";
 	if (bad != NULL) {
 		cJSON_Delete(o);
 		return reply_json(conn, MHD_HTTP_BAD_REQUEST, "error", bad);

@@ -501,6 +501,17 @@ def http(r, method, path, body=None, token=TOKEN):
         return e.code, e.read().decode()
 
 
+def http_raw(r, body):
+    req = urllib.request.Request("http://127.0.0.1:%d/api/crm/calls/log" % r.http_port, method="POST",
+                                 data=body if isinstance(body, bytes) else body.encode())
+    req.add_header("Authorization", "Bearer " + TOKEN)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
 def test_http_manual_log_health_and_metrics():
     r = Rig(http=True)
     try:
@@ -517,6 +528,20 @@ def test_http_manual_log_health_and_metrics():
                          ("just a string", "JSON object")]:
             status, text = http(r, "POST", "/api/crm/calls/log", bad)
             assert status == 400 and why in json.loads(text)["error"], (bad, status, text)
+        # audit L8: what the database would refuse or change is the input's fault: 400, never 503
+        r.pg.psql("ALTER TABLE crm_comms_log ADD CONSTRAINT crm_refuses_notes CHECK (notes <> 'refused')")
+        before = r.rows()
+        body = json.dumps(good)
+        for raw, why in [(json.dumps({**good, "occurred_at": "2026-02-31T10:00:00Z"}), "occurred_at"),
+                         (json.dumps({**good, "occurred_at": "2026-04-31T10:00:00Z"}), "occurred_at"),
+                         (body + "garbage", "nothing after it"), (body + body, "nothing after it"),
+                         (body[:-1] + ', "notes": "before\\u0000after"}', "u0000"),
+                         (body[:-1] + ', "direction": "bogus"}', "each key once"),
+                         (body.replace("invoice", "inv\udcffoice").encode("utf-8", "surrogateescape"), "UTF-8"),
+                         (json.dumps({**good, "notes": "refused"}), "crm_refuses_notes")]:
+            status, text = http_raw(r, raw)
+            assert status == 400 and why in json.loads(text)["error"], (raw[:80], status, text)
+        assert r.rows() == before
         status, text = http(r, "POST", "/api/crm/calls/log", good)
         assert status == 201, text
         row_id = json.loads(text)["id"]

@@ -96,6 +96,12 @@ void test_clock_formats(void)
 {
 	char buf[ISO8601_LEN];
 	CHECK_EQ_STR(iso8601_ms(1795345290123, buf), "2026-11-22T11:01:30.123Z");
+	/* dates that do not exist are refused, not moved on (audit L8) */
+	CHECK(iso8601_parse_ms("2026-02-31T10:00:00Z") < 0);
+	CHECK(iso8601_parse_ms("2026-04-31T10:00:00Z") < 0);
+	CHECK(iso8601_parse_ms("2025-02-29T00:00:00Z") < 0);
+	CHECK(iso8601_parse_ms("2024-02-29T00:00:00Z") == 1709164800000);
+	CHECK(iso8601_parse_ms("2026-11-22T11:01:30.123Z") == 1795345290123);
 	CHECK_EQ_INT(ami_timestamp_ms("1795345290.123456", 17), 1795345290123);
 	CHECK_EQ_INT(ami_timestamp_ms("1795345290", 10), 1795345290000);
 	CHECK_EQ_INT(ami_timestamp_ms("1795345290.5", 12), 1795345290500);
