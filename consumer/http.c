@@ -149,6 +149,8 @@ static enum MHD_Result manual_log(struct http_server *h, struct MHD_Connection *
 	const char *dir = NULL, *notes = NULL;
 	int client;
 
+	if (h->c->s->http_token[0] == '\0')
+		return reply_json(conn, MHD_HTTP_NOT_FOUND, "error", "the manual call log is off (no http_token is set)");
 	if (!token_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"), h->c->s->http_token))
 		return reply_json(conn, MHD_HTTP_UNAUTHORIZED, "error", "missing or wrong bearer token");
 	if (rq->too_big)

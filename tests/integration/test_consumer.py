@@ -564,6 +564,25 @@ def test_http_manual_log_health_and_metrics():
         r.close()
 
 
+def test_http_without_a_token_serves_health_only():
+    # Audit L14: compose always sets http_listen (its healthcheck is
+    # /healthz); an empty token turns the manual log off, as .env.example
+    # says, instead of stopping the consumer.  A short token is refused.
+    r = Rig(env={"PBXBUS_HTTP_TOKEN": ""}, http=True)
+    try:
+        wait_for(lambda: "http: listening" in r.consumer.text(), 10, "http")
+        assert http(r, "GET", "/healthz", token=None)[0] == 200
+        status, text = http(r, "POST", "/api/crm/calls/log", {"customer_id": 1, "direction": "inbound"}, token="")
+        assert status == 404 and "manual call log is off" in json.loads(text)["error"], (status, text)
+        status, text = http(r, "POST", "/api/crm/calls/log", {"customer_id": 1, "direction": "inbound"})
+        assert status == 404, (status, text)
+        rc, out, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--check"],
+                                dict(r.env, PBXBUS_HTTP_TOKEN="short"))
+        assert rc == 2 and "http_token: 16 characters or more" in out + err, (rc, out, err)
+    finally:
+        r.close()
+
+
 def test_schema_behind_is_a_clear_error():
     r = Rig(start=False, migrate=False)
     try:
