@@ -1,10 +1,12 @@
 #include "db.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "limits.h"
 #include "log.h"
 #include "migrations.h"
@@ -202,8 +204,19 @@ static void on_notice(void *arg, const char *message)
 
 int db_connect(struct db *d)
 {
-	const char *keys[] = {"dbname", "password", "connect_timeout", "application_name", NULL};
-	const char *vals[] = {d->conninfo, d->password, "5", "pbxbus-consumer", NULL};
+	/* A server that stops answering is noticed: TCP keepalives, and
+	 * tcp_user_timeout for data the kernel cannot get acknowledged. */
+	const char *keys[] = {"dbname",
+	                      "password",
+	                      "connect_timeout",
+	                      "application_name",
+	                      "keepalives",
+	                      "keepalives_idle",
+	                      "keepalives_interval",
+	                      "keepalives_count",
+	                      "tcp_user_timeout",
+	                      NULL};
+	const char *vals[] = {d->conninfo, d->password, "5", "pbxbus-consumer", "1", "10", "5", "3", "30000", NULL};
 
 	db_close(d);
 	/* dbname holding a whole conninfo string is expanded (expand_dbname). */
@@ -218,7 +231,56 @@ int db_connect(struct db *d)
 	PQsetNoticeProcessor(CONN(d), on_notice, NULL);
 	PGresult *r = PQexec(CONN(d), "SET synchronous_commit = on");
 	PQclear(r);
+	if (d->statement_timeout_ms > 0) {
+		char sql[64];
+		snprintf(sql, sizeof(sql), "SET statement_timeout = %d", d->statement_timeout_ms);
+		r = PQexec(CONN(d), sql);
+		PQclear(r);
+	}
 	return 0;
+}
+
+/* The result of what was sent, waiting at most until deadline_ms
+ * (monotonic): NULL on a timeout or a lost connection, which is then
+ * closed (a server that does not answer, frozen say, is given up on). */
+static PGresult *result_by(struct db *d, int64_t deadline_ms)
+{
+	PGconn *c = CONN(d);
+
+	while (PQisBusy(c)) {
+		int64_t left = deadline_ms - clock_mono_ms();
+		struct pollfd p = {PQsocket(c), POLLIN, 0};
+		if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+			snprintf(d->last_error, sizeof(d->last_error), "the database did not answer in time");
+			db_close(d);
+			return NULL;
+		}
+		if (!PQconsumeInput(c)) {
+			set_error(d, "read", NULL);
+			db_close(d);
+			return NULL;
+		}
+	}
+	PGresult *r = PQgetResult(c);
+	PGresult *extra;
+	while ((extra = PQgetResult(c)) != NULL)
+		PQclear(extra);
+	return r;
+}
+
+int db_ping(struct db *d, int timeout_ms)
+{
+	if (!db_connected(d) && db_connect(d) < 0)
+		return -1;
+	if (!PQsendQuery(CONN(d), "SELECT 1")) {
+		set_error(d, "ping", NULL);
+		db_close(d);
+		return -1;
+	}
+	PGresult *r = result_by(d, clock_mono_ms() + timeout_ms);
+	int ok = r && PQresultStatus(r) == PGRES_TUPLES_OK;
+	PQclear(r);
+	return ok ? 0 : -1;
 }
 
 static int query_int(struct db *d, const char *sql)
@@ -536,14 +598,21 @@ long long db_manual_call(struct db *d, long long customer_id, const char *direct
 	snprintf(dur, sizeof(dur), "%lld", duration);
 	record_body(direction, duration > 0 ? "ANSWERED" : "NO ANSWER", duration, body, sizeof(body));
 	const char *p[6] = {cid, direction, body, occurred_at, dur, notes};
-	PGresult *r = PQexecParams(
-	    CONN(d),
-	    "INSERT INTO crm_comms_log (customer_id, type, direction, body, ext_message_id, occurred_at, "
-	    "duration_seconds, billsec_seconds, source, notes) "
-	    "SELECT $1::bigint, 'call', $2, $3, 'manual:' || gen_random_uuid(), $4::timestamptz, $5::integer, "
-	    "$5::integer, 'manual', $6 WHERE EXISTS (SELECT 1 FROM pbxbus_customers WHERE customer_id = $1::bigint) "
-	    "RETURNING id",
-	    6, NULL, p, NULL, NULL, 0);
+	PGresult *r = NULL;
+	if (PQsendQueryParams(
+	        CONN(d),
+	        "INSERT INTO crm_comms_log (customer_id, type, direction, body, ext_message_id, occurred_at, "
+	        "duration_seconds, billsec_seconds, source, notes) "
+	        "SELECT $1::bigint, 'call', $2, $3, 'manual:' || gen_random_uuid(), $4::timestamptz, $5::integer, "
+	        "$5::integer, 'manual', $6 WHERE EXISTS (SELECT 1 FROM pbxbus_customers WHERE customer_id = "
+	        "$1::bigint) RETURNING id",
+	        6, NULL, p, NULL, NULL, 0))
+		r = result_by(d, clock_mono_ms() + DB_REQUEST_TIMEOUT_MS);
+	if (r == NULL) {
+		snprintf(err, errsz, "%s", d->conn ? PQerrorMessage(CONN(d)) : d->last_error);
+		db_close(d);
+		return -1;
+	}
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 		id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	} else if (PQresultStatus(r) == PGRES_TUPLES_OK) {

@@ -41,6 +41,7 @@ struct db {
 	const char *conninfo;
 	const char *password; /* may be NULL: libpq's own sources apply */
 	int suffix_digits;
+	int statement_timeout_ms; /* 0: none (the batch path waits for the database) */
 	int prepared;
 	uint64_t connects, reconnects;
 	char last_error[512];
@@ -53,6 +54,10 @@ void db_init(struct db *d, const char *conninfo, const char *password, int suffi
 int db_connect(struct db *d);
 int db_connected(const struct db *d);
 void db_close(struct db *d);
+
+/* Is the database answering?  A "SELECT 1" given timeout_ms; 0 or -1 (the
+ * connection is then closed).  Blocks the caller at most that long. */
+int db_ping(struct db *d, int timeout_ms);
 
 /* Current schema version (0 when none); -1 on error. */
 int db_schema_version(struct db *d);
@@ -68,7 +73,9 @@ enum db_rc db_write_batch(struct db *d, struct db_item *items, size_t n);
 long long db_purge(struct db *d, int days);
 
 /* A manual call log (HTTP); returns the new row id, or -1 with err set
- * (err_is_client: the input was wrong, not the database). */
+ * (err_is_client: the input was wrong, not the database).  Gives the
+ * database DB_REQUEST_TIMEOUT_MS, then the connection up. */
+#define DB_REQUEST_TIMEOUT_MS 5000
 long long db_manual_call(struct db *d, long long customer_id, const char *direction, long long duration,
                          const char *notes, const char *occurred_at, char *err, size_t errsz, int *err_is_client);
 

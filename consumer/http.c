@@ -5,25 +5,38 @@
 #include <ctype.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "clock.h"
 #include "log.h"
 #include "utf8.h"
 
+#define HTTP_THREADS          4     /* a request stuck in the database leaves the others served */
+#define HTTP_PER_IP_LIMIT     8     /* connections from one address (slow clients cannot take all) */
+#define HTTP_REQUEST_DEADLINE 10000 /* ms from the first byte of a body to its last */
+#define HEALTH_PROBE_EVERY    2000  /* ms a database probe is good for */
+#define HEALTH_PROBE_TIMEOUT  2000  /* ms the database has to answer it */
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct consumer *c;
-	struct db db; /* used only from the HTTP thread */
+	pthread_mutex_t db_lock; /* db is one connection: one request uses it at a time */
+	struct db db;
+	pthread_mutex_t health_lock;
+	int64_t health_at_ms;
+	int health_db_ok;
 };
 
 struct request {
 	char body[HTTP_BODY_MAX + 1];
 	size_t len;
 	int too_big;
+	int64_t started_ms;
 };
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, const char *text)
@@ -149,10 +162,7 @@ static enum MHD_Result manual_log(struct http_server *h, struct MHD_Connection *
 	const char *dir = NULL, *notes = NULL;
 	int client;
 
-	if (h->c->s->http_token[0] == '\0')
-		return reply_json(conn, MHD_HTTP_NOT_FOUND, "error", "the manual call log is off (no http_token is set)");
-	if (!token_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"), h->c->s->http_token))
-		return reply_json(conn, MHD_HTTP_UNAUTHORIZED, "error", "missing or wrong bearer token");
+	/* the token was checked before the body was read (refused_early) */
 	if (rq->too_big)
 		return reply_json(conn, 413, "error", "body over 16 KiB");
 	cJSON *o = manual_body(rq);
@@ -162,7 +172,15 @@ static enum MHD_Result manual_log(struct http_server *h, struct MHD_Connection *
 		cJSON_Delete(o);
 		return reply_json(conn, MHD_HTTP_BAD_REQUEST, "error", bad);
 	}
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += DB_REQUEST_TIMEOUT_MS / 1000;
+	if (pthread_mutex_timedlock(&h->db_lock, &until) != 0) {
+		cJSON_Delete(o);
+		return reply_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "error", "database busy");
+	}
 	long long id = db_manual_call(&h->db, cid, dir, dur, notes, when, err, sizeof(err), &client);
+	pthread_mutex_unlock(&h->db_lock);
 	cJSON_Delete(o);
 	if (id < 0) {
 		if (!client)
@@ -174,14 +192,42 @@ static enum MHD_Result manual_log(struct http_server *h, struct MHD_Connection *
 	return reply(conn, MHD_HTTP_CREATED, "application/json", out);
 }
 
+/* Does the database answer now?  A probe at most every HEALTH_PROBE_EVERY
+ * on the HTTP side's own connection; if a request holds that connection
+ * for over a second, the database is slow: not answering either. */
+static int db_answering(struct http_server *h)
+{
+	int64_t now = clock_mono_ms();
+	int ok;
+
+	pthread_mutex_lock(&h->health_lock);
+	if (h->health_at_ms == 0 || now - h->health_at_ms >= HEALTH_PROBE_EVERY) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		if (pthread_mutex_timedlock(&h->db_lock, &until) == 0) {
+			h->health_db_ok = db_ping(&h->db, HEALTH_PROBE_TIMEOUT) == 0;
+			pthread_mutex_unlock(&h->db_lock);
+		} else {
+			h->health_db_ok = 0;
+		}
+		h->health_at_ms = clock_mono_ms();
+	}
+	ok = h->health_db_ok;
+	pthread_mutex_unlock(&h->health_lock);
+	return ok;
+}
+
 static enum MHD_Result healthz(struct http_server *h, struct MHD_Connection *conn)
 {
 	char out[128];
 	int mq = atomic_load(&h->c->m.mqtt_up), db = atomic_load(&h->c->m.db_up);
+	int answering = db && db_answering(h);
+	const char *dbs = !db ? "disconnected" : answering ? "connected" : "unresponsive";
 
-	snprintf(out, sizeof(out), "{\"status\":\"%s\",\"mqtt\":\"%s\",\"db\":\"%s\"}", mq && db ? "ok" : "degraded",
-	         mq ? "connected" : "disconnected", db ? "connected" : "disconnected");
-	return reply(conn, mq && db ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", out);
+	snprintf(out, sizeof(out), "{\"status\":\"%s\",\"mqtt\":\"%s\",\"db\":\"%s\"}",
+	         mq && answering ? "ok" : "degraded", mq ? "connected" : "disconnected", dbs);
+	return reply(conn, mq && answering ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", out);
 }
 
 static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *conn)
@@ -223,6 +269,28 @@ static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *con
 	return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", out);
 }
 
+/* The first call of a POST, headers only: the token and the declared
+ * length are checked before a byte of the body is read. */
+static int refused_early(struct http_server *h, struct MHD_Connection *conn, enum MHD_Result *rc)
+{
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	if (h->c->s->http_token[0] == '\0') {
+		*rc =
+		    reply_json(conn, MHD_HTTP_NOT_FOUND, "error", "the manual call log is off (no http_token is set)");
+		return 1;
+	}
+	if (!token_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"), h->c->s->http_token)) {
+		*rc = reply_json(conn, MHD_HTTP_UNAUTHORIZED, "error", "missing or wrong bearer token");
+		return 1;
+	}
+	if (cl != NULL && (strlen(cl) > 9 || strtoul(cl, NULL, 10) > HTTP_BODY_MAX)) {
+		*rc = reply_json(conn, 413, "error", "body over 16 KiB");
+		return 1;
+	}
+	return 0;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_size, void **state)
 {
@@ -232,11 +300,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (strcmp(method, "POST") == 0 && strcmp(url, "/api/crm/calls/log") == 0) {
 		struct request *rq = *state;
 		if (rq == NULL) {
+			/* Before any of the body is read: who asks, and how much. */
+			enum MHD_Result early;
+			if (refused_early(h, conn, &early))
+				return early;
 			if ((rq = calloc(1, sizeof(*rq))) == NULL)
 				return MHD_NO;
+			rq->started_ms = clock_mono_ms();
 			*state = rq;
 			return MHD_YES;
 		}
+		if (*upload_size > 0 && clock_mono_ms() - rq->started_ms > HTTP_REQUEST_DEADLINE)
+			return MHD_NO; /* a body dribbled in: the connection is closed */
 		if (*upload_size > 0) {
 			if (rq->len + *upload_size > HTTP_BODY_MAX)
 				rq->too_big = 1;
@@ -283,12 +358,18 @@ struct http_server *http_start(struct consumer *c, char *err, size_t errsz)
 		return NULL;
 	h->c = c;
 	db_init(&h->db, c->s->db_conninfo, c->s->db_password[0] ? c->s->db_password : NULL, c->s->suffix_digits);
+	h->db.statement_timeout_ms = DB_REQUEST_TIMEOUT_MS;
+	pthread_mutex_init(&h->db_lock, NULL);
+	pthread_mutex_init(&h->health_lock, NULL);
 	h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR,
 	                             (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 	                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_CONNECTION_LIMIT,
-	                             (unsigned)64, MHD_OPTION_END);
+	                             (unsigned)64, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT,
+	                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS, MHD_OPTION_END);
 	if (h->daemon == NULL) {
 		snprintf(err, errsz, "http_listen: cannot listen on %s:%d", c->s->http_host, c->s->http_port);
+		pthread_mutex_destroy(&h->db_lock);
+		pthread_mutex_destroy(&h->health_lock);
 		free(h);
 		return NULL;
 	}
@@ -302,5 +383,7 @@ void http_stop(struct http_server *h)
 		return;
 	MHD_stop_daemon(h->daemon);
 	db_close(&h->db);
+	pthread_mutex_destroy(&h->db_lock);
+	pthread_mutex_destroy(&h->health_lock);
 	free(h);
 }

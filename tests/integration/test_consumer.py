@@ -4,15 +4,17 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import (BIN_DIR, Daemon, Mosquitto, Postgres, Subscriber, TempDir, fixture, free_port,  # noqa: E402
-                     run_tool, wait_for)
+                     SLOW, run_tool, wait_for)
 
 TOKEN = "test-token-0123456789abcdef"
 CUSTOMERS = [("John Smith", "+15559876543"), ("Ivy Caller", "+15550001111"), ("Early Leaver", "+1 555 000 2222"),
@@ -579,6 +581,82 @@ def test_http_without_a_token_serves_health_only():
         rc, out, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--check"],
                                 dict(r.env, PBXBUS_HTTP_TOKEN="short"))
         assert rc == 2 and "http_token: 16 characters or more" in out + err, (rc, out, err)
+    finally:
+        r.close()
+
+
+def raw_http(port, head, source="127.0.0.1"):
+    """Sends head (request line and headers, no body) and returns the status line."""
+    s = socket.socket()
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    s.settimeout(10 * SLOW)
+    try:
+        s.sendall(head)
+        return s.recv(4096).split(b"\r\n")[0].decode()
+    finally:
+        s.close()
+
+
+def test_http_refuses_before_reading_and_limits_each_address():
+    # Audit L1: the token and the declared length are checked before a byte
+    # of the body is read (a 100 MB body is not waited for); one address
+    # holds at most 8 connections, so slow clients there cannot take the
+    # 64 others serve.
+    r = Rig(http=True)
+    try:
+        wait_for(lambda: "http: listening" in r.consumer.text(), 10, "http")
+        head = b"POST /api/crm/calls/log HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n"
+        assert " 401 " in raw_http(r.http_port, head + b"\r\n") + " "
+        assert " 413 " in raw_http(r.http_port, head + b"Authorization: Bearer " + TOKEN.encode() + b"\r\n\r\n") + " "
+        slow = []
+        for _ in range(8):  # slowloris: a request line and nothing more
+            s = socket.create_connection(("127.0.0.1", r.http_port))
+            s.sendall(b"GET /healthz HTTP/1.1\r\n")
+            slow.append(s)
+        time.sleep(0.5)
+        assert raw_http(r.http_port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "127.0.0.2").endswith("200 OK")
+        try:
+            refused = raw_http(r.http_port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") == ""
+        except OSError:
+            refused = True
+        assert refused, "a 9th connection from one address was served"
+        for s in slow:
+            s.close()
+    finally:
+        r.close()
+
+
+def test_a_frozen_database_is_said_and_the_api_goes_on():
+    # Audit M5: PostgreSQL frozen (SIGSTOP, every process): /healthz says so
+    # instead of "ok", a manual log gives up with 503 instead of hanging, and
+    # /metrics and /healthz answer while it waits.
+    r = Rig(http=True)
+    try:
+        wait_for(lambda: "http: listening" in r.consumer.text(), 10, "http")
+        assert http(r, "GET", "/healthz", token=None)[0] == 200
+        cid = r.pg.psql("SELECT id FROM crm_customers WHERE name = 'John Smith'")
+        good = {"customer_id": int(cid), "direction": "inbound", "duration_seconds": 5}
+        pids = [r.pg.pid()] + [int(x) for x in subprocess.run(["pgrep", "-P", str(r.pg.pid())],
+                                                              capture_output=True, text=True).stdout.split()]
+        for p in pids:
+            os.kill(p, signal.SIGSTOP)
+        try:
+            got = {}
+            t = threading.Thread(target=lambda: got.update(post=http(r, "POST", "/api/crm/calls/log", good)))
+            t.start()
+            time.sleep(0.5)
+            assert http(r, "GET", "/metrics", token=None)[0] == 200
+            # a probe is good for 2 s: the next one finds the database silent
+            wait_for(lambda: http(r, "GET", "/healthz", token=None) ==
+                     (503, '{"status":"degraded","mqtt":"connected","db":"unresponsive"}'), 10, "unresponsive")
+            t.join(60)
+            assert got["post"][0] == 503, got
+        finally:
+            for p in pids:
+                os.kill(p, signal.SIGCONT)
+        wait_for(lambda: http(r, "GET", "/healthz", token=None)[0] == 200, 30, "healthy again")
+        assert http(r, "POST", "/api/crm/calls/log", good)[0] == 201
     finally:
         r.close()
 
