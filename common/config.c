@@ -273,6 +273,15 @@ static int set_multi_from_env(struct config *cfg, const struct cfg_key *k, const
 	return rc;
 }
 
+/* A secret read from the environment is taken out of it: its bytes are
+ * overwritten where they are (the block /proc/<pid>/environ shows) and
+ * the variable removed, so no child and no reader of /proc sees it. */
+static void scrub_env(const char *name, const char *val)
+{
+	explicit_bzero((char *)val, strlen(val));
+	unsetenv(name);
+}
+
 int config_load_env(struct config *cfg, char *err, size_t errsz)
 {
 	char name[128], msg[256];
@@ -285,6 +294,8 @@ int config_load_env(struct config *cfg, char *err, size_t errsz)
 			continue;
 		int rc = k->type == CFG_MULTI ? set_multi_from_env(cfg, k, val, msg, sizeof(msg))
 		                              : config_set(cfg, k->name, val, CFG_SRC_ENV, msg, sizeof(msg));
+		if (k->flags & CFG_SECRET)
+			scrub_env(name, val);
 		if (rc < 0) {
 			snprintf(err, errsz, "environment %s: %s", name, msg);
 			return -1;

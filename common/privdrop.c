@@ -5,12 +5,23 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 
-int privdrop(const char *user, const char *const *own, char *err, size_t errsz)
+/* The process holds secrets (AMI, MQTT, database passwords, the HTTP
+ * token): no core dump of it and no ptrace by the same user, however it
+ * was started (a setuid() sets this too, a daemon started as its user by
+ * systemd or Docker does not). */
+static void no_dumps(void)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		log_warn("prctl(PR_SET_DUMPABLE)");
+}
+
+static int become(const char *user, const char *const *own, char *err, size_t errsz)
 {
 	struct passwd *pw;
 	uid_t ruid, euid, suid;
@@ -47,4 +58,12 @@ int privdrop(const char *user, const char *const *own, char *err, size_t errsz)
 	}
 	log_info("running as %s", user);
 	return 0;
+}
+
+int privdrop(const char *user, const char *const *own, char *err, size_t errsz)
+{
+	int rc = become(user, own, err, errsz);
+	if (rc == 0)
+		no_dumps();
+	return rc;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "mqtt_config.h"
 #include "topic.h"
 
@@ -17,7 +18,8 @@ const struct cfg_key consumer_keys[] = {
     CFG_S("shared_group", "", "MQTT shared subscription group: several consumers split the records"),
     MQTT_CONFIG_KEYS,
     CFG_I("reconnect_max", "30", 1, 3600, "cap of the reconnect back-off in seconds (MQTT and database)"),
-    CFG_S("db_conninfo", "dbname=pbxbus", "libpq connection string or URI (PG* environment variables apply too)"),
+    CFG_S("db_conninfo", "dbname=pbxbus",
+          "libpq connection string or URI, without a password (PG* environment variables apply too)"),
     CFG_SECRET_S("db_password", "database password (prefer db_password_file or PBXBUS_DB_PASSWORD)"),
     CFG_S("db_password_file", NULL, "file holding the database password (mode 600)"),
     CFG_B("db_migrate", "no", "apply pending migrations at start (else a schema behind is an error)"),
@@ -134,6 +136,8 @@ int consumer_settings_load(struct consumer_settings *s, const struct config *cfg
 		snprintf(err, errsz, "db_conninfo is not set");
 		return -1;
 	}
+	if (db_conninfo_check(s->db_conninfo, err, errsz) < 0)
+		return -1;
 	s->suffix_digits = (int)config_int(cfg, "match_suffix_digits");
 	s->batch_max = (int)config_int(cfg, "batch_max");
 	s->migrate_at_start = config_bool(cfg, "db_migrate");

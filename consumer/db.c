@@ -118,6 +118,30 @@ static const char dead_letter_sql[] =
     "INSERT INTO pbxbus_dead_letters (topic, payload, payload_size, error, payload_sha256) "
     "VALUES ($1, $2, $3::integer, $4, $5)";
 
+int db_conninfo_check(const char *conninfo, char *err, size_t errsz)
+{
+	char *msg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
+	int rc = 0;
+
+	/* libpq's message may quote the string, and with it a password. */
+	if (opts == NULL) {
+		snprintf(err, errsz, "db_conninfo: not a connection string or URI libpq accepts");
+		rc = -1;
+	}
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL) {
+			snprintf(err, errsz,
+			         "db_conninfo: holds a password (visible in ps, echoed by libpq): use db_password_file "
+			         "or db_password");
+			rc = -1;
+		}
+	}
+	PQfreemem(msg);
+	PQconninfoFree(opts);
+	return rc;
+}
+
 void db_init(struct db *d, const char *conninfo, const char *password, int suffix_digits)
 {
 	memset(d, 0, sizeof(*d));

@@ -49,6 +49,9 @@ struct db {
 
 enum db_rc { DB_OK = 0, DB_CONN_LOST = -1, DB_BAD_ROW = -2 };
 
+/* A password inside the connection string is refused (db_password is the
+ * secret's place); so is a string libpq cannot read.  0, or -1 with err. */
+int db_conninfo_check(const char *conninfo, char *err, size_t errsz);
 void db_init(struct db *d, const char *conninfo, const char *password, int suffix_digits);
 /* Connects (blocking, bounded by connect_timeout) and prepares. */
 int db_connect(struct db *d);

@@ -293,6 +293,12 @@ def test_secrets_never_in_logs_or_argv():
         wait_for(lambda: "REPLAYED" in r.ami.text(), 10, "replay")
         with open("/proc/%d/cmdline" % r.bridge.proc.pid, "rb") as f:
             assert SECRET.encode() not in f.read()
+        # audit L2: nor in its environment after start (read, then wiped;
+        # under valgrind /proc shows valgrind's own copy, not the daemon's)
+        if not os.environ.get("PBXBUS_TEST_WRAP"):
+            with open("/proc/%d/environ" % r.bridge.proc.pid, "rb") as f:
+                environ = f.read()
+            assert SECRET.encode() not in environ and b"PBXBUS_AMI_PORT=" in environ
         r.bridge.stop()
         assert SECRET not in r.bridge.text()
     rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--ami-secret", SECRET])

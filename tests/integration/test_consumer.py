@@ -518,6 +518,11 @@ def test_http_manual_log_health_and_metrics():
     r = Rig(http=True)
     try:
         wait_for(lambda: r.consumer.text().count("http: listening") == 1, 10, "http")
+        # audit L2: the token is not left in the environment (/proc/<pid>/environ;
+        # under valgrind /proc shows valgrind's own copy, not the daemon's)
+        if not os.environ.get("PBXBUS_TEST_WRAP"):
+            with open("/proc/%d/environ" % r.consumer.proc.pid, "rb") as f:
+                assert TOKEN.encode() not in f.read()
         cid = r.pg.psql("SELECT id FROM crm_customers WHERE name = 'John Smith'")
         good = {"customer_id": int(cid), "direction": "outbound", "duration_seconds": 125,
                 "notes": "Called back about the invoice; it's \"fine\"", "occurred_at": "2026-11-22T09:30:00Z"}
@@ -659,6 +664,18 @@ def test_a_frozen_database_is_said_and_the_api_goes_on():
         assert http(r, "POST", "/api/crm/calls/log", good)[0] == 201
     finally:
         r.close()
+
+
+def test_a_password_inside_db_conninfo_is_refused():
+    # Audit L4: a password inside db_conninfo is visible in ps and echoed by
+    # libpq: refused, in keyword and URI form, without quoting it.
+    for conninfo in ["host=127.0.0.1 dbname=x password=SECRETPART-1", "postgresql://u:SECRETPART-2@127.0.0.1/x",
+                     "host=127.0.0.1 password='abc def-SECRETPART-3"]:
+        rc, out, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--check"], {"PBXBUS_DB_CONNINFO": conninfo})
+        assert rc == 2 and "db_conninfo" in out + err and "SECRETPART" not in out + err, (conninfo, rc, out, err)
+    rc, out, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--check", "--db-conninfo", "dbname=x"],
+                            {"PBXBUS_MQTT_PORT": "1"})
+    assert "db_conninfo" not in out + err, out + err
 
 
 def test_schema_behind_is_a_clear_error():

@@ -176,3 +176,20 @@ void test_config_refuses_control_characters(void)
 	unlink(path);
 	config_free(&cfg);
 }
+
+/* Audit L2: a secret read from the environment leaves it. */
+void test_config_secret_leaves_the_environment(void)
+{
+	struct config cfg;
+	char err[256];
+
+	CHECK(config_init(&cfg, keys, 5) == 0);
+	setenv("PBXBUS_AMI_SECRET", "hunter2-from-env", 1);
+	setenv("PBXBUS_AMI_HOST", "10.0.0.9", 1);
+	CHECK(config_load_env(&cfg, err, sizeof(err)) == 0);
+	CHECK_EQ_STR(config_str(&cfg, "ami_secret"), "hunter2-from-env");
+	CHECK(getenv("PBXBUS_AMI_SECRET") == NULL);
+	CHECK_EQ_STR(getenv("PBXBUS_AMI_HOST"), "10.0.0.9"); /* not a secret: left as it is */
+	unsetenv("PBXBUS_AMI_HOST");
+	config_free(&cfg);
+}
