@@ -54,6 +54,8 @@ const char *bridge_status_json(struct bridge *b, const char *state)
 	jw_uint(w, b->events_shed);
 	jw_keyz(w, "events_filtered");
 	jw_uint(w, b->events_filtered);
+	jw_keyz(w, "events_too_big");
+	jw_uint(w, b->events_too_big);
 	jw_keyz(w, "ami_logins");
 	jw_uint(w, b->ami.logins);
 	jw_keyz(w, "ami_disconnects");
@@ -156,7 +158,13 @@ void bridge_handle_event(struct bridge *b, const struct ami_msg *m, int64_t now_
 	}
 	const char *doc = ami_msg_to_json(&b->json, m, iso8601_ms(at_ms, ts), ++b->seq, &len);
 	if (doc == NULL) {
+		uint64_t held_back;
 		b->events_too_big++;
+		if (log_ratelimit_ok(&b->shed_log, now_ms, &held_back))
+			log_warnx(
+			    "event %.*s: its JSON did not fit (%d bytes, or out of memory): not published; %llu so far",
+			    (int)ev->val_len, ev->val, JSON_EVENT_MAX, (unsigned long long)b->events_too_big);
+		b->status_dirty = 1;
 		return;
 	}
 	if (!room_for(b, len)) {

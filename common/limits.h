@@ -13,9 +13,12 @@
 #define AMI_MAX_BANNER  256           /* "Asterisk Call Manager/11.0.0" */
 
 /* MQTT topics and payloads we build */
-#define TOPIC_MAX         256                   /* whole topic we publish on */
-#define TOPIC_SEGMENT_MAX 64                    /* one sanitised segment (event name...) */
-#define JSON_EVENT_MAX    (AMI_MAX_MESSAGE * 2) /* worst case escaping grows text */
+#define TOPIC_MAX         256 /* whole topic we publish on */
+#define TOPIC_SEGMENT_MAX 64  /* one sanitised segment (event name...) */
+/* The JSON of the largest AMI message at its worst (every byte escaped as
+ * \u00XX, 6x, plus the punctuation of every field): no event the codec
+ * takes is too big for it.  The buffer grows only as far as an event needs. */
+#define JSON_EVENT_MAX (AMI_MAX_MESSAGE * 6 + AMI_MAX_FIELDS * 16 + 4096)
 
 /* Config */
 #define CONFIG_LINE_MAX  4096

@@ -145,6 +145,28 @@ def test_filtered_events_and_sanitised_topics():
         assert topics == {"pbx/events/Hangup", "pbx/events/Bad_Name__x"}, topics
 
 
+def test_an_event_with_thousands_of_fields_is_published():
+    # Audit L12: an event whose worst-case JSON passed 2 MiB (about 349 KB
+    # of keys and values) was dropped without a word; the bound now covers
+    # the largest message the codec takes, and the counter is published.
+    import tempfile
+    d = tempfile.mkdtemp(prefix="pbxbus-big-")
+    cap = os.path.join(d, "big.server.txt")
+    big = b"Event: BigEvent\r\n" + b"".join(b"Field%04d: %s\r\n" % (i, b"v" * 100) for i in range(3500)) + b"\r\n"
+    with open(fixture("12-in-noanswer"), "rb") as f:
+        open(cap, "wb").write(f.read() + big)
+    try:
+        with Rig(["--capture", cap], {"PBXBUS_EVENTS_ALLOW": "BigEvent"}, subscribe="pbx/#") as r:
+            wait_for(lambda: "pbx/events/BigEvent" in r.sub.topics(), 20, "the big event")
+            doc = r.sub.json_of("pbx/events/BigEvent")[0]
+            assert doc["Field3499"] == "v" * 100
+            status = wait_for(lambda: r.sub.json_of("pbx/bridge/status"), 10, "status")[-1]
+            assert status["events_too_big"] == 0
+    finally:
+        import shutil
+        shutil.rmtree(d)
+
+
 def test_ami_filters_sent_after_login():
     with Rig(["--capture", fixture("12-in-noanswer")],
              {"PBXBUS_AMI_FILTER": "Event: Hangup\n!Channel: Local/.*", "PBXBUS_AMI_EVENTS": "call,cdr"}) as r:

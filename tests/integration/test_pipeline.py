@@ -276,15 +276,15 @@ def test_shipped_broker_config_starts():
                     "-m", "{}"], capture_output=True)
         assert r.returncode == 0, r.stderr
         # message_size_limit (audit M2): a payload over it never reaches the
-        # consumer; the bridge's largest event (2 MiB) and a record do
+        # consumer; the bridge's largest event JSON (6.1 MiB) and a record do
         sub = sp.Popen(["mosquitto_sub", "-p", str(port), "-u", "crm", "-P", "y", "-q", "1", "-t",
                         "pbx/calls/hangup", "-C", "2", "-W", "20"], stdout=sp.PIPE)
         time.sleep(0.5)
-        for payload in (b"x" * (5 << 20), b"y" * (2 << 20), b"ok"):
+        for payload in (b"x" * (9 << 20), b"y" * (6 << 20), b"ok"):
             sp.run(["mosquitto_pub", "-p", str(port), "-u", "bridge", "-P", "x", "-q", "1", "-t", "pbx/calls/hangup",
                     "-s"], input=payload, check=True)
         out = sub.communicate(timeout=30)[0].split(b"\n")
-        assert [len(x) for x in out if x] == [2 << 20, 2], [len(x) for x in out]
+        assert [len(x) for x in out if x] == [6 << 20, 2], [len(x) for x in out]
         # several PBXs (audit M1): user site1 writes under pbx/site1/ only,
         # reads its own acks only; the consumer reads every site's records
         sub = sp.Popen(["mosquitto_sub", "-p", str(port), "-u", "crm", "-P", "y", "-q", "1", "-t",
