@@ -295,8 +295,13 @@ static void on_banner(void *ctx, const char *line, size_t len)
 static void on_codec_error(void *ctx, enum ami_err err)
 {
 	struct ami_client *c = ctx;
+	uint64_t held_back;
+
 	c->codec_errors++;
-	log_warnx("ami: skipped bad input from %s:%d: %s", c->o.host, c->o.port, ami_err_str(err));
+	if (log_ratelimit_ok(&c->bad_input_log, clock_mono_ms(), &held_back))
+		log_warnx("ami: skipped bad input from %s:%d: %s (%llu more since the last line; ami_bad_input in "
+		          "bridge/status counts all)",
+		          c->o.host, c->o.port, ami_err_str(err), (unsigned long long)held_back);
 	if (err == AMI_ERR_NO_BANNER && c->state == AMI_BANNER)
 		start_login(c);
 }
@@ -389,6 +394,7 @@ int ami_client_init(struct ami_client *c, const struct ami_opts *o, const struct
 	c->o = *o;
 	c->cb = *cb;
 	c->fd = -1;
+	c->bad_input_log.interval_ms = 10000;
 	c->state = AMI_DISCONNECTED;
 	backoff_init(&c->backoff, 500, o->reconnect_max_ms, (uint32_t)getpid() * 2654435761u);
 	return ami_codec_init(&c->codec, &h);

@@ -15,6 +15,7 @@
 #include "ami_codec.h"
 #include "backoff.h"
 #include "limits.h"
+#include "log.h"
 
 enum ami_state {
 	AMI_DISCONNECTED, /* waiting for the next attempt */
@@ -93,6 +94,7 @@ struct ami_client {
 	char last_error[256];
 	/* counters */
 	uint64_t connects, logins, disconnects, codec_errors, events;
+	struct log_ratelimit bad_input_log;
 	int64_t now_ms;
 };
 

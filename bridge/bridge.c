@@ -72,6 +72,8 @@ const char *bridge_status_json(struct bridge *b, const char *state)
 	jw_uint(w, b->calls.calls_refused);
 	jw_keyz(w, "calls_times_fixed");
 	jw_uint(w, b->calls.times_fixed);
+	jw_keyz(w, "calls_bad_ids");
+	jw_uint(w, b->calls.bad_linkedids);
 	jw_keyz(w, "records_published");
 	jw_uint(w, b->records_published);
 	jw_keyz(w, "records_shed");
@@ -270,9 +272,12 @@ static void on_mqtt_message(void *ctx, const struct mosquitto_message *msg)
 	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(o, "ids");
 	const cJSON *id;
 	size_t n = 0;
+	uint64_t held_back;
 
 	if (!cJSON_IsArray(ids)) {
-		log_warnx("mqtt: ignored a malformed ack on %s", msg->topic);
+		if (log_ratelimit_ok(&b->ack_log, clock_mono_ms(), &held_back))
+			log_warnx("mqtt: ignored a malformed ack on %s (%llu more since the last line)", msg->topic,
+			          (unsigned long long)held_back);
 		cJSON_Delete(o);
 		return;
 	}
@@ -384,6 +389,7 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 	b->started_wall_ms = clock_wall_ms();
 	b->shed_log.interval_ms = 10000;
 	b->outbox_log.interval_ms = 10000;
+	b->ack_log.interval_ms = 10000;
 	refused_init(&b->refused, s->outbox_dir);
 	if (outbox_open(&b->outbox, s->outbox_dir, s->outbox_max_bytes, s->outbox_memory_max, s->outbox_resend_ms, err,
 	                errsz) < 0)

@@ -35,7 +35,7 @@ struct bridge {
 	int64_t next_resync_ms, next_state_tick_ms;
 	uint64_t snapshot_hash, calls_published;
 	struct jw state_json;
-	struct log_ratelimit outbox_log;
+	struct log_ratelimit outbox_log, ack_log;
 	struct refused_log refused;
 	struct glob_list trunk_contexts, trunk_endpoints;
 	struct jw record_json;

@@ -1,5 +1,6 @@
 #include "call_tracker.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,7 @@ int call_tracker_init(struct call_tracker *t, const struct call_tracker_opts *o,
 	t->on_record = cb;
 	t->ctx = ctx;
 	t->times_log.interval_ms = 10000;
+	t->bad_id_log.interval_ms = 10000;
 	t->nbuckets = 1024;
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
 	return t->buckets ? 0 : -1;
@@ -489,6 +491,18 @@ static void on_hangup(struct call_tracker *t, struct call *c, struct ct_channel 
 		finish(t, c, now_ms, 1); /* channels beyond the cap were not followed */
 }
 
+/* Asterisk's ids are "<epoch>.<n>", with a SystemName in front where one
+ * is set ("195176c06ab8-1529936170.42").  Anything else (a control
+ * character, invalid UTF-8) would make a call_id that the JSON escapes and
+ * the outbox keys by the raw bytes: an ack could never retire it. */
+static int linkedid_ok(const char *id)
+{
+	for (const char *p = id; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_')
+			return 0;
+	return 1;
+}
+
 static const char *event_linkedid(const struct ami_msg *m, const struct ami_field *ev, char *buf, size_t size)
 {
 	if (ami_field_is(ev, "BlindTransfer") || ami_field_is(ev, "AttendedTransfer"))
@@ -551,6 +565,16 @@ static struct call *call_for(struct call_tracker *t, const struct ami_msg *m, en
 
 	if (event_linkedid(m, ev, linkedid, sizeof(linkedid))[0] == '\0')
 		return NULL;
+	if (!linkedid_ok(linkedid)) {
+		uint64_t held_back;
+		t->bad_linkedids++;
+		if (log_ratelimit_ok(&t->bad_id_log, now_ms, &held_back))
+			log_warnx("call tracker: an event's Linkedid is not letters, digits, '.', '-' or '_': its call "
+			          "is not "
+			          "tracked (%llu so far)",
+			          (unsigned long long)t->bad_linkedids);
+		return NULL;
+	}
 	struct call *c = *slot_of(t, linkedid);
 	if (c != NULL || kind == EV_TRANSFER || kind == EV_HANGUP)
 		return c;
@@ -680,7 +704,8 @@ void call_tracker_sync_channel(struct call_tracker *t, const struct ami_msg *m, 
 	char uid[CT_ID_MAX], lid[CT_ID_MAX];
 	struct ct_channel *ch = NULL;
 
-	if (get(m, "Uniqueid", uid, sizeof(uid))[0] == '\0' || get(m, "Linkedid", lid, sizeof(lid))[0] == '\0')
+	if (get(m, "Uniqueid", uid, sizeof(uid))[0] == '\0' || get(m, "Linkedid", lid, sizeof(lid))[0] == '\0' ||
+	    !linkedid_ok(lid))
 		return;
 	struct call *c = *slot_of(t, lid);
 	if (c != NULL && (ch = find_channel(c, uid)) != NULL) {

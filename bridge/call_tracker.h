@@ -77,8 +77,9 @@ struct call_tracker {
 	int clock_provisional; /* the PBX's clock is not confirmed in this session yet */
 	/* counters */
 	uint64_t calls_started, calls_ended, calls_partial, calls_refused, channels_capped;
-	uint64_t times_fixed; /* records whose times were put back in order */
-	struct log_ratelimit times_log;
+	uint64_t times_fixed;   /* records whose times were put back in order */
+	uint64_t bad_linkedids; /* events whose Linkedid is no id: not tracked */
+	struct log_ratelimit times_log, bad_id_log;
 };
 
 int call_tracker_init(struct call_tracker *t, const struct call_tracker_opts *o, call_record_cb cb, void *ctx);

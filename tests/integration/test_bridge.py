@@ -4,6 +4,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 
@@ -220,6 +221,26 @@ def test_garbage_line_of_10mb_skipped():
         assert "message too big" in r.bridge.text()
         assert r.ami.count("LOGIN ok") == 1  # the session survived
         assert r.bridge.proc.poll() is None
+
+
+def test_floods_of_bad_input_are_logged_a_line_at_a_time():
+    # Audit L7: 300 malformed AMI messages and 300 malformed acks make a few
+    # log lines with counts, not 600; the counters have them all.
+    extra = []
+    for i in range(300):
+        extra += ["--extra", "garbage line %d without a key\\r\\n\\r\\n" % i]
+    with Rig(["--capture", fixture("10-in-answered-caller-hangup")] + extra) as r:
+        wait_for(lambda: "REPLAYED" in r.ami.text(), 20, "replay")
+        r.bridge.wait_log("mqtt: connected")
+        subprocess.run(["mosquitto_pub", "-p", str(r.broker.port), "-q", "1", "-t", "pbx/acks/x", "-l"],
+                       input=b"not an ack\n" * 300, check=True)
+        wait_for(lambda: any(s["ami_bad_input"] >= 300 for s in r.sub.json_of("pbx/bridge/status")), 20,
+                 "ami_bad_input 300 in bridge/status")
+        time.sleep(1)
+        log = r.bridge.text()
+        assert 1 <= log.count("skipped bad input") <= 3, log.count("skipped bad input")
+        assert 1 <= log.count("malformed ack") <= 3, log.count("malformed ack")
+        assert "more since the last line" in log
 
 
 def test_broker_restart_bridge_reconnects_and_goes_on():

@@ -331,3 +331,30 @@ void test_tracker_one_clock_per_record(void)
 	CHECK(s && e && strncmp(s + 14, e + 12, 24) == 0);
 	teardown(&t, &l);
 }
+
+/* Audit L6: a Linkedid that is no id (a control character, invalid UTF-8)
+ * would give a call_id the JSON escapes and the outbox keys raw: never
+ * retired.  Such a call is not tracked, and counted. */
+void test_tracker_refuses_linkedids_that_are_no_ids(void)
+{
+	struct call_tracker t;
+	struct rec_log l;
+	setup(&t, &l, 100);
+	ev(&t, 0,
+	   "Event: Newchannel|Channel: PJSIP/trunk-provider-00000001|CallerIDNum: 1555|Context: from-pstn|Exten: "
+	   "5551000|Uniqueid: 1700\x01"
+	   "ctrl.3|Linkedid: 1700\x01"
+	   "ctrl.3");
+	ev(&t, 0,
+	   "Event: Newchannel|Channel: PJSIP/trunk-provider-00000002|CallerIDNum: 1555|Context: from-pstn|Exten: "
+	   "5551000|Uniqueid: 1700\xff\xfe.4|Linkedid: 1700\xff\xfe.4");
+	CHECK_EQ_INT(t.ncalls, 0);
+	CHECK_EQ_INT(t.bad_linkedids, 2);
+	CHECK_EQ_INT(l.starts, 0);
+	/* a SystemName in front is an id */
+	ev(&t, 0,
+	   "Event: Newchannel|Channel: SIP/150010001-00000001|CallerIDNum: 201|Context: internal|Exten: 202|"
+	   "Uniqueid: 195176c06ab8-1529936170.42|Linkedid: 195176c06ab8-1529936170.42");
+	CHECK_EQ_INT(t.ncalls, 1);
+	teardown(&t, &l);
+}
