@@ -125,6 +125,17 @@ static void on_message_cb(struct mosquitto *m, void *ctx, const struct mosquitto
 		l->cb.on_message(l->cb.ctx, msg);
 }
 
+/* libmosquitto says why a TLS handshake failed ("OpenSSL Error[0]: ...
+ * certificate verify failed") only through its log callback: keep the
+ * last such line for last_error and our own log. */
+static void on_lib_log(struct mosquitto *m, void *ctx, int level, const char *line)
+{
+	struct mqtt_link *l = ctx;
+	(void)m;
+	if (level == MOSQ_LOG_ERR || level == MOSQ_LOG_WARNING)
+		snprintf(l->lib_error, sizeof(l->lib_error), "%s", line);
+}
+
 static int fail(struct mqtt_link *l, const char *what, int rc)
 {
 	snprintf(l->last_error, sizeof(l->last_error), "%s: %s", what, mosquitto_strerror(rc));
@@ -177,6 +188,8 @@ int mqtt_link_init(struct mqtt_link *l, const struct mqtt_opts *o, const struct 
 	 * broker's receive-maximum (max_inflight_messages) still caps it. */
 	mosquitto_int_option(l->mosq, MOSQ_OPT_SEND_MAXIMUM, MQTT_SEND_MAXIMUM);
 	mosquitto_connect_v5_callback_set(l->mosq, on_connect_cb);
+	mosquitto_log_callback_set(l->mosq, on_lib_log);
+	l->fail_log.interval_ms = 60000;
 	mosquitto_disconnect_v5_callback_set(l->mosq, on_disconnect_cb);
 	mosquitto_publish_v5_callback_set(l->mosq, on_publish_cb);
 	mosquitto_message_v5_callback_set(l->mosq, on_message_cb);
@@ -206,6 +219,21 @@ void mqtt_link_pollfd(struct mqtt_link *l, struct pollfd *pfd)
 	pfd->revents = 0;
 }
 
+/* Why a connection could not be made: into last_error (for --check and
+ * status), with the library's own reason when it gave one, and into the
+ * log at most once a minute with a count. */
+static void say_failure(struct mqtt_link *l, const char *why)
+{
+	uint64_t held_back;
+
+	snprintf(l->last_error, sizeof(l->last_error), "connect to %s:%d: %s%s%s%s", l->opts.host, l->opts.port, why,
+	         l->lib_error[0] ? " (" : "", l->lib_error, l->lib_error[0] ? ")" : "");
+	l->lib_error[0] = '\0';
+	if (log_ratelimit_ok(&l->fail_log, clock_mono_ms(), &held_back))
+		log_warnx("mqtt: %s (%llu more failures since the last line)", l->last_error,
+		          (unsigned long long)held_back);
+}
+
 static void connection_failed(struct mqtt_link *l, int rc)
 {
 	/* The library calls on_disconnect for a lost session; an attempt that
@@ -213,7 +241,7 @@ static void connection_failed(struct mqtt_link *l, int rc)
 	if (!l->connected && mosquitto_socket(l->mosq) < 0 && l->next_attempt_ms == 0)
 		schedule_reconnect(l);
 	if (rc != MOSQ_ERR_SUCCESS)
-		snprintf(l->last_error, sizeof(l->last_error), "%s", mosquitto_strerror(rc));
+		say_failure(l, mosquitto_strerror(rc));
 }
 
 static int socket_readable(int fd)
@@ -292,9 +320,7 @@ static void try_connect(struct mqtt_link *l, int64_t now_ms)
 		rc = mosquitto_reconnect_async(l->mosq);
 	}
 	if (rc != MOSQ_ERR_SUCCESS) {
-		snprintf(l->last_error, sizeof(l->last_error), "connect to %s:%d: %s", l->opts.host, l->opts.port,
-		         rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
-		log_debug("mqtt: %s", l->last_error);
+		say_failure(l, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 		schedule_reconnect(l);
 	}
 	(void)now_ms;

@@ -12,6 +12,8 @@
 #include <poll.h>
 #include <stdint.h>
 
+#include "log.h"
+
 #include "backoff.h"
 
 struct mosquitto;
@@ -64,6 +66,8 @@ struct mqtt_link {
 	int hold_writes; /* queued packets (PUBACKs) stay queued while set */
 	int done_while_publishing;
 	char last_error[256];
+	char lib_error[160];           /* libmosquitto's last error line (OpenSSL's reason for TLS) */
+	struct log_ratelimit fail_log; /* a failing connect is said, not every attempt */
 };
 
 /* Returns 0, or -1 with a reason in link->last_error. */

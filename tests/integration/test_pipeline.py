@@ -234,6 +234,8 @@ def test_tls_and_acls_for_real():
         bad = dict(check_env, PBXBUS_MQTT_TLS_CA="/etc/ssl/certs/ca-certificates.crt")
         rc, out, _ = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], bad)
         assert rc == 1 and "\u2717 MQTT connect" in out, out
+        # audit L11: and it says why, in OpenSSL's words
+        assert "certificate verify failed" in out, out
         idle_pbx.stop()
         # a prefix the ACL does not allow: the refusal is reported, not lost silently
         denied = Daemon(tmp, "pbxbus-bridge", dict(benv, PBXBUS_TOPIC_PREFIX="other", PBXBUS_MQTT_CLIENT_ID="x",
