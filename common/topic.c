@@ -1,5 +1,6 @@
 #include "topic.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,15 +12,48 @@ static int safe_char(unsigned char c)
 	       c == '.' || c == '@';
 }
 
+static size_t encoded_len(const char *in, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += safe_char((unsigned char)in[i]) ? 1 : 3;
+	return n;
+}
+
+static uint32_t fnv1a(const char *in, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)in[i]) * 16777619u;
+	return h;
+}
+
 char *topic_segment(char *out, size_t outsz, const char *in, size_t len)
 {
+	static const char hex[] = "0123456789ABCDEF";
 	size_t max = outsz - 1 < TOPIC_SEGMENT_MAX ? outsz - 1 : TOPIC_SEGMENT_MAX;
-	size_t n = len < max ? len : max;
+	/* Too long: a prefix, then "~" and a hash of the whole name, so two
+	 * long names that share the prefix still differ. */
+	size_t room = encoded_len(in, len) <= max ? max : max - 9;
+	size_t n = 0, i = 0;
 
-	for (size_t i = 0; i < n; i++)
-		out[i] = safe_char((unsigned char)in[i]) ? in[i] : '_';
-	if (n == 0)
-		out[n++] = '_';
+	for (; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+		size_t need = safe_char(c) ? 1 : 3;
+		if (n + need > room)
+			break;
+		if (need == 1) {
+			out[n++] = (char)c;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		}
+	}
+	if (i < len)
+		n += (size_t)snprintf(out + n, outsz - n, "~%08x", (unsigned)fnv1a(in, len));
+	if (len == 0)
+		out[n++] = '%'; /* no encoding gives a lone '%': an empty name cannot meet another */
 	out[n] = '\0';
 	return out;
 }

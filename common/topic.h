@@ -5,10 +5,11 @@
 #include <stddef.h>
 
 /*
- * Copies in[0..len) into out as one safe topic segment: only letters,
- * digits and "-_.@" survive, anything else (+ # / NUL, spaces, control and
- * non-ASCII bytes) becomes '_'; truncated to TOPIC_SEGMENT_MAX; an empty
- * input gives "_".  Returns out.
+ * in[0..len) as one safe topic segment, reversibly: letters, digits and
+ * "-_.@" stay, every other byte (+ # / NUL, spaces, '%', control and
+ * non-ASCII bytes) becomes %XX, so two names never share a topic.  Over
+ * TOPIC_SEGMENT_MAX it is cut and ends in "~" and 8 hex digits of a hash of
+ * the whole name; an empty name is "%".  Returns out.
  */
 char *topic_segment(char *out, size_t outsz, const char *in, size_t len);
 

@@ -38,9 +38,27 @@ void test_topic_segment_sanitised(void)
 {
 	char out[128];
 	CHECK_EQ_STR(topic_segment(out, sizeof(out), "Hangup", 6), "Hangup");
-	CHECK_EQ_STR(topic_segment(out, sizeof(out), "a/b+c#d e\x01\xff", 11), "a_b_c_d_e__");
-	CHECK_EQ_STR(topic_segment(out, sizeof(out), "x\0y", 3), "x_y");
-	CHECK_EQ_STR(topic_segment(out, sizeof(out), "", 0), "_");
+	CHECK_EQ_STR(topic_segment(out, sizeof(out), "a/b+c#d e\x01\xff", 11), "a%2Fb%2Bc%23d%20e%01%FF");
+	CHECK_EQ_STR(topic_segment(out, sizeof(out), "x\0y", 3), "x%00y");
+	/* reversible (audit L13): names that sanitising made one stay apart */
+	char other[128];
+	CHECK(strcmp(topic_segment(out, sizeof(out), "100/1", 5), topic_segment(other, sizeof(other), "100+1", 5)) !=
+	      0);
+	CHECK(strcmp(topic_segment(out, sizeof(out), "100_1", 5), topic_segment(other, sizeof(other), "100/1", 5)) !=
+	      0);
+	CHECK_EQ_STR(topic_segment(out, sizeof(out), "", 0), "%");
+	CHECK_EQ_STR(topic_segment(out, sizeof(out), "%", 1), "%25");
+	/* long names: cut, with a hash of the whole, within the bound */
+	char a[100], b[100];
+	memset(a, 'x', sizeof(a));
+	memcpy(b, a, sizeof(b));
+	b[99] = 'y';
+	topic_segment(out, sizeof(out), a, sizeof(a));
+	topic_segment(other, sizeof(other), b, sizeof(b));
+	CHECK(strlen(out) <= 64 && strlen(other) <= 64 && strcmp(out, other) != 0);
+	CHECK(strchr(out, '~') != NULL);
+	memset(a, '/', sizeof(a));
+	CHECK(strlen(topic_segment(out, sizeof(out), a, sizeof(a))) <= 64);
 	char longname[300];
 	memset(longname, 'a', sizeof(longname));
 	CHECK_EQ_INT(strlen(topic_segment(out, sizeof(out), longname, sizeof(longname))), 64);
