@@ -140,7 +140,7 @@ check-style:
 format:
 	clang-format -i $$(git ls-files -co --exclude-standard "*.c" "*.h")
 
-# Binaries, man pages, the systemd unit (paths set for PREFIX), the example
+# Binaries, man pages, the systemd units (paths set for PREFIX), the example
 # configs and the broker config; /etc is left to the admin (or the .deb).
 install: $(BRIDGE_BIN) $(CONSUMER_BIN) $(REPLAY_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5 \
@@ -150,8 +150,9 @@ install: $(BRIDGE_BIN) $(CONSUMER_BIN) $(REPLAY_BIN)
 	install -m 755 $(REPLAY_BIN) $(DESTDIR)$(PREFIX)/bin/pbxbus-replay
 	install -m 644 man/pbxbus-bridge.8 man/pbxbus-consumer.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 man/pbxbus.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	sed 's#/usr/local#$(PREFIX)#g' deploy/systemd/pbxbus-bridge.service \
-		> $(DESTDIR)$(PREFIX)/lib/systemd/system/pbxbus-bridge.service
+	for u in pbxbus-bridge pbxbus-consumer; do \
+		sed 's#/usr/local#$(PREFIX)#g' deploy/systemd/$$u.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u.service; \
+	done
 	install -m 644 deploy/bridge.conf.example deploy/consumer.conf.example deploy/mosquitto/mosquitto.conf \
 		deploy/mosquitto/acl $(DESTDIR)$(PREFIX)/share/doc/pbxbus/examples/
 	install -m 644 README.md docs/topics.md $(DESTDIR)$(PREFIX)/share/doc/pbxbus/
