@@ -50,8 +50,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ready = 1;
 	}
 	ami_codec_reset(&codec, 1);
-	/* first byte picks the chunk size, so splits are explored too */
-	size_t chunk = size ? (size_t)data[0] % 64 + 1 : 1;
+	/* The first byte picks how the input is split: a byte at a time up to
+	 * 64 (every split point inside a line is reached), or in reads of up
+	 * to 4 KiB as a socket gives them (fast on captures of real size). */
+	size_t chunk = 1;
+	if (size)
+		chunk = data[0] < 64 ? (size_t)data[0] + 1 : ((size_t)data[0] - 63) * 21;
+	if (size > 16384 && chunk < 4096)
+		chunk = 4096; /* a long input in tiny reads costs much and finds nothing new */
 	for (size_t pos = size ? 1 : 0; pos < size; pos += chunk) {
 		size_t n = size - pos < chunk ? size - pos : chunk;
 		ami_codec_feed(&codec, (const char *)data + pos, n);
