@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ami_json.h"
+#include "asterisk_version.h"
 #include "bridge_state.h"
 #include "call_record.h"
 #include "clock.h"
@@ -74,6 +75,8 @@ const char *bridge_status_json(struct bridge *b, const char *state)
 	jw_uint(w, b->calls.times_fixed);
 	jw_keyz(w, "calls_bad_ids");
 	jw_uint(w, b->calls.bad_linkedids);
+	jw_keyz(w, "call_records");
+	jw_strz(w, b->calls.no_linkedid ? "off: " ASTERISK_TOO_OLD : "on");
 	jw_keyz(w, "records_published");
 	jw_uint(w, b->records_published);
 	jw_keyz(w, "records_shed");
@@ -441,9 +444,9 @@ void bridge_free(struct bridge *b)
 /* A digest of what the status says, to notice that it changed. */
 static uint64_t status_digest(const struct bridge *b)
 {
-	uint64_t h = b->events_shed * 1000003u + b->ami.codec_errors * 10007u + b->ami.logins * 101u +
-	             b->calls.calls_ended * 7u + b->outbox.pending * 13u + b->outbox.refused * 17u +
-	             b->outbox.write_failures * 19u + (uint64_t)b->outbox.blocked * 23u;
+	uint64_t h = b->calls.no_linkedid * 29u + b->events_shed * 1000003u + b->ami.codec_errors * 10007u +
+	             b->ami.logins * 101u + b->calls.calls_ended * 7u + b->outbox.pending * 13u +
+	             b->outbox.refused * 17u + b->outbox.write_failures * 19u + (uint64_t)b->outbox.blocked * 23u;
 	for (const char *p = b->ami.last_error; *p; p++)
 		h = h * 31 + (unsigned char)*p;
 	return h;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "asterisk_version.h"
 #include "call_record_schema.h"
 #include "log.h"
 
@@ -491,6 +492,18 @@ static void on_hangup(struct call_tracker *t, struct call *c, struct ct_channel 
 		finish(t, c, now_ms, 1); /* channels beyond the cap were not followed */
 }
 
+/* A channel event with a Uniqueid and no Linkedid: Asterisk 11 or older,
+ * whose calls cannot be told apart.  Said once, loudly; counted. */
+static void no_linkedid(struct call_tracker *t, const struct ami_msg *m)
+{
+	char uid[CT_ID_MAX];
+
+	if (get(m, "Uniqueid", uid, sizeof(uid))[0] == '\0')
+		return;
+	if (t->no_linkedid++ == 0)
+		log_crit("call tracker: %s", ASTERISK_TOO_OLD);
+}
+
 /* Asterisk's ids are "<epoch>.<n>", with a SystemName in front where one
  * is set ("195176c06ab8-1529936170.42").  Anything else (a control
  * character, invalid UTF-8) would make a call_id that the JSON escapes and
@@ -563,8 +576,10 @@ static struct call *call_for(struct call_tracker *t, const struct ami_msg *m, en
 	char linkedid[CT_ID_MAX], uid[CT_ID_MAX];
 	const struct ami_field *ev = ami_msg_find(m, "Event");
 
-	if (event_linkedid(m, ev, linkedid, sizeof(linkedid))[0] == '\0')
+	if (event_linkedid(m, ev, linkedid, sizeof(linkedid))[0] == '\0') {
+		no_linkedid(t, m);
 		return NULL;
+	}
 	if (!linkedid_ok(linkedid)) {
 		uint64_t held_back;
 		t->bad_linkedids++;

@@ -79,6 +79,7 @@ struct call_tracker {
 	uint64_t calls_started, calls_ended, calls_partial, calls_refused, channels_capped;
 	uint64_t times_fixed;   /* records whose times were put back in order */
 	uint64_t bad_linkedids; /* events whose Linkedid is no id: not tracked */
+	uint64_t no_linkedid;   /* channel events without a Linkedid (Asterisk < 13) */
 	struct log_ratelimit times_log, bad_id_log;
 };
 

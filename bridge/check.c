@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "asterisk_version.h"
 #include "clock.h"
 #include "mqtt_link.h"
 
@@ -51,11 +52,15 @@ static void on_reply(void *arg, struct ami_client *c, const struct ami_msg *m, e
 		return;
 	}
 	x->ok = ami_field_is(ami_msg_find(m, "Response"), "Success");
-	if (ami_msg_find(m, "AsteriskVersion"))
-		snprintf(x->detail, sizeof(x->detail), "Asterisk %s, AMI %s",
-		         ami_msg_get(m, "AsteriskVersion", ver, sizeof(ver)),
-		         ami_msg_get(m, "AMIversion", amiver, sizeof(amiver)));
-	else
+	if (ami_msg_find(m, "AsteriskVersion")) {
+		ami_msg_get(m, "AsteriskVersion", ver, sizeof(ver));
+		int supported = asterisk_version_supported(ver);
+		snprintf(x->detail, sizeof(x->detail), "Asterisk %s, AMI %s%s%s", ver,
+		         ami_msg_get(m, "AMIversion", amiver, sizeof(amiver)), supported == 0 ? ": " : "",
+		         supported == 0 ? ASTERISK_TOO_OLD : "");
+		if (supported == 0)
+			x->ok = 0;
+	} else
 		snprintf(x->detail, sizeof(x->detail), "%s", ami_msg_get(m, "Message", msg, sizeof(msg)));
 }
 

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "ami_codec.h"
+#include "asterisk_version.h"
 #include "call_record.h"
 #include "call_tracker.h"
 #include "unit.h"
@@ -357,4 +358,28 @@ void test_tracker_refuses_linkedids_that_are_no_ids(void)
 	   "Uniqueid: 195176c06ab8-1529936170.42|Linkedid: 195176c06ab8-1529936170.42");
 	CHECK_EQ_INT(t.ncalls, 1);
 	teardown(&t, &l);
+}
+
+/* Asterisk 11: channel events without a Linkedid cannot make records; the
+ * tracker counts them (the bridge says it out loud), and nothing is made. */
+void test_tracker_asterisk_11_is_said_not_silent(void)
+{
+	struct call_tracker t;
+	struct rec_log l;
+	setup(&t, &l, 100);
+	ev(&t, 0,
+	   "Event: Newchannel|Channel: SIP/voipgrid-siproute-docker-0000000c|Uniqueid: 2087873f7e47-1509101015.24|"
+	   "Exten: +31853030904|CallerIDNum: +31853030900|Context: voipgrid_in");
+	ev(&t, 100,
+	   "Event: Hangup|Channel: SIP/voipgrid-siproute-docker-0000000c|Uniqueid: 2087873f7e47-1509101015.24");
+	CHECK_EQ_INT(t.no_linkedid, 2);
+	CHECK_EQ_INT(t.ncalls, 0);
+	CHECK_EQ_INT(l.starts + l.hangups, 0);
+	teardown(&t, &l);
+	CHECK_EQ_INT(asterisk_version_supported("22.10.1"), 1);
+	CHECK_EQ_INT(asterisk_version_supported("13.13.1"), 1);
+	CHECK_EQ_INT(asterisk_version_supported("certified/18.9-cert4"), 1);
+	CHECK_EQ_INT(asterisk_version_supported("11.25.3"), 0);
+	CHECK_EQ_INT(asterisk_version_supported("1.8.32.3"), 0);
+	CHECK_EQ_INT(asterisk_version_supported("GIT-master-abc"), -1);
 }
