@@ -300,6 +300,12 @@ static void emit(struct call_tracker *t, enum call_record_kind kind, struct call
 
 static void finish(struct call_tracker *t, struct call *c, int64_t now_ms, int partial)
 {
+	if (!c->answered && c->dial_answered_by[0]) {
+		/* only a DialEnd said who answered: better than "NO ANSWER" */
+		c->answered = 1;
+		c->answered_ms = c->dial_answered_ms;
+		memcpy(c->answered_by, c->dial_answered_by, sizeof(c->answered_by));
+	}
 	if (partial)
 		c->partial = 1;
 	if (c->partial)
@@ -453,11 +459,30 @@ static void on_dial_begin(struct call *c, const struct ami_msg *m)
 	add_rung(c, d);
 }
 
-static void on_dial_end(struct call *c, const struct ami_msg *m)
+/* DialEnd ANSWER for a channel whose own events never came (a capture
+ * filtered to some channels, events lost): the only evidence of who
+ * answered.  Kept aside; used at the end only if nothing better came. */
+static void note_dial_answer(struct call *c, const struct ami_msg *m, int64_t now_ms)
+{
+	char uid[CT_ID_MAX], name[CT_NAME_MAX], endpoint[CT_ENDPOINT_MAX];
+	int is_local = 0;
+
+	if (c->dial_answered_by[0] || find_channel(c, get(m, "DestUniqueid", uid, sizeof(uid))) != NULL)
+		return;
+	channel_endpoint(get(m, "DestChannel", name, sizeof(name)), endpoint, sizeof(endpoint), &is_local);
+	if (is_local || endpoint[0] == '\0')
+		return;
+	memcpy(c->dial_answered_by, endpoint, sizeof(c->dial_answered_by));
+	c->dial_answered_ms = now_ms;
+}
+
+static void on_dial_end(struct call *c, const struct ami_msg *m, int64_t now_ms)
 {
 	const struct ami_field *st = ami_msg_find(m, "DialStatus");
 
-	if (ami_field_is(st, "BUSY"))
+	if (ami_field_is(st, "ANSWER"))
+		note_dial_answer(c, m, now_ms);
+	else if (ami_field_is(st, "BUSY"))
 		c->dial_busy = 1;
 	else if (ami_field_is(st, "CONGESTION"))
 		c->dial_congestion = 1;
@@ -644,7 +669,7 @@ void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t
 		on_dial_begin(c, m);
 		break;
 	case EV_DIALEND:
-		on_dial_end(c, m);
+		on_dial_end(c, m, now_ms);
 		break;
 	case EV_BRIDGEENTER:
 		get(m, "BridgeUniqueid", ch->bridge, sizeof(ch->bridge));

@@ -50,7 +50,9 @@ struct call {
 	int nch, cap, legs;
 	char external_number[CT_NUMBER_MAX], external_name[CT_LABEL_MAX];
 	char did[CT_NUMBER_MAX], dialled[CT_NUMBER_MAX], queue[CT_LABEL_MAX];
-	char answered_by[CT_ENDPOINT_MAX]; /* last person connected to the caller */
+	char answered_by[CT_ENDPOINT_MAX];      /* last person connected to the caller */
+	char dial_answered_by[CT_ENDPOINT_MAX]; /* a DialEnd ANSWER to a channel never seen */
+	int64_t dial_answered_ms;
 	char rung[CT_MAX_RUNG][CT_ENDPOINT_MAX];
 	int nrung;
 	unsigned transferred : 1, partial : 1, pbx_answered : 1, answered : 1, withheld : 1;

@@ -383,3 +383,29 @@ void test_tracker_asterisk_11_is_said_not_silent(void)
 	CHECK_EQ_INT(asterisk_version_supported("1.8.32.3"), 0);
 	CHECK_EQ_INT(asterisk_version_supported("GIT-master-abc"), -1);
 }
+
+/* Issue 13 (capture 05b's form): the answering phone's own events never
+ * come; DialEnd ANSWER is the only word of who answered.  Used when
+ * nothing better came, never against the call's own evidence. */
+void test_tracker_dialend_answer_is_evidence(void)
+{
+	struct call_tracker t;
+	struct rec_log l;
+	setup(&t, &l, 100);
+	ev(&t, 0, TRUNK_NEW("6", "00"));
+	ev(&t, 1000,
+	   "Event: DialEnd|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 6.00|Linkedid: 6.00|"
+	   "DestChannel: SIP/9001-00012462|DestUniqueid: 6.09|DialStatus: ANSWER");
+	ev(&t, 9000, "Event: Hangup|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 6.00|Linkedid: 6.00|Cause: 16");
+	CHECK(strstr(l.last, "\"extension\":\"9001\"") != NULL);
+	CHECK(strstr(l.last, "\"disposition\":\"ANSWERED\"") != NULL);
+	CHECK(strstr(l.last, "\"billsec_s\":8") != NULL);
+	/* a Local channel answering says nothing of the person behind it */
+	ev(&t, 10000, TRUNK_NEW("7", "00"));
+	ev(&t, 11000,
+	   "Event: DialEnd|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 7.00|Linkedid: 7.00|"
+	   "DestChannel: Local/FMGL-9000#@from-internal-00000001;1|DestUniqueid: 7.01|DialStatus: ANSWER");
+	ev(&t, 12000, "Event: Hangup|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 7.00|Linkedid: 7.00|Cause: 16");
+	CHECK(strstr(l.last, "\"disposition\":\"NO ANSWER\"") != NULL);
+	teardown(&t, &l);
+}
