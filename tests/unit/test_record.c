@@ -1,3 +1,4 @@
+#include "migrations.h"
 #include "pg_array.h"
 #include "record.h"
 #include "unit.h"
@@ -85,4 +86,13 @@ void test_pg_array_literal_quotes_everything(void)
 	const char *s = pg_array_finish(&a);
 	CHECK(s != NULL && strlen(s) == 2 + 5000 * 6 + 4999);
 	pg_array_free(&a);
+}
+
+/* The schema version the consumer needs is its last migration's. */
+void test_schema_version_is_the_last_migration(void)
+{
+	CHECK(migrations_count > 0);
+	CHECK_EQ_INT(migrations[migrations_count - 1].version, SCHEMA_VERSION);
+	for (int i = 1; i < migrations_count; i++)
+		CHECK_EQ_INT(migrations[i].version, migrations[i - 1].version + 1);
 }
