@@ -31,6 +31,10 @@ static void usage(FILE *f)
 	           "  --loops N           times to play the captures, 0 for ever (default 0)\n"
 	           "  --answers BASE      capture answering the actions (default: 04-info-actions\n"
 	           "                      beside the first capture)\n"
+	           "  --run-on            after the first login, play on while no client is logged in\n"
+	           "                      (what it misses is gone, as with Asterisk)\n"
+	           "  --schedule FILE     write each call as it ends: {\"linkedid\", \"start\", \"answer\",\n"
+	           "                      \"end\", \"heard\": all|part|none}, one JSON object a line\n"
 	           "  --log-level L       error, warn, info or debug (default info)\n"
 	           "  -h, --help          this text\n"
 	           "  -V, --version       version\n\n"
@@ -69,6 +73,8 @@ static int parse_args(int argc, char **argv, struct replay_options *o, const cha
 	                                     {"delay", required_argument, NULL, 'd'},
 	                                     {"loops", required_argument, NULL, 'n'},
 	                                     {"answers", required_argument, NULL, 'a'},
+	                                     {"run-on", no_argument, NULL, 'r'},
+	                                     {"schedule", required_argument, NULL, 'S'},
 	                                     {"log-level", required_argument, NULL, 'L'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {"version", no_argument, NULL, 'V'},
@@ -101,6 +107,12 @@ static int parse_args(int argc, char **argv, struct replay_options *o, const cha
 			break;
 		case 'a':
 			*answers = optarg;
+			break;
+		case 'r':
+			o->run_on = 1;
+			break;
+		case 'S':
+			o->schedule = optarg;
 			break;
 		case 'L':
 			bad = log_level_parse(optarg, &level);

@@ -25,6 +25,15 @@ struct live_channel {
 	int64_t born_ms; /* monotonic, when its Newchannel was sent */
 };
 
+/* A call of the schedule: what the PBX did, and what a client heard of it. */
+struct sched_call {
+	char lid[48];
+	int64_t start_ms, answer_ms; /* wall clock */
+	int live;                    /* channels up */
+	unsigned heard, missed;      /* its events sent to a client, or played to nobody */
+};
+#define SCHED_MAX 4096
+
 struct session {
 	int fd;
 	struct ami_codec codec;
@@ -50,6 +59,11 @@ struct server {
 	size_t nlive, live_cap;
 	char *scratch; /* a rewritten event, reused */
 	size_t scratch_cap;
+	int started;     /* a client logged in once: with run_on the PBX now plays on */
+	uint64_t missed; /* events played while nobody was logged in */
+	FILE *schedule;
+	struct sched_call *sched;
+	size_t nsched;
 	struct session s;
 };
 
@@ -177,7 +191,10 @@ static void login(struct server *srv, const struct ami_msg *m, const char *idl)
 	queuef(s, "Response: Success\r\n%sMessage: Authentication accepted\r\n\r\n", idl);
 	queuef(s, "Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 12\r\nLastReload: 12\r\n"
 	          "Status: Fully Booted\r\n\r\n");
-	srv->next_due_ms = clock_mono_ms() + (int64_t)(srv->o->delay * 1000);
+	/* With run_on the PBX's time goes on; a login only joins it. */
+	if (!(srv->o->run_on && srv->started))
+		srv->next_due_ms = clock_mono_ms() + (int64_t)(srv->o->delay * 1000);
+	srv->started = 1;
 }
 
 static void on_action(void *ctx, const struct ami_msg *m)
@@ -281,6 +298,73 @@ static double scaled_ms(const struct server *srv, double seconds)
 	return srv->o->speed > 0 ? seconds * 1000.0 / srv->o->speed : 0;
 }
 
+static struct sched_call *sched_find(struct server *srv, const char *lid)
+{
+	for (size_t i = 0; i < srv->nsched; i++)
+		if (strcmp(srv->sched[i].lid, lid) == 0)
+			return &srv->sched[i];
+	if (srv->nsched == SCHED_MAX)
+		return NULL;
+	struct sched_call *c = &srv->sched[srv->nsched++];
+	memset(c, 0, sizeof(*c));
+	snprintf(c->lid, sizeof(c->lid), "%s", lid);
+	return c;
+}
+
+static void sched_write(struct server *srv, const struct sched_call *c, int64_t end_ms)
+{
+	char a[ISO8601_LEN], b[ISO8601_LEN], e[ISO8601_LEN], ans[ISO8601_LEN + 2] = "null";
+
+	if (c->answer_ms)
+		snprintf(ans, sizeof(ans), "\"%s\"", iso8601_ms(c->answer_ms, b));
+	fprintf(srv->schedule, "{\"linkedid\":\"%s\",\"start\":\"%s\",\"answer\":%s,\"end\":\"%s\",\"heard\":\"%s\"}\n",
+	        c->lid, iso8601_ms(c->start_ms, a), ans, iso8601_ms(end_ms, e),
+	        c->missed == 0  ? "all"
+	        : c->heard == 0 ? "none"
+	                        : "part");
+	fflush(srv->schedule);
+}
+
+/* The schedule follows each call: start at its first channel, answer at its
+ * first BridgeEnter, end when its last channel hangs up. */
+static void sched_event(struct server *srv, const char *raw, size_t len, int heard)
+{
+	char ev[32], lid[48];
+
+	if (srv->schedule == NULL || !capture_field(raw, len, "Linkedid", lid, sizeof(lid)) ||
+	    !capture_field(raw, len, "Event", ev, sizeof(ev)))
+		return;
+	struct sched_call *c = sched_find(srv, lid);
+	if (c == NULL)
+		return;
+	int64_t now = clock_wall_ms();
+	if (c->start_ms == 0)
+		c->start_ms = now;
+	if (heard)
+		c->heard++;
+	else
+		c->missed++;
+	if (strcmp(ev, "Newchannel") == 0)
+		c->live++;
+	else if (strcmp(ev, "BridgeEnter") == 0 && c->answer_ms == 0)
+		c->answer_ms = now;
+	else if (strcmp(ev, "Hangup") == 0 && --c->live <= 0) {
+		sched_write(srv, c, now);
+		*c = srv->sched[--srv->nsched];
+	}
+}
+
+/* May events flow now?  To a logged-in client that keeps up; and, with
+ * run_on, to nobody once a client has logged in (the PBX goes on). */
+static int playing(const struct server *srv)
+{
+	const struct session *s = &srv->s;
+
+	if (s->logged_in)
+		return !s->closing && s->out_len < OUT_PAUSE;
+	return srv->o->run_on && srv->started;
+}
+
 /* Sends every event that is due; schedules the next from the recorded
  * times (scheduled, not actual, so pauses do not add up to drift). */
 static void play_due(struct server *srv, int64_t now)
@@ -288,19 +372,23 @@ static void play_due(struct server *srv, int64_t now)
 	struct session *s = &srv->s;
 	int burst = 0;
 
-	while (!srv->done && s->logged_in && !s->closing && s->out_len < OUT_PAUSE && now >= srv->next_due_ms &&
-	       burst++ < 10000) {
+	while (!srv->done && playing(srv) && now >= srv->next_due_ms && burst++ < 10000) {
 		const struct replay_stream_item *it = &srv->items[srv->pos];
 		size_t len;
 		const char *raw = event_for_loop(srv, it->msg, &len);
 		if (raw == NULL) {
 			log_warnx("out of memory: event skipped");
-		} else {
+		} else if (s->logged_in) {
 			if (srv->sent++ == 0)
 				srv->first_sent_ms = now;
 			queue(s, raw, len);
 			track(srv, raw, len);
+			sched_event(srv, raw, len, 1);
 			srv->bytes += len;
+		} else {
+			srv->missed++; /* played to nobody, gone as on a real PBX */
+			track(srv, raw, len);
+			sched_event(srv, raw, len, 0);
 		}
 		if (++srv->pos == srv->n) {
 			srv->pos = 0;
@@ -325,8 +413,10 @@ static void report_done(struct server *srv)
 	if (!srv->done || srv->done_reported || srv->s.fd < 0 || srv->s.out_len > 0)
 		return;
 	srv->done_reported = 1;
-	say("DONE %llu events %llu bytes in %.3f s", (unsigned long long)srv->sent, (unsigned long long)srv->bytes,
-	    (double)(clock_mono_ms() - srv->first_sent_ms) / 1000.0);
+	say("DONE %llu events %llu bytes in %.3f s%s", (unsigned long long)srv->sent, (unsigned long long)srv->bytes,
+	    (double)(clock_mono_ms() - srv->first_sent_ms) / 1000.0, srv->missed ? " (some played to nobody)" : "");
+	if (srv->missed)
+		say("MISSED %llu events", (unsigned long long)srv->missed);
 }
 
 static void end_session(struct server *srv, const char *why)
@@ -408,8 +498,7 @@ static int listen_on(const struct replay_options *o)
 
 static int poll_timeout(const struct server *srv, int64_t now)
 {
-	const struct session *s = &srv->s;
-	if (srv->done || !s->logged_in || s->closing || s->out_len >= OUT_PAUSE)
+	if (srv->done || !playing(srv))
 		return 1000;
 	int64_t wait = srv->next_due_ms - now;
 	return wait <= 0 ? 0 : wait > 1000 ? 1000 : (int)wait;
@@ -424,6 +513,15 @@ int replay_serve(const struct replay_options *o, const struct replay_stream_item
 
 	if (lfd < 0 || ami_codec_init(&srv.s.codec, &h) < 0)
 		return -1;
+	if (o->schedule && ((srv.schedule = fopen(o->schedule, "w")) == NULL ||
+	                    (srv.sched = calloc(SCHED_MAX, sizeof(*srv.sched))) == NULL)) {
+		log_warn("schedule %s", o->schedule);
+		if (srv.schedule)
+			fclose(srv.schedule);
+		ami_codec_free(&srv.s.codec);
+		close(lfd);
+		return -1;
+	}
 	while (!*stop) {
 		struct pollfd p[2] = {{.fd = lfd, .events = POLLIN}, {.fd = srv.s.fd, .events = POLLIN}};
 		if (srv.s.out_len > 0)
@@ -451,6 +549,9 @@ int replay_serve(const struct replay_options *o, const struct replay_stream_item
 	free(srv.s.out);
 	free(srv.live);
 	free(srv.scratch);
+	free(srv.sched);
+	if (srv.schedule)
+		fclose(srv.schedule);
 	close(lfd);
 	return 0;
 }

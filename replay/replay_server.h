@@ -4,7 +4,10 @@
  * (plain and MD5 challenge), answers the read-only actions the bridge sends
  * with what Asterisk answered in the info-actions capture (CoreShowChannels
  * from the channels the replay has up), and plays the captures' events at
- * their recorded pace, loop after loop, each loop with new call ids.
+ * their recorded pace, loop after loop, each loop with new call ids.  With
+ * run_on it plays on while no client is logged in (what a client misses is
+ * gone, as with Asterisk), and a schedule file says what happened to each
+ * call and how much of it a client heard.
  */
 #ifndef PBXBUS_REPLAY_SERVER_H
 #define PBXBUS_REPLAY_SERVER_H
@@ -19,10 +22,12 @@ struct replay_options {
 	int port; /* 0: any free port (printed as LISTEN <port>) */
 	const char *user;
 	const char *secret;
-	double speed;   /* 1: as recorded; 10: ten times faster; 0: no pauses */
-	double gap;     /* seconds of quiet between captures, before speed */
-	double delay;   /* seconds after a login before events flow */
-	unsigned loops; /* 0: for ever */
+	double speed;         /* 1: as recorded; 10: ten times faster; 0: no pauses */
+	double gap;           /* seconds of quiet between captures, before speed */
+	double delay;         /* seconds after a login before events flow */
+	unsigned loops;       /* 0: for ever */
+	int run_on;           /* after the first login the PBX plays on with nobody listening */
+	const char *schedule; /* write each call's Linkedid, start, answer, end here */
 };
 
 struct replay_stream_item {

@@ -3,7 +3,10 @@ pace, every loop new calls; checked through the real bridge and mosquitto."""
 import json
 import os
 import re
+import shutil
+import signal
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -69,6 +72,35 @@ def test_replay_loops_are_new_calls_at_the_recorded_pace():
         assert 5 / speed - 0.5 <= recs[0]["duration_s"] <= 5 / speed + 1.5, recs[0]
     finally:
         r.close()
+
+
+def test_replay_runs_on_without_the_bridge_and_writes_its_schedule():
+    # --run-on: with the bridge gone the PBX plays on (what nobody hears is
+    # gone, as with Asterisk); --schedule says what happened to each call and
+    # how much of it a client heard, so a test knows what to expect.
+    sched = os.path.join(tempfile.mkdtemp(prefix="pbxbus-sched-"), "schedule.jsonl")
+    r = Rig(["--speed", "4", "--gap", "2", "--loops", "4", "--delay", "0.5", "--run-on", "--schedule", sched]
+            + [fixture(c) for c in CAPS])
+    try:
+        wait_for(lambda: len(r.hangups()) >= 1, 30 * SLOW, "the first call record")
+        r.bridge.stop(signal.SIGKILL)
+        time.sleep(8)  # more than a loop (about 6 s at --speed 4): whole calls happen unheard
+        r.bridge = Daemon(r.tmp, "pbxbus-bridge", r.bridge.env, ["-c", "/dev/null"]).start()
+        wait_for(lambda: r.pbx.count("DONE"), 120 * SLOW, "four loops")
+        calls = [json.loads(line) for line in open(sched)]
+        assert len(calls) == 8, calls
+        assert all(c["start"] <= c["end"] and (c["answer"] is None or c["start"] <= c["answer"] <= c["end"])
+                   for c in calls), calls
+        heard = {c["linkedid"]: c["heard"] for c in calls}
+        assert "none" in heard.values() and "all" in heard.values(), heard
+        assert "MISSED" in r.pbx.text()
+        wait_for(lambda: {"lab:" + lid for lid, h in heard.items() if h == "all"}
+                 <= {x["call_id"] for x in r.hangups()}, 15 * SLOW, "a record of every call heard whole")
+        got = {x["call_id"] for x in r.hangups()}
+        assert not {"lab:" + lid for lid, h in heard.items() if h == "none"} & got, (heard, got)
+    finally:
+        r.close()
+        shutil.rmtree(os.path.dirname(sched), ignore_errors=True)
 
 
 def test_replay_plain_login_and_refusal():
