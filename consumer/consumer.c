@@ -192,9 +192,11 @@ static int foreign_record(const struct consumer *c, struct db_item *it)
 		int rc = topic_site(filter_of(c->s->subs[i]), it->topic, site, sizeof(site));
 		if (rc < 0)
 			continue;
+		if (rc == 0)
+			return 0; /* no site level: a single PBX */
 		size_t sl = strlen(site);
-		if (rc == 0 || (strcmp(it->row.pbx, site) == 0 && strncmp(it->row.call_id, site, sl) == 0 &&
-		                it->row.call_id[sl] == ':'))
+		if (strcmp(it->row.pbx, site) == 0 && strncmp(it->row.call_id, site, sl) == 0 &&
+		    it->row.call_id[sl] == ':')
 			return 0;
 		snprintf(it->error, sizeof(it->error),
 		         "the record's pbx or call_id is not of site '%s' whose topic it came on: refused, not "
