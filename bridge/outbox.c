@@ -544,28 +544,28 @@ static int should_compact(const struct outbox *o)
 	return o->size > 0 && o->disk_live * 2 < o->size && (o->size >= min || o->blocked);
 }
 
+/* An 'A' entry written straight into the buffer of retirements (one
+ * allocation per growth, not one per ack). */
 static int queue_retire(struct outbox *o, const char *id)
 {
 	size_t idl = strlen(id) + 1;
-	unsigned char *a = encode('A', id, idl, NULL, 0);
 
-	if (a == NULL)
-		return -1;
 	if (o->retires_len + HDR + idl > o->retires_cap) {
 		size_t ncap = o->retires_cap ? o->retires_cap * 2 : 4096;
 		while (ncap < o->retires_len + HDR + idl)
 			ncap *= 2;
 		unsigned char *nr = realloc(o->retires, ncap);
-		if (nr == NULL) {
-			free(a);
+		if (nr == NULL)
 			return -1;
-		}
 		o->retires = nr;
 		o->retires_cap = ncap;
 	}
-	memcpy(o->retires + o->retires_len, a, HDR + idl);
+	unsigned char *p = o->retires + o->retires_len;
+	p[0] = 'A';
+	put32(p + 1, (uint32_t)idl);
+	put32(p + 5, crc32_update(0, id, idl));
+	memcpy(p + HDR, id, idl);
 	o->retires_len += HDR + idl;
-	free(a);
 	return 0;
 }
 
