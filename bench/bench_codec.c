@@ -106,7 +106,8 @@ static void bench_tracker(const char *data, size_t len, double codec_s, int roun
 	struct ami_codec_handlers h = {NULL, on_tracked, NULL, &x};
 
 	glob_list_parse(&ctx, "from-trunk from-pstn from-did-direct");
-	struct call_tracker_opts o = {&ctx, &eps, 4LL * 3600 * 1000, 20000};
+	struct call_tracker_opts o = {
+	    .trunk_contexts = &ctx, .trunk_endpoints = &eps, .idle_timeout_ms = 4LL * 3600 * 1000, .max_calls = 20000};
 	call_tracker_init(&t, &o, on_record, NULL);
 	ami_codec_init(&c, &h);
 	double t0 = cpu_seconds();

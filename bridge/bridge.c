@@ -75,6 +75,8 @@ const char *bridge_status_json(struct bridge *b, const char *state)
 	jw_uint(w, b->calls.times_fixed);
 	jw_keyz(w, "calls_bad_ids");
 	jw_uint(w, b->calls.bad_linkedids);
+	jw_keyz(w, "endpoints_guessed");
+	jw_uint(w, b->calls.kinds.guessed);
 	jw_keyz(w, "call_records");
 	jw_strz(w, b->calls.no_linkedid ? "off: " ASTERISK_TOO_OLD : "on");
 	jw_keyz(w, "records_published");
@@ -338,7 +340,8 @@ static void on_fully_booted(void *ctx)
 static int is_trunk_endpoint(void *ctx, const char *endpoint)
 {
 	struct bridge *b = ctx;
-	return glob_list_match(&b->trunk_endpoints, endpoint);
+	enum ep_why why;
+	return endpoint_kind(&b->calls.kinds, endpoint, &why) == EP_TRUNK;
 }
 
 static void on_ami_event(void *ctx, const struct ami_msg *m, int64_t now_ms)
@@ -402,11 +405,16 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 	jw_init(&b->state_json, 16 << 20);
 	pbx_state_init(&b->state, is_trunk_endpoint, b);
 	if (glob_list_parse(&b->trunk_contexts, s->trunk_contexts) < 0 ||
-	    glob_list_parse(&b->trunk_endpoints, s->trunk_endpoints) < 0) {
-		snprintf(err, errsz, "trunk_contexts/trunk_endpoints: too many globs");
+	    glob_list_parse(&b->trunk_endpoints, s->trunk_endpoints) < 0 ||
+	    glob_list_parse(&b->phone_endpoints, s->phone_endpoints) < 0) {
+		snprintf(err, errsz, "trunk_contexts/trunk_endpoints/phone_endpoints: too many globs");
 		return -1;
 	}
-	struct call_tracker_opts co = {&b->trunk_contexts, &b->trunk_endpoints, s->call_idle_timeout_ms, s->max_calls};
+	struct call_tracker_opts co = {.trunk_contexts = &b->trunk_contexts,
+	                               .trunk_endpoints = &b->trunk_endpoints,
+	                               .phone_endpoints = &b->phone_endpoints,
+	                               .idle_timeout_ms = s->call_idle_timeout_ms,
+	                               .max_calls = s->max_calls};
 	if (call_tracker_init(&b->calls, &co, on_call_record, b) < 0) {
 		snprintf(err, errsz, "out of memory");
 		return -1;
@@ -435,6 +443,7 @@ void bridge_free(struct bridge *b)
 	outbox_close(&b->outbox);
 	glob_list_free(&b->trunk_contexts);
 	glob_list_free(&b->trunk_endpoints);
+	glob_list_free(&b->phone_endpoints);
 	jw_free(&b->json);
 	jw_free(&b->record_json);
 	jw_free(&b->state_json);

@@ -37,7 +37,7 @@ struct bridge {
 	struct jw state_json;
 	struct log_ratelimit outbox_log, ack_log;
 	struct refused_log refused;
-	struct glob_list trunk_contexts, trunk_endpoints;
+	struct glob_list trunk_contexts, trunk_endpoints, phone_endpoints;
 	struct jw record_json;
 	int64_t next_expire_ms;
 	struct jw json;

@@ -36,8 +36,10 @@ const struct cfg_key bridge_keys[] = {
           "most bytes held for the broker before events are shed"),
     CFG_I("mqtt_qos_calls", "1", 0, 1, "QoS of calls/*"),
     CFG_S("trunk_contexts", "from-trunk from-pstn from-did-direct from-trunk-*",
-          "dialplan contexts (globs): a channel created in one is a trunk leg"),
-    CFG_S("trunk_endpoints", "", "endpoint names (globs) that are trunks, besides trunk_contexts"),
+          "dialplan contexts (globs): a channel created in one is a trunk leg (an override: trunks are "
+          "also recognised without it)"),
+    CFG_S("trunk_endpoints", "", "endpoint names (globs) that are trunks, whatever else says (an override)"),
+    CFG_S("phone_endpoints", "", "endpoint names (globs) that are phones, whatever else says (an override)"),
     CFG_I("call_idle_timeout", "14400", 60, 604800, "seconds without an event before a call is closed as partial"),
     CFG_I("max_calls", "20000", 10, 1000000, "most calls tracked at once; more are not tracked (counted)"),
     CFG_S("outbox_dir", "/var/lib/pbxbus", "directory of the durable outbox of call records"),
@@ -162,6 +164,7 @@ int bridge_settings_load(struct bridge_settings *s, const struct config *cfg, ch
 	}
 	s->trunk_contexts = config_str(cfg, "trunk_contexts");
 	s->trunk_endpoints = config_str(cfg, "trunk_endpoints");
+	s->phone_endpoints = config_str(cfg, "phone_endpoints");
 	s->call_idle_timeout_ms = config_int(cfg, "call_idle_timeout") * 1000;
 	s->max_calls = (size_t)config_int(cfg, "max_calls");
 	s->events_allow = config_str(cfg, "events_allow");

@@ -20,7 +20,7 @@ struct bridge_settings {
 	struct ami_opts ami;
 	struct mqtt_opts mqtt;
 	int qos_events, qos_state, qos_calls;
-	const char *trunk_contexts, *trunk_endpoints;
+	const char *trunk_contexts, *trunk_endpoints, *phone_endpoints;
 	long long call_idle_timeout_ms;
 	const char *outbox_dir;
 	int publish_state;

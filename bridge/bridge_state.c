@@ -24,6 +24,7 @@ static const char *const list_actions[] = {"PJSIPShowEndpoints", "SIPpeers",    
 
 struct sync_round {
 	struct pbx_state *st;
+	struct endpoint_kinds *kinds; /* what the lists say endpoints are */
 	int outstanding;
 	int failed;
 	int *active;
@@ -49,6 +50,7 @@ static void on_list(void *arg, struct ami_client *c, const struct ami_msg *m, en
 			round_done(r); /* an Error: this PBX does not have it */
 		break;
 	case AMI_REPLY_LIST_ITEM:
+		endpoint_kinds_event(r->kinds, m);
 		pbx_state_event(r->st, m, clock_wall_ms());
 		break;
 	case AMI_REPLY_LIST_DONE:
@@ -94,6 +96,7 @@ void bridge_state_sync(struct bridge *b)
 	if (b->state_syncing)
 		return;
 	bridge_round.st = &b->state;
+	bridge_round.kinds = &b->calls.kinds;
 	bridge_round.active = &b->state_syncing;
 	if (start_round(&b->ami, &bridge_round) < 0)
 		log_warnx("ami: could not send every state action; the next resync tries again");
@@ -102,7 +105,8 @@ void bridge_state_sync(struct bridge *b)
 
 static struct state_view view_of(struct bridge *b)
 {
-	return (struct state_view){&b->state, &b->calls, b->s->pbx_id, PBXBUS_VERSION, b->started_wall_ms};
+	return (struct state_view){&b->state,    &b->calls,      &b->calls.kinds,
+	                           b->s->pbx_id, PBXBUS_VERSION, b->started_wall_ms};
 }
 
 static uint64_t hash_doc(const char *s, size_t len)
@@ -220,55 +224,100 @@ static int collect_over(void *arg)
 	return c->state == AMI_DISCONNECTED ? 1 : (*started && !*active);
 }
 
-int bridge_collect(struct bridge_settings *s)
-{
+/* What --collect holds: the PBX's state and what each endpoint is. */
+struct collection {
 	struct ami_client ami;
-	struct ami_callbacks cb = {0};
 	struct pbx_state st;
-	struct sync_round r = {0};
-	int active = 0, started = 0;
+	struct glob_list trunks, phones;
+	struct endpoint_kinds kinds;
+};
+
+static int collect_is_trunk(void *ctx, const char *endpoint)
+{
+	enum ep_why why;
+	return endpoint_kind(ctx, endpoint, &why) == EP_TRUNK;
+}
+
+static int collection_init(struct collection *c, struct bridge_settings *s)
+{
+	struct ami_callbacks cb = {0};
+
+	memset(c, 0, sizeof(*c));
+	if (glob_list_parse(&c->trunks, s->trunk_endpoints) < 0 ||
+	    glob_list_parse(&c->phones, s->phone_endpoints) < 0 ||
+	    endpoint_kinds_init(&c->kinds, &c->trunks, &c->phones) < 0)
+		return -1;
+	pbx_state_init(&c->st, collect_is_trunk, &c->kinds);
+	return ami_client_init(&c->ami, &s->ami, &cb);
+}
+
+static void collection_free(struct collection *c)
+{
+	ami_client_free(&c->ami);
+	pbx_state_free(&c->st);
+	endpoint_kinds_free(&c->kinds);
+	glob_list_free(&c->trunks);
+	glob_list_free(&c->phones);
+}
+
+static int collect_login(struct bridge_settings *s, struct ami_client *ami)
+{
+	int64_t end = clock_mono_ms() + s->ami.connect_timeout_ms + s->ami.action_timeout_ms + 2000;
+
+	while (clock_mono_ms() < end && ami->state != AMI_UP &&
+	       !(ami->state == AMI_DISCONNECTED && ami->connects > 0)) {
+		int64_t wait = ami_client_tick(ami, clock_mono_ms());
+		struct pollfd pfd;
+		ami_client_pollfd(ami, &pfd);
+		if (poll(&pfd, pfd.fd >= 0 ? 1 : 0, (int)(wait > 100 ? 100 : wait)) > 0)
+			ami_client_handle(ami, pfd.revents, clock_mono_ms());
+	}
+	if (ami->state == AMI_UP)
+		return 0;
+	fprintf(stderr, "pbxbus-bridge: cannot reach the PBX at %s:%d: %s\n", s->ami.host, s->ami.port,
+	        ami->last_error[0] ? ami->last_error : "timed out");
+	return -1;
+}
+
+static int collect_print(struct bridge_settings *s, struct collection *c)
+{
+	struct state_view v = {&c->st, NULL, &c->kinds, s->pbx_id, PBXBUS_VERSION, clock_wall_ms()};
 	struct jw w;
 	size_t len;
 
-	s->ami.reconnect_max_ms = s->ami.auth_retry_ms = 3600 * 1000;
-	pbx_state_init(&st, NULL, NULL);
-	if (ami_client_init(&ami, &s->ami, &cb) < 0)
-		return 1;
-	r.st = &st;
-	r.active = &active;
-	void *arg[3] = {&ami, &active, &started};
-	int64_t end = clock_mono_ms() + s->ami.connect_timeout_ms + s->ami.action_timeout_ms + 2000;
-	while (clock_mono_ms() < end && ami.state != AMI_UP && !(ami.state == AMI_DISCONNECTED && ami.connects > 0)) {
-		int64_t wait = ami_client_tick(&ami, clock_mono_ms());
-		struct pollfd pfd;
-		ami_client_pollfd(&ami, &pfd);
-		if (poll(&pfd, pfd.fd >= 0 ? 1 : 0, (int)(wait > 100 ? 100 : wait)) > 0)
-			ami_client_handle(&ami, pfd.revents, clock_mono_ms());
-	}
-	if (ami.state != AMI_UP) {
-		fprintf(stderr, "pbxbus-bridge: cannot reach the PBX at %s:%d: %s\n", s->ami.host, s->ami.port,
-		        ami.last_error[0] ? ami.last_error : "timed out");
-		ami_client_free(&ami);
-		pbx_state_free(&st);
-		return 1;
-	}
-	started = start_round(&ami, &r) == 0;
-	if (!started || ami_client_run_until(&ami, collect_over, arg, s->ami.action_timeout_ms + 2000) < 0 || active ||
-	    r.failed) {
-		fprintf(stderr, "pbxbus-bridge: the PBX did not answer every state action\n");
-		ami_client_free(&ami);
-		pbx_state_free(&st);
-		return 1;
-	}
-	struct state_view v = {&st, NULL, s->pbx_id, PBXBUS_VERSION, clock_wall_ms()};
 	jw_init(&w, 64 << 20);
 	render_snapshot(&w, &v);
 	const char *doc = jw_finish(&w, &len);
-	int rc = doc ? 0 : 1;
 	if (doc)
 		printf("%s\n", doc);
 	jw_free(&w);
-	ami_client_free(&ami);
-	pbx_state_free(&st);
+	return doc ? 0 : -1;
+}
+
+int bridge_collect(struct bridge_settings *s)
+{
+	struct collection c;
+	struct sync_round r = {0};
+	int active = 0, started = 0, rc = 1;
+
+	s->ami.reconnect_max_ms = s->ami.auth_retry_ms = 3600 * 1000;
+	if (collection_init(&c, s) < 0) {
+		fprintf(stderr, "pbxbus-bridge: out of memory\n");
+		collection_free(&c);
+		return 1;
+	}
+	r.st = &c.st;
+	r.kinds = &c.kinds;
+	r.active = &active;
+	void *arg[3] = {&c.ami, &active, &started};
+	if (collect_login(s, &c.ami) == 0) {
+		started = start_round(&c.ami, &r) == 0;
+		if (!started || ami_client_run_until(&c.ami, collect_over, arg, s->ami.action_timeout_ms + 2000) < 0 ||
+		    active || r.failed)
+			fprintf(stderr, "pbxbus-bridge: the PBX did not answer every state action\n");
+		else
+			rc = collect_print(s, &c) == 0 ? 0 : 1;
+	}
+	collection_free(&c);
 	return rc;
 }

@@ -80,7 +80,12 @@ int call_tracker_init(struct call_tracker *t, const struct call_tracker_opts *o,
 	t->bad_id_log.interval_ms = 10000;
 	t->nbuckets = 1024;
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-	return t->buckets ? 0 : -1;
+	if (t->buckets == NULL || endpoint_kinds_init(&t->kinds, o->trunk_endpoints, o->phone_endpoints) < 0) {
+		free(t->buckets);
+		t->buckets = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 static void free_call(struct call *c)
@@ -100,6 +105,7 @@ void call_tracker_free(struct call_tracker *t)
 	free(t->buckets);
 	t->buckets = NULL;
 	t->ncalls = 0;
+	endpoint_kinds_free(&t->kinds);
 }
 
 static struct call **slot_of(struct call_tracker *t, const char *linkedid)
@@ -174,6 +180,36 @@ static struct ct_channel *find_channel_named(struct call *c, const char *name)
 		if (strcmp(c->ch[i].name, name) == 0)
 			return &c->ch[i];
 	return NULL;
+}
+
+/* ---- phone or trunk ---- */
+
+/* The overrides first (trunk_endpoints, phone_endpoints), then
+ * trunk_contexts, then what was learnt of the endpoint. */
+static int channel_is_trunk(const struct call_tracker *t, const struct ct_channel *ch)
+{
+	enum ep_why why;
+	enum ep_kind kind;
+
+	if (ch->is_local)
+		return 0;
+	kind = endpoint_kind(&t->kinds, ch->endpoint, &why);
+	if (why == EPW_CONFIGURED)
+		return kind == EP_TRUNK;
+	return ch->in_trunk_context || kind == EP_TRUNK;
+}
+
+/* What the call's channels are, as known now: evidence that came later
+ * (a hint, a dial string) corrects an earlier guess. */
+static void judge_channels(const struct call_tracker *t, struct call *c)
+{
+	for (int i = 0; i < c->nch; i++)
+		c->ch[i].is_trunk = channel_is_trunk(t, &c->ch[i]) ? 1u : 0u;
+}
+
+void call_tracker_listed(struct call_tracker *t, const struct ami_msg *m)
+{
+	endpoint_kinds_event(&t->kinds, m);
 }
 
 /* ---- derived fields ---- */
@@ -293,6 +329,7 @@ static void keep_times_in_order(struct call_tracker *t, struct call *c, enum cal
 
 static void emit(struct call_tracker *t, enum call_record_kind kind, struct call *c, int64_t now_ms)
 {
+	judge_channels(t, c);
 	keep_times_in_order(t, c, kind, now_ms);
 	if (t->on_record)
 		t->on_record(t->ctx, kind, c, now_ms);
@@ -316,10 +353,9 @@ static void finish(struct call_tracker *t, struct call *c, int64_t now_ms, int p
 	remove_call(t, c);
 }
 
-static struct ct_channel *add_channel(struct call_tracker *t, struct call *c, const struct ami_msg *m)
+/* Room for one more channel in c, zeroed; NULL past the cap (counted). */
+static struct ct_channel *new_channel(struct call_tracker *t, struct call *c)
 {
-	char uid[CT_ID_MAX], context[CT_NAME_MAX];
-
 	c->legs++;
 	if (c->nch >= CT_MAX_CHANNELS) {
 		t->channels_capped++;
@@ -335,6 +371,16 @@ static struct ct_channel *add_channel(struct call_tracker *t, struct call *c, co
 	}
 	struct ct_channel *ch = &c->ch[c->nch++];
 	memset(ch, 0, sizeof(*ch));
+	return ch;
+}
+
+static struct ct_channel *add_channel(struct call_tracker *t, struct call *c, const struct ami_msg *m)
+{
+	char uid[CT_ID_MAX], context[CT_NAME_MAX];
+	struct ct_channel *ch = new_channel(t, c);
+
+	if (ch == NULL)
+		return NULL;
 	memcpy(ch->uniqueid, get(m, "Uniqueid", uid, sizeof(uid)), sizeof(uid));
 	get(m, "Channel", ch->name, sizeof(ch->name));
 	int is_local;
@@ -342,20 +388,22 @@ static struct ct_channel *add_channel(struct call_tracker *t, struct call *c, co
 	ch->is_local = is_local ? 1u : 0u;
 	ch->seen_in_sync = 1; /* created after a sync began: alive */
 	get(m, "Context", context, sizeof(context));
-	ch->is_trunk = (!is_local && (glob_list_match(t->o.trunk_contexts, context) ||
-	                              glob_list_match(t->o.trunk_endpoints, ch->endpoint)))
-	                   ? 1u
-	                   : 0u;
+	ch->in_trunk_context = !is_local && glob_list_match(t->o.trunk_contexts, context) ? 1u : 0u;
+	ch->is_trunk = channel_is_trunk(t, ch) ? 1u : 0u;
 	ch->up = ami_field_is(ami_msg_find(m, "ChannelStateDesc"), "Up") ? 1u : 0u;
 	return ch;
 }
 
-/* The caller leg's details, as presented when the call came in. */
-static void note_caller(struct call *c, const struct ami_msg *m)
+/* The caller leg's details, as presented when the call came in.  Its
+ * number also says what its endpoint is, where nothing better does. */
+static void note_caller(struct call_tracker *t, struct call *c, const struct ami_msg *m)
 {
-	char num[CT_NUMBER_MAX], name[CT_LABEL_MAX];
+	char num[CT_NUMBER_MAX], name[CT_LABEL_MAX], context[CT_NAME_MAX];
+	struct ct_channel *leg = &c->ch[0];
 
 	get(m, "CallerIDNum", num, sizeof(num));
+	if (!leg->is_local && !leg->in_trunk_context)
+		endpoint_kinds_caller(&t->kinds, leg->endpoint, get(m, "Context", context, sizeof(context)), num);
 	get(m, "CallerIDName", name, sizeof(name));
 	if (num[0] && withheld(num))
 		c->withheld = 1;
@@ -415,6 +463,7 @@ static const struct ct_channel *connected_person(const struct call *c)
 
 static void check_answer(struct call_tracker *t, struct call *c, int64_t now_ms)
 {
+	judge_channels(t, c);
 	const struct ct_channel *p = connected_person(c);
 
 	if (p == NULL)
@@ -438,7 +487,7 @@ static void add_rung(struct call *c, const struct ct_channel *ch)
 	memcpy(c->rung[c->nrung++], ch->endpoint, CT_ENDPOINT_MAX);
 }
 
-static void on_dial_begin(struct call *c, const struct ami_msg *m)
+static void on_dial_begin(struct call_tracker *t, struct call *c, const struct ami_msg *m)
 {
 	char dest[CT_NAME_MAX], dialstring[CT_LABEL_MAX];
 	struct ct_channel *d = find_channel_named(c, get(m, "DestChannel", dest, sizeof(dest)));
@@ -446,10 +495,10 @@ static void on_dial_begin(struct call *c, const struct ami_msg *m)
 	if (d == NULL)
 		return;
 	get(m, "DialString", dialstring, sizeof(dialstring));
+	if (!d->is_local)
+		endpoint_kinds_dialled(&t->kinds, d->endpoint, dialstring);
+	d->is_trunk = channel_is_trunk(t, d) ? 1u : 0u;
 	char *at = strchr(dialstring, '@');
-	/* "15551234567@trunk-provider": a number dialled at an endpoint is a trunk leg */
-	if (at && !d->is_local && strcmp(at + 1, d->endpoint) == 0)
-		d->is_trunk = 1;
 	if (d->is_trunk && c->dialled[0] == '\0' && at) {
 		*at = '\0';
 		snprintf(c->dialled, sizeof(c->dialled), "%.*s", (int)sizeof(c->dialled) - 1, dialstring);
@@ -515,6 +564,36 @@ static void on_hangup(struct call_tracker *t, struct call *c, struct ct_channel 
 		finish(t, c, now_ms, 0);
 	else if (all_gone(c))
 		finish(t, c, now_ms, 1); /* channels beyond the cap were not followed */
+}
+
+/*
+ * A channel that shows up under another call's Linkedid: after an attended
+ * transfer on Asterisk 13+ the target's events carry the caller's Linkedid.
+ * It leaves its old call, which then ends when its own channels are gone
+ * (not after call_idle_timeout), and joins this one with what was known of
+ * it (its bridge: the caller may be talking to it already).  A search of
+ * every call, but only for a channel met without its Newchannel.
+ */
+static struct ct_channel *adopt_moved(struct call_tracker *t, struct call *to, const char *uid, int64_t now_ms)
+{
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		for (struct call *from = t->buckets[i]; from; from = from->next) {
+			struct ct_channel *old = from == to ? NULL : find_channel(from, uid);
+			if (old == NULL || old->gone)
+				continue;
+			struct ct_channel moved = *old;
+			old->gone = 1;
+			old->bridge[0] = '\0';
+			from->last_event_ms = now_ms;
+			if (all_gone(from))
+				finish(t, from, now_ms, from->legs > from->nch);
+			struct ct_channel *ch = new_channel(t, to);
+			if (ch != NULL)
+				*ch = moved;
+			return ch;
+		}
+	}
+	return NULL;
 }
 
 /* A channel event with a Uniqueid and no Linkedid: Asterisk 11 or older,
@@ -631,8 +710,10 @@ void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t
 	char uid[CT_ID_MAX], bridge[CT_ID_MAX];
 	enum ev_kind kind = classify(ami_msg_find(m, "Event"));
 
-	if (kind == EV_NONE)
+	if (kind == EV_NONE) {
+		endpoint_kinds_event(&t->kinds, m); /* hints, as extensions change state */
 		return;
+	}
 	struct call *c = call_for(t, m, kind, now_ms);
 	if (c == NULL)
 		return;
@@ -647,11 +728,16 @@ void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t
 		return;
 	}
 	struct ct_channel *ch = find_channel(c, get(m, "Uniqueid", uid, sizeof(uid)));
+	int first = c->nch == 0;
+	if (ch == NULL && kind != EV_NEWCHANNEL && (ch = adopt_moved(t, c, uid, now_ms)) != NULL) {
+		if (first)
+			emit(t, CALL_START, c, now_ms);
+		check_answer(t, c, now_ms);
+	}
 	if (ch == NULL && kind != EV_HANGUP) {
-		int first = c->nch == 0;
 		ch = add_channel(t, c, m);
 		if (ch && first) {
-			note_caller(c, m);
+			note_caller(t, c, m);
 			emit(t, CALL_START, c, now_ms);
 		}
 	}
@@ -666,7 +752,7 @@ void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t
 		}
 		break;
 	case EV_DIALBEGIN:
-		on_dial_begin(c, m);
+		on_dial_begin(t, c, m);
 		break;
 	case EV_DIALEND:
 		on_dial_end(c, m, now_ms);
@@ -761,7 +847,7 @@ void call_tracker_sync_channel(struct call_tracker *t, const struct ami_msg *m, 
 		return;
 	get(m, "BridgeId", ch->bridge, sizeof(ch->bridge));
 	if (first) {
-		note_caller(c, m);
+		note_caller(t, c, m);
 		emit(t, CALL_START, c, now_ms);
 	}
 	if (ch->bridge[0])

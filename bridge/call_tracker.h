@@ -17,13 +17,14 @@
 #include <stdint.h>
 
 #include "ami_codec.h"
+#include "endpoint_kinds.h"
 #include "globs.h"
 #include "log.h"
 
 /* Sizes kept small: 1000 calls in flight must fit the bridge's 8 MiB. */
 #define CT_ID_MAX       40 /* Uniqueid / Linkedid "1795341833.12", BridgeUniqueid (a UUID) */
 #define CT_NAME_MAX     64 /* channel name, truncated */
-#define CT_ENDPOINT_MAX 40 /* "100", "trunk-provider" */
+#define CT_ENDPOINT_MAX EP_NAME_MAX
 #define CT_NUMBER_MAX   40 /* numbers are truncated here */
 #define CT_LABEL_MAX    64 /* caller names, queue names */
 #define CT_MAX_CHANNELS 64 /* per call; more are counted in legs only */
@@ -38,6 +39,7 @@ struct ct_channel {
 	char endpoint[CT_ENDPOINT_MAX];
 	char bridge[CT_ID_MAX]; /* BridgeUniqueid it is in, "" when none */
 	unsigned is_trunk : 1, is_local : 1, up : 1, gone : 1, seen_in_sync : 1;
+	unsigned in_trunk_context : 1; /* created in one of trunk_contexts */
 	int cause;
 	char cause_txt[32];
 };
@@ -62,7 +64,8 @@ struct call {
 
 struct call_tracker_opts {
 	const struct glob_list *trunk_contexts;  /* a channel created in one is a trunk leg */
-	const struct glob_list *trunk_endpoints; /* endpoint names that are trunks */
+	const struct glob_list *trunk_endpoints; /* endpoint names that are trunks, whatever else says */
+	const struct glob_list *phone_endpoints; /* endpoint names that are phones, whatever else says */
 	int64_t idle_timeout_ms;
 	size_t max_calls;
 };
@@ -73,6 +76,7 @@ struct call_tracker {
 	struct call_tracker_opts o;
 	call_record_cb on_record;
 	void *ctx;
+	struct endpoint_kinds kinds; /* phone or trunk, learnt as the PBX speaks */
 	struct call **buckets;
 	size_t nbuckets, ncalls;
 	int syncing;
@@ -90,6 +94,8 @@ int call_tracker_init(struct call_tracker *t, const struct call_tracker_opts *o,
 void call_tracker_free(struct call_tracker *t);
 
 void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t now_ms);
+/* An answer to a list action (endpoint lists, hints): what endpoints are. */
+void call_tracker_listed(struct call_tracker *t, const struct ami_msg *m);
 /* Closes calls idle for longer than idle_timeout as partial. */
 void call_tracker_expire(struct call_tracker *t, int64_t now_ms);
 

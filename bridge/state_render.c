@@ -226,5 +226,9 @@ void render_snapshot(struct jw *w, const struct state_view *v)
 	}
 	jw_keyz(w, "calls");
 	render_calls(w, v);
+	if (v->kinds) {
+		jw_keyz(w, "endpoints");
+		endpoint_kinds_render(w, v->kinds);
+	}
 	jw_obj_end(w);
 }

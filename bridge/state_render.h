@@ -10,6 +10,7 @@
 struct state_view {
 	const struct pbx_state *st;
 	const struct call_tracker *calls;
+	const struct endpoint_kinds *kinds; /* phone or trunk and why; NULL: left out */
 	const char *pbx_id;
 	const char *bridge_version;
 	int64_t bridge_started_ms;
@@ -18,7 +19,8 @@ struct state_view {
 void render_entity(struct jw *w, const struct state_view *v, const struct st_entity *e);
 void render_system(struct jw *w, const struct state_view *v);
 void render_calls(struct jw *w, const struct state_view *v);
-/* Everything: {"pbx":..., "system":..., "extensions":{...}, "trunks":{...}, "queues":{...}, "calls":[...]} */
+/* Everything: {"system":..., "extensions":{...}, "trunks":{...}, "queues":{...}, "calls":[...],
+ * "endpoints":{...}} */
 void render_snapshot(struct jw *w, const struct state_view *v);
 
 /* The call (call_id) a live channel of this endpoint is in, or NULL. */

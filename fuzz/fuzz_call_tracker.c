@@ -42,7 +42,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		glob_list_parse(&endpoints, "trunk*");
 		ready = 1;
 	}
-	struct call_tracker_opts o = {&contexts, &endpoints, 3600 * 1000, 64};
+	struct call_tracker_opts o = {.trunk_contexts = &contexts,
+	                              .trunk_endpoints = &endpoints,
+	                              .idle_timeout_ms = 3600 * 1000,
+	                              .max_calls = 64};
 	if (call_tracker_init(&t, &o, on_record, NULL) < 0)
 		return 0;
 	struct ami_codec_handlers h = {NULL, on_message, NULL, &t};

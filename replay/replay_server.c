@@ -211,7 +211,8 @@ static void on_action(void *ctx, const struct ami_msg *m)
 		queuef(s, "Response: Success\r\n%sChallenge: %s\r\n\r\n", idl, s->challenge);
 	} else if (strcasecmp(name, "Login") == 0) {
 		login(srv, m, idl);
-	} else if (!s->logged_in) {
+	} else if (!s->logged_in ||
+	           (srv->o->refuse_actions && strcasecmp(name, "Ping") != 0 && strcasecmp(name, "Logoff") != 0)) {
 		queuef(s, "Response: Error\r\n%sMessage: Permission denied\r\n\r\n", idl);
 	} else if (strcasecmp(name, "Ping") == 0) {
 		queuef(s, "Response: Success\r\n%sPing: Pong\r\nTimestamp: %.6f\r\n\r\n", idl,

@@ -27,6 +27,7 @@ struct replay_options {
 	double delay;         /* seconds after a login before events flow */
 	unsigned loops;       /* 0: for ever */
 	int run_on;           /* after the first login the PBX plays on with nobody listening */
+	int refuse_actions;   /* "Permission denied" to all but Login, Ping, Logoff */
 	const char *schedule; /* write each call's Linkedid, start, answer, end here */
 };
 

@@ -44,6 +44,8 @@ static void on_message(void *ctx, const struct ami_msg *m)
 		return;
 	if (ev != NULL && ami_msg_find(m, "ActionID") == NULL)
 		call_tracker_event(&r->t, m, r->last_ms);
+	else if (ev != NULL)
+		call_tracker_listed(&r->t, m); /* an answer to a list action */
 }
 
 /* The "  MSG " lines of the timing log, one per message after the banner. */
@@ -80,7 +82,10 @@ int main(int argc, char **argv)
 	char timing[1024];
 	struct glob_list contexts, endpoints = {0};
 	glob_list_parse(&contexts, "from-trunk from-pstn from-did-direct from-trunk-*");
-	struct call_tracker_opts o = {&contexts, &endpoints, 4LL * 3600 * 1000, 10000};
+	struct call_tracker_opts o = {.trunk_contexts = &contexts,
+	                              .trunk_endpoints = &endpoints,
+	                              .idle_timeout_ms = 4LL * 3600 * 1000,
+	                              .max_calls = 10000};
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--no-cdr") == 0)

@@ -12,6 +12,7 @@
 struct rec_log {
 	int starts, answers, hangups;
 	char last[4096];
+	char all[8192]; /* every hangup record, one a line */
 	struct jw w;
 };
 
@@ -33,6 +34,8 @@ static void on_rec(void *ctx, enum call_record_kind kind, const struct call *c, 
 		l->hangups++;
 		const char *doc = call_record_json(&l->w, c, kind, "t", NULL);
 		snprintf(l->last, sizeof(l->last), "%s", doc ? doc : "");
+		size_t used = strlen(l->all);
+		snprintf(l->all + used, sizeof(l->all) - used, "%s\n", doc ? doc : "");
 	}
 }
 
@@ -85,7 +88,10 @@ static struct glob_list contexts, no_endpoints;
 static void setup(struct call_tracker *t, struct rec_log *l, size_t max_calls)
 {
 	glob_list_parse(&contexts, "from-pstn from-trunk");
-	struct call_tracker_opts o = {&contexts, &no_endpoints, 4LL * 3600 * 1000, max_calls};
+	struct call_tracker_opts o = {.trunk_contexts = &contexts,
+	                              .trunk_endpoints = &no_endpoints,
+	                              .idle_timeout_ms = 4LL * 3600 * 1000,
+	                              .max_calls = max_calls};
 	memset(l, 0, sizeof(*l));
 	jw_init(&l->w, 1 << 16);
 	CHECK(call_tracker_init(t, &o, on_rec, l) == 0);
@@ -407,5 +413,60 @@ void test_tracker_dialend_answer_is_evidence(void)
 	   "DestChannel: Local/FMGL-9000#@from-internal-00000001;1|DestUniqueid: 7.01|DialStatus: ANSWER");
 	ev(&t, 12000, "Event: Hangup|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 7.00|Linkedid: 7.00|Cause: 16");
 	CHECK(strstr(l.last, "\"disposition\":\"NO ANSWER\"") != NULL);
+	teardown(&t, &l);
+}
+
+#define XFER_EV(what, chan, uid, lid, extra) "Event: " what "|Channel: " chan "|Uniqueid: " uid "|Linkedid: " lid extra
+
+/* An attended transfer on Asterisk 13 (capture 15 of ami-outside): the
+ * target's channel shows up under the caller's Linkedid.  The consultation
+ * call ends with its own channels, the caller's names the final party. */
+void test_tracker_follows_a_channel_into_another_linkedid(void)
+{
+	struct call_tracker t;
+	struct rec_log l;
+	setup(&t, &l, 100);
+	ev(&t, 1000, TRUNK_NEW("1", "00"));
+	ev(&t, 1100, XFER_EV("Newchannel", "PJSIP/101-00000001", "1.01", "1.00", "|CallerIDNum: 101|Context: x"));
+	ev(&t, 1200,
+	   XFER_EV("DialBegin", "PJSIP/trunk-provider-00000000", "1.00", "1.00",
+	           "|DestChannel: PJSIP/101-00000001|DialString: 101"));
+	ev(&t, 2000, XFER_EV("BridgeEnter", "PJSIP/trunk-provider-00000000", "1.00", "1.00", "|BridgeUniqueid: b1"));
+	ev(&t, 2000, XFER_EV("BridgeEnter", "PJSIP/101-00000001", "1.01", "1.00", "|BridgeUniqueid: b1"));
+	/* 101 calls 100 to consult */
+	ev(&t, 3000,
+	   XFER_EV("Newchannel", "PJSIP/101-00000002", "2.00", "2.00", "|CallerIDNum: 101|Context: x|Exten: 100"));
+	ev(&t, 3100, XFER_EV("Newchannel", "PJSIP/100-00000003", "2.01", "2.00", "|CallerIDNum: 100|Context: x"));
+	ev(&t, 3200,
+	   XFER_EV("DialBegin", "PJSIP/101-00000002", "2.00", "2.00",
+	           "|DestChannel: PJSIP/100-00000003|DialString: 100"));
+	ev(&t, 4000, XFER_EV("BridgeEnter", "PJSIP/101-00000002", "2.00", "2.00", "|BridgeUniqueid: b2"));
+	ev(&t, 4000, XFER_EV("BridgeEnter", "PJSIP/100-00000003", "2.01", "2.00", "|BridgeUniqueid: b2"));
+	CHECK_EQ_INT(l.answers, 2);
+	/* the transfer: the caller joins b2, 100's channel moves to Linkedid 1.00 */
+	ev(&t, 5000, XFER_EV("BridgeLeave", "PJSIP/101-00000002", "2.00", "2.00", "|BridgeUniqueid: b2"));
+	ev(&t, 5000, XFER_EV("BridgeLeave", "PJSIP/trunk-provider-00000000", "1.00", "1.00", "|BridgeUniqueid: b1"));
+	ev(&t, 5000, XFER_EV("BridgeEnter", "PJSIP/trunk-provider-00000000", "1.00", "1.00", "|BridgeUniqueid: b2"));
+	ev(&t, 5010, XFER_EV("NewConnectedLine", "PJSIP/100-00000003", "2.01", "1.00", ""));
+	ev(&t, 5020, "Event: AttendedTransfer|TransfereeLinkedid: 1.00|Result: Success");
+	ev(&t, 5030, XFER_EV("Hangup", "PJSIP/101-00000001", "1.01", "1.00", "|Cause: 16"));
+	CHECK_EQ_INT(l.hangups, 0);
+	ev(&t, 5040, XFER_EV("Hangup", "PJSIP/101-00000002", "2.00", "2.00", "|Cause: 16"));
+	CHECK_EQ_INT(l.hangups, 1); /* the consultation: its own channels are gone */
+	CHECK(strstr(l.last, "\"call_id\":\"t:2.00\"") != NULL);
+	CHECK(strstr(l.last, "\"direction\":\"internal\"") != NULL);
+	CHECK(strstr(l.last, "\"extension\":\"101\"") != NULL);
+	CHECK(strstr(l.last, "\"disposition\":\"ANSWERED\"") != NULL);
+	CHECK(strstr(l.last, "\"partial\":false") != NULL);
+	ev(&t, 9000, XFER_EV("Hangup", "PJSIP/100-00000003", "2.01", "1.00", "|Cause: 16"));
+	ev(&t, 9010, XFER_EV("Hangup", "PJSIP/trunk-provider-00000000", "1.00", "1.00", "|Cause: 16"));
+	CHECK_EQ_INT(l.hangups, 2);
+	CHECK(strstr(l.last, "\"call_id\":\"t:1.00\"") != NULL);
+	CHECK(strstr(l.last, "\"direction\":\"inbound\"") != NULL);
+	CHECK(strstr(l.last, "\"extension\":\"100\"") != NULL); /* the final party */
+	CHECK(strstr(l.last, "\"transferred\":true") != NULL);
+	CHECK(strstr(l.last, "\"partial\":false") != NULL);
+	CHECK(strstr(l.last, "\"duration_s\":8") != NULL);
+	CHECK_EQ_INT(t.ncalls, 0);
 	teardown(&t, &l);
 }
