@@ -65,13 +65,16 @@ int64_t ami_timestamp_ms(const char *s, size_t len)
 	if (digits == 0)
 		return -1;
 	if (i < len && s[i] == '.') {
-		int fd = 0;
+		int fd = 0, round_up = 0;
 		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, fd++) {
 			if (fd < 3)
 				frac_ms = frac_ms * 10 + (s[i] - '0');
+			else if (fd == 3)
+				round_up = s[i] >= '5'; /* "….335807": 336 ms, the nearest */
 		}
 		for (; fd < 3; fd++)
 			frac_ms *= 10;
+		frac_ms += round_up;
 	}
 	if (i != len)
 		return -1;

@@ -123,6 +123,8 @@ void test_clock_formats(void)
 	CHECK_EQ_INT(ami_timestamp_ms("1795345290.123456", 17), 1795345290123);
 	CHECK_EQ_INT(ami_timestamp_ms("1795345290", 10), 1795345290000);
 	CHECK_EQ_INT(ami_timestamp_ms("1795345290.5", 12), 1795345290500);
+	CHECK_EQ_INT(ami_timestamp_ms("1741614725.335807", 17), 1741614725336); /* to the nearest ms */
+	CHECK_EQ_INT(ami_timestamp_ms("1741614725.999500", 17), 1741614726000);
 	CHECK_EQ_INT(ami_timestamp_ms("17x", 3), -1);
 	CHECK_EQ_INT(ami_timestamp_ms("", 0), -1);
 }
