@@ -13,6 +13,7 @@
 #include "ami_client.h"
 #include "bridge_config.h"
 #include "call_tracker.h"
+#include "caller_presentation.h"
 #include "event_filter.h"
 #include "json_writer.h"
 #include "log.h"
@@ -28,6 +29,7 @@ struct bridge {
 	struct mqtt_link mqtt;
 	struct event_filter filter;
 	struct call_tracker calls;
+	struct caller_presentation presentation;
 	struct outbox outbox;
 	struct pbx_clock clock;
 	struct pbx_state state;

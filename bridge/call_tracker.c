@@ -272,6 +272,8 @@ const char *call_extension(const struct call *c)
 
 const char *call_external_number(const struct call *c)
 {
+	if (c->start_held)
+		return NULL; /* not yet known not to be withheld: not shown (state/calls) */
 	switch (call_direction(c)) {
 	case CALL_DIR_INBOUND:
 		return c->external_number[0] ? c->external_number : NULL;
@@ -335,8 +337,39 @@ static void emit(struct call_tracker *t, enum call_record_kind kind, struct call
 		t->on_record(t->ctx, kind, c, now_ms);
 }
 
+/* calls/start goes out after a short hold (start_hold_ms), or as soon as
+ * the call is answered or ends: by then a withheld caller is known. */
+static void hold_start(struct call_tracker *t, struct call *c, int64_t now_ms)
+{
+	if (t->o.start_hold_ms <= 0) {
+		emit(t, CALL_START, c, now_ms);
+		return;
+	}
+	c->start_held = 1;
+	c->start_due_ms = now_ms + t->o.start_hold_ms;
+	t->starts_held++;
+}
+
+static void release_start(struct call_tracker *t, struct call *c, int64_t now_ms)
+{
+	if (!c->start_held)
+		return;
+	c->start_held = 0;
+	t->starts_held--;
+	emit(t, CALL_START, c, now_ms);
+}
+
+void call_tracker_release_starts(struct call_tracker *t, int64_t now_ms)
+{
+	for (size_t i = 0; t->starts_held > 0 && i < t->nbuckets; i++)
+		for (struct call *c = t->buckets[i]; c; c = c->next)
+			if (c->start_held && now_ms >= c->start_due_ms)
+				release_start(t, c, now_ms);
+}
+
 static void finish(struct call_tracker *t, struct call *c, int64_t now_ms, int partial)
 {
+	release_start(t, c, now_ms);
 	if (!c->answered && c->dial_answered_by[0]) {
 		/* only a DialEnd said who answered: better than "NO ANSWER" */
 		c->answered = 1;
@@ -416,18 +449,40 @@ static void note_caller(struct call_tracker *t, struct call *c, const struct ami
 		c->did[0] = '\0';
 }
 
+/* The caller's number and name are forgotten, not just left out. */
+static void withhold(struct call *c)
+{
+	c->withheld = 1;
+	memset(c->external_number, 0, sizeof(c->external_number));
+	memset(c->external_name, 0, sizeof(c->external_name));
+}
+
 /* NewCallerid on the caller leg: a presentation restricted from here on
- * (CID-CallingPres "... Prohibited ...", Asterisk 12+) withholds the caller:
- * the number and name are forgotten, not just left out. */
+ * (CID-CallingPres "... Prohibited ...", Asterisk 12+) withholds the caller. */
 static void note_presentation(struct call *c, const struct ami_msg *m)
 {
 	char pres[80];
 
-	if (strstr(get(m, "CID-CallingPres", pres, sizeof(pres)), "Prohibited") == NULL)
-		return;
-	c->withheld = 1;
-	memset(c->external_number, 0, sizeof(c->external_number));
-	memset(c->external_name, 0, sizeof(c->external_name));
+	if (strstr(get(m, "CID-CallingPres", pres, sizeof(pres)), "Prohibited") != NULL)
+		withhold(c);
+}
+
+void call_tracker_presentation(struct call_tracker *t, const char *linkedid, const char *num_pres)
+{
+	struct call *c = *slot_of(t, linkedid);
+
+	if (c != NULL && strncmp(num_pres, "prohib", 6) == 0)
+		withhold(c);
+}
+
+/* A call's first channel: its caller is presented as it arrived, and the
+ * PBX is asked whether that presentation is restricted. */
+static void first_channel(struct call_tracker *t, struct call *c, const struct ami_msg *m, int64_t now_ms)
+{
+	note_caller(t, c, m);
+	if (t->o.ask_presentation && !c->ch[0].is_local)
+		t->o.ask_presentation(t->ctx, c->ch[0].name, c->linkedid);
+	hold_start(t, c, now_ms);
 }
 
 /*
@@ -471,6 +526,7 @@ static void check_answer(struct call_tracker *t, struct call *c, int64_t now_ms)
 	if (!p->is_trunk || call_direction(c) != CALL_DIR_INBOUND)
 		memcpy(c->answered_by, p->endpoint, sizeof(c->answered_by));
 	if (!c->answered) {
+		release_start(t, c, now_ms);
 		c->answered = 1;
 		c->answered_ms = now_ms;
 		emit(t, CALL_ANSWER, c, now_ms);
@@ -731,14 +787,13 @@ void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t
 	int first = c->nch == 0;
 	if (ch == NULL && kind != EV_NEWCHANNEL && (ch = adopt_moved(t, c, uid, now_ms)) != NULL) {
 		if (first)
-			emit(t, CALL_START, c, now_ms);
+			hold_start(t, c, now_ms);
 		check_answer(t, c, now_ms);
 	}
 	if (ch == NULL && kind != EV_HANGUP) {
 		ch = add_channel(t, c, m);
 		if (ch && first) {
-			note_caller(t, c, m);
-			emit(t, CALL_START, c, now_ms);
+			first_channel(t, c, m, now_ms);
 		}
 	}
 	if (ch == NULL)
@@ -847,8 +902,7 @@ void call_tracker_sync_channel(struct call_tracker *t, const struct ami_msg *m, 
 		return;
 	get(m, "BridgeId", ch->bridge, sizeof(ch->bridge));
 	if (first) {
-		note_caller(t, c, m);
-		emit(t, CALL_START, c, now_ms);
+		first_channel(t, c, m, now_ms);
 	}
 	if (ch->bridge[0])
 		check_answer(t, c, now_ms);

@@ -60,7 +60,14 @@ struct call {
 	unsigned transferred : 1, partial : 1, pbx_answered : 1, answered : 1, withheld : 1;
 	unsigned dial_busy : 1, dial_congestion : 1, dial_unavail : 1;
 	unsigned clock_provisional : 1; /* dated before the PBX's clock was confirmed */
+	unsigned start_held : 1;        /* calls/start waits (start_hold_ms) for a withheld caller to show */
+	int64_t start_due_ms;
 };
+
+typedef void (*call_record_cb)(void *ctx, enum call_record_kind kind, const struct call *c, int64_t now_ms);
+/* A call's first channel is up: ask whether its caller's presentation is
+ * restricted (a call that arrives restricted raises no NewCallerid). */
+typedef void (*call_caller_cb)(void *ctx, const char *channel, const char *linkedid);
 
 struct call_tracker_opts {
 	const struct glob_list *trunk_contexts;  /* a channel created in one is a trunk leg */
@@ -68,9 +75,12 @@ struct call_tracker_opts {
 	const struct glob_list *phone_endpoints; /* endpoint names that are phones, whatever else says */
 	int64_t idle_timeout_ms;
 	size_t max_calls;
+	/* calls/start waits this long, or for the answer or the end, so that a
+	 * caller withheld a moment later (NewCallerid, the Getvar's answer) is
+	 * withheld in it too; 0: at once */
+	int64_t start_hold_ms;
+	call_caller_cb ask_presentation; /* may be NULL */
 };
-
-typedef void (*call_record_cb)(void *ctx, enum call_record_kind kind, const struct call *c, int64_t now_ms);
 
 struct call_tracker {
 	struct call_tracker_opts o;
@@ -86,6 +96,7 @@ struct call_tracker {
 	uint64_t times_fixed;   /* records whose times were put back in order */
 	uint64_t bad_linkedids; /* events whose Linkedid is no id: not tracked */
 	uint64_t no_linkedid;   /* channel events without a Linkedid (Asterisk < 13) */
+	size_t starts_held;     /* calls whose calls/start waits */
 	struct log_ratelimit times_log, bad_id_log;
 };
 
@@ -96,6 +107,11 @@ void call_tracker_free(struct call_tracker *t);
 void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t now_ms);
 /* An answer to a list action (endpoint lists, hints): what endpoints are. */
 void call_tracker_listed(struct call_tracker *t, const struct ami_msg *m);
+/* The answer to ask_presentation: CALLERID(num-pres), e.g.
+ * "prohib_passed_screen" withholds the caller. */
+void call_tracker_presentation(struct call_tracker *t, const char *linkedid, const char *num_pres);
+/* Sends the calls/start records whose hold is over. */
+void call_tracker_release_starts(struct call_tracker *t, int64_t now_ms);
 /* Closes calls idle for longer than idle_timeout as partial. */
 void call_tracker_expire(struct call_tracker *t, int64_t now_ms);
 

@@ -46,6 +46,20 @@ const char *state_call_of_endpoint(const struct state_view *v, const char *endpo
 	return NULL;
 }
 
+/* A queue caller whose call is withheld (or not yet known not to be):
+ * its number and name are not shown. */
+static int caller_hidden(const struct state_view *v, const char *channel)
+{
+	const struct call_tracker *t = v->calls;
+
+	for (size_t i = 0; t && i < t->nbuckets; i++)
+		for (const struct call *c = t->buckets[i]; c; c = c->next)
+			for (int j = 0; j < c->nch; j++)
+				if (strcmp(c->ch[j].name, channel) == 0)
+					return c->withheld || c->start_held;
+	return 0;
+}
+
 /* "sip:100@127.0.0.1:5071;ob" → ip 127.0.0.1, port 5071 */
 static void uri_host_port(const char *uri, char *ip, size_t ipsz, int *port)
 {
@@ -111,7 +125,7 @@ static const char *member_state(int status)
 	return status >= 0 && status < (int)(sizeof(words) / sizeof(words[0])) ? words[status] : "unknown";
 }
 
-static void render_queue(struct jw *w, const struct st_queue *q)
+static void render_queue(struct jw *w, const struct state_view *v, const struct st_queue *q)
 {
 	kv(w, "queue", q->name);
 	kv(w, "strategy", q->strategy);
@@ -119,9 +133,10 @@ static void render_queue(struct jw *w, const struct st_queue *q)
 	jw_arr_begin(w);
 	for (int i = 0; i < q->ncallers; i++) {
 		jw_obj_begin(w);
+		int hidden = caller_hidden(v, q->callers[i].channel);
 		kv(w, "channel", q->callers[i].channel);
-		kv(w, "number", q->callers[i].number);
-		kv(w, "name", q->callers[i].name);
+		kv(w, "number", hidden ? NULL : q->callers[i].number);
+		kv(w, "name", hidden ? NULL : q->callers[i].name);
 		ktime(w, "waiting_since", q->callers[i].joined_ms);
 		jw_obj_end(w);
 	}
@@ -157,7 +172,7 @@ void render_entity(struct jw *w, const struct state_view *v, const struct st_ent
 		render_trunk(w, &e->u.trunk);
 		break;
 	case ST_QUEUE:
-		render_queue(w, e->u.q);
+		render_queue(w, v, e->u.q);
 		break;
 	case ST_KINDS:
 		break;

@@ -35,6 +35,9 @@ static void usage(FILE *f)
 	           "                      (what it misses is gone, as with Asterisk)\n"
 	           "  --refuse-actions    answer every action but Login, Ping and Logoff with\n"
 	           "                      \"Permission denied\" (an AMI user without the classes)\n"
+	           "  --withheld          every caller's presentation is restricted: Getvar\n"
+	           "                      CALLERID(num-pres) answers prohib_passed_screen (else\n"
+	           "                      allowed_not_screened)\n"
 	           "  --schedule FILE     write each call as it ends: {\"linkedid\", \"start\", \"answer\",\n"
 	           "                      \"end\", \"heard\": all|part|none}, one JSON object a line\n"
 	           "  --log-level L       error, warn, info or debug (default info)\n"
@@ -68,14 +71,21 @@ static int parse_listen(char *s, struct replay_options *o)
 
 static int parse_args(int argc, char **argv, struct replay_options *o, const char **answers)
 {
-	static const struct option opts[] = {
-	    {"listen", required_argument, NULL, 'l'},    {"user", required_argument, NULL, 'u'},
-	    {"speed", required_argument, NULL, 's'},     {"gap", required_argument, NULL, 'g'},
-	    {"delay", required_argument, NULL, 'd'},     {"loops", required_argument, NULL, 'n'},
-	    {"answers", required_argument, NULL, 'a'},   {"run-on", no_argument, NULL, 'r'},
-	    {"refuse-actions", no_argument, NULL, 'R'},  {"schedule", required_argument, NULL, 'S'},
-	    {"log-level", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+	                                     {"user", required_argument, NULL, 'u'},
+	                                     {"speed", required_argument, NULL, 's'},
+	                                     {"gap", required_argument, NULL, 'g'},
+	                                     {"delay", required_argument, NULL, 'd'},
+	                                     {"loops", required_argument, NULL, 'n'},
+	                                     {"answers", required_argument, NULL, 'a'},
+	                                     {"run-on", no_argument, NULL, 'r'},
+	                                     {"refuse-actions", no_argument, NULL, 'R'},
+	                                     {"withheld", no_argument, NULL, 'W'},
+	                                     {"schedule", required_argument, NULL, 'S'},
+	                                     {"log-level", required_argument, NULL, 'L'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {"version", no_argument, NULL, 'V'},
+	                                     {NULL, 0, NULL, 0}};
 	double loops;
 	enum log_level level;
 	int c, idx = 0;
@@ -110,6 +120,9 @@ static int parse_args(int argc, char **argv, struct replay_options *o, const cha
 			break;
 		case 'R':
 			o->refuse_actions = 1;
+			break;
+		case 'W':
+			o->withheld = 1;
 			break;
 		case 'S':
 			o->schedule = optarg;

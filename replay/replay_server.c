@@ -219,6 +219,13 @@ static void on_action(void *ctx, const struct ami_msg *m)
 		       (double)clock_wall_ms() / 1000.0);
 	} else if (strcasecmp(name, "CoreShowChannels") == 0) {
 		send_channels(srv, idl);
+	} else if (strcasecmp(name, "Getvar") == 0) {
+		char var[64];
+		ami_msg_get(m, "Variable", var, sizeof(var));
+		queuef(s, "Response: Success\r\n%sVariable: %s\r\nValue: %s\r\n\r\n", idl, var,
+		       strcasecmp(var, "CALLERID(num-pres)") != 0 ? ""
+		       : srv->o->withheld                         ? "prohib_passed_screen"
+		                                                  : "allowed_not_screened");
 	} else if (recorded_find(srv->answers, name)) {
 		send_recorded(s, recorded_find(srv->answers, name), aid);
 	} else if (strcasecmp(name, "Filter") == 0) {

@@ -28,6 +28,7 @@ struct replay_options {
 	unsigned loops;       /* 0: for ever */
 	int run_on;           /* after the first login the PBX plays on with nobody listening */
 	int refuse_actions;   /* "Permission denied" to all but Login, Ping, Logoff */
+	int withheld;         /* Getvar CALLERID(num-pres): restricted */
 	const char *schedule; /* write each call's Linkedid, start, answer, end here */
 };
 

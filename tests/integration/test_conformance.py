@@ -165,7 +165,7 @@ def test_a_withheld_caller_is_in_no_payload_but_events():
     with Rig([os.path.join(OUTSIDE, name + ".server.txt")], ["--refuse-actions", "--answers", ANSWERS]) as r:
         r.wait_done(2)
         assert any("+31260" in p for p in r.payloads("pbx/events/"))
-        for prefix in ("pbx/calls/hangup", "pbx/calls/answer", "pbx/state/"):
+        for prefix in ("pbx/calls/", "pbx/state/"):
             leaked = [p for p in r.payloads(prefix) if "+31260" in p]
             assert not leaked, (prefix, leaked)
 
@@ -287,3 +287,29 @@ def test_cannot_tell_is_said_once_per_endpoint_over_two_loops():
                      "endpoints_guessed 1")
     finally:
         tmp.cleanup()
+
+
+def test_a_caller_restricted_from_the_start_is_asked_for_and_withheld():
+    # A call that arrives restricted (PJSIP "Privacy: id") raises no
+    # NewCallerid: the bridge asks Getvar CALLERID(num-pres) as the call
+    # starts.  Inbound to an extension and into a queue (its callers list).
+    with Rig([fixture("10-in-answered-caller-hangup"), fixture("17-queue-answered")],
+             ["--answers", ANSWERS, "--withheld", "--speed", "4"]) as r:
+        r.wait_done(2)
+        assert any("15559876543" in p for p in r.payloads("pbx/events/"))
+        for prefix in ("pbx/calls/", "pbx/state/"):
+            leaked = [p for p in r.payloads(prefix) if "15559876543" in p or "John Smith" in p]
+            assert not leaked, (prefix, leaked)
+        recs = {x["call_id"]: x for x in r.hangups()}.values()
+        assert all(x["withheld"] is True and x["external_number"] is None and x["external_name"] is None
+                   and x["direction"] == "inbound" for x in recs), recs
+        starts = [json.loads(p) for p in r.payloads("pbx/calls/start")]
+        assert len(starts) == 2 and all(x["withheld"] for x in starts), starts
+
+
+def test_an_allowed_caller_is_shown_after_the_start_hold():
+    with Rig([fixture("10-in-answered-caller-hangup")], ["--answers", ANSWERS, "--speed", "1"]) as r:
+        r.wait_done(1)
+        starts = [json.loads(p) for p in r.payloads("pbx/calls/start")]
+        assert len(starts) == 1 and starts[0]["external_number"] == "15559876543", starts
+        assert r.hangups()[0]["withheld"] is False

@@ -470,3 +470,82 @@ void test_tracker_follows_a_channel_into_another_linkedid(void)
 	CHECK_EQ_INT(t.ncalls, 0);
 	teardown(&t, &l);
 }
+
+static char asked_channel[CT_NAME_MAX], asked_linkedid[CT_ID_MAX];
+
+static void on_ask(void *ctx, const char *channel, const char *linkedid)
+{
+	(void)ctx;
+	snprintf(asked_channel, sizeof(asked_channel), "%s", channel);
+	snprintf(asked_linkedid, sizeof(asked_linkedid), "%s", linkedid);
+}
+
+static struct rec_log start_log;
+
+static void on_start_rec(void *ctx, enum call_record_kind kind, const struct call *c, int64_t now_ms)
+{
+	on_rec(ctx, kind, c, now_ms);
+	if (kind == CALL_START) {
+		const char *doc = call_record_json(&start_log.w, c, kind, "t", NULL);
+		snprintf(start_log.last, sizeof(start_log.last), "%s", doc ? doc : "");
+	}
+}
+
+/* calls/start waits (start_hold_ms) for the PBX to say the caller is
+ * withheld; it goes out at the hold's end, or before the answer. */
+void test_tracker_holds_the_start_until_the_caller_is_known(void)
+{
+	struct call_tracker t;
+	struct rec_log l;
+	glob_list_parse(&contexts, "from-pstn");
+	struct call_tracker_opts o = {.trunk_contexts = &contexts,
+	                              .trunk_endpoints = &no_endpoints,
+	                              .idle_timeout_ms = 3600 * 1000,
+	                              .max_calls = 10,
+	                              .start_hold_ms = 2000,
+	                              .ask_presentation = on_ask};
+	memset(&l, 0, sizeof(l));
+	memset(&start_log, 0, sizeof(start_log));
+	jw_init(&l.w, 1 << 16);
+	jw_init(&start_log.w, 1 << 16);
+	CHECK(call_tracker_init(&t, &o, on_start_rec, &l) == 0);
+
+	/* a caller allowed: the start goes out when the hold is over */
+	ev(&t, 1000, TRUNK_NEW("1", "00"));
+	CHECK_EQ_STR(asked_channel, "PJSIP/trunk-provider-00000000");
+	CHECK_EQ_STR(asked_linkedid, "1.00");
+	call_tracker_presentation(&t, "1.00", "allowed_not_screened");
+	call_tracker_release_starts(&t, 2999);
+	CHECK_EQ_INT(l.starts, 0);
+	CHECK_EQ_INT(t.starts_held, 1);
+	call_tracker_release_starts(&t, 3000);
+	CHECK_EQ_INT(l.starts, 1);
+	CHECK(strstr(start_log.last, "\"external_number\":\"15550001\"") != NULL);
+
+	/* a caller the Getvar says is restricted: withheld in every record */
+	ev(&t, 5000, TRUNK_NEW("2", "00"));
+	call_tracker_presentation(&t, "2.00", "prohib_passed_screen");
+	ev(&t, 5100, XFER_EV("Newchannel", "PJSIP/100-00000001", "2.01", "2.00", "|CallerIDNum: 100|Context: x"));
+	ev(&t, 5200, XFER_EV("BridgeEnter", "PJSIP/trunk-provider-00000000", "2.00", "2.00", "|BridgeUniqueid: b"));
+	ev(&t, 5200, XFER_EV("BridgeEnter", "PJSIP/100-00000001", "2.01", "2.00", "|BridgeUniqueid: b"));
+	CHECK_EQ_INT(l.starts, 2); /* sent before the answer, not after the hold */
+	CHECK_EQ_INT(l.answers, 1);
+	CHECK(strstr(start_log.last, "\"withheld\":true") != NULL);
+	CHECK(strstr(start_log.last, "15550001") == NULL);
+	ev(&t, 6000, XFER_EV("Hangup", "PJSIP/trunk-provider-00000000", "2.00", "2.00", "|Cause: 16"));
+	ev(&t, 6000, XFER_EV("Hangup", "PJSIP/100-00000001", "2.01", "2.00", "|Cause: 16"));
+	CHECK(strstr(l.last, "\"withheld\":true") != NULL);
+	CHECK(strstr(l.last, "\"external_number\":null") != NULL);
+	CHECK(strstr(l.last, "15550001") == NULL);
+
+	/* a call that ends inside the hold: start, then hangup */
+	ev(&t, 7000, TRUNK_NEW("3", "00"));
+	ev(&t, 7100, XFER_EV("Hangup", "PJSIP/trunk-provider-00000000", "3.00", "3.00", "|Cause: 16"));
+	CHECK_EQ_INT(l.starts, 3);
+	CHECK_EQ_INT(l.hangups, 2); /* call 1 is still up */
+	CHECK_EQ_INT(t.starts_held, 0);
+	call_tracker_free(&t);
+	glob_list_free(&contexts);
+	jw_free(&l.w);
+	jw_free(&start_log.w);
+}
