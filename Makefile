@@ -33,7 +33,7 @@ LIBS_TEST = $(shell pkg-config --libs $(PKG_BRIDGE) libcjson libpq libmicrohttpd
 
 COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/clock.c \
 	common/topic.c common/config.c common/cli.c common/backoff.c common/mqtt_link.c \
-	common/globs.c common/mqtt_config.c common/utf8.c common/privdrop.c common/signals.c common/call_record_schema.c
+	common/globs.c common/mqtt_config.c common/utf8.c common/privdrop.c common/signals.c common/call_record_schema.c common/crc32.c
 # common/md5hex.c (libcrypto) is shared by the bridge and the replay only.
 BRIDGE_SRC := common/md5hex.c bridge/ami_json.c bridge/ami_client.c bridge/event_filter.c bridge/bridge_config.c bridge/bridge.c bridge/check.c \
 	bridge/call_tracker.c bridge/endpoint_kinds.c bridge/caller_presentation.c bridge/call_record.c bridge/outbox.c bridge/refused_log.c bridge/pbx_clock.c bridge/asterisk_version.c \

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crc32.h"
 #include "log.h"
 
 #define HDR           9             /* type, body length, CRC-32 */
@@ -21,38 +22,6 @@
 #define SCAN_WINDOW   (64 * 1024)
 
 struct outbox_io outbox_io = {pwritev, pread, fdatasync, ftruncate};
-
-static uint32_t crc32_update(uint32_t c, const void *data, size_t len)
-{
-	static uint32_t table[256];
-	const unsigned char *p = data;
-
-	if (table[1] == 0) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t v = i;
-			for (int k = 0; k < 8; k++)
-				v = (v & 1) ? 0xedb88320u ^ (v >> 1) : v >> 1;
-			table[i] = v;
-		}
-	}
-	c ^= 0xffffffffu;
-	for (size_t i = 0; i < len; i++)
-		c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
-	return c ^ 0xffffffffu;
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static void set_error(struct outbox *o, const char *what)
 {
@@ -69,8 +38,8 @@ static unsigned char *encode(char type, const void *a, size_t alen, const void *
 	if (p == NULL)
 		return NULL;
 	p[0] = (unsigned char)type;
-	put32(p + 1, (uint32_t)(alen + blen));
-	put32(p + 5, crc32_update(crc32_update(0, a, alen), b, blen));
+	put_be32(p + 1, (uint32_t)(alen + blen));
+	put_be32(p + 5, crc32_update(crc32_update(0, a, alen), b, blen));
 	memcpy(p + HDR, a, alen);
 	if (blen)
 		memcpy(p + HDR + alen, b, blen);
@@ -272,12 +241,12 @@ static int entry_at(struct outbox *o, uint64_t off, uint64_t file_size, char *bo
 		return 0;
 	if (outbox_io.pread(o->fd, hdr, HDR, (off_t)off) != HDR)
 		return -1;
-	*len = get32(hdr + 1);
+	*len = get_be32(hdr + 1);
 	if ((hdr[0] != 'R' && hdr[0] != 'A') || *len == 0 || *len > BODY_MAX || off + HDR + *len > file_size)
 		return 0;
 	if (outbox_io.pread(o->fd, body, *len, (off_t)(off + HDR)) != (ssize_t)*len)
 		return -1;
-	if (crc32_update(0, body, *len) != get32(hdr + 5))
+	if (crc32_update(0, body, *len) != get_be32(hdr + 5))
 		return 0;
 	size_t idl = strnlen(body, *len);
 	if (idl == 0 || (hdr[0] == 'R' && idl >= *len) || (hdr[0] == 'A' && idl != *len - 1))
@@ -562,8 +531,8 @@ static int queue_retire(struct outbox *o, const char *id)
 	}
 	unsigned char *p = o->retires + o->retires_len;
 	p[0] = 'A';
-	put32(p + 1, (uint32_t)idl);
-	put32(p + 5, crc32_update(0, id, idl));
+	put_be32(p + 1, (uint32_t)idl);
+	put_be32(p + 5, crc32_update(0, id, idl));
 	memcpy(p + HDR, id, idl);
 	o->retires_len += HDR + idl;
 	return 0;
