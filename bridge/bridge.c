@@ -19,6 +19,9 @@
  * withheld a moment after the call began (NewCallerid, the Getvar's
  * answer) is withheld in it too (docs/topics.md). */
 #define CALL_START_HOLD_MS 2000
+/* The bridge's view of the PBX is marked whole once a second: shorter
+ * gaps are not told apart from that. */
+#define GAP_MIN_MS 1000
 
 static void publish_status(struct bridge *b)
 {
@@ -30,6 +33,17 @@ static void publish_status(struct bridge *b)
 	if (rc != MOSQ_ERR_SUCCESS)
 		log_warnx("mqtt: status publish failed: %s", mosquitto_strerror(rc));
 	b->status_dirty = 0;
+}
+
+static void put_time_or_null(struct jw *w, const char *key, int64_t ms)
+{
+	char ts[ISO8601_LEN];
+
+	jw_keyz(w, key);
+	if (ms > 0)
+		jw_strz(w, iso8601_ms(ms, ts));
+	else
+		jw_null(w);
 }
 
 const char *bridge_status_json(struct bridge *b, const char *state)
@@ -80,6 +94,18 @@ const char *bridge_status_json(struct bridge *b, const char *state)
 	jw_uint(w, b->calls.times_fixed);
 	jw_keyz(w, "calls_bad_ids");
 	jw_uint(w, b->calls.bad_linkedids);
+	jw_keyz(w, "calls_restored");
+	jw_uint(w, b->calls.calls_restored);
+	jw_keyz(w, "calls_seen_late");
+	jw_uint(w, b->calls.calls_seen_late);
+	jw_keyz(w, "gaps");
+	jw_uint(w, b->gaps);
+	jw_keyz(w, "gap_seconds");
+	jw_uint(w, b->gap_seconds);
+	put_time_or_null(w, "last_gap_from", b->last_gap_from_ms);
+	put_time_or_null(w, "last_gap_to", b->last_gap_to_ms);
+	jw_keyz(w, "journal_write_failures");
+	jw_uint(w, b->journal.write_failures);
 	jw_keyz(w, "endpoints_guessed");
 	jw_uint(w, b->calls.kinds.guessed);
 	jw_keyz(w, "call_records");
@@ -252,7 +278,10 @@ static void pump_outbox(struct bridge *b, int64_t now_wall)
 	unsigned fill;
 	uint64_t held_back;
 
-	if (outbox_sync(&b->outbox) < 0 || b->outbox.blocked) {
+	int durable = outbox_sync(&b->outbox) == 0 && b->outbox.mem_bytes == 0;
+	if (durable)
+		call_journal_emitted_durable(&b->journal); /* only now: the records are on disk */
+	if (!durable) {
 		if (log_ratelimit_ok(&b->outbox_log, now_wall, &held_back))
 			log_crit("outbox: %s; %zu record(s) pending, %llu bytes of them held in memory until the disk "
 			         "takes them (outbox_memory_max %llu)",
@@ -324,9 +353,29 @@ static void on_channels_listed(void *arg, struct ami_client *c, const struct ami
 	}
 }
 
+/* The bridge did not see the PBX from `alive_ms` (the session was lost, or
+ * the bridge was not running) until this login: said once, counted. */
+static void note_gap(struct bridge *b)
+{
+	int64_t now = pbx_clock_now(&b->clock, clock_wall_ms());
+	char from[ISO8601_LEN], to[ISO8601_LEN];
+
+	if (b->alive_ms <= 0 || now - b->alive_ms < GAP_MIN_MS)
+		return;
+	b->gaps++;
+	b->gap_seconds += (uint64_t)((now - b->alive_ms) / 1000);
+	b->last_gap_from_ms = b->alive_ms;
+	b->last_gap_to_ms = now;
+	b->status_dirty = 1;
+	log_warnx("calls made between %s and %s were not seen (%lld s without the PBX's events); calls still up are "
+	          "followed, calls that ended meanwhile are closed as partial",
+	          iso8601_ms(b->alive_ms, from), iso8601_ms(now, to), (long long)((now - b->alive_ms) / 1000));
+}
+
 static void on_ami_login(void *ctx)
 {
 	struct bridge *b = ctx;
+	note_gap(b);
 	pbx_clock_new_session(&b->clock);
 	b->calls.clock_provisional = 1;
 	if (ami_client_action(&b->ami, "CoreShowChannels", NULL, on_channels_listed, b) < 0)
@@ -411,6 +460,9 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 	if (outbox_open(&b->outbox, s->outbox_dir, s->outbox_max_bytes, s->outbox_memory_max, s->outbox_resend_ms, err,
 	                errsz) < 0)
 		return -1;
+	if (call_journal_open(&b->journal, s->outbox_dir, err, errsz) < 0)
+		return -1;
+	b->alive_ms = b->journal.seen_ms;
 	jw_init(&b->json, JSON_EVENT_MAX);
 	jw_init(&b->record_json, 64 * 1024);
 	jw_init(&b->state_json, 16 << 20);
@@ -427,7 +479,8 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 	                               .idle_timeout_ms = s->call_idle_timeout_ms,
 	                               .max_calls = s->max_calls,
 	                               .start_hold_ms = CALL_START_HOLD_MS,
-	                               .ask_presentation = on_new_caller};
+	                               .ask_presentation = on_new_caller,
+	                               .journal = &b->journal};
 	if (call_tracker_init(&b->calls, &co, on_call_record, b) < 0) {
 		snprintf(err, errsz, "out of memory");
 		return -1;
@@ -441,6 +494,9 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 		return -1;
 	}
 	caller_presentation_init(&b->presentation, &b->ami, &b->calls);
+	size_t restored = call_tracker_restore(&b->calls);
+	if (restored > 0)
+		log_info("%zu call(s) in flight before the restart carried over from %s", restored, b->journal.path);
 	if (mqtt_link_init(&b->mqtt, &s->mqtt, &mcb) < 0) {
 		snprintf(err, errsz, "mqtt: %s", b->mqtt.last_error);
 		return -1;
@@ -454,6 +510,7 @@ void bridge_free(struct bridge *b)
 	mqtt_link_free(&b->mqtt);
 	event_filter_free(&b->filter);
 	call_tracker_free(&b->calls);
+	call_journal_close(&b->journal);
 	outbox_close(&b->outbox);
 	glob_list_free(&b->trunk_contexts);
 	glob_list_free(&b->trunk_endpoints);
@@ -479,6 +536,7 @@ static uint64_t status_digest(const struct bridge *b)
 
 #define EXPIRE_INTERVAL_MS 60000
 #define START_TICK_MS      100
+#define JOURNAL_SYNC_MS    200
 
 /* Idle calls closed now and then; held calls/start records sent on time.
  * Returns ms until it next needs to run. */
@@ -486,12 +544,22 @@ static int64_t calls_tick(struct bridge *b, int64_t now)
 {
 	int64_t pbx_now = pbx_clock_now(&b->clock, clock_wall_ms());
 
+	if (b->ami.state == AMI_UP) {
+		b->alive_ms = pbx_now;
+		call_journal_seen(&b->journal, pbx_now);
+	}
 	call_tracker_release_starts(&b->calls, pbx_now);
+	call_tracker_journal_flush(&b->calls);
+	if (now >= b->journal_sync_ms) {
+		call_journal_sync(&b->journal);
+		b->journal_sync_ms = now + JOURNAL_SYNC_MS;
+	}
 	if (now >= b->next_expire_ms) {
 		b->next_expire_ms = now + EXPIRE_INTERVAL_MS;
 		call_tracker_expire(&b->calls, pbx_now);
 	}
-	return b->calls.starts_held > 0 ? START_TICK_MS : b->next_expire_ms - now;
+	int64_t wait = b->next_expire_ms - now < 1000 ? b->next_expire_ms - now : 1000;
+	return b->calls.starts_held > 0 || b->journal.dirty ? START_TICK_MS : wait;
 }
 
 static int64_t status_tick(struct bridge *b, int64_t now)

@@ -12,6 +12,7 @@
 
 #include "ami_client.h"
 #include "bridge_config.h"
+#include "call_journal.h"
 #include "call_tracker.h"
 #include "caller_presentation.h"
 #include "event_filter.h"
@@ -30,6 +31,12 @@ struct bridge {
 	struct event_filter filter;
 	struct call_tracker calls;
 	struct caller_presentation presentation;
+	struct call_journal journal;
+	int64_t journal_sync_ms;
+	int64_t alive_ms; /* PBX time the AMI session was last known whole (the journal keeps it) */
+	/* gaps in the bridge's view of the PBX: counted, the last one kept */
+	uint64_t gaps, gap_seconds;
+	int64_t last_gap_from_ms, last_gap_to_ms;
 	struct outbox outbox;
 	struct pbx_clock clock;
 	struct pbx_state state;

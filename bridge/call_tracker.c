@@ -1,12 +1,14 @@
 #include "call_tracker.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "asterisk_version.h"
+#include "call_journal.h"
 #include "call_record_schema.h"
 #include "log.h"
 
@@ -135,6 +137,16 @@ static void grow_table(struct call_tracker *t)
 	t->nbuckets = n;
 }
 
+/* Something happened to c: it is written to the journal in this round. */
+static void touch(struct call_tracker *t, struct call *c, int64_t now_ms)
+{
+	c->last_event_ms = now_ms;
+	if (!c->journal_dirty && t->o.journal) {
+		c->journal_dirty = 1;
+		t->journal_dirty++;
+	}
+}
+
 static struct call *new_call(struct call_tracker *t, const char *linkedid, int64_t now_ms)
 {
 	if (t->ncalls >= t->o.max_calls) {
@@ -147,7 +159,8 @@ static struct call *new_call(struct call_tracker *t, const char *linkedid, int64
 	if (c == NULL)
 		return NULL;
 	memcpy(c->linkedid, linkedid, strlen(linkedid) + 1);
-	c->started_ms = c->last_event_ms = now_ms;
+	c->started_ms = now_ms;
+	touch(t, c, now_ms);
 	c->clock_provisional = t->clock_provisional != 0;
 	struct call **p = slot_of(t, linkedid);
 	c->next = *p;
@@ -160,6 +173,8 @@ static struct call *new_call(struct call_tracker *t, const char *linkedid, int64
 static void remove_call(struct call_tracker *t, struct call *c)
 {
 	struct call **p = slot_of(t, c->linkedid);
+	if (c->journal_dirty)
+		t->journal_dirty--;
 	if (*p == c)
 		*p = c->next;
 	t->ncalls--;
@@ -383,6 +398,8 @@ static void finish(struct call_tracker *t, struct call *c, int64_t now_ms, int p
 	c->ended_ms = now_ms;
 	t->calls_ended++;
 	emit(t, CALL_HANGUP, c, now_ms);
+	if (t->o.journal)
+		call_journal_end(t->o.journal, c->linkedid);
 	remove_call(t, c);
 }
 
@@ -409,7 +426,7 @@ static struct ct_channel *new_channel(struct call_tracker *t, struct call *c)
 
 static struct ct_channel *add_channel(struct call_tracker *t, struct call *c, const struct ami_msg *m)
 {
-	char uid[CT_ID_MAX], context[CT_NAME_MAX];
+	char uid[CT_ID_MAX] = {0}, context[CT_NAME_MAX]; /* whole buffers are copied: zeroed */
 	struct ct_channel *ch = new_channel(t, c);
 
 	if (ch == NULL)
@@ -431,7 +448,7 @@ static struct ct_channel *add_channel(struct call_tracker *t, struct call *c, co
  * number also says what its endpoint is, where nothing better does. */
 static void note_caller(struct call_tracker *t, struct call *c, const struct ami_msg *m)
 {
-	char num[CT_NUMBER_MAX], name[CT_LABEL_MAX], context[CT_NAME_MAX];
+	char num[CT_NUMBER_MAX] = {0}, name[CT_LABEL_MAX] = {0}, context[CT_NAME_MAX];
 	struct ct_channel *leg = &c->ch[0];
 
 	get(m, "CallerIDNum", num, sizeof(num));
@@ -569,7 +586,7 @@ static void on_dial_begin(struct call_tracker *t, struct call *c, const struct a
  * answered.  Kept aside; used at the end only if nothing better came. */
 static void note_dial_answer(struct call *c, const struct ami_msg *m, int64_t now_ms)
 {
-	char uid[CT_ID_MAX], name[CT_NAME_MAX], endpoint[CT_ENDPOINT_MAX];
+	char uid[CT_ID_MAX], name[CT_NAME_MAX], endpoint[CT_ENDPOINT_MAX] = {0};
 	int is_local = 0;
 
 	if (c->dial_answered_by[0] || find_channel(c, get(m, "DestUniqueid", uid, sizeof(uid))) != NULL)
@@ -640,7 +657,7 @@ static struct ct_channel *adopt_moved(struct call_tracker *t, struct call *to, c
 			struct ct_channel moved = *old;
 			old->gone = 1;
 			old->bridge[0] = '\0';
-			from->last_event_ms = now_ms;
+			touch(t, from, now_ms);
 			if (all_gone(from))
 				finish(t, from, now_ms, from->legs > from->nch);
 			struct ct_channel *ch = new_channel(t, to);
@@ -773,7 +790,7 @@ void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t
 	struct call *c = call_for(t, m, kind, now_ms);
 	if (c == NULL)
 		return;
-	c->last_event_ms = now_ms;
+	touch(t, c, now_ms);
 	if (kind == EV_TRANSFER) {
 		c->transferred = 1;
 		return;
@@ -880,6 +897,25 @@ static int64_t channel_age_ms(const struct ami_msg *m)
 	return ((int64_t)h * 3600 + mi * 60 + se) * 1000;
 }
 
+/* A channel we knew, still up: if it was bridged while we were away and
+ * that answered the call, the answer is dated when we noticed, and the
+ * record says it is partial (its answer time is not the PBX's). */
+static void still_up(struct call_tracker *t, struct call *c, struct ct_channel *ch, const struct ami_msg *m,
+                     int64_t now_ms)
+{
+	char bridge[CT_ID_MAX] = {0};
+
+	ch->seen_in_sync = 1;
+	if (strcmp(get(m, "BridgeId", bridge, sizeof(bridge)), ch->bridge) == 0)
+		return;
+	memcpy(ch->bridge, bridge, sizeof(ch->bridge));
+	touch(t, c, c->last_event_ms);
+	int was_answered = c->answered;
+	check_answer(t, c, now_ms);
+	if (c->answered && !was_answered)
+		c->partial = 1;
+}
+
 void call_tracker_sync_channel(struct call_tracker *t, const struct ami_msg *m, int64_t now_ms)
 {
 	char uid[CT_ID_MAX], lid[CT_ID_MAX];
@@ -890,12 +926,15 @@ void call_tracker_sync_channel(struct call_tracker *t, const struct ami_msg *m, 
 		return;
 	struct call *c = *slot_of(t, lid);
 	if (c != NULL && (ch = find_channel(c, uid)) != NULL) {
-		ch->seen_in_sync = 1;
+		still_up(t, c, ch, m, now_ms);
 		return;
 	}
 	/* A channel born while we were away: its call is known only in part. */
-	if (c == NULL && (c = new_call(t, lid, now_ms - channel_age_ms(m))) == NULL)
-		return;
+	if (c == NULL) {
+		if ((c = new_call(t, lid, now_ms - channel_age_ms(m))) == NULL)
+			return;
+		t->calls_seen_late++;
+	}
 	c->partial = 1;
 	int first = c->nch == 0;
 	if ((ch = add_channel(t, c, m)) == NULL)
@@ -909,10 +948,11 @@ void call_tracker_sync_channel(struct call_tracker *t, const struct ami_msg *m, 
 }
 
 /* Channels that vanished while we were away hung up unseen: their calls
- * lost events, and calls left with no channel are closed. */
+ * lost events, and calls left with no channel are closed, partial, ended
+ * when we noticed (docs/topics.md: the end lies between the start of the
+ * gap and then). */
 void call_tracker_sync_end(struct call_tracker *t, int64_t now_ms)
 {
-	(void)now_ms;
 	if (!t->syncing)
 		return;
 	t->syncing = 0;
@@ -927,7 +967,115 @@ void call_tracker_sync_end(struct call_tracker *t, int64_t now_ms)
 				}
 			}
 			if (all_gone(c))
-				finish(t, c, c->last_event_ms, 1);
+				finish(t, c, now_ms, 1);
 		}
 	}
+}
+
+/* ---- the journal: calls in flight across a restart ---- */
+
+/* A call as the journal holds it: this header, the struct, its channels.
+ * Another build's layout is not guessed at: its calls are not restored. */
+struct call_image {
+	uint32_t format, call_size, channel_size, nch;
+};
+#define CALL_IMAGE_FORMAT 1
+
+static int write_image(struct call_tracker *t, struct call *c)
+{
+	struct call_image h = {CALL_IMAGE_FORMAT, sizeof(struct call), sizeof(struct ct_channel), (uint32_t)c->nch};
+	size_t len = sizeof(h) + sizeof(*c) + (size_t)c->nch * sizeof(*c->ch);
+	unsigned char *buf = malloc(len);
+
+	if (buf == NULL)
+		return -1;
+	memcpy(buf, &h, sizeof(h));
+	/* byte copies (padding included: calls and channels are zeroed when made) */
+	memcpy(buf + sizeof(h), c, sizeof(*c));
+	memset(buf + sizeof(h) + offsetof(struct call, next), 0, sizeof(c->next));
+	memset(buf + sizeof(h) + offsetof(struct call, ch), 0, sizeof(c->ch));
+	if (c->nch)
+		memcpy(buf + sizeof(h) + sizeof(*c), c->ch, (size_t)c->nch * sizeof(*c->ch));
+	int rc = call_journal_put(t->o.journal, c->linkedid, buf, len);
+	free(buf);
+	return rc;
+}
+
+void call_tracker_journal_flush(struct call_tracker *t)
+{
+	for (size_t i = 0; t->journal_dirty > 0 && i < t->nbuckets; i++) {
+		for (struct call *c = t->buckets[i]; c; c = c->next) {
+			if (!c->journal_dirty)
+				continue;
+			c->journal_dirty = 0;
+			t->journal_dirty--;
+			write_image(t, c);
+		}
+	}
+}
+
+static struct call *read_image(const char *id, const void *state, size_t len)
+{
+	struct call_image h;
+	const unsigned char *p = state;
+
+	if (len < sizeof(h))
+		return NULL;
+	memcpy(&h, p, sizeof(h));
+	if (h.format != CALL_IMAGE_FORMAT || h.call_size != sizeof(struct call) ||
+	    h.channel_size != sizeof(struct ct_channel) || h.nch > CT_MAX_CHANNELS ||
+	    len != sizeof(h) + sizeof(struct call) + (size_t)h.nch * sizeof(struct ct_channel))
+		return NULL;
+	struct call *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	memcpy(c, p + sizeof(h), sizeof(*c));
+	c->next = NULL;
+	c->ch = h.nch ? calloc(h.nch, sizeof(*c->ch)) : NULL;
+	if ((h.nch && c->ch == NULL) || c->nch != (int)h.nch || strcmp(c->linkedid, id) != 0 ||
+	    memchr(c->linkedid, '\0', sizeof(c->linkedid)) == NULL) {
+		free(c->ch);
+		free(c);
+		return NULL;
+	}
+	if (h.nch)
+		memcpy(c->ch, p + sizeof(h) + sizeof(*c), h.nch * sizeof(*c->ch));
+	c->cap = c->nch;
+	return c;
+}
+
+static void restore_one(void *ctx, const char *id, const void *state, size_t len)
+{
+	struct call_tracker *t = ctx;
+	struct call *c = read_image(id, state, len);
+
+	if (c == NULL || !linkedid_ok(id) || *slot_of(t, id) != NULL || t->ncalls >= t->o.max_calls) {
+		if (c)
+			free_call(c);
+		t->calls_unrestored++;
+		return;
+	}
+	c->restored = 1;
+	c->clock_provisional = 0; /* dated by the PBX's clock before the restart */
+	c->start_held = 0;        /* a start not sent before the restart is not sent */
+	c->journal_dirty = 0;
+	struct call **p = slot_of(t, id);
+	c->next = *p;
+	*p = c;
+	t->ncalls++;
+	t->calls_restored++;
+}
+
+size_t call_tracker_restore(struct call_tracker *t)
+{
+	uint64_t before = t->calls_restored;
+
+	if (t->o.journal)
+		call_journal_each(t->o.journal, restore_one, t);
+	if (t->calls_unrestored)
+		log_warnx(
+		    "call tracker: %llu call(s) in the journal could not be read back (written by another version?); "
+		    "they are followed from the PBX's channel list as partial calls",
+		    (unsigned long long)t->calls_unrestored);
+	return (size_t)(t->calls_restored - before);
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "ami_codec.h"
+#include "call_journal.h"
 #include "endpoint_kinds.h"
 #include "globs.h"
 #include "log.h"
@@ -61,6 +62,8 @@ struct call {
 	unsigned dial_busy : 1, dial_congestion : 1, dial_unavail : 1;
 	unsigned clock_provisional : 1; /* dated before the PBX's clock was confirmed */
 	unsigned start_held : 1;        /* calls/start waits (start_hold_ms) for a withheld caller to show */
+	unsigned journal_dirty : 1;     /* changed since it was last written to the journal */
+	unsigned restored : 1;          /* carried over from before a bridge restart */
 	int64_t start_due_ms;
 };
 
@@ -80,6 +83,7 @@ struct call_tracker_opts {
 	 * withheld in it too; 0: at once */
 	int64_t start_hold_ms;
 	call_caller_cb ask_presentation; /* may be NULL */
+	struct call_journal *journal;    /* calls in flight on disk; may be NULL */
 };
 
 struct call_tracker {
@@ -93,10 +97,14 @@ struct call_tracker {
 	int clock_provisional; /* the PBX's clock is not confirmed in this session yet */
 	/* counters */
 	uint64_t calls_started, calls_ended, calls_partial, calls_refused, channels_capped;
-	uint64_t times_fixed;   /* records whose times were put back in order */
-	uint64_t bad_linkedids; /* events whose Linkedid is no id: not tracked */
-	uint64_t no_linkedid;   /* channel events without a Linkedid (Asterisk < 13) */
-	size_t starts_held;     /* calls whose calls/start waits */
+	uint64_t times_fixed;      /* records whose times were put back in order */
+	uint64_t bad_linkedids;    /* events whose Linkedid is no id: not tracked */
+	uint64_t no_linkedid;      /* channel events without a Linkedid (Asterisk < 13) */
+	size_t starts_held;        /* calls whose calls/start waits */
+	size_t journal_dirty;      /* calls changed since last written to the journal */
+	uint64_t calls_restored;   /* calls carried over a bridge restart */
+	uint64_t calls_seen_late;  /* calls found up without having seen them start */
+	uint64_t calls_unrestored; /* journalled calls that could not be read back */
 	struct log_ratelimit times_log, bad_id_log;
 };
 
@@ -112,6 +120,12 @@ void call_tracker_listed(struct call_tracker *t, const struct ami_msg *m);
 void call_tracker_presentation(struct call_tracker *t, const char *linkedid, const char *num_pres);
 /* Sends the calls/start records whose hold is over. */
 void call_tracker_release_starts(struct call_tracker *t, int64_t now_ms);
+/* Writes the calls that changed to the journal (the bridge runs it every
+ * poll round; a SIGKILL loses at most the changes of one round). */
+void call_tracker_journal_flush(struct call_tracker *t);
+/* Takes back the calls the journal holds (after a restart); their channels
+ * are checked by the next sync like any others.  Returns how many. */
+size_t call_tracker_restore(struct call_tracker *t);
 /* Closes calls idle for longer than idle_timeout as partial. */
 void call_tracker_expire(struct call_tracker *t, int64_t now_ms);
 

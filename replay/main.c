@@ -4,6 +4,7 @@
  */
 #include <getopt.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,27 @@ static void usage(FILE *f)
 	           "  -h, --help          this text\n"
 	           "  -V, --version       version\n\n"
 	           "The AMI secret accepted comes from PBXBUS_REPLAY_SECRET (default bridgepass),\n"
-	           "never from the command line.\n");
+	           "never from the command line.  SIGUSR1 drops the client and refuses logins (as\n"
+	           "after the AMI password changed); SIGUSR2 accepts them again.\n");
+}
+
+static volatile sig_atomic_t refuse_logins;
+
+static void on_refuse_signal(int sig)
+{
+	refuse_logins = sig == SIGUSR1;
+}
+
+/* SIGUSR1: drop the client and refuse logins; SIGUSR2: accept them again. */
+static void install_refuse_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_refuse_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, NULL) < 0 || sigaction(SIGUSR2, &sa, NULL) < 0)
+		fatal("sigaction");
 }
 
 static int parse_number(const char *s, double min, double *out)
@@ -210,6 +231,8 @@ int main(int argc, char **argv)
 	free(dflt);
 
 	signals_install(&stop);
+	install_refuse_signals();
+	o.refuse_logins = &refuse_logins;
 	int rc = replay_serve(&o, items, nitems, &answers, &stop);
 	recorded_free(&answers);
 	for (size_t i = 0; i < ncaps; i++)

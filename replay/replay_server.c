@@ -179,7 +179,7 @@ static void login(struct server *srv, const struct ami_msg *m, const char *idl)
 		ami_msg_get(m, "Secret", given, sizeof(given));
 		ok = strcmp(given, srv->o->secret) == 0;
 	}
-	ok = ok && strcmp(user, srv->o->user) == 0;
+	ok = ok && strcmp(user, srv->o->user) == 0 && !(srv->o->refuse_logins && *srv->o->refuse_logins);
 	if (!ok) {
 		say("LOGIN fail");
 		queuef(s, "Response: Error\r\n%sMessage: Authentication failed\r\n\r\n", idl);
@@ -545,6 +545,8 @@ int replay_serve(const struct replay_options *o, const struct replay_stream_item
 		}
 		if (srv.s.fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			read_client(&srv);
+		if (o->refuse_logins && *o->refuse_logins && srv.s.fd >= 0 && srv.s.logged_in)
+			end_session(&srv, "logins refused from now on");
 		play_due(&srv, clock_mono_ms());
 		if (srv.s.fd >= 0 && srv.s.out_len > OUT_LIMIT)
 			end_session(&srv, "client too slow");

@@ -22,13 +22,16 @@ struct replay_options {
 	int port; /* 0: any free port (printed as LISTEN <port>) */
 	const char *user;
 	const char *secret;
-	double speed;         /* 1: as recorded; 10: ten times faster; 0: no pauses */
-	double gap;           /* seconds of quiet between captures, before speed */
-	double delay;         /* seconds after a login before events flow */
-	unsigned loops;       /* 0: for ever */
-	int run_on;           /* after the first login the PBX plays on with nobody listening */
-	int refuse_actions;   /* "Permission denied" to all but Login, Ping, Logoff */
-	int withheld;         /* Getvar CALLERID(num-pres): restricted */
+	double speed;       /* 1: as recorded; 10: ten times faster; 0: no pauses */
+	double gap;         /* seconds of quiet between captures, before speed */
+	double delay;       /* seconds after a login before events flow */
+	unsigned loops;     /* 0: for ever */
+	int run_on;         /* after the first login the PBX plays on with nobody listening */
+	int refuse_actions; /* "Permission denied" to all but Login, Ping, Logoff */
+	int withheld;       /* Getvar CALLERID(num-pres): restricted */
+	/* set (SIGUSR1): the client is dropped and logins refused, as after the
+	 * AMI password changed; cleared (SIGUSR2): accepted again */
+	volatile sig_atomic_t *refuse_logins;
 	const char *schedule; /* write each call's Linkedid, start, answer, end here */
 };
 
