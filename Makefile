@@ -25,8 +25,8 @@ BASE_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-reco
 SAN_LDFLAGS := -fsanitize=$(SANITIZE)
 endif
 
-PKG_BRIDGE = libmosquitto libcrypto libcjson
-CFLAGS_ALL = $(BASE_CFLAGS) $(shell pkg-config --cflags libcjson libpq) $(CFLAGS)
+PKG_BRIDGE = libmosquitto libcrypto libcjson libmariadb
+CFLAGS_ALL = $(BASE_CFLAGS) $(shell pkg-config --cflags libcjson libpq libmariadb) $(CFLAGS)
 LIBS_BRIDGE = $(shell pkg-config --libs $(PKG_BRIDGE))
 LIBS_CONSUMER = $(shell pkg-config --libs libmosquitto libcjson libpq libmicrohttpd libcrypto) -lpthread
 LIBS_TEST = $(shell pkg-config --libs $(PKG_BRIDGE) libcjson libpq libmicrohttpd) -lpthread
@@ -36,7 +36,7 @@ COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/clock.
 	common/globs.c common/mqtt_config.c common/utf8.c common/privdrop.c common/signals.c common/call_record_schema.c common/crc32.c
 # common/md5hex.c (libcrypto) is shared by the bridge and the replay only.
 BRIDGE_SRC := common/md5hex.c bridge/ami_json.c bridge/ami_client.c bridge/event_filter.c bridge/bridge_config.c bridge/bridge.c bridge/check.c \
-	bridge/call_tracker.c bridge/endpoint_kinds.c bridge/caller_presentation.c bridge/call_journal.c bridge/call_record.c bridge/outbox.c bridge/refused_log.c bridge/pbx_clock.c bridge/asterisk_version.c \
+	bridge/call_tracker.c bridge/endpoint_kinds.c bridge/caller_presentation.c bridge/call_journal.c bridge/cdr_store.c bridge/call_record.c bridge/outbox.c bridge/refused_log.c bridge/pbx_clock.c bridge/asterisk_version.c \
 	bridge/pbx_state.c bridge/state_render.c bridge/bridge_state.c
 CONSUMER_SRC := consumer/phone.c consumer/payload_digest.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/migrations.c \
 	consumer/consumer.c consumer/http.c consumer/pg_array.c
@@ -71,7 +71,7 @@ pbxbus-replay: $(REPLAY_BIN)
 # The stand-in PBX: the codec and MD5 of the bridge, no MQTT.
 $(REPLAY_BIN): $(REPLAY_OBJ) $(BUILD)/replay/main.o $(BUILD)/common/ami_codec.o $(BUILD)/common/log.o \
 		$(BUILD)/common/clock.o $(BUILD)/common/signals.o $(BUILD)/common/md5hex.o
-	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcrypto)
+	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcrypto libmariadb)
 
 # Each binary links only what it uses: the bridge never links libpq.
 $(CONSUMER_BIN): $(COMMON_OBJ) $(CONSUMER_OBJ) $(BUILD)/consumer/main.o

@@ -76,7 +76,10 @@ static void put_field(struct jw *w, enum record_field f, const struct call *c, e
 		str_or_null(w, dir == CALL_DIR_INBOUND && !c->withheld ? c->external_name : NULL);
 		break;
 	case RF_WITHHELD:
-		jw_bool(w, dir == CALL_DIR_INBOUND && c->withheld);
+		if (c->from_cdr && !c->withheld)
+			jw_null(w); /* a CDR keeps no presentation */
+		else
+			jw_bool(w, dir == CALL_DIR_INBOUND && c->withheld);
 		break;
 	case RF_DID:
 		str_or_null(w, dir == CALL_DIR_INBOUND ? c->did : NULL);
@@ -97,7 +100,10 @@ static void put_field(struct jw *w, enum record_field f, const struct call *c, e
 		str_or_null(w, c->queue);
 		break;
 	case RF_TRANSFERRED:
-		jw_bool(w, c->transferred);
+		if (c->from_cdr)
+			jw_null(w);
+		else
+			jw_bool(w, c->transferred);
 		break;
 	case RF_PARTIAL:
 		jw_bool(w, c->partial);
@@ -122,16 +128,22 @@ static void put_field(struct jw *w, enum record_field f, const struct call *c, e
 		            ended ? call_disposition(c) : (c->answered ? call_record_dispositions[RP_ANSWERED] : NULL));
 		break;
 	case RF_PBX_ANSWERED:
-		jw_bool(w, c->pbx_answered);
+		if (c->from_cdr)
+			jw_null(w);
+		else
+			jw_bool(w, c->pbx_answered);
 		break;
 	case RF_HANGUP_CAUSE:
-		int_or_null(w, c->nch > 0 ? c->ch[0].cause : 0, ended && c->nch > 0);
+		int_or_null(w, c->nch > 0 ? c->ch[0].cause : 0, ended && c->nch > 0 && !c->from_cdr);
 		break;
 	case RF_HANGUP_CAUSE_TEXT:
-		str_or_null(w, ended && c->nch > 0 ? c->ch[0].cause_txt : NULL);
+		str_or_null(w, ended && c->nch > 0 && !c->from_cdr ? c->ch[0].cause_txt : NULL);
 		break;
 	case RF_LEGS:
 		jw_int(w, c->legs);
+		break;
+	case RF_ORIGIN:
+		jw_strz(w, call_record_origins[c->from_cdr ? RO_CDR : RO_AMI]);
 		break;
 	case RF_COUNT:
 		break;

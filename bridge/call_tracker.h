@@ -64,6 +64,8 @@ struct call {
 	unsigned start_held : 1;        /* calls/start waits (start_hold_ms) for a withheld caller to show */
 	unsigned journal_dirty : 1;     /* changed since it was last written to the journal */
 	unsigned restored : 1;          /* carried over from before a bridge restart */
+	unsigned from_cdr : 1;          /* made from the PBX's CDR store, not seen live */
+	unsigned awaiting_cdr : 1;      /* ended while the bridge was away: the CDR completes it */
 	int64_t start_due_ms;
 };
 

@@ -12,6 +12,8 @@ const char *const call_record_dispositions[] = {
     [RP_ANSWERED] = "ANSWERED", [RP_NO_ANSWER] = "NO ANSWER",   [RP_BUSY] = "BUSY",
     [RP_FAILED] = "FAILED",     [RP_CONGESTION] = "CONGESTION", NULL};
 
+const char *const call_record_origins[] = {[RO_AMI] = "ami", [RO_CDR] = "cdr", NULL};
+
 int call_record_word_ok(const char *s, const char *const *words)
 {
 	for (; *words; words++)

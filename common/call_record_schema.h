@@ -45,7 +45,8 @@ enum record_type { RT_INT, RT_STRING, RT_BOOL, RT_TIME, RT_STRINGS };
 	X(RF_PBX_ANSWERED, "pbx_answered", RT_BOOL, 0, 1, NULL)                                                        \
 	X(RF_HANGUP_CAUSE, "hangup_cause", RT_INT, 0, 1000, NULL)                                                      \
 	X(RF_HANGUP_CAUSE_TEXT, "hangup_cause_text", RT_STRING, 0, 255, NULL)                                          \
-	X(RF_LEGS, "legs", RT_INT, 0, 1000000, NULL)
+	X(RF_LEGS, "legs", RT_INT, 0, 1000000, NULL)                                                                   \
+	X(RF_ORIGIN, "origin", RT_STRING, 0, 7, NULL)
 
 #define RF_ENUM(id, key, type, required, max, column) id,
 enum record_field { CALL_RECORD_FIELDS(RF_ENUM) RF_COUNT };
@@ -63,8 +64,10 @@ extern const struct record_field_def call_record_fields[RF_COUNT];
 /* The words of `direction` and `disposition`, NULL-terminated. */
 extern const char *const call_record_directions[];
 extern const char *const call_record_dispositions[];
+extern const char *const call_record_origins[]; /* "ami" (live), "cdr" (the PBX's CDR store) */
 enum record_direction { RD_INBOUND, RD_OUTBOUND, RD_INTERNAL };
 enum record_disposition { RP_ANSWERED, RP_NO_ANSWER, RP_BUSY, RP_FAILED, RP_CONGESTION };
+enum record_origin { RO_AMI, RO_CDR };
 
 /* Is s one of the NULL-terminated words? */
 int call_record_word_ok(const char *s, const char *const *words);

@@ -153,6 +153,10 @@ static int check_fields(const cJSON *o, const struct phone_plan *plan, struct ca
 		snprintf(err, errsz, "direction or disposition not one of the documented values");
 		return -1;
 	}
+	if (cJSON_IsString(val[RF_ORIGIN]) && !call_record_word_ok(val[RF_ORIGIN]->valuestring, call_record_origins)) {
+		snprintf(err, errsz, "origin not one of the documented values");
+		return -1;
+	}
 	r->started_ms = iso8601_parse_ms(r->started_at);
 	r->ended_ms = iso8601_parse_ms(ended);
 	/* Well-formed but contradicting itself: a bridge's clock problem,
