@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <mosquitto.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ami_json.h"
 #include "asterisk_version.h"
@@ -104,6 +106,12 @@ const char *bridge_status_json(struct bridge *b, const char *state)
 	jw_uint(w, b->gap_seconds);
 	put_time_or_null(w, "last_gap_from", b->last_gap_from_ms);
 	put_time_or_null(w, "last_gap_to", b->last_gap_to_ms);
+	jw_keyz(w, "cdr_store");
+	jw_strz(w, !b->backfill.enabled ? "off" : b->backfill.pending && b->backfill.attempts ? "failing" : "on");
+	jw_keyz(w, "calls_recovered");
+	jw_uint(w, b->backfill.recovered);
+	jw_keyz(w, "calls_completed");
+	jw_uint(w, b->backfill.completed);
 	jw_keyz(w, "journal_write_failures");
 	jw_uint(w, b->journal.write_failures);
 	jw_keyz(w, "endpoints_guessed");
@@ -360,7 +368,10 @@ static void note_gap(struct bridge *b)
 	int64_t now = pbx_clock_now(&b->clock, clock_wall_ms());
 	char from[ISO8601_LEN], to[ISO8601_LEN];
 
-	if (b->alive_ms <= 0 || now - b->alive_ms < GAP_MIN_MS)
+	if (b->alive_ms <= 0)
+		return;
+	backfill_gap(&b->backfill, b->alive_ms, now, clock_mono_ms()); /* even a short one: calls may wait for it */
+	if (now - b->alive_ms < GAP_MIN_MS)
 		return;
 	b->gaps++;
 	b->gap_seconds += (uint64_t)((now - b->alive_ms) / 1000);
@@ -368,8 +379,12 @@ static void note_gap(struct bridge *b)
 	b->last_gap_to_ms = now;
 	b->status_dirty = 1;
 	log_warnx("calls made between %s and %s were not seen (%lld s without the PBX's events); calls still up are "
-	          "followed, calls that ended meanwhile are closed as partial",
-	          iso8601_ms(b->alive_ms, from), iso8601_ms(now, to), (long long)((now - b->alive_ms) / 1000));
+	          "followed; %s",
+	          iso8601_ms(b->alive_ms, from), iso8601_ms(now, to), (long long)((now - b->alive_ms) / 1000),
+	          b->backfill.enabled ? "the others come from the PBX's CDR store"
+	                              : "calls that ended meanwhile are closed as partial, and calls made meanwhile are "
+	                                "lost: set cdr_db_user (and cdr_db_host or cdr_db_socket) to recover them from "
+	                                "the PBX's CDR store");
 }
 
 static void on_ami_login(void *ctx)
@@ -462,6 +477,11 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 		return -1;
 	if (call_journal_open(&b->journal, s->outbox_dir, err, errsz) < 0)
 		return -1;
+	if (s->cdr_timezone[0]) { /* CDR calldate is the PBX's local time */
+		setenv("TZ", s->cdr_timezone, 1);
+		tzset();
+	}
+	backfill_init(&b->backfill, &s->cdr, s->cdr_backfill_max_ms);
 	b->alive_ms = b->journal.seen_ms;
 	jw_init(&b->json, JSON_EVENT_MAX);
 	jw_init(&b->record_json, 64 * 1024);
@@ -480,7 +500,8 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 	                               .max_calls = s->max_calls,
 	                               .start_hold_ms = CALL_START_HOLD_MS,
 	                               .ask_presentation = on_new_caller,
-	                               .journal = &b->journal};
+	                               .journal = &b->journal,
+	                               .hold_for_cdr = b->backfill.enabled};
 	if (call_tracker_init(&b->calls, &co, on_call_record, b) < 0) {
 		snprintf(err, errsz, "out of memory");
 		return -1;
@@ -511,6 +532,7 @@ void bridge_free(struct bridge *b)
 	event_filter_free(&b->filter);
 	call_tracker_free(&b->calls);
 	call_journal_close(&b->journal);
+	backfill_free(&b->backfill);
 	outbox_close(&b->outbox);
 	glob_list_free(&b->trunk_contexts);
 	glob_list_free(&b->trunk_endpoints);
@@ -559,6 +581,9 @@ static int64_t calls_tick(struct bridge *b, int64_t now)
 		call_tracker_expire(&b->calls, pbx_now);
 	}
 	int64_t wait = b->next_expire_ms - now < 1000 ? b->next_expire_ms - now : 1000;
+	int64_t bf = backfill_tick(&b->backfill, &b->calls, now, pbx_now);
+	if (bf < wait)
+		wait = bf;
 	return b->calls.starts_held > 0 || b->journal.dirty ? START_TICK_MS : wait;
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "ami_client.h"
+#include "backfill.h"
 #include "bridge_config.h"
 #include "call_journal.h"
 #include "call_tracker.h"
@@ -32,6 +33,7 @@ struct bridge {
 	struct call_tracker calls;
 	struct caller_presentation presentation;
 	struct call_journal journal;
+	struct backfill backfill;
 	int64_t journal_sync_ms;
 	int64_t alive_ms; /* PBX time the AMI session was last known whole (the journal keeps it) */
 	/* gaps in the bridge's view of the PBX: counted, the last one kept */

@@ -56,6 +56,17 @@ const struct cfg_key bridge_keys[] = {
     CFG_S("events_allow", "*", "event names published on events/ (globs, space-separated)"),
     CFG_S("events_deny", "VarSet Newexten RTCP*", "event names never published (globs; deny wins)"),
     CFG_I("status_interval", "60", 5, 86400, "seconds between bridge/status refreshes"),
+    CFG_S("cdr_db_host", "", "host of the PBX's CDR database (MariaDB/MySQL) for the CDR backfill"),
+    CFG_I("cdr_db_port", "3306", 1, 65535, "its TCP port"),
+    CFG_S("cdr_db_socket", "", "its Unix socket, instead of host and port (FreePBX: /var/lib/mysql/mysql.sock)"),
+    CFG_S("cdr_db_name", "asteriskcdrdb", "the CDR database"),
+    CFG_S("cdr_db_table", "cdr", "the CDR table (letters, digits, '_')"),
+    CFG_S("cdr_db_user", "", "a user that may SELECT from that table; empty: no CDR backfill"),
+    CFG_SECRET_S("cdr_db_password", "its password (prefer cdr_db_password_file or PBXBUS_CDR_DB_PASSWORD)"),
+    CFG_S("cdr_db_password_file", NULL, "file holding that password (mode 600)"),
+    CFG_S("cdr_timezone", "", "the PBX's time zone, in which CDR calldate is written (e.g. Europe/Amsterdam; empty: "
+                               "this host's)"),
+    CFG_I("cdr_backfill_max", "604800", 60, 31536000, "longest gap read from the CDR store, in seconds (its last part)"),
 };
 const size_t bridge_nkeys = sizeof(bridge_keys) / sizeof(bridge_keys[0]);
 
@@ -144,6 +155,47 @@ static int load_mqtt(struct bridge_settings *s, const struct config *cfg, char *
 	return 0;
 }
 
+/* A zone name is a file under /usr/share/zoneinfo: tzset() would take a
+ * wrong one silently as UTC, and every CDR time would be off. */
+static int zone_ok(const char *tz)
+{
+	char path[512];
+
+	if (tz[0] == '\0')
+		return 1;
+	if (tz[0] == '/' || strstr(tz, "..") || strlen(tz) > 200)
+		return 0;
+	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
+	return access(path, R_OK) == 0;
+}
+
+static int load_cdr(struct bridge_settings *s, const struct config *cfg, char *err, size_t errsz)
+{
+	struct cdr_store_opts *o = &s->cdr;
+
+	o->host = config_str(cfg, "cdr_db_host");
+	o->port = (int)config_int(cfg, "cdr_db_port");
+	o->socket = config_str(cfg, "cdr_db_socket");
+	o->database = config_str(cfg, "cdr_db_name");
+	o->table = config_str(cfg, "cdr_db_table");
+	o->user = config_str(cfg, "cdr_db_user");
+	if (config_secret(cfg, "cdr_db_password", "cdr_db_password_file", s->cdr_password, sizeof(s->cdr_password),
+	                  err, errsz) < 0)
+		return -1;
+	o->password = s->cdr_password;
+	s->cdr_timezone = config_str(cfg, "cdr_timezone") ? config_str(cfg, "cdr_timezone") : "";
+	s->cdr_backfill_max_ms = config_int(cfg, "cdr_backfill_max") * 1000;
+	if (!zone_ok(s->cdr_timezone)) {
+		snprintf(err, errsz, "cdr_timezone %s: no such zone in /usr/share/zoneinfo", s->cdr_timezone);
+		return -1;
+	}
+	if (o->user && o->user[0] && !cdr_store_configured(o)) {
+		snprintf(err, errsz, "cdr_db_user is set: set cdr_db_host or cdr_db_socket too");
+		return -1;
+	}
+	return 0;
+}
+
 int bridge_settings_load(struct bridge_settings *s, const struct config *cfg, char *err, size_t errsz)
 {
 	memset(s, 0, sizeof(*s));
@@ -172,11 +224,12 @@ int bridge_settings_load(struct bridge_settings *s, const struct config *cfg, ch
 	s->events_deny = config_str(cfg, "events_deny");
 	s->status_interval_ms = config_int(cfg, "status_interval") * 1000;
 	snprintf(s->acks_topic, sizeof(s->acks_topic), "%s/acks/#", s->prefix);
-	return 0;
+	return load_cdr(s, cfg, err, errsz);
 }
 
 void bridge_settings_wipe(struct bridge_settings *s)
 {
 	explicit_bzero(s->ami_secret, sizeof(s->ami_secret));
 	explicit_bzero(s->mqtt_password, sizeof(s->mqtt_password));
+	explicit_bzero(s->cdr_password, sizeof(s->cdr_password));
 }

@@ -3,6 +3,7 @@
 #define PBXBUS_BRIDGE_CONFIG_H
 
 #include "ami_client.h"
+#include "cdr_store.h"
 #include "config.h"
 #include "limits.h"
 #include "mqtt_link.h"
@@ -16,6 +17,10 @@ struct bridge_settings {
 	char client_id[192];
 	char ami_secret[SECRET_MAX];
 	char mqtt_password[SECRET_MAX];
+	char cdr_password[SECRET_MAX];
+	struct cdr_store_opts cdr; /* the PBX's CDR store; off unless cdr_db_user is set */
+	const char *cdr_timezone;
+	int64_t cdr_backfill_max_ms;
 	char will_topic[TOPIC_MAX];
 	struct ami_opts ami;
 	struct mqtt_opts mqtt;

@@ -18,6 +18,7 @@
 
 #include "ami_codec.h"
 #include "call_journal.h"
+#include "cdr_store.h"
 #include "endpoint_kinds.h"
 #include "globs.h"
 #include "log.h"
@@ -86,6 +87,7 @@ struct call_tracker_opts {
 	int64_t start_hold_ms;
 	call_caller_cb ask_presentation; /* may be NULL */
 	struct call_journal *journal;    /* calls in flight on disk; may be NULL */
+	int hold_for_cdr;                /* a call that ended while we were away waits for its CDR */
 };
 
 struct call_tracker {
@@ -128,6 +130,15 @@ void call_tracker_journal_flush(struct call_tracker *t);
 /* Takes back the calls the journal holds (after a restart); their channels
  * are checked by the next sync like any others.  Returns how many. */
 size_t call_tracker_restore(struct call_tracker *t);
+/* The rows of one call from the PBX's CDR store (one Linkedid, in calldate
+ * order), read after a gap.  A call recorded live, or being recorded, is
+ * left alone; one that ended while we were away is completed from them;
+ * one never seen is recorded from them (origin "cdr"). */
+enum cdr_outcome { CDR_LIVE, CDR_EMITTED_ALREADY, CDR_COMPLETED, CDR_RECOVERED, CDR_UNUSABLE };
+enum cdr_outcome call_tracker_cdr_call(struct call_tracker *t, const struct cdr_row *rows, size_t n, int64_t now_ms);
+/* Calls still waiting for a CDR (none came, or the store failed) are
+ * closed as partial, ended when their end was noticed.  Returns how many. */
+size_t call_tracker_cdr_done(struct call_tracker *t);
 /* Closes calls idle for longer than idle_timeout as partial. */
 void call_tracker_expire(struct call_tracker *t, int64_t now_ms);
 

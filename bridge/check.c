@@ -152,12 +152,33 @@ static int check_mqtt(struct bridge_settings *s)
 	return ok ? 0 : -1;
 }
 
+/* The CDR store, when one is set: reachable, and the table has the columns read. */
+static int check_cdr(struct bridge_settings *s)
+{
+	struct cdr_store st;
+	char line[640];
+
+	if (!cdr_store_configured(&s->cdr)) {
+		step(1, "CDR store", "not set (cdr_db_user): calls made while the bridge is away are not recovered");
+		return 0;
+	}
+	snprintf(line, sizeof(line), "CDR store %s.%s at %s as %s", s->cdr.database, s->cdr.table,
+	         s->cdr.socket && s->cdr.socket[0] ? s->cdr.socket : s->cdr.host, s->cdr.user);
+	cdr_store_init(&st, &s->cdr);
+	int ok = cdr_store_check(&st) == 0;
+	step(ok, line, ok ? NULL : st.last_error);
+	cdr_store_close(&st);
+	return ok ? 0 : -1;
+}
+
 int bridge_check(struct bridge_settings *s)
 {
 	step(1, "configuration", "OK");
 	if (check_ami(s) < 0)
 		return 1;
 	if (check_mqtt(s) < 0)
+		return 1;
+	if (check_cdr(s) < 0)
 		return 1;
 	printf("all checks passed\n");
 	return 0;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "cdr_writer.h"
 #include "log.h"
 #include "replay_server.h"
 #include "signals.h"
@@ -39,6 +40,9 @@ static void usage(FILE *f)
 	           "  --withheld          every caller's presentation is restricted: Getvar\n"
 	           "                      CALLERID(num-pres) answers prohib_passed_screen (else\n"
 	           "                      allowed_not_screened)\n"
+	           "  --cdr-socket PATH   write a CDR row as each call's legs end into\n"
+	           "                      asteriskcdrdb.cdr of the MariaDB at PATH (as root), as\n"
+	           "                      FreePBX does (replay/freepbx-cdr.sql); calldate in local time\n"
 	           "  --schedule FILE     write each call as it ends: {\"linkedid\", \"start\", \"answer\",\n"
 	           "                      \"end\", \"heard\": all|part|none}, one JSON object a line\n"
 	           "  --log-level L       error, warn, info or debug (default info)\n"
@@ -90,7 +94,7 @@ static int parse_listen(char *s, struct replay_options *o)
 	return 0;
 }
 
-static int parse_args(int argc, char **argv, struct replay_options *o, const char **answers)
+static int parse_args(int argc, char **argv, struct replay_options *o, const char **answers, const char **cdr_socket)
 {
 	static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
 	                                     {"user", required_argument, NULL, 'u'},
@@ -101,7 +105,7 @@ static int parse_args(int argc, char **argv, struct replay_options *o, const cha
 	                                     {"answers", required_argument, NULL, 'a'},
 	                                     {"run-on", no_argument, NULL, 'r'},
 	                                     {"refuse-actions", no_argument, NULL, 'R'},
-	                                     {"withheld", no_argument, NULL, 'W'},
+	                                     {"withheld", no_argument, NULL, 'W'}, {"cdr-socket", required_argument, NULL, 'C'},
 	                                     {"schedule", required_argument, NULL, 'S'},
 	                                     {"log-level", required_argument, NULL, 'L'},
 	                                     {"help", no_argument, NULL, 'h'},
@@ -144,6 +148,9 @@ static int parse_args(int argc, char **argv, struct replay_options *o, const cha
 			break;
 		case 'W':
 			o->withheld = 1;
+			break;
+		case 'C':
+			*cdr_socket = optarg;
 			break;
 		case 'S':
 			o->schedule = optarg;
@@ -195,7 +202,8 @@ int main(int argc, char **argv)
 	char err[512];
 
 	log_init("pbxbus-replay", LOG_LVL_INFO);
-	int first = parse_args(argc, argv, &o, &answers_base);
+	const char *cdr_socket = NULL;
+	int first = parse_args(argc, argv, &o, &answers_base, &cdr_socket);
 	o.secret = getenv("PBXBUS_REPLAY_SECRET") ? getenv("PBXBUS_REPLAY_SECRET") : "bridgepass";
 
 	size_t ncaps = (size_t)(argc - first), nitems = 0;
@@ -230,11 +238,21 @@ int main(int argc, char **argv)
 		fatalx("answers: %s", err);
 	free(dflt);
 
+	struct cdr_writer *cdr = NULL;
+	if (cdr_socket != NULL) {
+		if ((cdr = malloc(sizeof(*cdr))) == NULL || cdr_writer_open(cdr, cdr_socket, o.speed, err, sizeof(err)) < 0)
+			fatalx("%s", cdr ? err : "out of memory");
+		o.cdr = cdr;
+	}
 	signals_install(&stop);
 	install_refuse_signals();
 	o.refuse_logins = &refuse_logins;
 	int rc = replay_serve(&o, items, nitems, &answers, &stop);
 	recorded_free(&answers);
+	if (cdr) {
+		cdr_writer_close(cdr);
+		free(cdr);
+	}
 	for (size_t i = 0; i < ncaps; i++)
 		capture_free(&caps[i]);
 	free(caps);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ami_codec.h"
+#include "cdr_writer.h"
 #include "clock.h"
 #include "log.h"
 #include "md5hex.h"
@@ -392,11 +393,15 @@ static void play_due(struct server *srv, int64_t now)
 			queue(s, raw, len);
 			track(srv, raw, len);
 			sched_event(srv, raw, len, 1);
+			if (srv->o->cdr)
+				cdr_writer_event(srv->o->cdr, raw, len);
 			srv->bytes += len;
 		} else {
 			srv->missed++; /* played to nobody, gone as on a real PBX */
 			track(srv, raw, len);
 			sched_event(srv, raw, len, 0);
+			if (srv->o->cdr)
+				cdr_writer_event(srv->o->cdr, raw, len);
 		}
 		if (++srv->pos == srv->n) {
 			srv->pos = 0;

@@ -17,6 +17,8 @@
 
 #include "capture.h"
 
+struct cdr_writer;
+
 struct replay_options {
 	const char *host;
 	int port; /* 0: any free port (printed as LISTEN <port>) */
@@ -32,6 +34,7 @@ struct replay_options {
 	/* set (SIGUSR1): the client is dropped and logins refused, as after the
 	 * AMI password changed; cleared (SIGUSR2): accepted again */
 	volatile sig_atomic_t *refuse_logins;
+	struct cdr_writer *cdr; /* the PBX's CDR store, or NULL */
 	const char *schedule; /* write each call's Linkedid, start, answer, end here */
 };
 

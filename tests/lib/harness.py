@@ -313,3 +313,67 @@ class Postgres:
 
     def create_db(self, name="pbxbus"):
         self.psql("CREATE DATABASE %s" % name, db="postgres")
+
+
+class MariaDB:
+    """A throwaway MariaDB (the PBX's CDR store) on a free loopback port and a
+    socket in the temp dir, run as an unprivileged user (it refuses root);
+    root connects over the socket without a password, the bridge as a user
+    that may only SELECT from asteriskcdrdb.cdr."""
+
+    SCHEMA = os.path.join(os.path.dirname(__file__), "..", "..", "replay", "freepbx-cdr.sql")
+
+    def __init__(self, tmp, port=None):
+        self.tmp, self.port = tmp, port or free_port()
+        self.dir = os.path.join(tmp.path, "mariadb-%d" % self.port)
+        self.socket = os.path.join(self.dir, "mysqld.sock")
+        self.user = _pg_user()
+        self.proc = None
+        os.makedirs(self.dir)
+        shutil.chown(self.dir, self.user, self.user)
+        os.chmod(tmp.path, 0o755)
+        p = subprocess.run(["mariadb-install-db", "--no-defaults", "--datadir=" + self.dir + "/data",
+                            "--user=" + self.user, "--auth-root-authentication-method=normal", "--skip-test-db",
+                            "--skip-name-resolve"], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise AssertionError("mariadb-install-db: " + p.stderr[-2000:])
+
+    def start(self):
+        self.log = open(os.path.join(self.tmp.path, "mariadb-%d.log" % self.port), "ab")
+        self.proc = subprocess.Popen(["mariadbd", "--no-defaults", "--user=" + self.user, "--datadir=" + self.dir +
+                                      "/data", "--socket=" + self.socket, "--port=%d" % self.port,
+                                      "--bind-address=127.0.0.1", "--pid-file=" + self.dir + "/mysqld.pid",
+                                      "--skip-log-bin", "--innodb-flush-log-at-trx-commit=0",
+                                      "--innodb-buffer-pool-size=32M", "--skip-name-resolve"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(lambda: os.path.exists(self.socket) or self.proc.poll() is not None, 60 * SLOW, "MariaDB up")
+        assert self.proc.poll() is None, "mariadbd exited"
+        os.chmod(self.dir, 0o755)
+        self.sql(open(self.SCHEMA).read())
+        return self
+
+    def sql(self, stmts, db=None):
+        cmd = ["mariadb", "--no-defaults", "-S", self.socket, "-u", "root", "-N", "-B"] + ([db] if db else [])
+        p = subprocess.run(cmd, input=stmts, capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError("mariadb: " + p.stderr)
+        return p.stdout.strip()
+
+    def add_reader(self, user="pbxbus", password="cdr-secret"):
+        """The one grant an operator runs on FreePBX (README)."""
+        self.sql("CREATE USER '%s'@'localhost' IDENTIFIED BY '%s';\n"
+                 "CREATE USER '%s'@'127.0.0.1' IDENTIFIED BY '%s';\n"
+                 "GRANT SELECT ON asteriskcdrdb.cdr TO '%s'@'localhost';\n"
+                 "GRANT SELECT ON asteriskcdrdb.cdr TO '%s'@'127.0.0.1';\n" % (user, password, user, password, user, user))
+        return user, password
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.log.close()

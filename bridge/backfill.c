@@ -1,0 +1,134 @@
+#include "backfill.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define START_DELAY_MS 3000  /* after the login: the gap's last calls get their CDRs written */
+#define RETRY_MS       10000
+#define ATTEMPTS       3
+#define LOOKBACK_MS    (24LL * 3600 * 1000) /* a call in flight when the gap began started within a day */
+#define IDLE_MS        (3600LL * 1000)
+
+void backfill_init(struct backfill *b, const struct cdr_store_opts *o, int64_t max_ms)
+{
+	memset(b, 0, sizeof(*b));
+	cdr_store_init(&b->store, o);
+	b->enabled = cdr_store_configured(o);
+	b->max_ms = max_ms;
+}
+
+void backfill_free(struct backfill *b)
+{
+	cdr_store_close(&b->store);
+	free(b->rows);
+	b->rows = NULL;
+}
+
+void backfill_gap(struct backfill *b, int64_t from_ms, int64_t to_ms, int64_t now_mono_ms)
+{
+	char a[ISO8601_LEN], c[ISO8601_LEN];
+
+	if (!b->enabled)
+		return;
+	if (to_ms - from_ms > b->max_ms) {
+		log_warnx("a gap from %s to %s is longer than cdr_backfill_max: only its last %lld s are read from the "
+		          "CDR store",
+		          iso8601_ms(from_ms, a), iso8601_ms(to_ms, c), (long long)(b->max_ms / 1000));
+		from_ms = to_ms - b->max_ms;
+	}
+	if (b->pending && b->from_ms < from_ms)
+		from_ms = b->from_ms; /* an earlier gap not read yet: one read covers both */
+	b->pending = 1;
+	b->attempts = 0;
+	b->from_ms = from_ms;
+	b->to_ms = to_ms;
+	b->due_mono_ms = now_mono_ms + START_DELAY_MS;
+}
+
+static void keep_row(void *ctx, const struct cdr_row *row)
+{
+	struct backfill *b = ctx;
+
+	if (b->nrows == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		struct cdr_row *n = realloc(b->rows, cap * sizeof(*n));
+		if (n == NULL)
+			return; /* that call comes out partial or not at all: counted as a failure below */
+		b->rows = n;
+		b->cap = cap;
+	}
+	b->rows[b->nrows++] = *row;
+}
+
+static int by_call(const void *x, const void *y)
+{
+	const struct cdr_row *a = x, *b = y;
+	int c = strcmp(a->linkedid, b->linkedid);
+	if (c)
+		return c;
+	return a->start_ms < b->start_ms ? -1 : a->start_ms > b->start_ms;
+}
+
+static void hand_over(struct backfill *b, struct call_tracker *t, int64_t pbx_now_ms)
+{
+	qsort(b->rows, b->nrows, sizeof(*b->rows), by_call);
+	for (size_t i = 0, j; i < b->nrows; i = j) {
+		for (j = i + 1; j < b->nrows && strcmp(b->rows[j].linkedid, b->rows[i].linkedid) == 0; j++)
+			;
+		switch (call_tracker_cdr_call(t, &b->rows[i], j - i, pbx_now_ms)) {
+		case CDR_RECOVERED:
+			b->recovered++;
+			break;
+		case CDR_COMPLETED:
+			b->completed++;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void run(struct backfill *b, struct call_tracker *t, int64_t now_mono_ms, int64_t pbx_now_ms)
+{
+	char a[ISO8601_LEN], c[ISO8601_LEN];
+	uint64_t recovered = b->recovered, completed = b->completed;
+
+	b->nrows = 0;
+	if (cdr_store_rows(&b->store, b->from_ms, b->to_ms, LOOKBACK_MS, keep_row, b) < 0) {
+		b->failures++;
+		if (++b->attempts < ATTEMPTS) {
+			log_warnx("CDR store: %s; trying again in %d s", b->store.last_error, RETRY_MS / 1000);
+			b->due_mono_ms = now_mono_ms + RETRY_MS;
+			return;
+		}
+		size_t lost = call_tracker_cdr_done(t);
+		log_crit("CDR store: %s: calls made between %s and %s are not recovered (%zu call(s) that ended "
+		         "meanwhile closed as partial)",
+		         b->store.last_error, iso8601_ms(b->from_ms, a), iso8601_ms(b->to_ms, c), lost);
+		b->pending = 0;
+		return;
+	}
+	b->runs++;
+	hand_over(b, t, pbx_now_ms);
+	size_t partial = call_tracker_cdr_done(t);
+	log_info("CDR backfill of %s to %s: %zu rows, %llu call(s) recovered, %llu completed, %zu without a CDR "
+	         "closed as partial",
+	         iso8601_ms(b->from_ms, a), iso8601_ms(b->to_ms, c), b->nrows,
+	         (unsigned long long)(b->recovered - recovered), (unsigned long long)(b->completed - completed),
+	         partial);
+	b->pending = 0;
+	b->nrows = 0;
+}
+
+int64_t backfill_tick(struct backfill *b, struct call_tracker *t, int64_t now_mono_ms, int64_t pbx_now_ms)
+{
+	if (!b->pending)
+		return IDLE_MS;
+	if (now_mono_ms < b->due_mono_ms)
+		return b->due_mono_ms - now_mono_ms;
+	run(b, t, now_mono_ms, pbx_now_ms);
+	return b->pending ? b->due_mono_ms - now_mono_ms : IDLE_MS;
+}

@@ -1,0 +1,146 @@
+"""No call lost while the bridge is away (2): calls made while it was away
+come back from the PBX's CDR store.  Real MariaDB (the CDR store, written by
+the stand-in PBX as each call's legs end, in its local time: America/New_York
+here while the bridge runs in UTC), real mosquitto, consumer and PostgreSQL.
+The bridge is SIGKILLed and kept down 15 s and 120 s while the PBX plays on;
+at the end crm_comms_log holds every call of the PBX's schedule exactly
+once: calls up across the outage live (origin ami, not partial), calls that
+ended while it was away completed from their CDR (not partial), calls made
+wholly inside the gap from the CDR (origin cdr) with the schedule's
+direction, number, disposition and duration."""
+import calendar
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from harness import (Daemon, MariaDB, Mosquitto, Postgres, ReplayPbx, Subscriber, TempDir, fixture,  # noqa: E402
+                     run_tool, wait_for, SLOW)
+
+BURST = fixture("19-burst-20-inbound")
+PBX_TZ = "America/New_York"
+
+
+def epoch(iso):
+    return calendar.timegm(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S")) + float(iso[19:-1] or 0)
+
+
+class Rig:
+    def __init__(self, captures, loops, cdr=True):
+        self.tmp = TempDir()
+        self.schedule = os.path.join(self.tmp.path, "schedule.jsonl")
+        self.pg = Postgres(self.tmp).start()
+        self.pg.create_db()
+        self.broker = Mosquitto(self.tmp).start()
+        self.db = MariaDB(self.tmp).start()
+        user, password = self.db.add_reader()
+        cenv = {"PBXBUS_DB_CONNINFO": self.pg.conninfo(), "PBXBUS_MQTT_PORT": str(self.broker.port),
+                "PBXBUS_CONSUMER_ID": "crm1", "PBXBUS_RECONNECT_MAX": "1"}
+        rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], cenv)
+        assert rc == 0, err
+        self.consumer = Daemon(self.tmp, "pbxbus-consumer", cenv, ["-c", "/dev/null"]).start()
+        self.consumer.wait_log("subscribed to")
+        self.pbx = ReplayPbx(self.tmp, "--run-on", "--schedule", self.schedule, "--speed", "1", "--gap", "1",
+                             "--delay", "0.5", "--loops", str(loops), "--cdr-socket", self.db.socket, *captures,
+                             env={"TZ": PBX_TZ})
+        self.sub = Subscriber(self.tmp, self.broker, "pbx/#")
+        self.env = {"PBXBUS_AMI_PORT": str(self.pbx.port), "PBXBUS_AMI_USERNAME": "bridge",
+                    "PBXBUS_AMI_SECRET": "bridgepass", "PBXBUS_MQTT_PORT": str(self.broker.port),
+                    "PBXBUS_PBX_ID": "lab", "PBXBUS_OUTBOX_DIR": self.tmp.path + "/outbox",
+                    "PBXBUS_RECONNECT_MAX": "1", "PBXBUS_EVENTS_ALLOW": "FullyBooted", "PBXBUS_OUTBOX_RESEND_TIMEOUT": "3",
+                    "TZ": "UTC"}
+        if cdr:
+            self.env.update({"PBXBUS_CDR_DB_HOST": "127.0.0.1", "PBXBUS_CDR_DB_PORT": str(self.db.port),
+                             "PBXBUS_CDR_DB_USER": user, "PBXBUS_CDR_DB_PASSWORD": password,
+                             "PBXBUS_CDR_TIMEZONE": PBX_TZ})
+        self.bridges = [Daemon(self.tmp, "pbxbus-bridge", self.env, ["-c", "/dev/null"]).start()]
+
+    def log(self):
+        return "".join(b.text() for b in self.bridges)
+
+    def calls(self):
+        return [json.loads(line) for line in open(self.schedule) if line.strip()] \
+            if os.path.exists(self.schedule) else []
+
+    def rows(self):
+        out = self.pg.psql("SELECT ext_message_id, raw->>'origin', raw->>'partial', direction, duration_seconds, "
+                           "disposition, coalesce(external_number, ''), raw->>'started_at' FROM crm_comms_log")
+        return [line.split("|") for line in out.splitlines() if line]
+
+    def close(self):
+        rc = self.bridges[-1].stop()
+        for d in (self.consumer,):
+            d.stop()
+        self.pbx.stop()
+        self.sub.stop()
+        self.broker.stop()
+        self.db.stop()
+        self.pg.stop()
+        logs = self.log()[-4000:]
+        self.tmp.cleanup()
+        assert rc == 0, (rc, logs)
+
+
+# What each capture's call is, as its INDEX entry says: direction, number, disposition
+PLAYED = {"19": ("inbound", "15559876543", "ANSWERED"), "13": ("inbound", "15559876543", "BUSY"),
+          "16": ("internal", "", "ANSWERED")}
+
+
+def outage(seconds, captures, loops, wait_starts):
+    r = Rig(captures, loops)
+    try:
+        wait_for(lambda: len([1 for t, _, _ in r.sub.messages() if t == "pbx/calls/start"]) >= wait_starts,
+                 60 * SLOW, "calls begun")
+        time.sleep(0.3)
+        r.bridges[-1].send(signal.SIGKILL)
+        r.bridges[-1].proc.wait()
+        time.sleep(seconds)
+        r.bridges.append(Daemon(r.tmp, "pbxbus-bridge", r.env, ["-c", "/dev/null"]).start())
+        wait_for(lambda: "DONE" in r.pbx.text(), 400 * SLOW, "the replay to finish")
+        ids = {"lab:" + c["linkedid"] for c in r.calls()}
+        wait_for(lambda: {row[0] for row in r.rows()} >= ids, 60 * SLOW, "a row for every call")
+        time.sleep(2)
+        rows = r.rows()
+        assert len(rows) == len({row[0] for row in rows}) == len(ids), (len(rows), len(ids))  # each once
+        by_id = {row[0]: row for row in rows}
+        gaps = [(epoch(a), epoch(b)) for a, b in __import__("re").findall(
+            r"calls made between (\S+) and (\S+) were not seen", r.log())]
+        assert len(gaps) == 1, gaps
+        gap_from, gap_to = gaps[0]
+        counts = {"ami": 0, "cdr": 0, "completed": 0}
+        for c in r.calls():
+            row = by_id["lab:" + c["linkedid"]]
+            _, origin, partial, direction, duration, disposition, number, started = row
+            assert partial == "false", (c, row)
+            assert abs(epoch(started) - epoch(c["start"])) <= 1.0, (c, row)
+            assert abs(int(duration) - (epoch(c["end"]) - epoch(c["start"]))) <= 1.0, (c, row)
+            if c["heard"] == "none":
+                assert origin == "cdr", (c, row)
+                counts["cdr"] += 1
+            else:
+                assert origin == "ami", (c, row)
+                counts["ami"] += 1
+                if epoch(c["start"]) < gap_from < epoch(c["end"]) < gap_to:
+                    counts["completed"] += 1
+            assert (direction, number, disposition) in PLAYED.values(), (c, row)
+        dead = r.pg.psql("SELECT count(*) FROM pbxbus_dead_letters")
+        assert dead == "0", dead
+        st = r.sub.json_of("pbx/bridge/status")[-1]
+        print("  outage %ss: %d calls, %d live (%d of them completed from their CDR), %d from the CDR store; "
+              "status %s" % (seconds, len(ids), counts["ami"], counts["completed"], counts["cdr"],
+                             {k: st.get(k) for k in ("cdr_store", "calls_recovered", "calls_completed")}))
+        return counts
+    finally:
+        r.close()
+
+
+def test_cdr_backfill_down_15s_faults():
+    counts = outage(15, (BURST, fixture("13-in-busy"), fixture("16-internal-100-to-101")), 1, 20)
+    assert counts["completed"] >= 10 and counts["cdr"] == 2, counts
+
+
+def test_cdr_backfill_down_120s_faults():
+    counts = outage(120, (BURST, fixture("13-in-busy"), fixture("16-internal-100-to-101")), 6, 20)
+    assert counts["cdr"] >= 80, counts
