@@ -6,7 +6,7 @@
 #include "clock.h"
 #include "log.h"
 
-#define START_DELAY_MS 3000  /* after the login: the gap's last calls get their CDRs written */
+#define START_DELAY_MS 3000 /* after the login: the gap's last calls get their CDRs written */
 #define RETRY_MS       10000
 #define ATTEMPTS       3
 #define LOOKBACK_MS    (24LL * 3600 * 1000) /* a call in flight when the gap began started within a day */

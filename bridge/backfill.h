@@ -22,7 +22,7 @@
 struct backfill {
 	struct cdr_store store;
 	int enabled;
-	int64_t max_ms;                    /* longest gap read (its last part) */
+	int64_t max_ms; /* longest gap read (its last part) */
 	int pending, attempts;
 	int64_t from_ms, to_ms, due_mono_ms; /* the gap, on the PBX's clock */
 	struct cdr_row *rows;

@@ -381,10 +381,11 @@ static void note_gap(struct bridge *b)
 	log_warnx("calls made between %s and %s were not seen (%lld s without the PBX's events); calls still up are "
 	          "followed; %s",
 	          iso8601_ms(b->alive_ms, from), iso8601_ms(now, to), (long long)((now - b->alive_ms) / 1000),
-	          b->backfill.enabled ? "the others come from the PBX's CDR store"
-	                              : "calls that ended meanwhile are closed as partial, and calls made meanwhile are "
-	                                "lost: set cdr_db_user (and cdr_db_host or cdr_db_socket) to recover them from "
-	                                "the PBX's CDR store");
+	          b->backfill.enabled
+	              ? "the others come from the PBX's CDR store"
+	              : "calls that ended meanwhile are closed as partial, and calls made meanwhile are "
+	                "lost: set cdr_db_user (and cdr_db_host or cdr_db_socket) to recover them from "
+	                "the PBX's CDR store");
 }
 
 static void on_ami_login(void *ctx)

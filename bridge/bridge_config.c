@@ -64,9 +64,11 @@ const struct cfg_key bridge_keys[] = {
     CFG_S("cdr_db_user", "", "a user that may SELECT from that table; empty: no CDR backfill"),
     CFG_SECRET_S("cdr_db_password", "its password (prefer cdr_db_password_file or PBXBUS_CDR_DB_PASSWORD)"),
     CFG_S("cdr_db_password_file", NULL, "file holding that password (mode 600)"),
-    CFG_S("cdr_timezone", "", "the PBX's time zone, in which CDR calldate is written (e.g. Europe/Amsterdam; empty: "
-                               "this host's)"),
-    CFG_I("cdr_backfill_max", "604800", 60, 31536000, "longest gap read from the CDR store, in seconds (its last part)"),
+    CFG_S("cdr_timezone", "",
+          "the PBX's time zone, in which CDR calldate is written (e.g. Europe/Amsterdam; empty: "
+          "this host's)"),
+    CFG_I("cdr_backfill_max", "604800", 60, 31536000,
+          "longest gap read from the CDR store, in seconds (its last part)"),
 };
 const size_t bridge_nkeys = sizeof(bridge_keys) / sizeof(bridge_keys[0]);
 
@@ -179,8 +181,8 @@ static int load_cdr(struct bridge_settings *s, const struct config *cfg, char *e
 	o->database = config_str(cfg, "cdr_db_name");
 	o->table = config_str(cfg, "cdr_db_table");
 	o->user = config_str(cfg, "cdr_db_user");
-	if (config_secret(cfg, "cdr_db_password", "cdr_db_password_file", s->cdr_password, sizeof(s->cdr_password),
-	                  err, errsz) < 0)
+	if (config_secret(cfg, "cdr_db_password", "cdr_db_password_file", s->cdr_password, sizeof(s->cdr_password), err,
+	                  errsz) < 0)
 		return -1;
 	o->password = s->cdr_password;
 	s->cdr_timezone = config_str(cfg, "cdr_timezone") ? config_str(cfg, "cdr_timezone") : "";

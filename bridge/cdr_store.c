@@ -11,8 +11,8 @@
 #define READ_TIMEOUT_S    10
 
 /* The columns read, in the order of the SELECT. */
-static const char *const columns[] = {"linkedid", "uniqueid",   "calldate", "clid",        "src",
-                                      "dst",      "dcontext",   "channel",  "dstchannel",  "lastapp",
+static const char *const columns[] = {"linkedid", "uniqueid",    "calldate", "clid",       "src",
+                                      "dst",      "dcontext",    "channel",  "dstchannel", "lastapp",
                                       "did",      "disposition", "duration", "billsec"};
 #define NCOLUMNS (sizeof(columns) / sizeof(columns[0]))
 
@@ -132,9 +132,9 @@ static void copy_cell(char *dst, const char *src, unsigned long len)
 
 static int row_of(MYSQL_ROW r, const unsigned long *len, struct cdr_row *out)
 {
-	char *cells[] = {out->linkedid, out->uniqueid,   NULL,        out->clid,       out->src,
-	                 out->dst,      out->dcontext,   out->channel, out->dstchannel, out->lastapp,
-	                 out->did,      out->disposition};
+	char *cells[] = {out->linkedid,   out->uniqueid, NULL,          out->clid,
+	                 out->src,        out->dst,      out->dcontext, out->channel,
+	                 out->dstchannel, out->lastapp,  out->did,      out->disposition};
 	char calldate[32];
 
 	memset(out, 0, sizeof(*out));
@@ -192,7 +192,8 @@ static long read_page(struct cdr_store *s, const char *lookback, const char *fro
 int cdr_store_rows(struct cdr_store *s, int64_t from_ms, int64_t to_ms, int64_t lookback_ms,
                    void (*fn)(void *ctx, const struct cdr_row *row), void *ctx)
 {
-	char lookback[32], from[32], to[32], last_date[CDR_TEXT_MAX] = "1970-01-01 00:00:00", last_uid[CDR_TEXT_MAX] = "";
+	char lookback[32], from[32], to[32], last_date[CDR_TEXT_MAX] = "1970-01-01 00:00:00",
+	                                     last_uid[CDR_TEXT_MAX] = "";
 	long got;
 
 	if (connect_db(s) < 0)

@@ -30,12 +30,13 @@ void cdr_writer_close(struct cdr_writer *w)
 	w->db = NULL;
 }
 
-static const char *linkedid_of(const struct cdr_writer *w, const char *uid)
+/* The channel of uid among the recent ones, or -1. */
+static long channel_of(const struct cdr_writer *w, const char *uid)
 {
 	for (size_t i = 0; i < CDR_WRITER_IDS; i++)
 		if (strcmp(w->ids[i].uid, uid) == 0)
-			return w->ids[i].lid;
-	return uid;
+			return (long)i;
+	return -1;
 }
 
 /* A field of the event, escaped for a quoted SQL string. */
@@ -61,19 +62,25 @@ static long long scaled_seconds(const struct cdr_writer *w, const char *raw, siz
 static void write_cdr(struct cdr_writer *w, const char *raw, size_t len)
 {
 	char f[12][520], uid[48], lid[100], calldate[32], sql[8192];
-	static const char *const keys[] = {"CallerID",        "Source",           "Destination",     "DestinationContext",
-	                                   "Channel",         "DestinationChannel", "LastApplication", "LastData",
-	                                   "Disposition",     "AccountCode",      "UserField",       "UniqueID"};
+	static const char *const keys[] = {
+	    "CallerID",        "Source",   "Destination", "DestinationContext", "Channel",   "DestinationChannel",
+	    "LastApplication", "LastData", "Disposition", "AccountCode",        "UserField", "UniqueID"};
 	long long duration = scaled_seconds(w, raw, len, "Duration");
 	long long billsec = scaled_seconds(w, raw, len, "BillableSeconds");
-	time_t start = (time_t)(clock_wall_ms() / 1000 - duration);
+	int64_t now = clock_wall_ms();
+	time_t start = (time_t)(now / 1000 - duration);
 	struct tm tm;
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		sql_field(w, raw, len, keys[i], f[i], sizeof(f[i]));
 	if (!capture_field(raw, len, "UniqueID", uid, sizeof(uid)))
 		uid[0] = '\0';
-	const char *l = linkedid_of(w, uid);
+	long at = channel_of(w, uid);
+	const char *l = at >= 0 ? w->ids[at].lid : uid;
+	if (at >= 0) { /* as Asterisk: the leg's start, whole seconds */
+		start = (time_t)(w->ids[at].born_ms / 1000);
+		duration = (now - w->ids[at].born_ms + 500) / 1000;
+	}
 	mysql_real_escape_string(w->db, lid, l, (unsigned long)strnlen(l, 47));
 	if (localtime_r(&start, &tm) == NULL || strftime(calldate, sizeof(calldate), "%Y-%m-%d %H:%M:%S", &tm) == 0)
 		return;
@@ -81,8 +88,8 @@ static void write_cdr(struct cdr_writer *w, const char *raw, size_t len)
 	         "INSERT INTO cdr (calldate, clid, src, dst, dcontext, channel, dstchannel, lastapp, lastdata, "
 	         "duration, billsec, disposition, amaflags, accountcode, userfield, uniqueid, linkedid) VALUES "
 	         "('%s','%s','%s','%s','%s','%s','%s','%s','%s',%lld,%lld,'%s',3,'%s','%s','%s','%s')",
-	         calldate, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], duration, billsec > duration ? duration : billsec,
-	         f[8], f[9], f[10], f[11], lid);
+	         calldate, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], duration,
+	         billsec > duration ? duration : billsec, f[8], f[9], f[10], f[11], lid);
 	if (mysql_query(w->db, sql) != 0) {
 		w->failed++;
 		log_warnx("CDR store: %s", mysql_error(w->db));
@@ -99,8 +106,10 @@ void cdr_writer_event(struct cdr_writer *w, const char *raw, size_t len)
 		return;
 	if (strcmp(ev, "Newchannel") == 0) {
 		if (capture_field(raw, len, "Uniqueid", w->ids[w->next].uid, sizeof(w->ids[w->next].uid)) &&
-		    capture_field(raw, len, "Linkedid", w->ids[w->next].lid, sizeof(w->ids[w->next].lid)))
+		    capture_field(raw, len, "Linkedid", w->ids[w->next].lid, sizeof(w->ids[w->next].lid))) {
+			w->ids[w->next].born_ms = clock_wall_ms();
 			w->next = (w->next + 1) % CDR_WRITER_IDS;
+		}
 	} else if (strcmp(ev, "Cdr") == 0) {
 		write_cdr(w, raw, len);
 	}

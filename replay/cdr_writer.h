@@ -4,9 +4,10 @@
  * asteriskcdrdb.cdr (replay/freepbx-cdr.sql), as cdr_adaptive_odbc would
  * write it.  The captures' Cdr events lack linkedid (taken from the
  * channel events by UniqueID), did, cnum, cnam and sequence (left empty).
- * `calldate` is this process's local wall-clock time at the leg's start;
- * duration and billsec are the recorded ones divided by --speed, so the
- * rows agree with what the PBX played.
+ * `calldate` is this process's local wall-clock time at the leg's start
+ * (its channel's Newchannel), duration runs from there to the Cdr event,
+ * billsec is the recorded one divided by --speed: the rows agree with what
+ * the PBX played.
  */
 #ifndef PBXBUS_CDR_WRITER_H
 #define PBXBUS_CDR_WRITER_H
@@ -21,7 +22,8 @@ struct cdr_writer {
 	double speed;
 	struct {
 		char uid[48], lid[48];
-	} ids[CDR_WRITER_IDS]; /* a ring: UniqueID -> Linkedid of recent channels */
+		int64_t born_ms; /* wall clock: a CDR's calldate is its channel's start */
+	} ids[CDR_WRITER_IDS];   /* a ring: UniqueID -> Linkedid of recent channels */
 	size_t next;
 	uint64_t written, failed;
 };

@@ -96,21 +96,15 @@ static int parse_listen(char *s, struct replay_options *o)
 
 static int parse_args(int argc, char **argv, struct replay_options *o, const char **answers, const char **cdr_socket)
 {
-	static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
-	                                     {"user", required_argument, NULL, 'u'},
-	                                     {"speed", required_argument, NULL, 's'},
-	                                     {"gap", required_argument, NULL, 'g'},
-	                                     {"delay", required_argument, NULL, 'd'},
-	                                     {"loops", required_argument, NULL, 'n'},
-	                                     {"answers", required_argument, NULL, 'a'},
-	                                     {"run-on", no_argument, NULL, 'r'},
-	                                     {"refuse-actions", no_argument, NULL, 'R'},
-	                                     {"withheld", no_argument, NULL, 'W'}, {"cdr-socket", required_argument, NULL, 'C'},
-	                                     {"schedule", required_argument, NULL, 'S'},
-	                                     {"log-level", required_argument, NULL, 'L'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {"version", no_argument, NULL, 'V'},
-	                                     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"listen", required_argument, NULL, 'l'},     {"user", required_argument, NULL, 'u'},
+	    {"speed", required_argument, NULL, 's'},      {"gap", required_argument, NULL, 'g'},
+	    {"delay", required_argument, NULL, 'd'},      {"loops", required_argument, NULL, 'n'},
+	    {"answers", required_argument, NULL, 'a'},    {"run-on", no_argument, NULL, 'r'},
+	    {"refuse-actions", no_argument, NULL, 'R'},   {"withheld", no_argument, NULL, 'W'},
+	    {"cdr-socket", required_argument, NULL, 'C'}, {"schedule", required_argument, NULL, 'S'},
+	    {"log-level", required_argument, NULL, 'L'},  {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},          {NULL, 0, NULL, 0}};
 	double loops;
 	enum log_level level;
 	int c, idx = 0;
@@ -240,7 +234,8 @@ int main(int argc, char **argv)
 
 	struct cdr_writer *cdr = NULL;
 	if (cdr_socket != NULL) {
-		if ((cdr = malloc(sizeof(*cdr))) == NULL || cdr_writer_open(cdr, cdr_socket, o.speed, err, sizeof(err)) < 0)
+		if ((cdr = malloc(sizeof(*cdr))) == NULL ||
+		    cdr_writer_open(cdr, cdr_socket, o.speed, err, sizeof(err)) < 0)
 			fatalx("%s", cdr ? err : "out of memory");
 		o.cdr = cdr;
 	}

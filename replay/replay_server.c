@@ -23,6 +23,7 @@
 
 struct live_channel {
 	char channel[128], state[32], cid[64], context[80], exten[80], uid[48], lid[48];
+	char bridge[48]; /* the bridge it is in (BridgeEnter), as CoreShowChannel's BridgeId says */
 	int64_t born_ms; /* monotonic, when its Newchannel was sent */
 };
 
@@ -155,9 +156,9 @@ static void send_channels(struct server *srv, const char *idl)
 		queuef(s,
 		       "Event: CoreShowChannel\r\n%sChannel: %s\r\nChannelStateDesc: %s\r\nCallerIDNum: %s\r\n"
 		       "Context: %s\r\nExten: %s\r\nUniqueid: %s\r\nLinkedid: %s\r\nDuration: %02ld:%02ld:%02ld\r\n"
-		       "BridgeId: \r\n\r\n",
+		       "BridgeId: %s\r\n\r\n",
 		       idl, c->channel, c->state[0] ? c->state : "Up", c->cid, c->context, c->exten, c->uid, c->lid,
-		       age / 3600, age / 60 % 60, age % 60);
+		       age / 3600, age / 60 % 60, age % 60, c->bridge);
 	}
 	queuef(s, "Event: CoreShowChannelsComplete\r\n%sEventList: Complete\r\nListItems: %zu\r\n\r\n", idl,
 	       srv->nlive);
@@ -273,6 +274,17 @@ static void track(struct server *srv, const char *raw, size_t len)
 		capture_field(raw, len, "Exten", c->exten, sizeof(c->exten));
 		capture_field(raw, len, "Linkedid", c->lid, sizeof(c->lid));
 		snprintf(c->uid, sizeof(c->uid), "%s", uid);
+		c->bridge[0] = '\0';
+	} else if (strcmp(ev, "BridgeEnter") == 0 || strcmp(ev, "BridgeLeave") == 0) {
+		for (size_t i = 0; i < srv->nlive; i++) {
+			struct live_channel *c = &srv->live[i];
+			if (strcmp(c->uid, uid) != 0)
+				continue;
+			int entered = strcmp(ev, "BridgeEnter") == 0 &&
+			              capture_field(raw, len, "BridgeUniqueid", c->bridge, sizeof(c->bridge));
+			if (!entered)
+				c->bridge[0] = '\0';
+		}
 	} else if (strcmp(ev, "Hangup") == 0) {
 		for (size_t i = 0; i < srv->nlive; i++)
 			if (strcmp(srv->live[i].uid, uid) == 0) {

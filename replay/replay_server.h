@@ -35,7 +35,7 @@ struct replay_options {
 	 * AMI password changed; cleared (SIGUSR2): accepted again */
 	volatile sig_atomic_t *refuse_logins;
 	struct cdr_writer *cdr; /* the PBX's CDR store, or NULL */
-	const char *schedule; /* write each call's Linkedid, start, answer, end here */
+	const char *schedule;   /* write each call's Linkedid, start, answer, end here */
 };
 
 struct replay_stream_item {
