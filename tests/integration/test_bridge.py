@@ -389,9 +389,10 @@ def test_check_reports_each_step():
         rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], env)
         assert rc == 0, (out, err)
         for step in ["configuration", "AMI connect", "AMI login as bridge (md5)", "AMI Ping",
-                     "AMI CoreSettings: Asterisk 22.10.1, AMI 11.0.0", "MQTT connect", "all checks passed"]:
+                     "AMI CoreSettings: Asterisk 22.10.1, AMI 11.0.0", "MQTT connect",
+                     "CDR store: not set (cdr_db_user)", "all checks passed"]:
             assert step in out, (step, out)
-        assert out.count("\u2713") == 6
+        assert out.count("\u2713") == 7
         env["PBXBUS_AMI_SECRET"] = "wrong"
         rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], env)
         assert rc == 1 and "\u2717 AMI login as bridge (md5): login refused: Authentication failed" in out, out

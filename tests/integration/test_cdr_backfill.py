@@ -144,3 +144,33 @@ def test_cdr_backfill_down_15s_faults():
 def test_cdr_backfill_down_120s_faults():
     counts = outage(120, (BURST, fixture("13-in-busy"), fixture("16-internal-100-to-101")), 6, 20)
     assert counts["cdr"] >= 80, counts
+
+
+def test_check_connects_to_the_cdr_store_and_reads_its_columns():
+    tmp = TempDir()
+    db = MariaDB(tmp).start()
+    try:
+        user, password = db.add_reader()
+        pbx = ReplayPbx(tmp, fixture("12-in-noanswer"))
+        broker = Mosquitto(tmp).start()
+        env = {"PBXBUS_AMI_PORT": str(pbx.port), "PBXBUS_AMI_USERNAME": "bridge", "PBXBUS_AMI_SECRET": "bridgepass",
+               "PBXBUS_MQTT_PORT": str(broker.port), "PBXBUS_CDR_DB_SOCKET": db.socket, "PBXBUS_CDR_DB_USER": user,
+               "PBXBUS_CDR_DB_PASSWORD": password, "PBXBUS_CDR_TIMEZONE": PBX_TZ}
+        rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], env)
+        assert rc == 0 and "\u2713 CDR store asteriskcdrdb.cdr at %s as pbxbus" % db.socket in out, (out, err)
+        assert password not in out + err
+        env["PBXBUS_CDR_DB_PASSWORD"] = "wrong"
+        rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], env)
+        assert rc == 1 and "\u2717 CDR store" in out and "Access denied" in out, (out, err)
+        env["PBXBUS_CDR_DB_PASSWORD"] = password
+        db.sql("ALTER TABLE asteriskcdrdb.cdr DROP COLUMN linkedid")
+        rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], env)
+        assert rc == 1 and "linkedid" in out, (out, err)
+        env["PBXBUS_CDR_TIMEZONE"] = "Mars/Olympus_Mons"
+        rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], env)
+        assert rc == 2 and "cdr_timezone" in err, (out, err)
+        pbx.stop()
+        broker.stop()
+    finally:
+        db.stop()
+        tmp.cleanup()
