@@ -1,6 +1,5 @@
 #include "bridge.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <mosquitto.h>
 #include <stdio.h>
@@ -8,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "acks.h"
 #include "ami_json.h"
 #include "asterisk_version.h"
 #include "bridge_state.h"
@@ -108,9 +108,9 @@ const char *bridge_status_json(struct bridge *b, const char *state)
 	put_time_or_null(w, "last_gap_to", b->last_gap_to_ms);
 	jw_keyz(w, "cdr_store");
 	jw_strz(w, !b->backfill.enabled ? "off" : b->backfill.pending && b->backfill.attempts ? "failing" : "on");
-	jw_keyz(w, "calls_recovered");
+	jw_keyz(w, "cdr_calls_recovered");
 	jw_uint(w, b->backfill.recovered);
-	jw_keyz(w, "calls_completed");
+	jw_keyz(w, "cdr_calls_completed");
 	jw_uint(w, b->backfill.completed);
 	jw_keyz(w, "journal_write_failures");
 	jw_uint(w, b->journal.write_failures);
@@ -311,31 +311,33 @@ static void pump_outbox(struct bridge *b, int64_t now_wall)
 		outbox_pump(&b->outbox, now_wall, b->s->outbox_window, send_from_outbox, b);
 }
 
-/* <prefix>/acks/<consumer>: {"consumer": "...", "ids": ["<pbx>:<Linkedid>", ...]} */
+struct ack_round {
+	struct bridge *b;
+	size_t retired;
+};
+
+static void retire(void *ctx, const char *id)
+{
+	struct ack_round *r = ctx;
+	if (outbox_retire(&r->b->outbox, id))
+		r->retired++;
+}
+
+/* <prefix>/acks/<consumer>: each id it settled retires its record. */
 static void on_mqtt_message(void *ctx, const struct mosquitto_message *msg)
 {
 	struct bridge *b = ctx;
-	cJSON *o = cJSON_ParseWithLength(msg->payload, (size_t)msg->payloadlen);
-	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(o, "ids");
-	const cJSON *id;
-	size_t n = 0;
+	struct ack_round r = {b, 0};
 	uint64_t held_back;
 
-	if (!cJSON_IsArray(ids)) {
+	if (acks_parse(msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, retire, &r) < 0) {
 		if (log_ratelimit_ok(&b->ack_log, clock_mono_ms(), &held_back))
 			log_warnx("mqtt: ignored a malformed ack on %s (%llu more since the last line)", msg->topic,
 			          (unsigned long long)held_back);
-		cJSON_Delete(o);
 		return;
 	}
-	cJSON_ArrayForEach(id, ids)
-	{
-		if (cJSON_IsString(id) && outbox_retire(&b->outbox, id->valuestring))
-			n++;
-	}
 	b->acks_received++;
-	log_debug("outbox: %zu record(s) acknowledged on %s", n, msg->topic);
-	cJSON_Delete(o);
+	log_debug("outbox: %zu record(s) acknowledged on %s", r.retired, msg->topic);
 }
 
 /* After a (re)login: which channels still exist?  Calls whose channels
@@ -484,6 +486,7 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 	}
 	backfill_init(&b->backfill, &s->cdr, s->cdr_backfill_max_ms);
 	b->alive_ms = b->journal.seen_ms;
+	b->clock.offset_ms = b->journal.clock_offset_ms; /* the clock the carried-over calls are dated on */
 	jw_init(&b->json, JSON_EVENT_MAX);
 	jw_init(&b->record_json, 64 * 1024);
 	jw_init(&b->state_json, 16 << 20);
@@ -569,7 +572,7 @@ static int64_t calls_tick(struct bridge *b, int64_t now)
 
 	if (b->ami.state == AMI_UP) {
 		b->alive_ms = pbx_now;
-		call_journal_seen(&b->journal, pbx_now);
+		call_journal_seen(&b->journal, pbx_now, b->clock.offset_ms);
 	}
 	call_tracker_release_starts(&b->calls, pbx_now);
 	call_tracker_journal_flush(&b->calls);

@@ -143,10 +143,13 @@ static int apply(struct call_journal *j, const unsigned char *e, size_t body_len
 		note_emitted(j, id);
 		return 0;
 	case 'T':
-		if (rest_len != sizeof(ms))
+		if (rest_len != sizeof(ms) && rest_len != 2 * sizeof(ms))
 			return -1;
 		memcpy(&ms, rest, sizeof(ms));
 		j->seen_ms = ms;
+		j->clock_offset_ms = 0;
+		if (rest_len == 2 * sizeof(ms))
+			memcpy(&j->clock_offset_ms, rest + sizeof(ms), sizeof(ms));
 		return 0;
 	default:
 		return -1;
@@ -256,7 +259,8 @@ static int write_live(struct call_journal *j, int fd, uint64_t *size)
 		if (write_entry(fd, size, 'E', j->emitted[at], NULL, 0) < 0)
 			return -1;
 	}
-	return j->seen_ms ? write_entry(fd, size, 'T', "t", &j->seen_ms, sizeof(j->seen_ms)) : 0;
+	int64_t t[2] = {j->seen_ms, j->clock_offset_ms};
+	return j->seen_ms ? write_entry(fd, size, 'T', "t", t, sizeof(t)) : 0;
 }
 
 /* The log rewritten with only what it holds: a temporary file, synced,
@@ -323,12 +327,16 @@ void call_journal_emitted_durable(struct call_journal *j)
 	}
 }
 
-void call_journal_seen(struct call_journal *j, int64_t ms)
+void call_journal_seen(struct call_journal *j, int64_t ms, int64_t offset_ms)
 {
+	int64_t t[2] = {ms, offset_ms};
+	int moved = offset_ms != j->clock_offset_ms;
+
 	j->seen_ms = ms;
-	if (ms - j->seen_written_ms < SEEN_EVERY)
+	j->clock_offset_ms = offset_ms;
+	if (ms - j->seen_written_ms < SEEN_EVERY && !moved)
 		return;
-	if (append(j, 'T', "t", &ms, sizeof(ms)) == 0)
+	if (append(j, 'T', "t", t, sizeof(t)) == 0)
 		j->seen_written_ms = ms;
 }
 

@@ -5,7 +5,9 @@
  * each entry with a length and a CRC-32:
  *   'C' id state  the latest state of call id (the call tracker's format)
  *   'E' id        call id's record is in the outbox, on disk: emitted
- *   'T' ms        the last moment the bridge's view of the PBX was whole
+ *   'T' ms off    the last moment the bridge's view of the PBX was whole, on
+ *                 the PBX's clock, and that clock's offset from the bridge's
+ *                 (the times of the calls carried over are on it)
  * Loading keeps the last 'C' of every id with no 'E' after it, the last
  * JOURNAL_EMITTED_KEEP emitted ids and the last 'T'; a torn or damaged tail
  * is cut off.  Entries are written as things happen (a SIGKILL loses
@@ -44,7 +46,8 @@ struct call_journal {
 	char (*emitted)[JOURNAL_ID_MAX]; /* a ring of the last ids emitted */
 	size_t emitted_next, emitted_n;
 	int64_t seen_ms, seen_written_ms;
-	int dirty; /* written since the last fdatasync */
+	int64_t clock_offset_ms; /* the PBX's clock minus the bridge's, at seen_ms */
+	int dirty;               /* written since the last fdatasync */
 	uint64_t write_failures, cut_bytes;
 	char last_error[JOURNAL_PATH_MAX + 128];
 };
@@ -60,8 +63,9 @@ int call_journal_put(struct call_journal *j, const char *id, const void *state, 
  * call_journal_emitted_durable once the outbox has it on disk. */
 void call_journal_end(struct call_journal *j, const char *id);
 void call_journal_emitted_durable(struct call_journal *j);
-/* The bridge's view of the PBX was whole at ms (written at most once a second). */
-void call_journal_seen(struct call_journal *j, int64_t ms);
+/* The bridge's view of the PBX was whole at ms, on the PBX's clock, which
+ * was offset_ms from the bridge's (written at most once a second). */
+void call_journal_seen(struct call_journal *j, int64_t ms, int64_t offset_ms);
 /* fdatasync if anything was written since the last one. */
 void call_journal_sync(struct call_journal *j);
 

@@ -130,7 +130,7 @@ def outage(seconds, captures, loops, wait_starts):
         st = r.sub.json_of("pbx/bridge/status")[-1]
         print("  outage %ss: %d calls, %d live (%d of them completed from their CDR), %d from the CDR store; "
               "status %s" % (seconds, len(ids), counts["ami"], counts["completed"], counts["cdr"],
-                             {k: st.get(k) for k in ("cdr_store", "calls_recovered", "calls_completed")}))
+                             {k: st.get(k) for k in ("cdr_store", "cdr_calls_recovered", "cdr_calls_completed")}))
         return counts
     finally:
         r.close()

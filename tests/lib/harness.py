@@ -97,6 +97,19 @@ class Mosquitto:
         self.proc.send_signal(signal.SIGCONT)
 
 
+def _no_duplicate_keys(pairs):
+    keys = [k for k, _ in pairs]
+    dup = {k for k in keys if keys.count(k) > 1}
+    if dup:
+        raise AssertionError("a key twice in one JSON object: %s" % sorted(dup))
+    return dict(pairs)
+
+
+def strict_json(text):
+    """json.loads that refuses a key twice (Python would keep the last)."""
+    return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+
+
 class Subscriber:
     """mosquitto_sub writing "topic<TAB>retained<TAB>payload" lines."""
 
@@ -122,7 +135,7 @@ class Subscriber:
         return [t for t, _, _ in self.messages() if t.startswith(prefix)]
 
     def json_of(self, topic):
-        return [json.loads(p) for t, _, p in self.messages() if t == topic and p]
+        return [strict_json(p) for t, _, p in self.messages() if t == topic and p]
 
     def stop(self):
         # mosquitto_sub can deadlock in its own SIGTERM handler (it calls

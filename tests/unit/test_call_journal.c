@@ -53,13 +53,14 @@ void test_journal_keeps_calls_in_flight_and_emitted_ids(void)
 	CHECK(call_journal_put(&j, "1.1", "one", 3) == 0);
 	CHECK(call_journal_put(&j, "2.1", "two", 3) == 0);
 	CHECK(call_journal_put(&j, "1.1", "one, answered", 13) == 0);
-	call_journal_seen(&j, 5000);
+	call_journal_seen(&j, 5000, -7 * 86400000LL);
 	call_journal_end(&j, "2.1");
 	call_journal_close(&j); /* the outbox never said it was durable: no 'E' */
 	CHECK(call_journal_open(&j, dir, err, sizeof(err)) == 0);
 	call_journal_each(&j, collect, &s);
 	CHECK_EQ_INT(s.n, 2);
 	CHECK_EQ_INT(j.seen_ms, 5000);
+	CHECK_EQ_INT(j.clock_offset_ms, -7 * 86400000LL);
 	CHECK(!call_journal_was_emitted(&j, "2.1"));
 	call_journal_end(&j, "2.1");
 	call_journal_emitted_durable(&j);
