@@ -122,7 +122,8 @@ def test_faults_two_thousand_calls():
               "AMI drops %d" % (len(expected), len(rows), len(set(rows)), dead, done, ami.count("DROPPED")))
         assert len(expected) >= LOOPS * 20 - 20, len(expected)
         assert len(rows) == len(set(rows)), "duplicates"
-        assert set(rows) == expected, (len(set(rows) - expected), len(expected - set(rows)))
+        assert set(rows) == expected, (sorted(set(rows) - expected)[:5], sorted(expected - set(rows))[:5],
+                                       bridge.text()[-3000:])
         assert dead == 3, dead
         assert ami.count("DROPPED") == 3
         assert done == {"bridge": 3, "broker": 3, "pg": 3, "consumer": 3, "bad": 3}, done
