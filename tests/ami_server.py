@@ -45,8 +45,17 @@ def load_recorded(base):
     return out
 
 
+SAY_LOCK = threading.Lock()
+
+
 def say(*a):
-    print(*a, flush=True)
+    # One write per line under a lock: print() writes its parts one by one,
+    # and two session threads interleaving them once turned "COMPLETED <id>"
+    # into a line the tests could not read (a call seemed not to happen).
+    line = " ".join(str(x) for x in a) + "\n"
+    with SAY_LOCK:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def msg(*pairs):
