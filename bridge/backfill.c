@@ -55,8 +55,10 @@ static void keep_row(void *ctx, const struct cdr_row *row)
 	if (b->nrows == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 256;
 		struct cdr_row *n = realloc(b->rows, cap * sizeof(*n));
-		if (n == NULL)
-			return; /* that call comes out partial or not at all: counted as a failure below */
+		if (n == NULL) {
+			b->rows_dropped++; /* said in the run's log line */
+			return;
+		}
 		b->rows = n;
 		b->cap = cap;
 	}
@@ -94,7 +96,7 @@ static void hand_over(struct backfill *b, struct call_tracker *t, int64_t pbx_no
 static void run(struct backfill *b, struct call_tracker *t, int64_t now_mono_ms, int64_t pbx_now_ms)
 {
 	char a[ISO8601_LEN], c[ISO8601_LEN];
-	uint64_t recovered = b->recovered, completed = b->completed;
+	uint64_t recovered = b->recovered, completed = b->completed, dropped = b->rows_dropped;
 
 	b->nrows = 0;
 	if (cdr_store_rows(&b->store, b->from_ms, b->to_ms, LOOKBACK_MS, keep_row, b) < 0) {
@@ -114,11 +116,11 @@ static void run(struct backfill *b, struct call_tracker *t, int64_t now_mono_ms,
 	b->runs++;
 	hand_over(b, t, pbx_now_ms);
 	size_t partial = call_tracker_cdr_done(t);
-	log_info("CDR backfill of %s to %s: %zu rows, %llu call(s) recovered, %llu completed, %zu without a CDR "
-	         "closed as partial",
+	log_info("CDR backfill of %s to %s: %zu rows (%llu not kept: out of memory), %llu call(s) recovered, %llu "
+	         "completed, %zu without a CDR closed as partial",
 	         iso8601_ms(b->from_ms, a), iso8601_ms(b->to_ms, c), b->nrows,
-	         (unsigned long long)(b->recovered - recovered), (unsigned long long)(b->completed - completed),
-	         partial);
+	         (unsigned long long)(b->rows_dropped - dropped), (unsigned long long)(b->recovered - recovered),
+	         (unsigned long long)(b->completed - completed), partial);
 	b->pending = 0;
 	b->nrows = 0;
 }

@@ -28,6 +28,7 @@ struct backfill {
 	struct cdr_row *rows;
 	size_t nrows, cap;
 	uint64_t runs, recovered, completed, failures;
+	uint64_t rows_dropped; /* rows not kept (out of memory): their calls come out partial or not at all */
 };
 
 void backfill_init(struct backfill *b, const struct cdr_store_opts *o, int64_t max_ms);

@@ -51,25 +51,8 @@ static void on_msg(void *ctx, const struct ami_msg *m)
 /* Feeds "Key: Value|Key: Value" (| as line break) as one message at time t. */
 static void feed(struct call_tracker *t, int64_t at, const char *spec, int as_sync_item)
 {
-	char buf[2048];
-	size_t n = 0;
 	struct feeder f = {t, at, as_sync_item};
-	struct ami_codec c;
-	struct ami_codec_handlers h = {NULL, on_msg, NULL, &f};
-
-	for (const char *p = spec; *p && n + 4 < sizeof(buf); p++) {
-		if (*p == '|') {
-			buf[n++] = '\r';
-			buf[n++] = '\n';
-		} else {
-			buf[n++] = *p;
-		}
-	}
-	memcpy(buf + n, "\r\n\r\n", 4);
-	ami_codec_init(&c, &h);
-	ami_codec_reset(&c, 0);
-	ami_codec_feed(&c, buf, n + 4);
-	ami_codec_free(&c);
+	unit_feed_message(spec, on_msg, &f);
 }
 
 static void ev(struct call_tracker *t, int64_t at, const char *spec)

@@ -15,28 +15,10 @@ static void on_msg(void *ctx, const struct ami_msg *m)
 	endpoint_kinds_event(((struct learner *)ctx)->k, m);
 }
 
-/* Feeds "Key: Value|Key: Value" (| as line break) as one message. */
 static void tell(struct endpoint_kinds *k, const char *spec)
 {
-	char buf[2048];
-	size_t n = 0;
 	struct learner l = {k};
-	struct ami_codec c;
-	struct ami_codec_handlers h = {NULL, on_msg, NULL, &l};
-
-	for (const char *p = spec; *p && n + 6 < sizeof(buf); p++) {
-		if (*p == '|') {
-			buf[n++] = '\r';
-			buf[n++] = '\n';
-		} else {
-			buf[n++] = *p;
-		}
-	}
-	memcpy(buf + n, "\r\n\r\n", 4);
-	ami_codec_init(&c, &h);
-	ami_codec_reset(&c, 0);
-	ami_codec_feed(&c, buf, n + 4);
-	ami_codec_free(&c);
+	unit_feed_message(spec, on_msg, &l);
 }
 
 static enum ep_kind kind_of(const struct endpoint_kinds *k, const char *name, enum ep_why *why)

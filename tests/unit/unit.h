@@ -41,6 +41,11 @@ extern const char *unit_fixtures;
 #include "unit_list.h"
 #undef T
 
+/* Feeds "Key: Value|Key: Value" ('|' a line break) as one AMI message
+ * through the codec to on_msg(ctx, message). */
+struct ami_msg;
+void unit_feed_message(const char *spec, void (*on_msg)(void *ctx, const struct ami_msg *m), void *ctx);
+
 /* Reads a whole file; caller frees.  NULL on error. */
 char *unit_read_file(const char *path, size_t *len);
 

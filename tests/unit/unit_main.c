@@ -1,6 +1,7 @@
 /* Runs every unit test; the last line is "N passed, N failed". */
 #include <stdlib.h>
 
+#include "ami_codec.h"
 #include "log.h"
 #include "unit.h"
 
@@ -17,6 +18,28 @@ static const struct unit_test tests[] = {
 #include "unit_list.h"
 #undef T
 };
+
+void unit_feed_message(const char *spec, void (*on_msg)(void *ctx, const struct ami_msg *m), void *ctx)
+{
+	char buf[2048];
+	size_t n = 0;
+	struct ami_codec c;
+	struct ami_codec_handlers h = {NULL, on_msg, NULL, ctx};
+
+	for (const char *p = spec; *p && n + 6 < sizeof(buf); p++) {
+		if (*p == '|') {
+			buf[n++] = '\r';
+			buf[n++] = '\n';
+		} else {
+			buf[n++] = *p;
+		}
+	}
+	memcpy(buf + n, "\r\n\r\n", 4);
+	ami_codec_init(&c, &h);
+	ami_codec_reset(&c, 0);
+	ami_codec_feed(&c, buf, n + 4);
+	ami_codec_free(&c);
+}
 
 char *unit_read_file(const char *path, size_t *len)
 {
