@@ -248,8 +248,11 @@ static int entry_at(struct outbox *o, uint64_t off, uint64_t file_size, char *bo
 		return -1;
 	if (crc32_update(0, body, *len) != get_be32(hdr + 5))
 		return 0;
+	/* an id, then (for a record) a payload of text: the writer never puts
+	 * a NUL inside one, so a body with one is damage however its CRC reads */
 	size_t idl = strnlen(body, *len);
-	if (idl == 0 || (hdr[0] == 'R' && idl >= *len) || (hdr[0] == 'A' && idl != *len - 1))
+	if (idl == 0 || (hdr[0] == 'R' && (idl >= *len || memchr(body + idl + 1, '\0', *len - idl - 1) != NULL)) ||
+	    (hdr[0] == 'A' && idl != *len - 1))
 		return 0;
 	return hdr[0];
 }
@@ -413,7 +416,8 @@ int outbox_append(struct outbox *o, const char *id, const char *payload, size_t 
 	size_t idl = strlen(id) + 1;
 	char *mem;
 
-	if (o->fd < 0 || len + idl > BODY_MAX || o->mem_bytes + HDR + idl + len > o->mem_max) {
+	if (o->fd < 0 || len + idl > BODY_MAX || memchr(payload, '\0', len) != NULL ||
+	    o->mem_bytes + HDR + idl + len > o->mem_max) {
 		o->refused++;
 		return -1;
 	}

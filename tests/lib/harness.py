@@ -116,9 +116,20 @@ class Subscriber:
     def __init__(self, tmp, broker, topic="pbx/#", qos=1, name="sub"):
         self.path = os.path.join(tmp.path, "%s-%d.txt" % (name, free_port()))
         self.out = open(self.path, "wb")
+        # A private probe topic too: the subscription is in place once a
+        # probe comes back (a fixed sleep lost the first messages under load).
+        self.probe = "pbxbus-test-probe/%d" % free_port()
         self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", topic,
-                                      "-q", str(qos), "-F", "%t\t%r\t%p"], stdout=self.out, stderr=subprocess.DEVNULL)
-        time.sleep(0.3 * SLOW)
+                                      "-t", self.probe, "-q", str(qos), "-F", "%t\t%r\t%p"],
+                                     stdout=self.out, stderr=subprocess.DEVNULL)
+        wait_for(lambda: self._probe_seen(broker), 20, "mosquitto_sub subscribed")
+
+    def _probe_seen(self, broker):
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", self.probe, "-m", "probe"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
+        time.sleep(0.05)
+        with open(self.path, "rb") as f:
+            return (self.probe + "\t").encode() in f.read()
 
     def messages(self):
         with open(self.path, "rb") as f:
@@ -128,6 +139,8 @@ class Subscriber:
             if not line:
                 continue
             topic, retained, payload = line.split("\t", 2)
+            if topic == self.probe:
+                continue
             out.append((topic, retained == "1", payload))
         return out
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crc32.h"
 #include "outbox.h"
 #include "unit.h"
 
@@ -380,4 +381,34 @@ void test_outbox_rewind_makes_everything_due(void)
 	outbox_rewind(&o);                                            /* the broker is back */
 	CHECK_EQ_INT(outbox_pump(&o, 3500, 100, record_send, &s), 3);
 	outbox_close(&o);
+}
+
+/* A record entry with a NUL inside its payload and a right CRC (a bad
+ * disk or another writer; never ours): damage, skipped, the rest kept. */
+void test_outbox_nul_in_a_payload_is_damage(void)
+{
+	struct outbox o;
+	char err[256], path[128], *a = strdup(temp_dir()), *dir = temp_dir();
+	const char body[] = "pbx:9.0\0{\"call\":\0\"9\"}";
+	unsigned char entry[9 + sizeof(body) - 1];
+
+	entry[0] = 'R';
+	put_be32(entry + 1, sizeof(body) - 1);
+	put_be32(entry + 5, crc32_update(0, body, sizeof(body) - 1));
+	memcpy(entry + 9, body, sizeof(body) - 1);
+	CHECK(outbox_open(&o, a, 1 << 20, 1 << 20, 1000, err, sizeof(err)) == 0);
+	CHECK(outbox_append(&o, "pbx:8.0", "{\0}", 3) < 0); /* never written either */
+	append_n(&o, 0, 2);
+	CHECK(outbox_sync(&o) == 0);
+	outbox_close(&o);
+	snprintf(path, sizeof(path), "%s/outbox.log", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(write(fd, entry, sizeof(entry)) == (ssize_t)sizeof(entry));
+	copy_log(a, fd);
+	close(fd);
+	CHECK(outbox_open(&o, dir, 1 << 20, 1 << 20, 1000, err, sizeof(err)) == 0);
+	CHECK_EQ_INT(o.pending, 2);
+	CHECK_EQ_INT(o.skipped_bytes, sizeof(entry));
+	outbox_close(&o);
+	free(a);
 }
