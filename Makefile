@@ -39,13 +39,15 @@ BRIDGE_SRC := common/md5hex.c bridge/ami_json.c bridge/ami_client.c bridge/event
 	bridge/call_tracker.c bridge/endpoint_kinds.c bridge/caller_presentation.c bridge/call_journal.c bridge/cdr_store.c bridge/backfill.c bridge/acks.c bridge/call_record.c bridge/outbox.c bridge/refused_log.c bridge/pbx_clock.c bridge/asterisk_version.c \
 	bridge/pbx_state.c bridge/state_render.c bridge/bridge_state.c
 CONSUMER_SRC := consumer/phone.c consumer/manual_call.c consumer/payload_digest.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/migrations.c \
-	consumer/consumer.c consumer/http.c consumer/pg_array.c
+	consumer/consumer.c consumer/http.c consumer/pg_array.c \
+	consumer/live_store.c consumer/live_feed.c consumer/call_log.c consumer/console_session.c consumer/console.c
 REPLAY_SRC := replay/capture.c replay/replay_server.c replay/cdr_writer.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 BRIDGE_OBJ := $(BRIDGE_SRC:%.c=$(BUILD)/%.o)
-CONSUMER_OBJ := $(CONSUMER_SRC:%.c=$(BUILD)/%.o)
+CONSOLE_FILES := $(sort $(wildcard consumer/console/*.html consumer/console/*.css consumer/console/*.js))
+CONSUMER_OBJ := $(CONSUMER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/console_assets.o
 REPLAY_OBJ := $(REPLAY_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
@@ -55,7 +57,7 @@ REPLAY_BIN := $(BUILD)/pbxbus-replay
 UNIT_BIN := $(BUILD)/unit-tests
 BENCH_BIN := $(BUILD)/bench-codec
 
-.PHONY: all test test-run test-unit deps demo bench fuzz fuzz-smoke install deb man clean check-style format
+.PHONY: all test test-run test-unit deps demo bench fuzz fuzz-smoke install deb man clean check-style format screenshots
 
 all: $(BRIDGE_BIN) pbxbus-bridge $(CONSUMER_BIN) pbxbus-consumer $(REPLAY_BIN) pbxbus-replay $(BUILD)/tracker-replay
 
@@ -72,6 +74,14 @@ pbxbus-replay: $(REPLAY_BIN)
 $(REPLAY_BIN): $(REPLAY_OBJ) $(BUILD)/replay/main.o $(BUILD)/common/ami_codec.o $(BUILD)/common/log.o \
 		$(BUILD)/common/clock.o $(BUILD)/common/signals.o $(BUILD)/common/md5hex.o
 	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcrypto libmariadb)
+
+# The console's files, built into the consumer.
+$(BUILD)/console_assets.c: $(CONSOLE_FILES) scripts/embed-assets
+	@mkdir -p $(BUILD)
+	scripts/embed-assets $@ $(CONSOLE_FILES)
+
+$(BUILD)/console_assets.o: $(BUILD)/console_assets.c
+	$(CC) -Iconsumer $(CFLAGS_ALL) -c $< -o $@
 
 # Each binary links only what it uses: the bridge never links libpq.
 $(CONSUMER_BIN): $(COMMON_OBJ) $(CONSUMER_OBJ) $(BUILD)/consumer/main.o
@@ -127,6 +137,11 @@ test-unit: $(UNIT_BIN)
 bench: $(BENCH_BIN) $(BRIDGE_BIN) $(CONSUMER_BIN)
 	bench/run $(BUILD)
 	bench/consumer.py $(BUILD)
+
+# The console's pages in a real headless Chromium (the browser tests),
+# saved for the README.
+screenshots: all
+	PBXBUS_SCREENSHOTS=docs/screenshots python3 tests/lib/runner.py tests/integration/test_console.py
 
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run full

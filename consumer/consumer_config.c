@@ -29,8 +29,9 @@ const struct cfg_key consumer_keys[] = {
     CFG_I("match_suffix_digits", "9", 0, 15, "match on the last N digits when no exact E.164 match (0: off)"),
     CFG_I("batch_max", "500", 1, BATCH_MAX, "most records committed in one transaction"),
     CFG_I("retention_days", "90", 1, 36500, "days after which the raw record and dead letters are purged"),
-    CFG_S("http_listen", "", "address:port of the HTTP API (manual call log, /healthz, /metrics); empty: off"),
-    CFG_SECRET_S("http_token", "bearer token for POST /api/crm/calls/log (prefer http_token_file)"),
+    CFG_S("http_listen", "",
+          "address:port of the HTTP API and web console (/healthz, /metrics, the console); empty: off"),
+    CFG_SECRET_S("http_token", "bearer token of the API and the console's login (prefer http_token_file)"),
     CFG_S("http_token_file", NULL, "file holding the HTTP bearer token (mode 600)"),
 };
 const size_t consumer_nkeys = sizeof(consumer_keys) / sizeof(consumer_keys[0]);

@@ -655,6 +655,43 @@ long long db_manual_call(struct db *d, long long customer_id, const char *direct
 	return id;
 }
 
+int db_query_text(struct db *d, const char *sql, int nparams, const char *const *params, char **out, char *err,
+                  size_t errsz, int *err_is_client)
+{
+	PGresult *r = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	*err_is_client = 0;
+	if (!db_connected(d) && db_connect(d) < 0) {
+		snprintf(err, errsz, "database unavailable");
+		return -1;
+	}
+	if (PQsendQueryParams(CONN(d), sql, nparams, NULL, params, NULL, NULL, 0))
+		r = result_by(d, clock_mono_ms() + DB_REQUEST_TIMEOUT_MS);
+	if (r == NULL) {
+		snprintf(err, errsz, "%s", d->conn ? PQerrorMessage(CONN(d)) : d->last_error);
+		db_close(d);
+		return -1;
+	}
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		rc = 0;
+		if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) && (*out = strdup(PQgetvalue(r, 0, 0))) == NULL) {
+			snprintf(err, errsz, "out of memory");
+			rc = -1;
+		}
+	} else {
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		set_error(d, "query", r);
+		snprintf(err, errsz, "%s", d->last_error);
+		*err_is_client = state && strncmp(state, "22", 2) == 0;
+		if (connection_lost(r, CONN(d)))
+			db_close(d);
+	}
+	PQclear(r);
+	return rc;
+}
+
 long long db_purge(struct db *d, int days)
 {
 	char n[16];

@@ -82,4 +82,10 @@ long long db_purge(struct db *d, int days);
 long long db_manual_call(struct db *d, long long customer_id, const char *direction, long long duration,
                          const char *notes, const char *occurred_at, char *err, size_t errsz, int *err_is_client);
 
+/* A read for the console: the first column of the first row as text in
+ * *out (malloc'd; NULL when no row), bounded like db_manual_call.  -1 with
+ * err (err_is_client: the input was wrong, SQLSTATE class 22). */
+int db_query_text(struct db *d, const char *sql, int nparams, const char *const *params, char **out, char *err,
+                  size_t errsz, int *err_is_client);
+
 #endif

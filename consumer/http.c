@@ -12,11 +12,13 @@
 #include <time.h>
 
 #include "clock.h"
+#include "console.h"
+#include "live_feed.h"
 #include "log.h"
 #include "manual_call.h"
 
-#define HTTP_THREADS          4     /* a request stuck in the database leaves the others served */
-#define HTTP_PER_IP_LIMIT     8     /* connections from one address (slow clients cannot take all) */
+#define HTTP_CONNECTIONS      64    /* a thread each: a request stuck in the database leaves the others served */
+#define HTTP_PER_IP_LIMIT     16    /* connections from one address (slow clients cannot take all) */
 #define HTTP_REQUEST_DEADLINE 10000 /* ms from the first byte of a body to its last */
 #define HEALTH_PROBE_EVERY    2000  /* ms a database probe is good for */
 #define HEALTH_PROBE_TIMEOUT  2000  /* ms the database has to answer it */
@@ -29,6 +31,8 @@ struct http_server {
 	pthread_mutex_t health_lock;
 	int64_t health_at_ms;
 	int health_db_ok;
+	struct console console;
+	struct live_feed *feed;
 };
 
 struct request {
@@ -40,41 +44,31 @@ struct request {
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, const char *text)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
-	if (r == NULL)
-		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", type);
-	enum MHD_Result rc = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return rc;
+	return console_reply(conn, status, type, text);
 }
 
-static enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned status, const char *key, const char *msg)
+/* The database lock, bounded: a request never queues behind a stuck one
+ * for longer than the database is given. */
+static int lock_db(struct http_server *h)
 {
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, key, msg);
-	char *text = cJSON_PrintUnformatted(o);
-	enum MHD_Result rc = reply(conn, status, "application/json", text ? text : "{}");
-	cJSON_free(text);
-	cJSON_Delete(o);
-	return rc;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += DB_REQUEST_TIMEOUT_MS / 1000;
+	return pthread_mutex_timedlock(&h->db_lock, &until) == 0 ? 0 : -1;
 }
 
-/* Constant time: the token must not leak through timing. */
-static int token_ok(const char *header, const char *token)
+static int console_query(void *ctx, const char *sql, int n, const char *const *params, char **out, char *err,
+                         size_t errsz, int *err_is_client)
 {
-	static const char bearer[] = "Bearer ";
-	size_t tl = strlen(token);
-	unsigned char diff = 0;
-
-	if (header == NULL || strncmp(header, bearer, sizeof(bearer) - 1) != 0)
-		return 0;
-	header += sizeof(bearer) - 1;
-	if (strlen(header) != tl)
-		return 0;
-	for (size_t i = 0; i < tl; i++)
-		diff |= (unsigned char)(header[i] ^ token[i]);
-	return diff == 0;
+	struct http_server *h = ctx;
+	if (lock_db(h) < 0) {
+		*err_is_client = 0;
+		snprintf(err, errsz, "database busy");
+		return -1;
+	}
+	int rc = db_query_text(&h->db, sql, n, params, out, err, errsz, err_is_client);
+	pthread_mutex_unlock(&h->db_lock);
+	return rc;
 }
 
 static enum MHD_Result manual_log(struct http_server *h, struct MHD_Connection *conn, struct request *rq)
@@ -84,17 +78,14 @@ static enum MHD_Result manual_log(struct http_server *h, struct MHD_Connection *
 
 	/* the token was checked before the body was read (refused_early) */
 	if (rq->too_big)
-		return reply_json(conn, 413, "error", "body over 16 KiB");
+		return console_reply_error(conn, 413, "body over 16 KiB");
 	struct manual_call m;
 	const char *bad = manual_call_parse(rq->body, rq->len, &m);
 	if (bad != NULL)
-		return reply_json(conn, MHD_HTTP_BAD_REQUEST, "error", bad);
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += DB_REQUEST_TIMEOUT_MS / 1000;
-	if (pthread_mutex_timedlock(&h->db_lock, &until) != 0) {
+		return console_reply_error(conn, MHD_HTTP_BAD_REQUEST, bad);
+	if (lock_db(h) < 0) {
 		manual_call_free(&m);
-		return reply_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "error", "database busy");
+		return console_reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "database busy");
 	}
 	long long id =
 	    db_manual_call(&h->db, m.customer_id, m.direction, m.duration, m.notes, m.when, err, sizeof(err), &client);
@@ -103,8 +94,8 @@ static enum MHD_Result manual_log(struct http_server *h, struct MHD_Connection *
 	if (id < 0) {
 		if (!client)
 			log_warnx("http: manual call log: %s", err);
-		return reply_json(conn, client ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_SERVICE_UNAVAILABLE, "error",
-		                  client ? err : "database unavailable");
+		return console_reply_error(conn, client ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_SERVICE_UNAVAILABLE,
+		                           client ? err : "database unavailable");
 	}
 	snprintf(out, sizeof(out), "{\"id\":%lld}", id);
 	return reply(conn, MHD_HTTP_CREATED, "application/json", out);
@@ -187,40 +178,74 @@ static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *con
 	return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", out);
 }
 
-/* The first call of a POST, headers only: the token and the declared
+/* The first call of a POST, headers only: who asks and the declared
  * length are checked before a byte of the body is read. */
-static int refused_early(struct http_server *h, struct MHD_Connection *conn, enum MHD_Result *rc)
+static int refused_early(struct http_server *h, struct MHD_Connection *conn, const char *url, enum MHD_Result *rc)
 {
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
-	if (h->c->s->http_token[0] == '\0') {
-		*rc =
-		    reply_json(conn, MHD_HTTP_NOT_FOUND, "error", "the manual call log is off (no http_token is set)");
-		return 1;
-	}
-	if (!token_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"), h->c->s->http_token)) {
-		*rc = reply_json(conn, MHD_HTTP_UNAUTHORIZED, "error", "missing or wrong bearer token");
+	if (strcmp(url, "/api/crm/calls/log") == 0) {
+		if (h->c->s->http_token[0] == '\0') {
+			*rc = console_reply_error(conn, MHD_HTTP_NOT_FOUND,
+			                          "the manual call log is off (no http_token is set)");
+			return 1;
+		}
+		if (!console_authorized(&h->console, conn, 1)) {
+			*rc = console_reply_error(conn, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
+			return 1;
+		}
+	} else if (strcmp(url, "/api/login") != 0 && strcmp(url, "/api/logout") != 0) {
+		*rc = console_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
 		return 1;
 	}
 	if (cl != NULL && (strlen(cl) > 9 || strtoul(cl, NULL, 10) > HTTP_BODY_MAX)) {
-		*rc = reply_json(conn, 413, "error", "body over 16 KiB");
+		*rc = console_reply_error(conn, 413, "body over 16 KiB");
 		return 1;
 	}
 	return 0;
+}
+
+/* A POST's body, a piece at a time; 1 while more is to come. */
+static int take_body(struct request *rq, const char *upload, size_t *upload_size)
+{
+	if (*upload_size == 0)
+		return 0;
+	if (rq->len + *upload_size > HTTP_BODY_MAX)
+		rq->too_big = 1;
+	else
+		memcpy(rq->body + rq->len, upload, *upload_size);
+	if (!rq->too_big)
+		rq->len += *upload_size;
+	*upload_size = 0;
+	return 1;
+}
+
+static enum MHD_Result post(struct http_server *h, struct MHD_Connection *conn, const char *url, struct request *rq)
+{
+	int handled;
+
+	if (strcmp(url, "/api/crm/calls/log") == 0)
+		return manual_log(h, conn, rq);
+	if (rq->too_big)
+		return console_reply_error(conn, 413, "body over 16 KiB");
+	rq->body[rq->len] = '\0';
+	enum MHD_Result rc = console_post(&h->console, conn, url, rq->body, rq->len, &handled);
+	explicit_bzero(rq->body, rq->len); /* a login's token */
+	return handled ? rc : console_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_size, void **state)
 {
 	struct http_server *h = cls;
+	int handled;
 	(void)version;
 
-	if (strcmp(method, "POST") == 0 && strcmp(url, "/api/crm/calls/log") == 0) {
+	if (strcmp(method, "POST") == 0) {
 		struct request *rq = *state;
 		if (rq == NULL) {
-			/* Before any of the body is read: who asks, and how much. */
 			enum MHD_Result early;
-			if (refused_early(h, conn, &early))
+			if (refused_early(h, conn, url, &early))
 				return early;
 			if ((rq = calloc(1, sizeof(*rq))) == NULL)
 				return MHD_NO;
@@ -230,23 +255,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		}
 		if (*upload_size > 0 && clock_mono_ms() - rq->started_ms > HTTP_REQUEST_DEADLINE)
 			return MHD_NO; /* a body dribbled in: the connection is closed */
-		if (*upload_size > 0) {
-			if (rq->len + *upload_size > HTTP_BODY_MAX)
-				rq->too_big = 1;
-			else
-				memcpy(rq->body + rq->len, upload, *upload_size);
-			if (!rq->too_big)
-				rq->len += *upload_size;
-			*upload_size = 0;
+		if (take_body(rq, upload, upload_size))
 			return MHD_YES;
-		}
-		return manual_log(h, conn, rq);
+		return post(h, conn, url, rq);
 	}
-	if (strcmp(method, "GET") == 0 && strcmp(url, "/healthz") == 0)
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return console_reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET or POST");
+	if (strcmp(url, "/healthz") == 0)
 		return healthz(h, conn);
-	if (strcmp(method, "GET") == 0 && strcmp(url, "/metrics") == 0)
+	if (strcmp(url, "/metrics") == 0)
 		return metrics(h, conn);
-	return reply_json(conn, MHD_HTTP_NOT_FOUND, "error", "not found");
+	enum MHD_Result rc = console_get(&h->console, conn, url, &handled);
+	return handled ? rc : console_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode code)
@@ -254,6 +274,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 	(void)cls;
 	(void)conn;
 	(void)code;
+	if (*state != NULL)
+		explicit_bzero(*state, sizeof(struct request));
 	free(*state);
 	*state = NULL;
 }
@@ -279,16 +301,25 @@ struct http_server *http_start(struct consumer *c, char *err, size_t errsz)
 	h->db.statement_timeout_ms = DB_REQUEST_TIMEOUT_MS;
 	pthread_mutex_init(&h->db_lock, NULL);
 	pthread_mutex_init(&h->health_lock, NULL);
-	h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR,
-	                             (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-	                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_CONNECTION_LIMIT,
-	                             (unsigned)64, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT,
-	                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS, MHD_OPTION_END);
+	console_sessions_init(&h->console.sessions);
+	h->console.token = c->s->http_token;
+	h->console.query = console_query;
+	h->console.query_ctx = h;
+	if ((h->console.store = live_store_new()) == NULL ||
+	    (h->feed = live_feed_start(c->s, h->console.store, err, errsz)) == NULL) {
+		if (h->console.store == NULL)
+			snprintf(err, errsz, "http: out of memory");
+		http_stop(h);
+		return NULL;
+	}
+	h->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+	                             handle, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+	                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+	                             (unsigned)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTIONS,
+	                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT, MHD_OPTION_END);
 	if (h->daemon == NULL) {
 		snprintf(err, errsz, "http_listen: cannot listen on %s:%d", c->s->http_host, c->s->http_port);
-		pthread_mutex_destroy(&h->db_lock);
-		pthread_mutex_destroy(&h->health_lock);
-		free(h);
+		http_stop(h);
 		return NULL;
 	}
 	log_info("http: listening on %s:%d", c->s->http_host, c->s->http_port);
@@ -299,7 +330,13 @@ void http_stop(struct http_server *h)
 {
 	if (h == NULL)
 		return;
-	MHD_stop_daemon(h->daemon);
+	if (h->console.store)
+		live_store_close(h->console.store); /* live streams end, their threads return */
+	if (h->daemon)
+		MHD_stop_daemon(h->daemon);
+	live_feed_stop(h->feed);
+	live_store_free(h->console.store);
+	console_sessions_free(&h->console.sessions);
 	db_close(&h->db);
 	pthread_mutex_destroy(&h->db_lock);
 	pthread_mutex_destroy(&h->health_lock);

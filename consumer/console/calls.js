@@ -1,0 +1,71 @@
+"use strict";
+// The call log: the server filters and pages (by key); this page only asks.
+const form = document.getElementById("filters");
+const body = document.querySelector("#calls tbody");
+const errorBox = document.getElementById("calls-error");
+const olderButton = document.getElementById("older");
+let next = null;
+
+function filters() {
+  const q = new URLSearchParams();
+  for (const [k, v] of new FormData(form)) {
+    if (v === "") continue;
+    // "to" is a date the user means to include: the API's is exclusive
+    if (k === "to") {
+      const d = new Date(v + "T00:00:00Z");
+      d.setUTCDate(d.getUTCDate() + 1);
+      q.set(k, d.toISOString().slice(0, 10));
+    } else {
+      q.set(k, v);
+    }
+  }
+  return q;
+}
+
+function row(c) {
+  const who = c.customer_id
+    ? pbx.el("a", { href: "/customer?id=" + encodeURIComponent(c.customer_id) }, c.customer_name || "customer " + c.customer_id)
+    : pbx.el("span", { class: "muted" }, "unknown");
+  return pbx.el("tr", { "data-id": c.id },
+    pbx.el("td", {}, pbx.when(c.occurred_at)),
+    pbx.el("td", { class: "dir" }, pbx.arrow(c.direction)),
+    pbx.el("td", { class: "customer" }, who),
+    pbx.el("td", { class: "number" }, c.external_number || ""),
+    pbx.el("td", { class: "extension" }, c.extension || ""),
+    pbx.el("td", { class: "duration" }, pbx.duration(c.duration_seconds)),
+    pbx.el("td", { class: "result" }, c.answered ? "answered" : "missed"));
+}
+
+async function load(before) {
+  const q = filters();
+  if (before) q.set("before", before);
+  errorBox.textContent = "";
+  try {
+    const page = await pbx.api("/api/calls?" + q.toString());
+    body.replaceChildren(...page.calls.map(row));
+    if (page.calls.length === 0) body.append(pbx.el("tr", {}, pbx.el("td", { colspan: 7, class: "muted" }, "no calls")));
+    next = page.next;
+    olderButton.disabled = !next;
+  } catch (e) {
+    errorBox.textContent = e.message;
+  }
+}
+
+// The filters live in the address, so a filtered view can be shared.
+function fromAddress() {
+  const q = new URLSearchParams(location.search);
+  for (const el of form.elements) if (el.name && q.has(el.name)) el.value = q.get(el.name);
+}
+
+form.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const q = new URLSearchParams();
+  for (const [k, v] of new FormData(form)) if (v !== "") q.set(k, v);
+  history.replaceState(null, "", "/calls" + (q.toString() ? "?" + q : ""));
+  load(null);
+});
+document.getElementById("clear").addEventListener("click", () => { form.reset(); history.replaceState(null, "", "/calls"); load(null); });
+document.getElementById("newest").addEventListener("click", () => load(null));
+olderButton.addEventListener("click", () => { if (next) load(next); });
+fromAddress();
+load(null);

@@ -1,0 +1,149 @@
+#include "live_feed.h"
+
+#include <mosquitto.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "mqtt_link.h"
+
+#define LIVE_TOPICS_PER_SITE 4
+
+struct live_feed {
+	struct mqtt_link link;
+	struct mqtt_opts opts;
+	struct live_store *st;
+	char client_id[208];
+	char topics[CONSUMER_MAX_SUBS * LIVE_TOPICS_PER_SITE][TOPIC_MAX];
+	size_t ntopics;
+	pthread_t thread;
+	atomic_int stop;
+	atomic_int connected;
+	struct log_ratelimit refused_log;
+};
+
+/* From "[$share/<group>/]<site>/calls/hangup": the site's live topics. */
+static int live_topics(struct live_feed *f, const struct consumer_settings *s)
+{
+	static const char *const suffix[LIVE_TOPICS_PER_SITE] = {"state/#", "calls/start", "calls/answer",
+	                                                         "calls/hangup"};
+	for (size_t i = 0; i < s->nsubs; i++) {
+		const char *t = s->subs[i];
+		if (strncmp(t, "$share/", 7) == 0 && (t = strchr(t + 7, '/')) != NULL)
+			t++;
+		size_t site = strlen(t) - strlen("calls/hangup");
+		for (size_t k = 0; k < LIVE_TOPICS_PER_SITE; k++) {
+			int n = snprintf(f->topics[f->ntopics], TOPIC_MAX, "%.*s%s", (int)site, t, suffix[k]);
+			if (n < 0 || n >= TOPIC_MAX)
+				return -1;
+			f->ntopics++;
+		}
+	}
+	return 0;
+}
+
+static void on_connect(void *ctx)
+{
+	struct live_feed *f = ctx;
+
+	atomic_store(&f->connected, 1);
+	for (size_t i = 0; i < f->ntopics; i++) {
+		int rc = mqtt_link_subscribe(&f->link, f->topics[i], 0);
+		if (rc != MOSQ_ERR_SUCCESS)
+			log_warnx("live: subscribe %s: %s", f->topics[i], mosquitto_strerror(rc));
+	}
+	log_info("live: subscribed to the state and calls of %zu site(s) (QoS 0)", f->ntopics / LIVE_TOPICS_PER_SITE);
+}
+
+static void on_disconnect(void *ctx, int rc)
+{
+	struct live_feed *f = ctx;
+	(void)rc;
+	atomic_store(&f->connected, 0);
+}
+
+static void on_message(void *ctx, const struct mosquitto_message *msg)
+{
+	struct live_feed *f = ctx;
+	uint64_t held_back;
+
+	if (live_store_message(f->st, msg->topic, msg->payload, (size_t)msg->payloadlen, clock_mono_ms()) < 0 &&
+	    log_ratelimit_ok(&f->refused_log, clock_mono_ms(), &held_back))
+		log_warnx("live: skipped a message on %s (%d bytes): not a state or call document, or over a bound; "
+		          "%llu more since the last line",
+		          msg->topic, msg->payloadlen, (unsigned long long)held_back);
+}
+
+static void *run(void *arg)
+{
+	struct live_feed *f = arg;
+
+	while (!atomic_load(&f->stop)) {
+		int64_t wait = mqtt_link_tick(&f->link, clock_mono_ms());
+		struct pollfd pfd;
+		mqtt_link_pollfd(&f->link, &pfd);
+		if (wait > 250 || wait < 0)
+			wait = 250; /* the stop flag is seen within this */
+		if (poll(&pfd, pfd.fd >= 0 ? 1 : 0, (int)wait) > 0 && pfd.revents)
+			mqtt_link_handle(&f->link, pfd.revents, clock_mono_ms());
+	}
+	mqtt_link_disconnect(&f->link);
+	return NULL;
+}
+
+struct live_feed *live_feed_start(const struct consumer_settings *s, struct live_store *st, char *err, size_t errsz)
+{
+	struct live_feed *f = calloc(1, sizeof(*f));
+	struct mqtt_callbacks cb = {
+	    .on_connect = on_connect, .on_disconnect = on_disconnect, .on_message = on_message, .ctx = f};
+
+	if (f == NULL) {
+		snprintf(err, errsz, "live: out of memory");
+		return NULL;
+	}
+	f->st = st;
+	f->refused_log.interval_ms = 10000;
+	if (live_topics(f, s) < 0) {
+		snprintf(err, errsz, "live: a subscription's topic is too long");
+		free(f);
+		return NULL;
+	}
+	snprintf(f->client_id, sizeof(f->client_id), "%s-live", s->consumer_id);
+	f->opts = s->mqtt;
+	f->opts.client_id = f->client_id;
+	f->opts.clean_session = 1;
+	f->opts.external = 0;
+	f->opts.will_topic = NULL;
+	f->opts.will_payload = NULL;
+	if (mqtt_link_init(&f->link, &f->opts, &cb) < 0) {
+		snprintf(err, errsz, "live: mqtt: %s", f->link.last_error);
+		free(f);
+		return NULL;
+	}
+	if (pthread_create(&f->thread, NULL, run, f) != 0) {
+		snprintf(err, errsz, "live: cannot start its thread");
+		mqtt_link_free(&f->link);
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void live_feed_stop(struct live_feed *f)
+{
+	if (f == NULL)
+		return;
+	atomic_store(&f->stop, 1);
+	pthread_join(f->thread, NULL);
+	mqtt_link_free(&f->link);
+	free(f);
+}
+
+int live_feed_connected(const struct live_feed *f)
+{
+	return f != NULL && atomic_load(&f->connected);
+}

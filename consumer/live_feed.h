@@ -1,0 +1,22 @@
+/*
+ * The console's second MQTT client: clean session, QoS 0, its own thread
+ * and connection, reading <site>/state/# and <site>/calls/{start,answer,
+ * hangup} for every site the consumer subscribes to, into a live_store.
+ * The records session (QoS 1, PUBACK held until COMMIT) never sees it.
+ */
+#ifndef PBXBUS_LIVE_FEED_H
+#define PBXBUS_LIVE_FEED_H
+
+#include <stdatomic.h>
+
+#include "consumer_config.h"
+#include "live_store.h"
+
+struct live_feed;
+
+/* NULL with err set. */
+struct live_feed *live_feed_start(const struct consumer_settings *s, struct live_store *st, char *err, size_t errsz);
+void live_feed_stop(struct live_feed *f);
+int live_feed_connected(const struct live_feed *f);
+
+#endif

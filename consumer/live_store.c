@@ -1,0 +1,323 @@
+#include "live_store.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TOMBSTONE_KEEP_MS 60000 /* a removal is remembered this long for readers behind */
+#define UNLISTED_GRACE_MS 5000  /* a call missing from state/calls is gone after this */
+#define NAME_MAX_BYTES    256
+#define SITE_MAX_BYTES    256
+
+enum kind { K_EXTENSION, K_TRUNK, K_QUEUE, K_CALLS, K_SYSTEM, K_CALL };
+static const char *const kind_names[] = {"extension", "trunk", "queue", "calls", "system", "call"};
+
+struct entry {
+	char site[SITE_MAX_BYTES];
+	char name[NAME_MAX_BYTES];
+	enum kind kind;
+	char *value; /* canonical JSON (one line), NULL: removed (a tombstone) */
+	uint64_t version;
+	int64_t changed_ms;
+};
+
+struct live_store {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct entry *e;
+	size_t n;
+	size_t bytes;
+	uint64_t version;
+	uint64_t horizon; /* removals at or before this version are forgotten */
+	int closing;
+};
+
+struct live_store *live_store_new(void)
+{
+	struct live_store *st = calloc(1, sizeof(*st));
+	pthread_condattr_t attr;
+
+	if (st == NULL || (st->e = calloc(LIVE_MAX_ENTRIES, sizeof(*st->e))) == NULL) {
+		free(st);
+		return NULL;
+	}
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->changed, &attr);
+	pthread_condattr_destroy(&attr);
+	st->version = 1; /* 0 is a new reader's: it never equals a version given out */
+	return st;
+}
+
+void live_store_free(struct live_store *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < st->n; i++)
+		free(st->e[i].value);
+	free(st->e);
+	pthread_mutex_destroy(&st->lock);
+	pthread_cond_destroy(&st->changed);
+	free(st);
+}
+
+/* Splits a topic into site, kind and name; -1 when it is neither a state
+ * topic nor a call record topic.  *phase: 'h' for calls/hangup. */
+static int classify(const char *topic, char *site, enum kind *kind, char *name, char *phase)
+{
+	static const struct {
+		const char *suffix;
+		enum kind kind;
+	} fixed[] = {{"/state/calls", K_CALLS},
+	             {"/state/system", K_SYSTEM},
+	             {"/calls/start", K_CALL},
+	             {"/calls/answer", K_CALL},
+	             {"/calls/hangup", K_CALL}};
+	static const struct {
+		const char *mid;
+		enum kind kind;
+	} named[] = {{"/state/extensions/", K_EXTENSION}, {"/state/trunks/", K_TRUNK}, {"/state/queues/", K_QUEUE}};
+	size_t len = strlen(topic);
+
+	*phase = 0;
+	name[0] = '\0';
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		size_t sl = strlen(fixed[i].suffix);
+		if (len > sl && len - sl < SITE_MAX_BYTES && strcmp(topic + len - sl, fixed[i].suffix) == 0) {
+			memcpy(site, topic, len - sl);
+			site[len - sl] = '\0';
+			*kind = fixed[i].kind;
+			*phase = topic[len - 1] == 'p' && topic[len - 2] == 'u' ? 'h' : 0; /* .../hangup */
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		const char *at = NULL;
+		for (const char *p = strstr(topic, named[i].mid); p; p = strstr(p + 1, named[i].mid))
+			at = p; /* the last one: a site may hold the word too */
+		if (at == NULL || at == topic || (size_t)(at - topic) >= SITE_MAX_BYTES)
+			continue;
+		const char *n = at + strlen(named[i].mid);
+		if (*n == '\0' || strchr(n, '/') != NULL || strlen(n) >= NAME_MAX_BYTES)
+			return -1;
+		memcpy(site, topic, (size_t)(at - topic));
+		site[at - topic] = '\0';
+		memcpy(name, n, strlen(n) + 1);
+		*kind = named[i].kind;
+		return 0;
+	}
+	return -1;
+}
+
+static struct entry *find(struct live_store *st, const char *site, enum kind kind, const char *name)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		struct entry *e = &st->e[i];
+		if (e->kind == kind && strcmp(e->name, name) == 0 && strcmp(e->site, site) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static void set_value(struct live_store *st, struct entry *e, char *value, int64_t now_ms)
+{
+	if (e->value)
+		st->bytes -= strlen(e->value);
+	free(e->value);
+	e->value = value;
+	if (value)
+		st->bytes += strlen(value);
+	e->version = ++st->version;
+	e->changed_ms = now_ms;
+}
+
+/* Tombstones past their time are dropped; readers older than the newest
+ * of them start again from the whole picture. */
+static void forget_old_removals(struct live_store *st, int64_t now_ms)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < st->n; i++) {
+		struct entry *e = &st->e[i];
+		if (e->value == NULL && now_ms - e->changed_ms > TOMBSTONE_KEEP_MS) {
+			if (e->version > st->horizon)
+				st->horizon = e->version;
+			continue;
+		}
+		if (w != i)
+			st->e[w] = *e;
+		w++;
+	}
+	st->n = w;
+}
+
+/* Calls the site's state/calls no longer lists (a hangup lost: the feed
+ * is QoS 0), and calls silent for too long, are gone. */
+static void prune_calls(struct live_store *st, const char *site, const cJSON *listed, int64_t now_ms)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		struct entry *e = &st->e[i];
+		if (e->kind != K_CALL || e->value == NULL)
+			continue;
+		int stale = now_ms - e->changed_ms > LIVE_CALL_MAX_AGE_MS;
+		if (!stale && listed != NULL && strcmp(e->site, site) == 0 &&
+		    now_ms - e->changed_ms > UNLISTED_GRACE_MS) {
+			stale = 1;
+			const cJSON *c;
+			cJSON_ArrayForEach(c, listed)
+			{
+				const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "call_id");
+				if (cJSON_IsString(id) && strcmp(id->valuestring, e->name) == 0)
+					stale = 0;
+			}
+		}
+		if (stale)
+			set_value(st, e, NULL, now_ms);
+	}
+}
+
+/* The document in one line, or NULL when it is not what its topic carries. */
+static char *canonical(const char *payload, size_t len, enum kind kind, cJSON **doc)
+{
+	*doc = len ? cJSON_ParseWithLength(payload, len) : NULL;
+	if (*doc == NULL || (kind == K_CALLS ? !cJSON_IsArray(*doc) : !cJSON_IsObject(*doc)))
+		return NULL;
+	return cJSON_PrintUnformatted(*doc);
+}
+
+static int store_locked(struct live_store *st, const char *site, enum kind kind, const char *name, char *value,
+                        int64_t now_ms)
+{
+	struct entry *e = find(st, site, kind, name);
+
+	if (value != NULL && st->bytes + strlen(value) > LIVE_MAX_BYTES)
+		return -1;
+	if (e == NULL) {
+		if (value == NULL)
+			return 0; /* nothing to remove */
+		if (st->n == LIVE_MAX_ENTRIES)
+			return -1;
+		e = &st->e[st->n++];
+		memset(e, 0, sizeof(*e));
+		snprintf(e->site, sizeof(e->site), "%s", site);
+		snprintf(e->name, sizeof(e->name), "%s", name);
+		e->kind = kind;
+	} else if (value != NULL && e->value != NULL && strcmp(value, e->value) == 0) {
+		free(value); /* unchanged: readers need not hear of it */
+		return 0;
+	}
+	set_value(st, e, value, now_ms);
+	return 0;
+}
+
+int live_store_message(struct live_store *st, const char *topic, const char *payload, size_t len, int64_t now_ms)
+{
+	char site[SITE_MAX_BYTES], name[NAME_MAX_BYTES], phase;
+	enum kind kind;
+	cJSON *doc = NULL;
+	char *value = NULL;
+	int rc = -1;
+
+	if (len > LIVE_PAYLOAD_MAX || classify(topic, site, &kind, name, &phase) < 0)
+		return -1;
+	if (len > 0 && (value = canonical(payload, len, kind, &doc)) == NULL)
+		goto out;
+	if (kind == K_CALL) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "call_id");
+		if (!cJSON_IsString(id) || id->valuestring[0] == '\0' || strlen(id->valuestring) >= NAME_MAX_BYTES)
+			goto out;
+		snprintf(name, sizeof(name), "%s", id->valuestring);
+		if (phase == 'h') {
+			free(value);
+			value = NULL; /* the call is over: it leaves the picture */
+		}
+	}
+	pthread_mutex_lock(&st->lock);
+	uint64_t before = st->version;
+	rc = store_locked(st, site, kind, name, value, now_ms);
+	if (rc == 0)
+		value = NULL;
+	if (kind == K_CALLS)
+		prune_calls(st, site, doc, now_ms);
+	else
+		prune_calls(st, site, NULL, now_ms);
+	forget_old_removals(st, now_ms);
+	if (st->version != before)
+		pthread_cond_broadcast(&st->changed);
+	pthread_mutex_unlock(&st->lock);
+out:
+	free(value);
+	cJSON_Delete(doc);
+	return rc;
+}
+
+static cJSON *item_json(const struct entry *e)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "site", e->site);
+	cJSON_AddStringToObject(o, "kind", kind_names[e->kind]);
+	cJSON_AddStringToObject(o, "name", e->name);
+	cJSON_AddItemToObject(o, "value", e->value ? cJSON_CreateRaw(e->value) : cJSON_CreateNull());
+	return o;
+}
+
+static void wait_locked(struct live_store *st, uint64_t since, int wait_ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (!st->closing && st->version <= since)
+		if (pthread_cond_timedwait(&st->changed, &st->lock, &until) != 0)
+			break;
+}
+
+char *live_store_changes(struct live_store *st, uint64_t *version, int wait_ms)
+{
+	char *out = NULL;
+
+	pthread_mutex_lock(&st->lock);
+	/* A new reader (version 0) gets the picture at once, even an empty one. */
+	if (*version != 0 && wait_ms > 0)
+		wait_locked(st, *version, wait_ms);
+	int reset = *version == 0 || *version < st->horizon || *version > st->version;
+	if (!st->closing && (reset || st->version > *version)) {
+		cJSON *o = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(o, "items");
+		cJSON_AddNumberToObject(o, "version", (double)st->version);
+		cJSON_AddBoolToObject(o, "reset", reset);
+		for (size_t i = 0; i < st->n; i++) {
+			const struct entry *e = &st->e[i];
+			if (reset ? e->value != NULL : e->version > *version)
+				cJSON_AddItemToArray(items, item_json(e));
+		}
+		out = cJSON_PrintUnformatted(o);
+		cJSON_Delete(o);
+		*version = st->version;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return out;
+}
+
+void live_store_close(struct live_store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->closing = 1;
+	pthread_cond_broadcast(&st->changed);
+	pthread_mutex_unlock(&st->lock);
+}
+
+int live_store_closed(struct live_store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	int c = st->closing;
+	pthread_mutex_unlock(&st->lock);
+	return c;
+}

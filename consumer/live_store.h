@@ -1,0 +1,45 @@
+/*
+ * The console's picture of the PBXs: the last retained state document of
+ * each topic and the calls in progress (calls/start and calls/answer,
+ * gone at calls/hangup or when the site's state/calls no longer lists
+ * them), each with the version at which it last changed.  Written by the
+ * live feed's thread, read by the HTTP threads; bounded in entries and
+ * bytes.  A reader keeps the version it has seen and asks for what
+ * changed since; one too far behind (its removals forgotten) gets the
+ * whole picture again ("reset").
+ */
+#ifndef PBXBUS_LIVE_STORE_H
+#define PBXBUS_LIVE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LIVE_MAX_ENTRIES     4096
+#define LIVE_MAX_BYTES       (16u << 20)
+#define LIVE_PAYLOAD_MAX     (64 * 1024)
+#define LIVE_CALL_MAX_AGE_MS (12LL * 3600 * 1000) /* a call with no news for this long is dropped */
+
+struct live_store;
+
+struct live_store *live_store_new(void);
+void live_store_free(struct live_store *st);
+
+/* A message from the bus (payload empty: a cleared retained topic).
+ * 0 taken, -1 refused (not a state or call topic, not JSON, over a bound). */
+int live_store_message(struct live_store *st, const char *topic, const char *payload, size_t len, int64_t now_ms);
+
+/*
+ * What changed after *version, as one line of JSON:
+ *   {"version":N,"reset":false,"items":[{"site":"pbx","kind":"extension",
+ *    "name":"100","value":{...} or null}, ...]}
+ * (reset: the items are the whole picture; drop what you had).  Waits up to
+ * wait_ms for a change; NULL when none came (or the store is closing).
+ * Sets *version.  The caller frees the string.
+ */
+char *live_store_changes(struct live_store *st, uint64_t *version, int wait_ms);
+
+/* Wakes every waiting reader for good (shutdown). */
+void live_store_close(struct live_store *st);
+int live_store_closed(struct live_store *st);
+
+#endif

@@ -1,0 +1,300 @@
+"""The web console in a real headless Chromium, against the real consumer,
+mosquitto, PostgreSQL, pbxbus-bridge and pbxbus-replay.  Screenshots of
+each page go to $PBXBUS_SCREENSHOTS (make screenshots: docs/screenshots),
+else to the test log directory ($PBXBUS_TEST_LOGS) or the temp dir."""
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from harness import (BIN_DIR, Daemon, Mosquitto, Postgres, ReplayPbx, TempDir, fixture, free_port,  # noqa: E402
+                     run_tool, wait_for)
+from browser import Browser  # noqa: E402
+
+TOKEN = "console-token-0123456789"
+HOSTILE = "<img src=x onerror=alert(1)>"
+CUSTOMERS = [("John Smith", "+15559876543"), ("Acme Supplies", "+15551234567"), ("Ivy Caller", "+15550001111"),
+             (HOSTILE, "+15550009999")]
+DEMO = ["10-in-answered-caller-hangup", "12-in-noanswer", "13-in-busy", "14-out-answered", "16-internal-100-to-101",
+        "17-queue-answered", "18-queue-abandon"]
+
+
+def shots_dir(tmp):
+    d = os.environ.get("PBXBUS_SCREENSHOTS") or os.path.join(os.environ.get("PBXBUS_TEST_LOGS") or tmp.path,
+                                                              "screenshots")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+class Rig:
+    """PostgreSQL, a broker, the consumer with its console; a bridge and a
+    replayed PBX on demand; a browser logged in on demand."""
+
+    def __init__(self):
+        self.tmp = TempDir()
+        self.pg = Postgres(self.tmp).start()
+        self.pg.create_db()
+        self.broker = Mosquitto(self.tmp).start()
+        self.http_port = free_port()
+        self.base = "http://127.0.0.1:%d" % self.http_port
+        self.env = {"PBXBUS_DB_CONNINFO": self.pg.conninfo(), "PBXBUS_MQTT_PORT": str(self.broker.port),
+                    "PBXBUS_CONSUMER_ID": "crm1", "PBXBUS_RECONNECT_MAX": "2",
+                    "PBXBUS_HTTP_LISTEN": "127.0.0.1:%d" % self.http_port, "PBXBUS_HTTP_TOKEN": TOKEN}
+        rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], self.env)
+        assert rc == 0, err
+        for name, phone in CUSTOMERS:
+            self.pg.psql("INSERT INTO crm_customers (name, phone_e164) VALUES (%s, '%s')"
+                         % (sql_text(name), phone))
+        self.consumer = Daemon(self.tmp, "pbxbus-consumer", self.env, ["-c", "/dev/null"])
+        self.consumer.start()
+        self.consumer.wait_log("subscribed to the state")
+        self.pbx = self.bridge = self.browser = None
+
+    def play(self, captures, speed="1", delay="1"):
+        self.pbx = ReplayPbx(self.tmp, "--loops", "1", "--speed", speed, "--delay", delay, "--gap", "1",
+                             *[fixture(c) for c in captures])
+        self.bridge = Daemon(self.tmp, "pbxbus-bridge", {
+            "PBXBUS_AMI_HOST": "127.0.0.1", "PBXBUS_AMI_PORT": str(self.pbx.port), "PBXBUS_AMI_USERNAME": "bridge",
+            "PBXBUS_AMI_SECRET": "bridgepass", "PBXBUS_MQTT_PORT": str(self.broker.port), "PBXBUS_PBX_ID": "lab",
+            "PBXBUS_OUTBOX_DIR": self.tmp.path + "/outbox"}, ["-c", "/dev/null"])
+        self.bridge.start()
+
+    def open_browser(self):
+        self.browser = Browser(self.tmp)
+        b = self.browser
+        b.goto(self.base + "/")
+        assert b.evaluate("location.pathname") == "/login"  # sent to log in first
+        b.evaluate("document.getElementById('token').value = %s; "
+                   "document.getElementById('login-form').requestSubmit(); true" % json.dumps(TOKEN))
+        b.wait_for("location.pathname === '/' && document.getElementById('live-status') !== null", 10, "the live page")
+        return b
+
+    def rows(self, where="true"):
+        return int(self.pg.psql("SELECT count(*) FROM crm_comms_log WHERE %s" % where))
+
+    def close(self):
+        if self.browser:
+            self.browser.close()
+        for d in (self.bridge, self.pbx):
+            if d:
+                d.stop()
+        rc = self.consumer.stop()
+        self.broker.stop()
+        self.pg.stop()
+        log = self.consumer.text()
+        self.tmp.cleanup()
+        if rc not in (None, 0):
+            raise AssertionError("consumer exited with %s:\n%s" % (rc, log[-3000:]))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def sql_text(s):
+    return "'" + s.replace("'", "''") + "'"
+
+
+def http(url, data=None, headers=None, method=None):
+    req = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+    try:
+        r = urllib.request.build_opener(NoRedirect).open(req, timeout=10)
+        return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def seed_calls(rig, n, start="2025-01-01T00:00:00Z"):
+    """n rows, one a minute from start, newest last; directions, extensions
+    and customers vary so that each filter has matches on every page."""
+    rig.pg.psql(
+        "INSERT INTO crm_comms_log (customer_id, type, direction, body, ext_message_id, occurred_at, extension, "
+        "external_number, duration_seconds, billsec_seconds, disposition, source) "
+        "SELECT CASE WHEN i %% 5 = 0 THEN 1 END, 'call', (ARRAY['inbound','outbound','internal'])[1 + i %% 3], "
+        "'seeded', 'seed:' || i, timestamptz '%s' + i * interval '1 minute', (200 + i %% 4)::text, "
+        "'1555700' || lpad(i::text, 4, '0'), 60 + i, CASE WHEN i %% 2 = 0 THEN 30 ELSE 0 END, "
+        "CASE WHEN i %% 2 = 0 THEN 'ANSWERED' ELSE 'NO ANSWER' END, 'seed' FROM generate_series(1, %d) i"
+        % (start, n))
+
+
+def test_console_answers_nothing_without_the_login():
+    with Rig() as r:
+        for path in ("/", "/calls", "/customer?id=1"):
+            code, headers, _ = http(r.base + path)
+            assert code == 303 and headers.get("Location") == "/login", (path, code, headers)
+        for path in ("/api/calls", "/api/live", "/api/live/stream", "/api/customers/1", "/api/calls?customer=1"):
+            code, headers, body = http(r.base + path)
+            assert code == 401 and "error" in json.loads(body), (path, code, body)
+            code, _, _ = http(r.base + path, headers={"Authorization": "Bearer wrong-token-0123456789"})
+            assert code == 401, path
+        code, _, body = http(r.base + "/api/crm/calls/log", data=b'{"customer_id":1,"direction":"inbound"}',
+                             headers={"Content-Type": "application/json", "Cookie": "pbxbus_session=" + "ab" * 32})
+        assert code == 401 and r.rows() == 0, (code, body)
+        # the login page and its assets are open; the CSP allows no inline code
+        code, headers, body = http(r.base + "/login")
+        assert code == 200 and b"login-form" in body
+        csp = headers["Content-Security-Policy"]
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "script-src 'self'" in csp, csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        # a wrong token is refused, and failures are limited
+        codes = [http(r.base + "/api/login", data=b'{"token":"nope"}',
+                      headers={"Content-Type": "application/json"})[0] for _ in range(8)]
+        assert codes[0] == 401 and 429 in codes, codes
+        # the bearer token reads the API; /healthz stays open
+        code, _, body = http(r.base + "/api/calls", headers={"Authorization": "Bearer " + TOKEN})
+        assert code == 200 and json.loads(body) == {"calls": [], "next": None}, body
+        assert http(r.base + "/healthz")[0] == 200
+        assert TOKEN not in r.consumer.text()
+
+
+def test_live_page_follows_a_call_and_a_state_published_by_hand():
+    with Rig() as r:
+        b = r.open_browser()
+        r.play(["10-in-answered-caller-hangup"], speed="1", delay="2")
+        ext100 = "(document.querySelector('[data-extension=\"100\"] .ext-state') || {}).textContent"
+        seen = []
+
+        def state_is(s):
+            v = b.evaluate(ext100)
+            if v and (not seen or seen[-1] != v):
+                seen.append(v)
+            return v == s
+        wait_for(lambda: state_is("ringing"), 20, "extension 100 ringing")
+        wait_for(lambda: state_is("in_use"), 10, "extension 100 in use")
+        b.screenshot(os.path.join(shots_dir(r.tmp), "live.png"))
+        # the call's timer runs (the call talks 3 s: sample it while it lasts)
+        timers = set()
+        end = time.time() + 2.5
+        while time.time() < end:
+            timers.add(b.evaluate("(document.querySelector('[data-call] .timer') || {}).textContent"))
+            time.sleep(0.2)
+        timers.discard(None)
+        assert len(timers) >= 2, timers
+        wait_for(lambda: state_is("idle"), 15, "extension 100 idle again")
+        assert seen[-3:] == ["ringing", "in_use", "idle"], seen
+        assert b.evaluate("document.querySelectorAll('[data-call]').length") == 0
+        # a retained state published by hand appears without a reload
+        b.evaluate("window.notReloaded = true")
+        subprocess.run(["mosquitto_pub", "-p", str(r.broker.port), "-r", "-t", "pbx/state/trunks/by-hand",
+                        "-m", json.dumps({"trunk": "by-hand", "registration": "rejected", "reachability": "unknown"})],
+                       check=True, timeout=10)
+        b.wait_for("document.querySelector('[data-site=\"pbx\"] [data-trunk=\"by-hand\"]') !== null", 10,
+                   "the trunk published by hand")
+        assert b.evaluate("window.notReloaded === true")
+        # a hostile caller name on the bus is text on the page
+        subprocess.run(["mosquitto_pub", "-p", str(r.broker.port), "-t", "pbx/calls/start", "-m", json.dumps(
+            {"call_id": "lab:9.9", "direction": "inbound", "external_name": HOSTILE, "external_number": "15550009999",
+             "withheld": False, "started_at": None, "answered_at": None})], check=True, timeout=10)
+        b.wait_for("document.querySelector('[data-call=\"lab:9.9\"]') !== null", 10, "the hostile call")
+        assert HOSTILE in b.evaluate("document.querySelector('[data-call=\"lab:9.9\"]').textContent")
+        assert b.evaluate("document.querySelectorAll('main img').length") == 0
+        assert b.dialogs() == [] and b.console_errors() == [], (b.dialogs(), b.console_errors())
+
+
+def test_calls_page_lists_filters_and_pages_from_the_server():
+    with Rig() as r:
+        r.play(DEMO, speed="4", delay="0.2")
+        wait_for(lambda: r.rows() >= 7, 60, "the demo's seven calls")
+        b = r.open_browser()
+        b.goto(r.base + "/calls")
+        b.wait_for("document.querySelectorAll('#calls tbody tr[data-id]').length === 7", 10, "seven rows")
+        rows = b.evaluate("Object.fromEntries([...document.querySelectorAll('#calls tbody tr')].map(tr => "
+                          "[tr.dataset.id, [...tr.children].map(td => td.textContent)]))")
+        # each row as the database has it: customer (or unknown), direction, duration
+        want = r.pg.psql("SELECT json_agg(json_build_object('id', l.id, 'name', coalesce(c.name, 'unknown'), "
+                         "'dir', l.direction, 'dur', l.duration_seconds, 'ext', l.extension)) "
+                         "FROM crm_comms_log l LEFT JOIN crm_customers c ON c.id = l.customer_id")
+        for w in json.loads(want):
+            got = rows[str(w["id"])]
+            dur = "%d:%02d" % (w["dur"] // 60, w["dur"] % 60)
+            arrow = {"inbound": "\u2199 in", "outbound": "\u2197 out", "internal": "\u2194 internal"}[w["dir"]]
+            assert got[2] == w["name"] and got[1] == arrow and got[5] == dur and got[4] == (w["ext"] or ""), (got, w)
+        names = sorted(x[2] for x in rows.values())
+        assert names.count("John Smith") >= 4 and "Acme Supplies" in names and "unknown" in names, names
+        assert any(x[5] != "0:00" for x in rows.values()), rows
+        b.screenshot(os.path.join(shots_dir(r.tmp), "calls.png"))
+        # more than three pages (50 a page) of older rows
+        seed_calls(r, 180)
+        b.goto(r.base + "/calls")
+        b.wait_for("document.querySelectorAll('#calls tbody tr[data-id]').length === 50", 10, "a full page")
+        # each filter is the server's: the rows it finds lie beyond the first page
+        checks = {"direction=internal": "x[1].endsWith('internal')", "answered=no": "x[6] === 'missed'",
+                  "customer=1": "x[2] === 'John Smith'", "extension=203": "x[4] === '203'",
+                  "number=15557000007": "x[3] === '15557000007'",
+                  "from=2025-01-01&to=2025-01-01": "x[0] !== ''"}
+        for q, cond in checks.items():
+            b.goto(r.base + "/calls?" + q)
+            b.wait_for("document.querySelectorAll('#calls tbody tr[data-id]').length > 0", 10, q)
+            ok = b.evaluate("[...document.querySelectorAll('#calls tbody tr[data-id]')].map(tr => "
+                            "[...tr.children].map(td => td.textContent)).every(x => %s)" % cond)
+            assert ok, q
+            ids = b.evaluate("[...document.querySelectorAll('#calls tbody tr[data-id]')].map(tr => +tr.dataset.id)")
+            # the unfiltered first page holds the demo's 7 and seeded rows 180..138: rows
+            # older than those come from the server's filter, not from this page
+            oldest_seeded = int(r.pg.psql("SELECT min(id) FROM crm_comms_log WHERE source = 'seed'"))
+            assert any(oldest_seeded <= i < oldest_seeded + 137 for i in ids), (q, ids)
+        # paging by key reaches the oldest row
+        b.goto(r.base + "/calls")
+        b.wait_for("document.querySelectorAll('#calls tbody tr[data-id]').length === 50", 10, "page 1")
+        pages = 1
+        while not b.evaluate("document.getElementById('older').disabled"):
+            first = b.evaluate("document.querySelector('#calls tbody tr[data-id]').dataset.id")
+            b.evaluate("document.getElementById('older').click(); true")
+            b.wait_for("document.querySelector('#calls tbody tr[data-id]').dataset.id !== %s" % json.dumps(first),
+                       10, "the next page")
+            pages += 1
+            assert pages < 10
+        oldest = r.pg.psql("SELECT id FROM crm_comms_log ORDER BY occurred_at, id LIMIT 1")
+        last = b.evaluate("[...document.querySelectorAll('#calls tbody tr[data-id]')].pop().dataset.id")
+        assert pages == 4 and last == oldest, (pages, last, oldest)
+        # a bad filter is the API's clear error
+        code, _, body = http(r.base + "/api/calls?direction=sideways", headers={"Authorization": "Bearer " + TOKEN})
+        assert code == 400 and "direction" in json.loads(body)["error"]
+        assert b.dialogs() == [] and b.console_errors() == []
+
+
+def test_customer_timeline_and_log_call():
+    with Rig() as r:
+        seed_calls(r, 12)
+        b = r.open_browser()
+        b.goto(r.base + "/customer?id=1")
+        b.wait_for("document.getElementById('customer-name').textContent === 'John Smith'", 10, "the name")
+        b.wait_for("document.querySelectorAll('#timeline li.call').length === 2", 10, "two calls")
+        color = b.evaluate("getComputedStyle(document.querySelector('#timeline li.call')).borderLeftColor")
+        assert color == "rgb(180, 83, 9)", color  # amber
+        b.evaluate("window.notReloaded = true")
+        form = ("(() => { document.getElementById('log-call-open').click(); const f = document.getElementById('log-call');"
+                " f.elements.direction.value = 'inbound'; f.elements.minutes.value = %s; f.elements.seconds.value = '5';"
+                " f.elements.notes.value = %s; f.requestSubmit(); return true; })()")
+        # an invalid form: the API's error in the form, nothing saved
+        b.evaluate(form % (json.dumps("-3"), json.dumps("bad one")))
+        b.wait_for("document.getElementById('log-call-error').textContent !== ''", 10, "the error")
+        assert "duration_seconds" in b.evaluate("document.getElementById('log-call-error').textContent")
+        assert r.rows("source = 'manual'") == 0
+        b.evaluate("document.getElementById('log-call-cancel').click(); true")
+        # 2 min 5 s: a row of 125 s, in the timeline without a reload
+        b.evaluate(form % (json.dumps("2"), json.dumps("Called about " + HOSTILE)))
+        b.wait_for("document.querySelectorAll('#timeline li.call').length === 3", 10, "the new entry")
+        assert r.pg.psql("SELECT duration_seconds || ' ' || customer_id FROM crm_comms_log WHERE source = 'manual'") \
+            == "125 1"
+        top = b.evaluate("document.querySelector('#timeline li.call').textContent")
+        assert "2:05" in top and HOSTILE in top, top
+        assert b.evaluate("window.notReloaded === true")
+        b.screenshot(os.path.join(shots_dir(r.tmp), "customer.png"))
+        # the hostile customer's name is text
+        b.goto(r.base + "/customer?id=4")
+        b.wait_for("document.getElementById('customer-name').textContent === %s" % json.dumps(HOSTILE), 10, "name")
+        assert b.evaluate("document.querySelectorAll('img').length") == 0
+        b.goto(r.base + "/login")
+        b.screenshot(os.path.join(shots_dir(r.tmp), "login.png"))
+        assert b.dialogs() == [] and b.console_errors() == [], (b.dialogs(), b.console_errors())
