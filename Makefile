@@ -137,6 +137,7 @@ test-unit: $(UNIT_BIN)
 bench: $(BENCH_BIN) $(BRIDGE_BIN) $(CONSUMER_BIN)
 	bench/run $(BUILD)
 	bench/consumer.py $(BUILD)
+	bench/console.py $(BUILD)
 
 # The console's pages in a real headless Chromium (the browser tests),
 # saved for the README.
