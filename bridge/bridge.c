@@ -37,17 +37,6 @@ static void publish_status(struct bridge *b)
 	b->status_dirty = 0;
 }
 
-static void put_time_or_null(struct jw *w, const char *key, int64_t ms)
-{
-	char ts[ISO8601_LEN];
-
-	jw_keyz(w, key);
-	if (ms > 0)
-		jw_strz(w, iso8601_ms(ms, ts));
-	else
-		jw_null(w);
-}
-
 const char *bridge_status_json(struct bridge *b, const char *state)
 {
 	char since[ISO8601_LEN];
@@ -104,8 +93,10 @@ const char *bridge_status_json(struct bridge *b, const char *state)
 	jw_uint(w, b->gaps);
 	jw_keyz(w, "gap_seconds");
 	jw_uint(w, b->gap_seconds);
-	put_time_or_null(w, "last_gap_from", b->last_gap_from_ms);
-	put_time_or_null(w, "last_gap_to", b->last_gap_to_ms);
+	jw_keyz(w, "last_gap_from");
+	jw_time_ms(w, b->last_gap_from_ms);
+	jw_keyz(w, "last_gap_to");
+	jw_time_ms(w, b->last_gap_to_ms);
 	jw_keyz(w, "cdr_store");
 	jw_strz(w, !b->backfill.enabled ? "off" : b->backfill.pending && b->backfill.attempts ? "failing" : "on");
 	jw_keyz(w, "cdr_calls_recovered");

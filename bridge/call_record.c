@@ -26,11 +26,7 @@ static void str_or_null(struct jw *w, const char *v)
 
 static void time_or_null(struct jw *w, int64_t ms, int known)
 {
-	char buf[ISO8601_LEN];
-	if (known)
-		jw_strz(w, iso8601_ms(ms, buf));
-	else
-		jw_null(w);
+	jw_time_ms(w, known ? ms : 0);
 }
 
 static void int_or_null(struct jw *w, int64_t v, int known)

@@ -21,12 +21,8 @@ static void kint(struct jw *w, const char *k, long long v)
 
 static void ktime(struct jw *w, const char *k, int64_t ms)
 {
-	char buf[ISO8601_LEN];
 	jw_keyz(w, k);
-	if (ms > 0)
-		jw_strz(w, iso8601_ms(ms, buf));
-	else
-		jw_null(w);
+	jw_time_ms(w, ms);
 }
 
 const char *state_call_of_endpoint(const struct state_view *v, const char *endpoint, char *buf, size_t size)

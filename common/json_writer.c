@@ -1,5 +1,6 @@
 #include "json_writer.h"
 
+#include "clock.h"
 #include "utf8.h"
 
 #include <inttypes.h>
@@ -374,4 +375,14 @@ const char *jw_finish(struct jw *w, size_t *len)
 	if (len)
 		*len = w->len;
 	return w->buf;
+}
+
+void jw_time_ms(struct jw *w, int64_t epoch_ms)
+{
+	char buf[ISO8601_LEN];
+
+	if (epoch_ms > 0)
+		jw_strz(w, iso8601_ms(epoch_ms, buf));
+	else
+		jw_null(w);
 }

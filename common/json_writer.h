@@ -38,6 +38,8 @@ void jw_int(struct jw *w, int64_t v);
 void jw_uint(struct jw *w, uint64_t v);
 void jw_bool(struct jw *w, int v);
 void jw_null(struct jw *w);
+/* An epoch-ms time as ISO 8601 UTC ("2026-11-22T10:03:58.123Z"); 0 or less (unset) writes null. */
+void jw_time_ms(struct jw *w, int64_t epoch_ms);
 
 /* Returns the NUL-terminated document, or NULL if any step failed. */
 const char *jw_finish(struct jw *w, size_t *len);
