@@ -8,64 +8,10 @@
 #include "call_log.h"
 #include "clock.h"
 #include "console_assets.h"
+#include "http_reply.h"
 #include "log.h"
 
 #define STREAM_KEEPALIVE_MS 5000 /* a comment line this often keeps proxies and the listener's timeout away */
-
-static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                          "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-void console_security_headers(struct MHD_Response *r)
-{
-	MHD_add_response_header(r, "Content-Security-Policy", csp);
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, "X-Frame-Options", "DENY");
-	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-}
-
-static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r)
-{
-	if (r == NULL)
-		return MHD_NO;
-	console_security_headers(r);
-	enum MHD_Result rc = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return rc;
-}
-
-enum MHD_Result console_reply(struct MHD_Connection *conn, unsigned status, const char *type, const char *text)
-{
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
-	if (r != NULL)
-		MHD_add_response_header(r, "Content-Type", type);
-	return queue(conn, status, r);
-}
-
-enum MHD_Result console_reply_error(struct MHD_Connection *conn, unsigned status, const char *msg)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "error", msg);
-	char *text = cJSON_PrintUnformatted(o);
-	enum MHD_Result rc = console_reply(conn, status, "application/json", text ? text : "{}");
-	cJSON_free(text);
-	cJSON_Delete(o);
-	return rc;
-}
-
-/* A JSON answer the caller allocated (NULL: out of memory). */
-static enum MHD_Result reply_owned_json(struct MHD_Connection *conn, unsigned status, char *text)
-{
-	if (text == NULL)
-		return console_reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-	if (r == NULL) {
-		free(text);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type", "application/json");
-	return queue(conn, status, r);
-}
 
 static const char *header(struct MHD_Connection *conn, const char *name)
 {
@@ -94,7 +40,7 @@ static enum MHD_Result redirect_to_login(struct MHD_Connection *conn)
 	struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (r != NULL)
 		MHD_add_response_header(r, "Location", "/login");
-	return queue(conn, MHD_HTTP_SEE_OTHER, r);
+	return http_queue(conn, MHD_HTTP_SEE_OTHER, r);
 }
 
 static enum MHD_Result asset(struct console *co, struct MHD_Connection *conn, const struct console_asset *a)
@@ -104,7 +50,7 @@ static enum MHD_Result asset(struct console *co, struct MHD_Connection *conn, co
 	struct MHD_Response *r = MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
 	if (r != NULL)
 		MHD_add_response_header(r, "Content-Type", a->type);
-	return queue(conn, MHD_HTTP_OK, r);
+	return http_queue(conn, MHD_HTTP_OK, r);
 }
 
 static const char *arg(struct MHD_Connection *conn, const char *name)
@@ -122,12 +68,12 @@ static enum MHD_Result query_reply(struct console *co, struct MHD_Connection *co
 	if (co->query(co->query_ctx, sql, n, p, &out, err, sizeof(err), &client) < 0) {
 		if (!client)
 			log_warnx("http: console query: %s", err);
-		return console_reply_error(conn, client ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_SERVICE_UNAVAILABLE,
-		                           client ? err : "database unavailable");
+		return http_reply_error(conn, client ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_SERVICE_UNAVAILABLE,
+		                        client ? err : "database unavailable");
 	}
 	if (out == NULL)
-		return console_reply_error(conn, MHD_HTTP_NOT_FOUND, none);
-	return reply_owned_json(conn, MHD_HTTP_OK, out);
+		return http_reply_error(conn, MHD_HTTP_NOT_FOUND, none);
+	return http_reply_owned_json(conn, MHD_HTTP_OK, out);
 }
 
 static enum MHD_Result calls_page(struct console *co, struct MHD_Connection *conn)
@@ -140,14 +86,14 @@ static enum MHD_Result calls_page(struct console *co, struct MHD_Connection *con
 	const char *bad = call_log_params(&f, p, &b);
 
 	if (bad != NULL)
-		return console_reply_error(conn, MHD_HTTP_BAD_REQUEST, bad);
+		return http_reply_error(conn, MHD_HTTP_BAD_REQUEST, bad);
 	return query_reply(co, conn, call_log_page_sql, CALL_LOG_PARAMS, p, "no page");
 }
 
 static enum MHD_Result customer(struct console *co, struct MHD_Connection *conn, const char *id)
 {
 	if (call_log_customer_id_ok(id) < 0)
-		return console_reply_error(conn, MHD_HTTP_NOT_FOUND, "no such customer");
+		return http_reply_error(conn, MHD_HTTP_NOT_FOUND, "no such customer");
 	const char *p[1] = {id};
 	return query_reply(co, conn, call_log_customer_sql, 1, p, "no such customer");
 }
@@ -210,7 +156,7 @@ static enum MHD_Result live_stream(struct console *co, struct MHD_Connection *co
 {
 	if (atomic_fetch_add(&co->streams, 1) >= CONSOLE_STREAMS_MAX) {
 		atomic_fetch_sub(&co->streams, 1);
-		return console_reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "too many live pages open");
+		return http_reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "too many live pages open");
 	}
 	struct stream *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
@@ -226,7 +172,7 @@ static enum MHD_Result live_stream(struct console *co, struct MHD_Connection *co
 	}
 	MHD_add_response_header(r, "Content-Type", "text/event-stream");
 	MHD_add_response_header(r, "X-Accel-Buffering", "no"); /* nginx: pass events on at once */
-	return queue(conn, MHD_HTTP_OK, r);
+	return http_queue(conn, MHD_HTTP_OK, r);
 }
 
 enum MHD_Result console_get(struct console *co, struct MHD_Connection *conn, const char *url, int *handled)
@@ -240,18 +186,18 @@ enum MHD_Result console_get(struct console *co, struct MHD_Connection *conn, con
 		return MHD_NO;
 	}
 	if (!console_authorized(co, conn, 0))
-		return console_reply_error(conn, MHD_HTTP_UNAUTHORIZED, "log in, or send the bearer token");
+		return http_reply_error(conn, MHD_HTTP_UNAUTHORIZED, "log in, or send the bearer token");
 	if (strcmp(url, "/api/calls") == 0)
 		return calls_page(co, conn);
 	if (strncmp(url, "/api/customers/", 15) == 0)
 		return customer(co, conn, url + 15);
 	if (strcmp(url, "/api/live") == 0) {
 		uint64_t version = 0;
-		return reply_owned_json(conn, MHD_HTTP_OK, live_store_changes(co->store, &version, 0));
+		return http_reply_owned_json(conn, MHD_HTTP_OK, live_store_changes(co->store, &version, 0));
 	}
 	if (strcmp(url, "/api/live/stream") == 0)
 		return live_stream(co, conn);
-	return console_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
+	return http_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
 }
 
 /* The token from a login body {"token": "..."}; NULL if there is none. */
@@ -269,19 +215,18 @@ static enum MHD_Result login(struct console *co, struct MHD_Connection *conn, co
 	const char *given;
 
 	if (co->token == NULL || co->token[0] == '\0')
-		return console_reply_error(conn, MHD_HTTP_NOT_FOUND, "the console is off (no http_token is set)");
+		return http_reply_error(conn, MHD_HTTP_NOT_FOUND, "the console is off (no http_token is set)");
 	cJSON *o = login_body(body, len, &given);
 	enum login_result rc =
 	    given ? console_login(&co->sessions, given, co->token, clock_mono_ms(), id) : LOGIN_WRONG;
 	cJSON_Delete(o);
 	if (rc == LOGIN_LIMITED)
-		return console_reply_error(conn, MHD_HTTP_TOO_MANY_REQUESTS,
-		                           "too many failed logins; wait a few seconds");
+		return http_reply_error(conn, MHD_HTTP_TOO_MANY_REQUESTS, "too many failed logins; wait a few seconds");
 	if (rc == LOGIN_FAILED)
-		return console_reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no randomness for a session");
+		return http_reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no randomness for a session");
 	if (rc == LOGIN_WRONG) {
 		log_warnx("http: a console login with a wrong token");
-		return console_reply_error(conn, MHD_HTTP_UNAUTHORIZED, "wrong token");
+		return http_reply_error(conn, MHD_HTTP_UNAUTHORIZED, "wrong token");
 	}
 	const char *proto = header(conn, "X-Forwarded-Proto");
 	snprintf(cookie, sizeof(cookie), CONSOLE_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s", id,
@@ -293,7 +238,7 @@ static enum MHD_Result login(struct console *co, struct MHD_Connection *conn, co
 		MHD_add_response_header(r, "Set-Cookie", cookie);
 	}
 	explicit_bzero(cookie, sizeof(cookie));
-	return queue(conn, MHD_HTTP_OK, r);
+	return http_queue(conn, MHD_HTTP_OK, r);
 }
 
 enum MHD_Result console_post(struct console *co, struct MHD_Connection *conn, const char *url, const char *body,
@@ -310,7 +255,7 @@ enum MHD_Result console_post(struct console *co, struct MHD_Connection *conn, co
 			MHD_add_response_header(r, "Set-Cookie",
 			                        CONSOLE_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
 		}
-		return queue(conn, MHD_HTTP_OK, r);
+		return http_queue(conn, MHD_HTTP_OK, r);
 	}
 	*handled = 0;
 	return MHD_NO;

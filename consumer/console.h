@@ -40,10 +40,4 @@ enum MHD_Result console_get(struct console *co, struct MHD_Connection *conn, con
 enum MHD_Result console_post(struct console *co, struct MHD_Connection *conn, const char *url, const char *body,
                              size_t len, int *handled);
 
-/* Every answer of the listener carries these (CSP, no sniffing, no
- * framing, no caching of personal data). */
-void console_security_headers(struct MHD_Response *r);
-enum MHD_Result console_reply(struct MHD_Connection *conn, unsigned status, const char *type, const char *text);
-enum MHD_Result console_reply_error(struct MHD_Connection *conn, unsigned status, const char *msg);
-
 #endif

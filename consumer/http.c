@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "console.h"
+#include "http_reply.h"
 #include "live_feed.h"
 #include "log.h"
 #include "manual_call.h"
@@ -41,11 +42,6 @@ struct request {
 	int too_big;
 	int64_t started_ms;
 };
-
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, const char *text)
-{
-	return console_reply(conn, status, type, text);
-}
 
 /* The database lock, bounded: a request never queues behind a stuck one
  * for longer than the database is given. */
@@ -78,14 +74,14 @@ static enum MHD_Result manual_log(struct http_server *h, struct MHD_Connection *
 
 	/* the token was checked before the body was read (refused_early) */
 	if (rq->too_big)
-		return console_reply_error(conn, 413, "body over 16 KiB");
+		return http_reply_error(conn, 413, "body over 16 KiB");
 	struct manual_call m;
 	const char *bad = manual_call_parse(rq->body, rq->len, &m);
 	if (bad != NULL)
-		return console_reply_error(conn, MHD_HTTP_BAD_REQUEST, bad);
+		return http_reply_error(conn, MHD_HTTP_BAD_REQUEST, bad);
 	if (lock_db(h) < 0) {
 		manual_call_free(&m);
-		return console_reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "database busy");
+		return http_reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "database busy");
 	}
 	long long id =
 	    db_manual_call(&h->db, m.customer_id, m.direction, m.duration, m.notes, m.when, err, sizeof(err), &client);
@@ -94,11 +90,11 @@ static enum MHD_Result manual_log(struct http_server *h, struct MHD_Connection *
 	if (id < 0) {
 		if (!client)
 			log_warnx("http: manual call log: %s", err);
-		return console_reply_error(conn, client ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_SERVICE_UNAVAILABLE,
-		                           client ? err : "database unavailable");
+		return http_reply_error(conn, client ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_SERVICE_UNAVAILABLE,
+		                        client ? err : "database unavailable");
 	}
 	snprintf(out, sizeof(out), "{\"id\":%lld}", id);
-	return reply(conn, MHD_HTTP_CREATED, "application/json", out);
+	return http_reply(conn, MHD_HTTP_CREATED, "application/json", out);
 }
 
 /* Does the database answer now?  A probe at most every HEALTH_PROBE_EVERY
@@ -136,7 +132,7 @@ static enum MHD_Result healthz(struct http_server *h, struct MHD_Connection *con
 
 	snprintf(out, sizeof(out), "{\"status\":\"%s\",\"mqtt\":\"%s\",\"db\":\"%s\"}",
 	         mq && answering ? "ok" : "degraded", mq ? "connected" : "disconnected", dbs);
-	return reply(conn, mq && answering ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", out);
+	return http_reply(conn, mq && answering ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", out);
 }
 
 static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *conn)
@@ -175,7 +171,7 @@ static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *con
 		    out + n, sizeof(out) - n,
 		    "# HELP pbxbus_consumer_%s %s\n# TYPE pbxbus_consumer_%s %s\npbxbus_consumer_%s %g\n", rows[i].name,
 		    rows[i].help, rows[i].name, rows[i].type, rows[i].name, rows[i].v);
-	return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", out);
+	return http_reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", out);
 }
 
 /* The first call of a POST, headers only: who asks and the declared
@@ -186,20 +182,20 @@ static int refused_early(struct http_server *h, struct MHD_Connection *conn, con
 
 	if (strcmp(url, "/api/crm/calls/log") == 0) {
 		if (h->c->s->http_token[0] == '\0') {
-			*rc = console_reply_error(conn, MHD_HTTP_NOT_FOUND,
-			                          "the manual call log is off (no http_token is set)");
+			*rc = http_reply_error(conn, MHD_HTTP_NOT_FOUND,
+			                       "the manual call log is off (no http_token is set)");
 			return 1;
 		}
 		if (!console_authorized(&h->console, conn, 1)) {
-			*rc = console_reply_error(conn, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
+			*rc = http_reply_error(conn, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
 			return 1;
 		}
 	} else if (strcmp(url, "/api/login") != 0 && strcmp(url, "/api/logout") != 0) {
-		*rc = console_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
+		*rc = http_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
 		return 1;
 	}
 	if (cl != NULL && (strlen(cl) > 9 || strtoul(cl, NULL, 10) > HTTP_BODY_MAX)) {
-		*rc = console_reply_error(conn, 413, "body over 16 KiB");
+		*rc = http_reply_error(conn, 413, "body over 16 KiB");
 		return 1;
 	}
 	return 0;
@@ -227,11 +223,11 @@ static enum MHD_Result post(struct http_server *h, struct MHD_Connection *conn, 
 	if (strcmp(url, "/api/crm/calls/log") == 0)
 		return manual_log(h, conn, rq);
 	if (rq->too_big)
-		return console_reply_error(conn, 413, "body over 16 KiB");
+		return http_reply_error(conn, 413, "body over 16 KiB");
 	rq->body[rq->len] = '\0';
 	enum MHD_Result rc = console_post(&h->console, conn, url, rq->body, rq->len, &handled);
 	explicit_bzero(rq->body, rq->len); /* a login's token */
-	return handled ? rc : console_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
+	return handled ? rc : http_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -260,13 +256,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return post(h, conn, url, rq);
 	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-		return console_reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET or POST");
+		return http_reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET or POST");
 	if (strcmp(url, "/healthz") == 0)
 		return healthz(h, conn);
 	if (strcmp(url, "/metrics") == 0)
 		return metrics(h, conn);
 	enum MHD_Result rc = console_get(&h->console, conn, url, &handled);
-	return handled ? rc : console_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
+	return handled ? rc : http_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode code)
