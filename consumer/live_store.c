@@ -9,6 +9,7 @@
 
 #define TOMBSTONE_KEEP_MS 60000 /* a removal is remembered this long for readers behind */
 #define UNLISTED_GRACE_MS 5000  /* a call missing from state/calls is gone after this */
+#define SWEEP_EVERY_MS    1000  /* stale calls and old removals are looked for at most this often */
 #define NAME_MAX_BYTES    256
 #define SITE_MAX_BYTES    256
 
@@ -32,6 +33,7 @@ struct live_store {
 	size_t bytes;
 	uint64_t version;
 	uint64_t horizon; /* removals at or before this version are forgotten */
+	int64_t swept_ms;
 	int closing;
 };
 
@@ -240,11 +242,13 @@ int live_store_message(struct live_store *st, const char *topic, const char *pay
 	rc = store_locked(st, site, kind, name, value, now_ms);
 	if (rc == 0)
 		value = NULL;
-	if (kind == K_CALLS)
-		prune_calls(st, site, doc, now_ms);
-	else
-		prune_calls(st, site, NULL, now_ms);
-	forget_old_removals(st, now_ms);
+	/* Sweeps are whole-store walks: with a site's list of calls (at most
+	 * once a second from each bridge) or once a second, not per message. */
+	if (kind == K_CALLS || now_ms - st->swept_ms >= SWEEP_EVERY_MS) {
+		prune_calls(st, site, kind == K_CALLS ? doc : NULL, now_ms);
+		forget_old_removals(st, now_ms);
+		st->swept_ms = now_ms;
+	}
 	if (st->version != before)
 		pthread_cond_broadcast(&st->changed);
 	pthread_mutex_unlock(&st->lock);
