@@ -1,4 +1,4 @@
-#include "call_tracker.h"
+#include "call_tracker_internal.h"
 
 #include <ctype.h>
 #include <stddef.h>
@@ -31,7 +31,7 @@ static size_t hash_id(const char *s)
  * "PJSIP/100-0000000a" → endpoint "100"; "PJSIP/trunk-provider-00000009" →
  * "trunk-provider"; "Local/100@ext-local-00000000;1" → "100@ext-local".
  */
-static void channel_endpoint(const char *name, char *out, size_t size, int *is_local)
+void ct_channel_endpoint(const char *name, char *out, size_t size, int *is_local)
 {
 	const char *slash = strchr(name, '/');
 	const char *start = slash ? slash + 1 : name;
@@ -60,7 +60,7 @@ static int local_pair(const struct ct_channel *a, const struct ct_channel *b)
 	       memcmp(a->name, b->name, la - 1) == 0 && a->name[la - 1] != b->name[lb - 1];
 }
 
-static int withheld(const char *num)
+int ct_withheld(const char *num)
 {
 	static const char *const hidden[] = {"",           "anonymous", "unknown",     "<unknown>",
 	                                     "restricted", "private",   "unavailable", "withheld"};
@@ -90,7 +90,7 @@ int call_tracker_init(struct call_tracker *t, const struct call_tracker_opts *o,
 	return 0;
 }
 
-static void free_call(struct call *c)
+void ct_free_call(struct call *c)
 {
 	free(c->ch);
 	free(c);
@@ -101,7 +101,7 @@ void call_tracker_free(struct call_tracker *t)
 	for (size_t i = 0; i < t->nbuckets; i++) {
 		for (struct call *c = t->buckets[i], *next; c; c = next) {
 			next = c->next;
-			free_call(c);
+			ct_free_call(c);
 		}
 	}
 	free(t->buckets);
@@ -110,7 +110,7 @@ void call_tracker_free(struct call_tracker *t)
 	endpoint_kinds_free(&t->kinds);
 }
 
-static struct call **slot_of(struct call_tracker *t, const char *linkedid)
+struct call **ct_slot_of(struct call_tracker *t, const char *linkedid)
 {
 	struct call **p = &t->buckets[hash_id(linkedid) & (t->nbuckets - 1)];
 	while (*p && strcmp((*p)->linkedid, linkedid) != 0)
@@ -147,7 +147,7 @@ static void touch(struct call_tracker *t, struct call *c, int64_t now_ms)
 	}
 }
 
-static struct call *new_call(struct call_tracker *t, const char *linkedid, int64_t now_ms)
+struct call *ct_new_call(struct call_tracker *t, const char *linkedid, int64_t now_ms)
 {
 	if (t->ncalls >= t->o.max_calls) {
 		t->calls_refused++;
@@ -162,7 +162,7 @@ static struct call *new_call(struct call_tracker *t, const char *linkedid, int64
 	c->started_ms = now_ms;
 	touch(t, c, now_ms);
 	c->clock_provisional = t->clock_provisional != 0;
-	struct call **p = slot_of(t, linkedid);
+	struct call **p = ct_slot_of(t, linkedid);
 	c->next = *p;
 	*p = c;
 	t->ncalls++;
@@ -172,13 +172,13 @@ static struct call *new_call(struct call_tracker *t, const char *linkedid, int64
 
 static void remove_call(struct call_tracker *t, struct call *c)
 {
-	struct call **p = slot_of(t, c->linkedid);
+	struct call **p = ct_slot_of(t, c->linkedid);
 	if (c->journal_dirty)
 		t->journal_dirty--;
 	if (*p == c)
 		*p = c->next;
 	t->ncalls--;
-	free_call(c);
+	ct_free_call(c);
 }
 
 static struct ct_channel *find_channel(struct call *c, const char *uniqueid)
@@ -189,7 +189,7 @@ static struct ct_channel *find_channel(struct call *c, const char *uniqueid)
 	return NULL;
 }
 
-static struct ct_channel *find_channel_named(struct call *c, const char *name)
+struct ct_channel *ct_find_channel_named(struct call *c, const char *name)
 {
 	for (int i = 0; i < c->nch; i++)
 		if (strcmp(c->ch[i].name, name) == 0)
@@ -201,7 +201,7 @@ static struct ct_channel *find_channel_named(struct call *c, const char *name)
 
 /* The overrides first (trunk_endpoints, phone_endpoints), then
  * trunk_contexts, then what was learnt of the endpoint. */
-static int channel_is_trunk(const struct call_tracker *t, const struct ct_channel *ch)
+int ct_channel_is_trunk(const struct call_tracker *t, const struct ct_channel *ch)
 {
 	enum ep_why why;
 	enum ep_kind kind;
@@ -219,7 +219,7 @@ static int channel_is_trunk(const struct call_tracker *t, const struct ct_channe
 static void judge_channels(const struct call_tracker *t, struct call *c)
 {
 	for (int i = 0; i < c->nch; i++)
-		c->ch[i].is_trunk = channel_is_trunk(t, &c->ch[i]) ? 1u : 0u;
+		c->ch[i].is_trunk = ct_channel_is_trunk(t, &c->ch[i]) ? 1u : 0u;
 }
 
 void call_tracker_listed(struct call_tracker *t, const struct ami_msg *m)
@@ -382,7 +382,7 @@ void call_tracker_release_starts(struct call_tracker *t, int64_t now_ms)
 				release_start(t, c, now_ms);
 }
 
-static void finish(struct call_tracker *t, struct call *c, int64_t now_ms, int partial)
+void ct_finish(struct call_tracker *t, struct call *c, int64_t now_ms, int partial)
 {
 	release_start(t, c, now_ms);
 	if (!c->answered && c->dial_answered_by[0]) {
@@ -404,7 +404,7 @@ static void finish(struct call_tracker *t, struct call *c, int64_t now_ms, int p
 }
 
 /* Room for one more channel in c, zeroed; NULL past the cap (counted). */
-static struct ct_channel *new_channel(struct call_tracker *t, struct call *c)
+struct ct_channel *ct_new_channel(struct call_tracker *t, struct call *c)
 {
 	c->legs++;
 	if (c->nch >= CT_MAX_CHANNELS) {
@@ -427,19 +427,19 @@ static struct ct_channel *new_channel(struct call_tracker *t, struct call *c)
 static struct ct_channel *add_channel(struct call_tracker *t, struct call *c, const struct ami_msg *m)
 {
 	char uid[CT_ID_MAX] = {0}, context[CT_NAME_MAX]; /* whole buffers are copied: zeroed */
-	struct ct_channel *ch = new_channel(t, c);
+	struct ct_channel *ch = ct_new_channel(t, c);
 
 	if (ch == NULL)
 		return NULL;
 	memcpy(ch->uniqueid, get(m, "Uniqueid", uid, sizeof(uid)), sizeof(uid));
 	get(m, "Channel", ch->name, sizeof(ch->name));
 	int is_local;
-	channel_endpoint(ch->name, ch->endpoint, sizeof(ch->endpoint), &is_local);
+	ct_channel_endpoint(ch->name, ch->endpoint, sizeof(ch->endpoint), &is_local);
 	ch->is_local = is_local ? 1u : 0u;
 	ch->seen_in_sync = 1; /* created after a sync began: alive */
 	get(m, "Context", context, sizeof(context));
 	ch->in_trunk_context = !is_local && glob_list_match(t->o.trunk_contexts, context) ? 1u : 0u;
-	ch->is_trunk = channel_is_trunk(t, ch) ? 1u : 0u;
+	ch->is_trunk = ct_channel_is_trunk(t, ch) ? 1u : 0u;
 	ch->up = ami_field_is(ami_msg_find(m, "ChannelStateDesc"), "Up") ? 1u : 0u;
 	return ch;
 }
@@ -455,11 +455,11 @@ static void note_caller(struct call_tracker *t, struct call *c, const struct ami
 	if (!leg->is_local && !leg->in_trunk_context)
 		endpoint_kinds_caller(&t->kinds, leg->endpoint, get(m, "Context", context, sizeof(context)), num);
 	get(m, "CallerIDName", name, sizeof(name));
-	if (num[0] && withheld(num))
+	if (num[0] && ct_withheld(num))
 		c->withheld = 1;
-	if (!withheld(num) && !c->withheld)
+	if (!ct_withheld(num) && !c->withheld)
 		memcpy(c->external_number, num, sizeof(num));
-	if (!withheld(name) && !c->withheld)
+	if (!ct_withheld(name) && !c->withheld)
 		memcpy(c->external_name, name, sizeof(name));
 	get(m, "Exten", c->did, sizeof(c->did));
 	if (strcmp(c->did, "s") == 0)
@@ -486,7 +486,7 @@ static void note_presentation(struct call *c, const struct ami_msg *m)
 
 void call_tracker_presentation(struct call_tracker *t, const char *linkedid, const char *num_pres)
 {
-	struct call *c = *slot_of(t, linkedid);
+	struct call *c = *ct_slot_of(t, linkedid);
 
 	if (c != NULL && strncmp(num_pres, "prohib", 6) == 0)
 		withhold(c);
@@ -550,7 +550,7 @@ static void check_answer(struct call_tracker *t, struct call *c, int64_t now_ms)
 	}
 }
 
-static void add_rung(struct call *c, const struct ct_channel *ch)
+void ct_add_rung(struct call *c, const struct ct_channel *ch)
 {
 	if (ch->is_trunk || ch->is_local || c->nrung >= CT_MAX_RUNG)
 		return;
@@ -563,14 +563,14 @@ static void add_rung(struct call *c, const struct ct_channel *ch)
 static void on_dial_begin(struct call_tracker *t, struct call *c, const struct ami_msg *m)
 {
 	char dest[CT_NAME_MAX], dialstring[CT_LABEL_MAX];
-	struct ct_channel *d = find_channel_named(c, get(m, "DestChannel", dest, sizeof(dest)));
+	struct ct_channel *d = ct_find_channel_named(c, get(m, "DestChannel", dest, sizeof(dest)));
 
 	if (d == NULL)
 		return;
 	get(m, "DialString", dialstring, sizeof(dialstring));
 	if (!d->is_local)
 		endpoint_kinds_dialled(&t->kinds, d->endpoint, dialstring);
-	d->is_trunk = channel_is_trunk(t, d) ? 1u : 0u;
+	d->is_trunk = ct_channel_is_trunk(t, d) ? 1u : 0u;
 	char *at = strchr(dialstring, '@');
 	if (d->is_trunk && c->dialled[0] == '\0' && at) {
 		*at = '\0';
@@ -578,7 +578,7 @@ static void on_dial_begin(struct call_tracker *t, struct call *c, const struct a
 	} else if (d->is_trunk && c->dialled[0] == '\0') {
 		get(m, "Exten", c->dialled, sizeof(c->dialled));
 	}
-	add_rung(c, d);
+	ct_add_rung(c, d);
 }
 
 /* DialEnd ANSWER for a channel whose own events never came (a capture
@@ -591,7 +591,7 @@ static void note_dial_answer(struct call *c, const struct ami_msg *m, int64_t no
 
 	if (c->dial_answered_by[0] || find_channel(c, get(m, "DestUniqueid", uid, sizeof(uid))) != NULL)
 		return;
-	channel_endpoint(get(m, "DestChannel", name, sizeof(name)), endpoint, sizeof(endpoint), &is_local);
+	ct_channel_endpoint(get(m, "DestChannel", name, sizeof(name)), endpoint, sizeof(endpoint), &is_local);
 	if (is_local || endpoint[0] == '\0')
 		return;
 	memcpy(c->dial_answered_by, endpoint, sizeof(c->dial_answered_by));
@@ -634,9 +634,9 @@ static void on_hangup(struct call_tracker *t, struct call *c, struct ct_channel 
 	ch->cause = (*cause && *end == '\0' && v >= 0 && v < 1000) ? (int)v : 0;
 	get(m, "Cause-txt", ch->cause_txt, sizeof(ch->cause_txt));
 	if (all_gone(c) && c->legs <= c->nch)
-		finish(t, c, now_ms, 0);
+		ct_finish(t, c, now_ms, 0);
 	else if (all_gone(c))
-		finish(t, c, now_ms, 1); /* channels beyond the cap were not followed */
+		ct_finish(t, c, now_ms, 1); /* channels beyond the cap were not followed */
 }
 
 /*
@@ -659,8 +659,8 @@ static struct ct_channel *adopt_moved(struct call_tracker *t, struct call *to, c
 			old->bridge[0] = '\0';
 			touch(t, from, now_ms);
 			if (all_gone(from))
-				finish(t, from, now_ms, from->legs > from->nch);
-			struct ct_channel *ch = new_channel(t, to);
+				ct_finish(t, from, now_ms, from->legs > from->nch);
+			struct ct_channel *ch = ct_new_channel(t, to);
 			if (ch != NULL)
 				*ch = moved;
 			return ch;
@@ -685,7 +685,7 @@ static void no_linkedid(struct call_tracker *t, const struct ami_msg *m)
  * is set ("195176c06ab8-1529936170.42").  Anything else (a control
  * character, invalid UTF-8) would make a call_id that the JSON escapes and
  * the outbox keys by the raw bytes: an ack could never retire it. */
-static int linkedid_ok(const char *id)
+int ct_linkedid_ok(const char *id)
 {
 	for (const char *p = id; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_')
@@ -757,7 +757,7 @@ static struct call *call_for(struct call_tracker *t, const struct ami_msg *m, en
 		no_linkedid(t, m);
 		return NULL;
 	}
-	if (!linkedid_ok(linkedid)) {
+	if (!ct_linkedid_ok(linkedid)) {
 		uint64_t held_back;
 		t->bad_linkedids++;
 		if (log_ratelimit_ok(&t->bad_id_log, now_ms, &held_back))
@@ -767,12 +767,12 @@ static struct call *call_for(struct call_tracker *t, const struct ami_msg *m, en
 			          (unsigned long long)t->bad_linkedids);
 		return NULL;
 	}
-	struct call *c = *slot_of(t, linkedid);
+	struct call *c = *ct_slot_of(t, linkedid);
 	if (c != NULL || kind == EV_TRANSFER || kind == EV_HANGUP)
 		return c;
 	if (get(m, "Uniqueid", uid, sizeof(uid))[0] == '\0' || get(m, "Channel", uid, sizeof(uid))[0] == '\0')
 		return NULL;
-	c = new_call(t, linkedid, now_ms);
+	c = ct_new_call(t, linkedid, now_ms);
 	if (c != NULL && kind != EV_NEWCHANNEL)
 		c->partial = 1;
 	return c;
@@ -855,7 +855,7 @@ void call_tracker_expire(struct call_tracker *t, int64_t now_ms)
 		for (struct call *c = t->buckets[i], *next; c; c = next) {
 			next = c->next;
 			if (now_ms - c->last_event_ms > t->o.idle_timeout_ms)
-				finish(t, c, c->last_event_ms, 1);
+				ct_finish(t, c, c->last_event_ms, 1);
 		}
 	}
 }
@@ -922,16 +922,16 @@ void call_tracker_sync_channel(struct call_tracker *t, const struct ami_msg *m, 
 	struct ct_channel *ch = NULL;
 
 	if (get(m, "Uniqueid", uid, sizeof(uid))[0] == '\0' || get(m, "Linkedid", lid, sizeof(lid))[0] == '\0' ||
-	    !linkedid_ok(lid))
+	    !ct_linkedid_ok(lid))
 		return;
-	struct call *c = *slot_of(t, lid);
+	struct call *c = *ct_slot_of(t, lid);
 	if (c != NULL && (ch = find_channel(c, uid)) != NULL) {
 		still_up(t, c, ch, m, now_ms);
 		return;
 	}
 	/* A channel born while we were away: its call is known only in part. */
 	if (c == NULL) {
-		if ((c = new_call(t, lid, now_ms - channel_age_ms(m))) == NULL)
+		if ((c = ct_new_call(t, lid, now_ms - channel_age_ms(m))) == NULL)
 			return;
 		t->calls_seen_late++;
 	}
@@ -977,285 +977,7 @@ void call_tracker_sync_end(struct call_tracker *t, int64_t now_ms)
 			if (lost)
 				c->partial = 1;
 			if (all_gone(c))
-				finish(t, c, now_ms, 1);
+				ct_finish(t, c, now_ms, 1);
 		}
 	}
-}
-
-/* ---- the journal: calls in flight across a restart ---- */
-
-/* A call as the journal holds it: this header, the struct, its channels.
- * Another build's layout is not guessed at: its calls are not restored. */
-struct call_image {
-	uint32_t format, call_size, channel_size, nch;
-};
-#define CALL_IMAGE_FORMAT 1
-
-static int write_image(struct call_tracker *t, struct call *c)
-{
-	struct call_image h = {CALL_IMAGE_FORMAT, sizeof(struct call), sizeof(struct ct_channel), (uint32_t)c->nch};
-	size_t len = sizeof(h) + sizeof(*c) + (size_t)c->nch * sizeof(*c->ch);
-	unsigned char *buf = malloc(len);
-
-	if (buf == NULL)
-		return -1;
-	memcpy(buf, &h, sizeof(h));
-	/* byte copies (padding included: calls and channels are zeroed when made) */
-	memcpy(buf + sizeof(h), c, sizeof(*c));
-	memset(buf + sizeof(h) + offsetof(struct call, next), 0, sizeof(c->next));
-	memset(buf + sizeof(h) + offsetof(struct call, ch), 0, sizeof(c->ch));
-	if (c->nch)
-		memcpy(buf + sizeof(h) + sizeof(*c), c->ch, (size_t)c->nch * sizeof(*c->ch));
-	int rc = call_journal_put(t->o.journal, c->linkedid, buf, len);
-	free(buf);
-	return rc;
-}
-
-void call_tracker_journal_flush(struct call_tracker *t)
-{
-	for (size_t i = 0; t->journal_dirty > 0 && i < t->nbuckets; i++) {
-		for (struct call *c = t->buckets[i]; c; c = c->next) {
-			if (!c->journal_dirty)
-				continue;
-			c->journal_dirty = 0;
-			t->journal_dirty--;
-			write_image(t, c);
-		}
-	}
-}
-
-static struct call *read_image(const char *id, const void *state, size_t len)
-{
-	struct call_image h;
-	const unsigned char *p = state;
-
-	if (len < sizeof(h))
-		return NULL;
-	memcpy(&h, p, sizeof(h));
-	if (h.format != CALL_IMAGE_FORMAT || h.call_size != sizeof(struct call) ||
-	    h.channel_size != sizeof(struct ct_channel) || h.nch > CT_MAX_CHANNELS ||
-	    len != sizeof(h) + sizeof(struct call) + (size_t)h.nch * sizeof(struct ct_channel))
-		return NULL;
-	struct call *c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return NULL;
-	memcpy(c, p + sizeof(h), sizeof(*c));
-	c->next = NULL;
-	c->ch = h.nch ? calloc(h.nch, sizeof(*c->ch)) : NULL;
-	if ((h.nch && c->ch == NULL) || c->nch != (int)h.nch || strcmp(c->linkedid, id) != 0 ||
-	    memchr(c->linkedid, '\0', sizeof(c->linkedid)) == NULL) {
-		free(c->ch);
-		free(c);
-		return NULL;
-	}
-	if (h.nch)
-		memcpy(c->ch, p + sizeof(h) + sizeof(*c), h.nch * sizeof(*c->ch));
-	c->cap = c->nch;
-	return c;
-}
-
-static void restore_one(void *ctx, const char *id, const void *state, size_t len)
-{
-	struct call_tracker *t = ctx;
-	struct call *c = read_image(id, state, len);
-
-	if (c == NULL || !linkedid_ok(id) || *slot_of(t, id) != NULL || t->ncalls >= t->o.max_calls) {
-		if (c)
-			free_call(c);
-		t->calls_unrestored++;
-		return;
-	}
-	c->restored = 1;
-	c->clock_provisional = 0; /* dated by the PBX's clock before the restart */
-	c->start_held = 0;        /* a start not sent before the restart is not sent */
-	c->journal_dirty = 0;
-	struct call **p = slot_of(t, id);
-	c->next = *p;
-	*p = c;
-	t->ncalls++;
-	t->calls_restored++;
-}
-
-size_t call_tracker_restore(struct call_tracker *t)
-{
-	uint64_t before = t->calls_restored;
-
-	if (t->o.journal)
-		call_journal_each(t->o.journal, restore_one, t);
-	if (t->calls_unrestored)
-		log_warnx(
-		    "call tracker: %llu call(s) in the journal could not be read back (written by another version?); "
-		    "they are followed from the PBX's channel list as partial calls",
-		    (unsigned long long)t->calls_unrestored);
-	return (size_t)(t->calls_restored - before);
-}
-
-/* ---- calls from the PBX's CDR store (after a gap) ---- */
-
-/* A CDR cell into a field: cut to fit, the rest zeroed. */
-static void copy_text(char *dst, size_t size, const char *src)
-{
-	size_t n = strnlen(src, size - 1);
-	memset(dst, 0, size);
-	memcpy(dst, src, n);
-}
-
-/* `"John Smith" <15559876543>` → John Smith */
-static void clid_name(const char *clid, char *out, size_t size)
-{
-	const char *q = strchr(clid, '"'), *e = q ? strchr(q + 1, '"') : NULL;
-	size_t n = q && e ? (size_t)(e - q - 1) : 0;
-
-	n = n < size - 1 ? n : size - 1;
-	if (n)
-		memcpy(out, q + 1, n);
-	out[n] = '\0';
-}
-
-static struct ct_channel *cdr_channel(struct call_tracker *t, struct call *c, const char *name)
-{
-	struct ct_channel *ch;
-	int is_local;
-
-	if (name[0] == '\0')
-		return NULL;
-	if ((ch = find_channel_named(c, name)) != NULL)
-		return ch;
-	if ((ch = new_channel(t, c)) == NULL)
-		return NULL;
-	copy_text(ch->name, sizeof(ch->name), name);
-	channel_endpoint(ch->name, ch->endpoint, sizeof(ch->endpoint), &is_local);
-	ch->is_local = is_local ? 1u : 0u;
-	ch->gone = 1;
-	ch->is_trunk = channel_is_trunk(t, ch) ? 1u : 0u;
-	return ch;
-}
-
-/* The caller leg's row: the one whose leg is the call's first channel. */
-static const struct cdr_row *caller_row(const struct cdr_row *rows, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(rows[i].uniqueid, rows[i].linkedid) == 0)
-			return &rows[i];
-	return &rows[0];
-}
-
-static void cdr_caller(struct call_tracker *t, struct call *c, const struct cdr_row *r)
-{
-	struct ct_channel *leg = cdr_channel(t, c, r->channel);
-
-	if (leg && !leg->is_local)
-		endpoint_kinds_caller(&t->kinds, leg->endpoint, r->dcontext, r->src);
-	if (withheld(r->src)) {
-		c->withheld = 1;
-	} else {
-		copy_text(c->external_number, sizeof(c->external_number), r->src);
-		clid_name(r->clid, c->external_name, sizeof(c->external_name));
-	}
-	copy_text(c->did, sizeof(c->did), r->did);
-}
-
-/* A leg dialled from the caller's side: rung, answered, or what the dial
- * said.  The answer is that leg's end minus its billsec. */
-static void cdr_leg(struct call_tracker *t, struct call *c, const struct cdr_row *r)
-{
-	struct ct_channel *d = cdr_channel(t, c, r->dstchannel);
-	int answered = strcmp(r->disposition, "ANSWERED") == 0;
-
-	if (d == NULL || d->is_local)
-		return;
-	d->is_trunk = channel_is_trunk(t, d) ? 1u : 0u;
-	if (d->is_trunk && c->dialled[0] == '\0')
-		copy_text(c->dialled, sizeof(c->dialled), r->dst);
-	add_rung(c, d);
-	if (answered) {
-		int64_t at = r->start_ms + (r->duration - r->billsec) * 1000;
-		if (!c->answered || at < c->answered_ms)
-			c->answered_ms = at;
-		c->answered = 1;
-		if (!d->is_trunk)
-			memcpy(c->answered_by, d->endpoint, sizeof(c->answered_by)); /* the last to answer */
-	} else if (strcmp(r->disposition, "BUSY") == 0) {
-		c->dial_busy = 1;
-	} else if (strcmp(r->disposition, "CONGESTION") == 0) {
-		c->dial_congestion = 1;
-	} else if (strcmp(r->disposition, "FAILED") == 0) {
-		c->dial_unavail = 1;
-	}
-}
-
-static int64_t cdr_end(const struct cdr_row *rows, size_t n)
-{
-	int64_t end = 0;
-	for (size_t i = 0; i < n; i++)
-		if (rows[i].start_ms + rows[i].duration * 1000 > end)
-			end = rows[i].start_ms + rows[i].duration * 1000;
-	return end;
-}
-
-/* A call we knew, which ended while we were away: its end, answer and
- * dial results from the CDR; then it is whole. */
-static void cdr_complete(struct call_tracker *t, struct call *c, const struct cdr_row *rows, size_t n)
-{
-	int was_answered = c->answered;
-	int64_t answered_ms = c->answered_ms;
-	char answered_by[CT_ENDPOINT_MAX];
-
-	memcpy(answered_by, c->answered_by, sizeof(answered_by));
-	for (size_t i = 0; i < n; i++)
-		cdr_leg(t, c, &rows[i]);
-	if (was_answered) { /* what we saw live stands */
-		c->answered_ms = answered_ms;
-		if (answered_by[0] && c->answered_by[0] == '\0')
-			memcpy(c->answered_by, answered_by, sizeof(c->answered_by));
-	}
-	c->awaiting_cdr = 0;
-	finish(t, c, cdr_end(rows, n), 0);
-}
-
-enum cdr_outcome call_tracker_cdr_call(struct call_tracker *t, const struct cdr_row *rows, size_t n, int64_t now_ms)
-{
-	struct call *c;
-	(void)now_ms;
-
-	if (n == 0 || !linkedid_ok(rows[0].linkedid) || strlen(rows[0].linkedid) >= CT_ID_MAX)
-		return CDR_UNUSABLE;
-	if ((c = *slot_of(t, rows[0].linkedid)) != NULL) {
-		if (!c->awaiting_cdr)
-			return CDR_LIVE;
-		cdr_complete(t, c, rows, n);
-		return CDR_COMPLETED;
-	}
-	if (t->o.journal && call_journal_was_emitted(t->o.journal, rows[0].linkedid))
-		return CDR_EMITTED_ALREADY;
-	if ((c = new_call(t, rows[0].linkedid, rows[0].start_ms)) == NULL)
-		return CDR_UNUSABLE;
-	c->from_cdr = 1;
-	c->clock_provisional = 0;
-	for (size_t i = 0; i < n; i++)
-		if (rows[i].start_ms < c->started_ms)
-			c->started_ms = rows[i].start_ms;
-	cdr_caller(t, c, caller_row(rows, n));
-	for (size_t i = 0; i < n; i++)
-		cdr_leg(t, c, &rows[i]);
-	c->legs = c->nch;
-	finish(t, c, cdr_end(rows, n), 0);
-	return CDR_RECOVERED;
-}
-
-size_t call_tracker_cdr_done(struct call_tracker *t)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < t->nbuckets; i++) {
-		for (struct call *c = t->buckets[i], *next; c; c = next) {
-			next = c->next;
-			if (!c->awaiting_cdr)
-				continue;
-			c->awaiting_cdr = 0;
-			finish(t, c, c->ended_ms, 1);
-			n++;
-		}
-	}
-	return n;
 }

@@ -1,0 +1,34 @@
+/*
+ * The call tracker's own parts, shared by its files and nothing else:
+ * call_tracker.c (live events, the table of calls), call_image.c (a call
+ * as the journal holds it, and its restore) and call_from_cdr.c (calls
+ * made or completed from the PBX's CDR store).  Not for the bridge: it
+ * uses call_tracker.h.
+ */
+#ifndef PBXBUS_CALL_TRACKER_INTERNAL_H
+#define PBXBUS_CALL_TRACKER_INTERNAL_H
+
+#include "call_tracker.h"
+
+/* The table: a call's bucket slot (*slot NULL when unknown), a new call
+ * (NULL past max_calls), one freed. */
+struct call **ct_slot_of(struct call_tracker *t, const char *linkedid);
+struct call *ct_new_call(struct call_tracker *t, const char *linkedid, int64_t now_ms);
+void ct_free_call(struct call *c);
+/* The call's record goes out (partial or whole) and the call is gone. */
+void ct_finish(struct call_tracker *t, struct call *c, int64_t now_ms, int partial);
+/* Is this a Linkedid we track ("1795341833.0", or a system name before it)? */
+int ct_linkedid_ok(const char *id);
+
+/* Channels: a new one (zeroed; NULL past the cap), one by name, the
+ * endpoint of a channel name, and whether a channel is a trunk leg. */
+struct ct_channel *ct_new_channel(struct call_tracker *t, struct call *c);
+struct ct_channel *ct_find_channel_named(struct call *c, const char *name);
+void ct_channel_endpoint(const char *name, char *out, size_t size, int *is_local);
+int ct_channel_is_trunk(const struct call_tracker *t, const struct ct_channel *ch);
+/* An extension rung (once). */
+void ct_add_rung(struct call *c, const struct ct_channel *ch);
+/* A caller number that is a withheld word ("anonymous", "Restricted", ...). */
+int ct_withheld(const char *num);
+
+#endif
