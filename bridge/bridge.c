@@ -37,6 +37,20 @@ static void publish_status(struct bridge *b)
 	b->status_dirty = 0;
 }
 
+/* A run of counters in the status document, in the order given. */
+struct counter {
+	const char *key;
+	uint64_t value;
+};
+
+static void put_counters(struct jw *w, const struct counter *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		jw_keyz(w, c[i].key);
+		jw_uint(w, c[i].value);
+	}
+}
+
 const char *bridge_status_json(struct bridge *b, const char *state)
 {
 	char since[ISO8601_LEN];
@@ -59,84 +73,63 @@ const char *bridge_status_json(struct bridge *b, const char *state)
 	jw_strz(w, iso8601_ms(b->started_wall_ms, since));
 	jw_keyz(w, "ami_error");
 	jw_strz(w, b->ami.last_error[0] ? b->ami.last_error : NULL);
-	jw_keyz(w, "events_published");
-	jw_uint(w, b->events_published);
-	jw_keyz(w, "events_shed");
-	jw_uint(w, b->events_shed);
-	jw_keyz(w, "events_filtered");
-	jw_uint(w, b->events_filtered);
-	jw_keyz(w, "events_too_big");
-	jw_uint(w, b->events_too_big);
-	jw_keyz(w, "ami_logins");
-	jw_uint(w, b->ami.logins);
-	jw_keyz(w, "ami_disconnects");
-	jw_uint(w, b->ami.disconnects);
-	jw_keyz(w, "ami_bad_input");
-	jw_uint(w, b->ami.codec_errors);
-	jw_keyz(w, "calls_active");
-	jw_uint(w, b->calls.ncalls);
-	jw_keyz(w, "calls_completed");
-	jw_uint(w, b->calls.calls_ended);
-	jw_keyz(w, "calls_partial");
-	jw_uint(w, b->calls.calls_partial);
-	jw_keyz(w, "calls_untracked");
-	jw_uint(w, b->calls.calls_refused);
-	jw_keyz(w, "calls_times_fixed");
-	jw_uint(w, b->calls.times_fixed);
-	jw_keyz(w, "calls_bad_ids");
-	jw_uint(w, b->calls.bad_linkedids);
-	jw_keyz(w, "calls_restored");
-	jw_uint(w, b->calls.calls_restored);
-	jw_keyz(w, "calls_seen_late");
-	jw_uint(w, b->calls.calls_seen_late);
-	jw_keyz(w, "gaps");
-	jw_uint(w, b->gaps);
-	jw_keyz(w, "gap_seconds");
-	jw_uint(w, b->gap_seconds);
+	const struct counter events_and_calls[] = {
+	    {"events_published", (uint64_t)b->events_published},
+	    {"events_shed", (uint64_t)b->events_shed},
+	    {"events_filtered", (uint64_t)b->events_filtered},
+	    {"events_too_big", (uint64_t)b->events_too_big},
+	    {"ami_logins", (uint64_t)b->ami.logins},
+	    {"ami_disconnects", (uint64_t)b->ami.disconnects},
+	    {"ami_bad_input", (uint64_t)b->ami.codec_errors},
+	    {"calls_active", (uint64_t)b->calls.ncalls},
+	    {"calls_completed", (uint64_t)b->calls.calls_ended},
+	    {"calls_partial", (uint64_t)b->calls.calls_partial},
+	    {"calls_untracked", (uint64_t)b->calls.calls_refused},
+	    {"calls_times_fixed", (uint64_t)b->calls.times_fixed},
+	    {"calls_bad_ids", (uint64_t)b->calls.bad_linkedids},
+	    {"calls_restored", (uint64_t)b->calls.calls_restored},
+	    {"calls_seen_late", (uint64_t)b->calls.calls_seen_late},
+	    {"gaps", (uint64_t)b->gaps},
+	    {"gap_seconds", (uint64_t)b->gap_seconds},
+	};
+	put_counters(w, events_and_calls, sizeof(events_and_calls) / sizeof(events_and_calls[0]));
 	jw_keyz(w, "last_gap_from");
 	jw_time_ms(w, b->last_gap_from_ms);
 	jw_keyz(w, "last_gap_to");
 	jw_time_ms(w, b->last_gap_to_ms);
 	jw_keyz(w, "cdr_store");
 	jw_strz(w, !b->backfill.enabled ? "off" : b->backfill.pending && b->backfill.attempts ? "failing" : "on");
-	jw_keyz(w, "cdr_calls_recovered");
-	jw_uint(w, b->backfill.recovered);
-	jw_keyz(w, "cdr_calls_completed");
-	jw_uint(w, b->backfill.completed);
-	jw_keyz(w, "journal_write_failures");
-	jw_uint(w, b->journal.write_failures);
-	jw_keyz(w, "endpoints_guessed");
-	jw_uint(w, b->calls.kinds.guessed);
+	const struct counter cdr_and_kinds[] = {
+	    {"cdr_calls_recovered", (uint64_t)b->backfill.recovered},
+	    {"cdr_calls_completed", (uint64_t)b->backfill.completed},
+	    {"journal_write_failures", (uint64_t)b->journal.write_failures},
+	    {"endpoints_guessed", (uint64_t)b->calls.kinds.guessed},
+	};
+	put_counters(w, cdr_and_kinds, sizeof(cdr_and_kinds) / sizeof(cdr_and_kinds[0]));
 	jw_keyz(w, "call_records");
 	jw_strz(w, b->calls.no_linkedid ? "off: " ASTERISK_TOO_OLD : "on");
-	jw_keyz(w, "records_published");
-	jw_uint(w, b->records_published);
-	jw_keyz(w, "records_shed");
-	jw_uint(w, b->records_shed);
+	const struct counter records[] = {
+	    {"records_published", (uint64_t)b->records_published},
+	    {"records_shed", (uint64_t)b->records_shed},
+	};
+	put_counters(w, records, sizeof(records) / sizeof(records[0]));
 	jw_keyz(w, "outbox");
 	unsigned fill = outbox_fill_percent(&b->outbox);
 	int refusing = b->refused_at_ms != 0 && clock_mono_ms() - b->refused_at_ms < 60000;
 	jw_strz(w, refusing || fill >= 100 || b->outbox.disk_failing ? "full" : fill >= 80 ? "high" : "ok");
-	jw_keyz(w, "outbox_pending");
-	jw_uint(w, b->outbox.pending);
-	jw_keyz(w, "outbox_bytes");
-	jw_uint(w, b->outbox.size);
-	jw_keyz(w, "outbox_memory_bytes");
-	jw_uint(w, b->outbox.mem_bytes);
-	jw_keyz(w, "outbox_write_failures");
-	jw_uint(w, b->outbox.write_failures);
-	jw_keyz(w, "outbox_refused");
-	jw_uint(w, b->outbox.refused);
-	jw_keyz(w, "outbox_resent");
-	jw_uint(w, b->outbox.resent);
-	jw_keyz(w, "acks_received");
-	jw_uint(w, b->acks_received);
-	jw_keyz(w, "mqtt_connects");
-	jw_uint(w, b->mqtt.connects);
-	jw_keyz(w, "mqtt_held_messages");
-	jw_uint(w, b->mqtt.held_msgs);
-	jw_keyz(w, "mqtt_held_bytes");
-	jw_uint(w, b->mqtt.held_total_bytes);
+	const struct counter outbox_and_mqtt[] = {
+	    {"outbox_pending", (uint64_t)b->outbox.pending},
+	    {"outbox_bytes", (uint64_t)b->outbox.size},
+	    {"outbox_memory_bytes", (uint64_t)b->outbox.mem_bytes},
+	    {"outbox_write_failures", (uint64_t)b->outbox.write_failures},
+	    {"outbox_refused", (uint64_t)b->outbox.refused},
+	    {"outbox_resent", (uint64_t)b->outbox.resent},
+	    {"acks_received", (uint64_t)b->acks_received},
+	    {"mqtt_connects", (uint64_t)b->mqtt.connects},
+	    {"mqtt_held_messages", (uint64_t)b->mqtt.held_msgs},
+	    {"mqtt_held_bytes", (uint64_t)b->mqtt.held_total_bytes},
+	};
+	put_counters(w, outbox_and_mqtt, sizeof(outbox_and_mqtt) / sizeof(outbox_and_mqtt[0]));
 	jw_obj_end(w);
 	return jw_finish(w, NULL);
 }

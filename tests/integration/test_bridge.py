@@ -100,11 +100,14 @@ def check_replay(auth):
         status = r.sub.json_of("pbx/bridge/status")[-1]
         assert status["state"] == "online" and status["ami"] == "connected", status
         assert status["pbx"] == "lab"
+        # the keys, in their order, are the README's (the contract)
+        readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+        example = re.search(r"^pbx/bridge/status (\{.*\})$", readme, re.M).group(1)
+        assert list(status) == list(json.loads(example)), (list(status), list(json.loads(example)))
 
 
 def test_replay_md5_login_publishes_exact_events():
     check_replay("md5")
-    assert True
 
 
 def test_replay_plain_login_publishes_exact_events():
@@ -131,7 +134,6 @@ def test_every_call_capture_parses_and_publishes():
         for o in ts_events:
             secs = float(o["Timestamp"])
             assert o["ts"].startswith(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(secs)))), o
-        assert "ami_bad_input\":0" in r.sub.messages()[-1][2] or True
         status = wait_for(lambda: r.sub.json_of("pbx/bridge/status"), 5, "status")[-1]
         assert status["ami_bad_input"] == 0
 
