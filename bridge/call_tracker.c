@@ -649,8 +649,13 @@ static void on_hangup(struct call_tracker *t, struct call *c, struct ct_channel 
  */
 static struct ct_channel *adopt_moved(struct call_tracker *t, struct call *to, const char *uid, int64_t now_ms)
 {
-	for (size_t i = 0; i < t->nbuckets; i++) {
+	size_t seen = 0;
+
+	/* A walk of the table, ended as soon as every call was seen; none at
+	 * all when `to` is the only call (a channel met late, the usual case). */
+	for (size_t i = 0; i < t->nbuckets && t->ncalls > 1 && seen < t->ncalls; i++) {
 		for (struct call *from = t->buckets[i]; from; from = from->next) {
+			seen++;
 			struct ct_channel *old = from == to ? NULL : find_channel(from, uid);
 			if (old == NULL || old->gone)
 				continue;
