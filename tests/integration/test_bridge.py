@@ -324,7 +324,10 @@ def test_broker_gone_sheds_events():
         st = wait_for(lambda: [s for s in r.sub.json_of("pbx/bridge/status")
                                if s["events_shed"] + s["events_filtered"] + s["events_published"] == total],
                       30, "status with every event counted")[-1]
-        assert st["events_shed"] > 3000, st
+        # most of what was not filtered is shed; a slow bridge (valgrind) may
+        # still hand the first events to libmosquitto before it sees the loss
+        offered = total - st["events_filtered"]
+        assert st["events_shed"] > offered // 2, st
         assert st["events_shed"] + st["events_filtered"] + st["events_published"] == 1 + 5 * burst_events(), st
         assert "broker not connected" in r.bridge.text()
 
