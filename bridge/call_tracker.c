@@ -80,7 +80,9 @@ int call_tracker_init(struct call_tracker *t, const struct call_tracker_opts *o,
 	t->ctx = ctx;
 	t->times_log.interval_ms = 10000;
 	t->bad_id_log.interval_ms = 10000;
-	t->nbuckets = 1024;
+	/* small, and grown with the calls: every whole-table walk (expiry,
+	 * state/calls, a moved channel's search) costs the buckets, not the calls */
+	t->nbuckets = 16;
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
 	if (t->buckets == NULL || endpoint_kinds_init(&t->kinds, o->trunk_endpoints, o->phone_endpoints) < 0) {
 		free(t->buckets);
