@@ -18,13 +18,15 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pbxbus-replay [options] CAPTURE.server.txt...\n"
+	fprintf(f, "usage: pbxbus-replay [options] [CAPTURE.server.txt...]\n"
 	           "Serves AMI captures (tests/fixtures/ami) as an Asterisk Manager Interface\n"
 	           "would: login (plain or MD5 challenge), the read-only actions pbxbus-bridge\n"
 	           "sends, and the captures' events at their recorded pace, looping with new\n"
-	           "Uniqueid/Linkedid values on every loop.  Prints LISTEN <port>, CONNECT,\n"
-	           "LOGIN ok|fail, LOOP <n>, CLOSED <why>, and DONE <n> events <b> bytes in <s> s\n"
-	           "once the last loop is written, on stdout.\n\n"
+	           "Uniqueid/Linkedid values on every loop; with no capture it only answers.\n"
+	           "Prints one line per happening on stdout: LISTEN <port>, CONNECT, LOGIN ok\n"
+	           "<events>|fail, ACTION <name>, GAP <n> (quiet begins), LOOP <n>, DROPPED at <n>,\n"
+	           "GARBAGE sent, CLOSED <why>, DONE <n> events <b> bytes in <s> s once the last\n"
+	           "loop is written, and MISSED <n> events when some were played to nobody.\n\n"
 	           "  --listen HOST:PORT  address to listen on (default 127.0.0.1:5038; port 0: any)\n"
 	           "  --user NAME         AMI user accepted (default bridge)\n"
 	           "  --speed F           pace: 1 as recorded, 10 ten times faster, 0 no pauses (default 1)\n"
@@ -46,6 +48,21 @@ static void usage(FILE *f)
 	           "  --schedule FILE     write each call as it ends: {\"linkedid\", \"start\", \"answer\",\n"
 	           "                      \"end\", \"heard\": all|part|none}, one JSON object a line\n"
 	           "  --log-level L       error, warn, info or debug (default info)\n"
+	           "Pace and faults, for tests:\n"
+	           "  --pace SECONDS      events this far apart whatever was recorded; --gap is\n"
+	           "                      then plain seconds too (default: the recorded pace)\n"
+	           "  --extra MESSAGE     an event played after the captures' (\\r\\n for CR LF);\n"
+	           "                      may be given more than once\n"
+	           "  --drop N            end the connection halfway through an event N times\n"
+	           "                      (default 0); the event comes again whole to the next client\n"
+	           "  --drop-at N         ... first at event N, counted from 0 over all loops (default 5)\n"
+	           "  --drop-every N      ... then every N events (default 10)\n"
+	           "  --skip-after-drop N events played to nobody at each drop (default 0)\n"
+	           "  --garbage BYTES     one line of BYTES bytes without a colon before the first\n"
+	           "                      event (once)\n"
+	           "  --hide-later EXT    extension EXT is left out of the lists after the first login\n"
+	           "  --ignore-ping       Ping goes unanswered\n"
+	           "  --refuse-logins     refuse logins from the start (as SIGUSR1)\n"
 	           "  -h, --help          this text\n"
 	           "  -V, --version       version\n\n"
 	           "The AMI secret accepted comes from PBXBUS_REPLAY_SECRET (default bridgepass),\n"
@@ -94,24 +111,116 @@ static int parse_listen(char *s, struct replay_options *o)
 	return 0;
 }
 
-static int parse_args(int argc, char **argv, struct replay_options *o, const char **answers, const char **cdr_socket)
+struct extras {
+	const char **text; /* as many as there are arguments */
+	size_t n;
+};
+
+enum {
+	OPT_PACE = 256,
+	OPT_EXTRA,
+	OPT_DROP,
+	OPT_DROP_AT,
+	OPT_DROP_EVERY,
+	OPT_SKIP,
+	OPT_GARBAGE,
+	OPT_HIDE,
+	OPT_NO_PING,
+	OPT_REFUSE
+};
+
+/* A whole number option: 0 when it is one, within max. */
+static int parse_count(const char *s, double max, unsigned long *out)
 {
-	static const struct option opts[] = {
-	    {"listen", required_argument, NULL, 'l'},     {"user", required_argument, NULL, 'u'},
-	    {"speed", required_argument, NULL, 's'},      {"gap", required_argument, NULL, 'g'},
-	    {"delay", required_argument, NULL, 'd'},      {"loops", required_argument, NULL, 'n'},
-	    {"answers", required_argument, NULL, 'a'},    {"run-on", no_argument, NULL, 'r'},
-	    {"refuse-actions", no_argument, NULL, 'R'},   {"withheld", no_argument, NULL, 'W'},
-	    {"cdr-socket", required_argument, NULL, 'C'}, {"schedule", required_argument, NULL, 'S'},
-	    {"log-level", required_argument, NULL, 'L'},  {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},          {NULL, 0, NULL, 0}};
+	double v;
+	if (parse_number(s, 0, &v) < 0 || v > max || v != (double)(unsigned long)v)
+		return -1;
+	*out = (unsigned long)v;
+	return 0;
+}
+
+/* The pace and fault switches; 1 when c was one of them, *bad set on a bad value. */
+static int parse_fault(int c, const char *arg, struct replay_options *o, struct extras *x, int *bad)
+{
+	unsigned long v = 0;
+
+	switch (c) {
+	case OPT_PACE:
+		*bad = parse_number(arg, 0, &o->pace);
+		return 1;
+	case OPT_EXTRA:
+		x->text[x->n++] = arg;
+		return 1;
+	case OPT_DROP:
+	case OPT_SKIP:
+		*bad = parse_count(arg, 1e6, &v);
+		*(c == OPT_DROP ? &o->drops : &o->skip_after_drop) = (unsigned)v;
+		return 1;
+	case OPT_DROP_AT:
+		*bad = parse_count(arg, 1e9, &o->drop_at);
+		return 1;
+	case OPT_DROP_EVERY:
+		*bad = parse_count(arg, 1e9, &o->drop_every);
+		return 1;
+	case OPT_GARBAGE:
+		*bad = parse_count(arg, 64 * 1024 * 1024, &v);
+		o->garbage = v;
+		return 1;
+	case OPT_HIDE:
+		o->hide_later = arg;
+		return 1;
+	case OPT_NO_PING:
+		o->ignore_ping = 1;
+		return 1;
+	case OPT_REFUSE:
+		refuse_logins = 1;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int parse_args(int argc, char **argv, struct replay_options *o, const char **answers, const char **cdr_socket,
+                      struct extras *x)
+{
+	static const struct option opts[] = {{"pace", required_argument, NULL, OPT_PACE},
+	                                     {"extra", required_argument, NULL, OPT_EXTRA},
+	                                     {"drop", required_argument, NULL, OPT_DROP},
+	                                     {"drop-at", required_argument, NULL, OPT_DROP_AT},
+	                                     {"drop-every", required_argument, NULL, OPT_DROP_EVERY},
+	                                     {"skip-after-drop", required_argument, NULL, OPT_SKIP},
+	                                     {"garbage", required_argument, NULL, OPT_GARBAGE},
+	                                     {"hide-later", required_argument, NULL, OPT_HIDE},
+	                                     {"ignore-ping", no_argument, NULL, OPT_NO_PING},
+	                                     {"refuse-logins", no_argument, NULL, OPT_REFUSE},
+	                                     {"listen", required_argument, NULL, 'l'},
+	                                     {"user", required_argument, NULL, 'u'},
+	                                     {"speed", required_argument, NULL, 's'},
+	                                     {"gap", required_argument, NULL, 'g'},
+	                                     {"delay", required_argument, NULL, 'd'},
+	                                     {"loops", required_argument, NULL, 'n'},
+	                                     {"answers", required_argument, NULL, 'a'},
+	                                     {"run-on", no_argument, NULL, 'r'},
+	                                     {"refuse-actions", no_argument, NULL, 'R'},
+	                                     {"withheld", no_argument, NULL, 'W'},
+	                                     {"cdr-socket", required_argument, NULL, 'C'},
+	                                     {"schedule", required_argument, NULL, 'S'},
+	                                     {"log-level", required_argument, NULL, 'L'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {"version", no_argument, NULL, 'V'},
+	                                     {NULL, 0, NULL, 0}};
 	double loops;
 	enum log_level level;
 	int c, idx = 0;
 
 	while ((c = getopt_long(argc, argv, "hV", opts, &idx)) != -1) {
 		int bad = 0;
+		if (parse_fault(c, optarg, o, x, &bad)) {
+			c = 0; /* handled */
+		}
 		switch (c) {
+		case 0:
+			break;
 		case 'l':
 			bad = parse_listen(optarg, o);
 			break;
@@ -169,12 +278,36 @@ static int parse_args(int argc, char **argv, struct replay_options *o, const cha
 			exit(2);
 		}
 	}
-	if (optind == argc) {
-		fprintf(stderr, "pbxbus-replay: name at least one capture (NAME.server.txt)\n");
+	if (optind == argc && *answers == NULL) {
+		fprintf(stderr, "pbxbus-replay: with no capture, say where the answers are (--answers)\n");
 		usage(stderr);
 		exit(2);
 	}
 	return optind;
+}
+
+/* --extra's text with its \\r\\n escapes made CR LF, ended by a blank line. */
+static int extra_message(const char *text, struct cap_msg *m)
+{
+	size_t len = strlen(text), n = 0;
+	char *out = malloc(len + 5);
+
+	if (out == NULL)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '\\' && (text[i + 1] == 'r' || text[i + 1] == 'n')) {
+			out[n++] = text[++i] == 'r' ? '\r' : '\n';
+			continue;
+		}
+		out[n++] = text[i];
+	}
+	/* at most two line ends make the blank line that ends a message */
+	for (int i = 0; i < 2 && (n < 4 || memcmp(out + n - 4, "\r\n\r\n", 4) != 0); i++) {
+		out[n++] = '\r';
+		out[n++] = '\n';
+	}
+	*m = (struct cap_msg){.raw = out, .len = n};
+	return 0;
 }
 
 static char *default_answers(const char *first)
@@ -189,15 +322,26 @@ static char *default_answers(const char *first)
 
 int main(int argc, char **argv)
 {
-	struct replay_options o = {
-	    .host = "127.0.0.1", .port = 5038, .user = "bridge", .speed = 1, .gap = 2, .delay = 1, .loops = 0};
+	struct replay_options o = {.host = "127.0.0.1",
+	                           .port = 5038,
+	                           .user = "bridge",
+	                           .speed = 1,
+	                           .gap = 2,
+	                           .delay = 1,
+	                           .loops = 0,
+	                           .pace = -1,
+	                           .drop_at = 5,
+	                           .drop_every = 10};
 	const char *answers_base = NULL;
 	static volatile sig_atomic_t stop;
 	char err[512];
 
 	log_init("pbxbus-replay", LOG_LVL_INFO);
 	const char *cdr_socket = NULL;
-	int first = parse_args(argc, argv, &o, &answers_base, &cdr_socket);
+	struct extras extras = {.text = calloc((size_t)argc, sizeof(char *)), .n = 0};
+	if (extras.text == NULL)
+		fatalx("out of memory");
+	int first = parse_args(argc, argv, &o, &answers_base, &cdr_socket, &extras);
 	o.secret = getenv("PBXBUS_REPLAY_SECRET") ? getenv("PBXBUS_REPLAY_SECRET") : "bridgepass";
 
 	size_t ncaps = (size_t)(argc - first), nitems = 0;
@@ -210,8 +354,9 @@ int main(int argc, char **argv)
 			log_warnx("%s: no matching timing file; its events go without pauses", argv[first + (int)i]);
 		total += caps[i].n;
 	}
-	struct replay_stream_item *items = calloc(total ? total : 1, sizeof(*items));
-	if (caps == NULL || items == NULL)
+	struct replay_stream_item *items = calloc(total + extras.n + 1, sizeof(*items));
+	struct cap_msg *extra_msgs = calloc(extras.n + 1, sizeof(*extra_msgs));
+	if ((caps == NULL && ncaps > 0) || items == NULL || extra_msgs == NULL)
 		fatalx("out of memory");
 	for (size_t i = 0; i < ncaps; i++) {
 		int first_of = 1;
@@ -223,7 +368,13 @@ int main(int argc, char **argv)
 			first_of = 0;
 		}
 	}
-	if (nitems == 0)
+	for (size_t i = 0; i < extras.n; i++) {
+		if (extra_message(extras.text[i], &extra_msgs[i]) < 0)
+			fatalx("out of memory");
+		extra_msgs[i].t = nitems ? items[nitems - 1].msg->t : 0;
+		items[nitems++] = (struct replay_stream_item){.msg = &extra_msgs[i]};
+	}
+	if (nitems == 0 && ncaps > 0)
 		fatalx("the captures hold no events to replay");
 
 	char *dflt = answers_base ? NULL : default_answers(argv[first]);
@@ -252,5 +403,9 @@ int main(int argc, char **argv)
 		capture_free(&caps[i]);
 	free(caps);
 	free(items);
+	for (size_t i = 0; i < extras.n; i++)
+		free(extra_msgs[i].raw);
+	free(extra_msgs);
+	free(extras.text);
 	return rc < 0 ? 1 : 0;
 }

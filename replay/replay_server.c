@@ -1,6 +1,7 @@
 #include "replay_server.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -62,7 +63,13 @@ struct server {
 	char *scratch; /* a rewritten event, reused */
 	size_t scratch_cap;
 	int started;     /* a client logged in once: with run_on the PBX now plays on */
+	unsigned logins; /* accepted, for hide_later */
 	uint64_t missed; /* events played while nobody was logged in */
+	uint64_t played; /* events played, heard or not, over all loops */
+	unsigned drops_left;
+	uint64_t drop_at;
+	unsigned loop_said; /* the last loop "LOOP n" announced */
+	int garbage_sent;
 	FILE *schedule;
 	struct sched_call *sched;
 	size_t nsched;
@@ -125,20 +132,51 @@ static void id_line(char *buf, size_t size, const char *action_id)
 		buf[0] = '\0';
 }
 
-/* A recorded answer under the asker's ActionID. */
-static void send_recorded(struct session *s, const struct recorded_answer *a, const char *action_id)
+/* --hide-later: after the first login this extension is gone from the
+ * lists (as when a phone is deleted while the bridge is away). */
+static int hidden(const struct server *srv, const char *msg, size_t len)
 {
-	char idl[300];
-	const char *end = a->blob + a->len;
+	const char *ext = srv->o->hide_later;
+	static const char *const keys[] = {"Exten", "ObjectName", "Device"};
+	char v[128], pjsip[128];
 
-	id_line(idl, sizeof(idl), action_id);
-	for (const char *p = a->blob; p < end;) {
+	if (ext == NULL || srv->logins < 2)
+		return 0;
+	snprintf(pjsip, sizeof(pjsip), "PJSIP/%s", ext);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (capture_field(msg, len, keys[i], v, sizeof(v)) && (strcmp(v, ext) == 0 || strcmp(v, pjsip) == 0))
+			return 1;
+	return 0;
+}
+
+/* One recorded message under the asker's ActionID line. */
+static void send_with_id(struct session *s, const char *msg, size_t len, const char *idl)
+{
+	const char *end = msg + len;
+
+	for (const char *p = msg; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *next = nl ? nl + 1 : end;
 		if (strncasecmp(p, "ActionID:", 9) == 0)
 			queue(s, idl, strlen(idl));
 		else
 			queue(s, p, (size_t)(next - p));
+		p = next;
+	}
+}
+
+/* A recorded answer, message by message, under the asker's ActionID. */
+static void send_recorded(struct server *srv, const struct recorded_answer *a, const char *action_id)
+{
+	char idl[300];
+	const char *end = a->blob + a->len;
+
+	id_line(idl, sizeof(idl), action_id);
+	for (const char *p = a->blob; p < end;) {
+		const char *blank = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
+		const char *next = blank ? blank + 4 : end;
+		if (!hidden(srv, p, (size_t)(next - p)))
+			send_with_id(&srv->s, p, (size_t)(next - p), idl);
 		p = next;
 	}
 }
@@ -167,7 +205,7 @@ static void send_channels(struct server *srv, const char *idl)
 static void login(struct server *srv, const struct ami_msg *m, const char *idl)
 {
 	struct session *s = &srv->s;
-	char user[128], auth[16], given[128], want[33];
+	char user[128], auth[16], given[128], want[33], events[64];
 	int ok;
 
 	ami_msg_get(m, "Username", user, sizeof(user));
@@ -188,7 +226,9 @@ static void login(struct server *srv, const struct ami_msg *m, const char *idl)
 		s->closing = 1; /* as Asterisk: the connection ends */
 		return;
 	}
-	say("LOGIN ok");
+	ami_msg_get(m, "Events", events, sizeof(events));
+	say("LOGIN ok %s", events);
+	srv->logins++;
 	s->logged_in = 1;
 	queuef(s, "Response: Success\r\n%sMessage: Authentication accepted\r\n\r\n", idl);
 	queuef(s, "Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 12\r\nLastReload: 12\r\n"
@@ -197,6 +237,18 @@ static void login(struct server *srv, const struct ami_msg *m, const char *idl)
 	if (!(srv->o->run_on && srv->started))
 		srv->next_due_ms = clock_mono_ms() + (int64_t)(srv->o->delay * 1000);
 	srv->started = 1;
+}
+
+/* "ACTION coreshowchannels": tests count what the bridge asked. */
+static void say_action(const char *name)
+{
+	char lower[64];
+	size_t i = 0;
+
+	for (; name[i] && i + 1 < sizeof(lower); i++)
+		lower[i] = (char)tolower((unsigned char)name[i]);
+	lower[i] = '\0';
+	say("ACTION %s", lower);
 }
 
 static void on_action(void *ctx, const struct ami_msg *m)
@@ -208,6 +260,7 @@ static void on_action(void *ctx, const struct ami_msg *m)
 	ami_msg_get(m, "Action", name, sizeof(name));
 	ami_msg_get(m, "ActionID", aid, sizeof(aid));
 	id_line(idl, sizeof(idl), aid);
+	say_action(name);
 	if (strcasecmp(name, "Challenge") == 0) {
 		snprintf(s->challenge, sizeof(s->challenge), "%09u", (unsigned)(clock_wall_ms() % 1000000000));
 		queuef(s, "Response: Success\r\n%sChallenge: %s\r\n\r\n", idl, s->challenge);
@@ -217,6 +270,8 @@ static void on_action(void *ctx, const struct ami_msg *m)
 	           (srv->o->refuse_actions && strcasecmp(name, "Ping") != 0 && strcasecmp(name, "Logoff") != 0)) {
 		queuef(s, "Response: Error\r\n%sMessage: Permission denied\r\n\r\n", idl);
 	} else if (strcasecmp(name, "Ping") == 0) {
+		if (srv->o->ignore_ping)
+			return;
 		queuef(s, "Response: Success\r\n%sPing: Pong\r\nTimestamp: %.6f\r\n\r\n", idl,
 		       (double)clock_wall_ms() / 1000.0);
 	} else if (strcasecmp(name, "CoreShowChannels") == 0) {
@@ -229,7 +284,7 @@ static void on_action(void *ctx, const struct ami_msg *m)
 		       : srv->o->withheld                         ? "prohib_passed_screen"
 		                                                  : "allowed_not_screened");
 	} else if (recorded_find(srv->answers, name)) {
-		send_recorded(s, recorded_find(srv->answers, name), aid);
+		send_recorded(srv, recorded_find(srv->answers, name), aid);
 	} else if (strcasecmp(name, "Filter") == 0) {
 		queuef(s, "Response: Success\r\n%sMessage: Success\r\n\r\n", idl);
 	} else if (strcasecmp(name, "Logoff") == 0) {
@@ -386,48 +441,112 @@ static int playing(const struct server *srv)
 	return srv->o->run_on && srv->started;
 }
 
-/* Sends every event that is due; schedules the next from the recorded
- * times (scheduled, not actual, so pauses do not add up to drift). */
+/* The PBX does one event: to the client when heard, else to nobody (gone,
+ * as on a real PBX); its channels, schedule and CDR follow either way. */
+static void play(struct server *srv, const char *raw, size_t len, int heard, int64_t now)
+{
+	if (heard) {
+		if (srv->sent++ == 0)
+			srv->first_sent_ms = now;
+		queue(&srv->s, raw, len);
+		srv->bytes += len;
+	} else {
+		srv->missed++;
+	}
+	srv->played++;
+	track(srv, raw, len);
+	sched_event(srv, raw, len, heard);
+	if (srv->o->cdr)
+		cdr_writer_event(srv->o->cdr, raw, len);
+}
+
+/* On to the next event, due after the recorded pause (scheduled, not
+ * actual, so pauses do not add up to drift) or --pace. */
+static void advance(struct server *srv)
+{
+	const struct replay_options *o = srv->o;
+	const struct replay_stream_item *it = &srv->items[srv->pos];
+
+	if (++srv->pos == srv->n) {
+		srv->pos = 0;
+		if (o->loops && ++srv->loop >= o->loops) {
+			srv->done = 1;
+			return;
+		}
+		if (o->loops == 0)
+			srv->loop++;
+	}
+	const struct replay_stream_item *next = &srv->items[srv->pos];
+	double wait = next->first_of_capture ? o->gap : o->pace >= 0 ? o->pace : next->msg->t - it->msg->t;
+	if (wait < 0)
+		wait = 0;
+	if (next->first_of_capture && wait > 0)
+		say("GAP %llu", (unsigned long long)srv->played); /* quiet from now: between calls */
+	srv->next_due_ms += (int64_t)(o->pace >= 0 ? wait * 1000.0 : scaled_ms(srv, wait));
+}
+
+/* --drop: the connection ends halfway through this event.  It comes again,
+ * whole, to the next client, unless --skip-after-drop has the PBX play it
+ * and the next ones to nobody meanwhile. */
+static int drop_here(struct server *srv, const char *raw, size_t len, int64_t now)
+{
+	const struct replay_options *o = srv->o;
+
+	if (srv->drops_left == 0 || srv->played != srv->drop_at)
+		return 0;
+	srv->drops_left--;
+	srv->drop_at += o->drop_every;
+	queue(&srv->s, raw, len / 2);
+	srv->s.closing = 1;
+	say("DROPPED at %llu", (unsigned long long)srv->played);
+	for (unsigned i = 0; i < o->skip_after_drop && !srv->done; i++) {
+		raw = event_for_loop(srv, srv->items[srv->pos].msg, &len);
+		if (raw)
+			play(srv, raw, len, 0, now);
+		advance(srv);
+	}
+	return 1;
+}
+
+/* --garbage: one line of that many bytes, no colon in it, before the
+ * first event (once). */
+static void send_garbage(struct server *srv)
+{
+	char chunk[4096];
+
+	memset(chunk, 'X', sizeof(chunk));
+	srv->garbage_sent = 1;
+	for (size_t left = srv->o->garbage; left > 0;) {
+		size_t n = left < sizeof(chunk) ? left : sizeof(chunk);
+		queue(&srv->s, chunk, n);
+		left -= n;
+	}
+	queue(&srv->s, "\r\n\r\n", 4);
+	say("GARBAGE sent");
+}
+
+/* Plays every event that is due. */
 static void play_due(struct server *srv, int64_t now)
 {
 	struct session *s = &srv->s;
 	int burst = 0;
 
 	while (!srv->done && playing(srv) && now >= srv->next_due_ms && burst++ < 10000) {
-		const struct replay_stream_item *it = &srv->items[srv->pos];
+		if (s->logged_in && srv->o->garbage && !srv->garbage_sent) {
+			send_garbage(srv);
+			continue; /* events wait for the garbage to go out */
+		}
+		if (srv->pos == 0 && srv->loop > srv->loop_said)
+			say("LOOP %u", srv->loop_said = srv->loop);
 		size_t len;
-		const char *raw = event_for_loop(srv, it->msg, &len);
-		if (raw == NULL) {
+		const char *raw = event_for_loop(srv, srv->items[srv->pos].msg, &len);
+		if (raw == NULL)
 			log_warnx("out of memory: event skipped");
-		} else if (s->logged_in) {
-			if (srv->sent++ == 0)
-				srv->first_sent_ms = now;
-			queue(s, raw, len);
-			track(srv, raw, len);
-			sched_event(srv, raw, len, 1);
-			if (srv->o->cdr)
-				cdr_writer_event(srv->o->cdr, raw, len);
-			srv->bytes += len;
-		} else {
-			srv->missed++; /* played to nobody, gone as on a real PBX */
-			track(srv, raw, len);
-			sched_event(srv, raw, len, 0);
-			if (srv->o->cdr)
-				cdr_writer_event(srv->o->cdr, raw, len);
-		}
-		if (++srv->pos == srv->n) {
-			srv->pos = 0;
-			if (srv->o->loops && ++srv->loop >= srv->o->loops) {
-				srv->done = 1;
-				break;
-			}
-			if (srv->o->loops == 0)
-				srv->loop++;
-			say("LOOP %u", srv->loop);
-		}
-		const struct replay_stream_item *next = &srv->items[srv->pos];
-		double wait = next->first_of_capture ? srv->o->gap : next->msg->t - it->msg->t;
-		srv->next_due_ms += (int64_t)scaled_ms(srv, wait > 0 ? wait : 0);
+		else if (s->logged_in && drop_here(srv, raw, len, now))
+			return;
+		else
+			play(srv, raw, len, s->logged_in, now);
+		advance(srv);
 	}
 }
 
@@ -532,7 +651,15 @@ static int poll_timeout(const struct server *srv, int64_t now)
 int replay_serve(const struct replay_options *o, const struct replay_stream_item *items, size_t n,
                  const struct recorded *answers, volatile sig_atomic_t *stop)
 {
-	struct server srv = {.o = o, .items = items, .n = n, .answers = answers, .s = {.fd = -1}};
+	struct server srv = {.o = o,
+	                     .items = items,
+	                     .n = n,
+	                     .done = n == 0, /* no capture: a quiet PBX that only answers */
+	                     .done_reported = n == 0,
+	                     .answers = answers,
+	                     .drops_left = o->drops,
+	                     .drop_at = o->drop_at,
+	                     .s = {.fd = -1}};
 	struct ami_codec_handlers h = {.on_message = on_action, .on_error = on_codec_error, .ctx = &srv};
 	int lfd = listen_on(o);
 

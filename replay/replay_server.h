@@ -36,6 +36,16 @@ struct replay_options {
 	volatile sig_atomic_t *refuse_logins;
 	struct cdr_writer *cdr; /* the PBX's CDR store, or NULL */
 	const char *schedule;   /* write each call's Linkedid, start, answer, end here */
+	/* Pace and faults for the tests.  pace >= 0: events that many seconds
+	 * apart whatever was recorded, and gap in plain seconds too. */
+	double pace;
+	unsigned drops;           /* times the connection ends halfway through an event */
+	unsigned long drop_at;    /* ... first at this event (counted from 0 over all loops) */
+	unsigned long drop_every; /* ... then every this many events */
+	unsigned skip_after_drop; /* events played to nobody at each drop (gone while away) */
+	size_t garbage;           /* bytes of one line without a colon before the first event */
+	const char *hide_later;   /* an extension left out of the lists after the first login */
+	int ignore_ping;          /* Ping goes unanswered */
 };
 
 struct replay_stream_item {

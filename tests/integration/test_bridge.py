@@ -1,4 +1,4 @@
-"""pbxbus-bridge end to end: scripted AMI server → bridge → real mosquitto."""
+"""pbxbus-bridge end to end: pbxbus-replay → bridge → real mosquitto."""
 import fnmatch
 import json
 import os
@@ -10,7 +10,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import amicap  # noqa: E402
-from harness import (AmiServer, Daemon, Mosquitto, Subscriber, TempDir, fixture, free_port, run_tool,  # noqa: E402
+from harness import (Daemon, Mosquitto, ReplayPbx, Subscriber, TempDir, fixture, free_port, run_tool,  # noqa: E402
                      wait_for, SLOW)
 
 SECRET = "bridgepass"
@@ -18,12 +18,12 @@ DENY = ["VarSet", "Newexten", "RTCP*"]
 
 
 class Rig:
-    """Broker + scripted AMI + bridge + a subscriber, torn down on exit."""
+    """Broker + pbxbus-replay + bridge + a subscriber, torn down on exit."""
 
     def __init__(self, server_args=(), env=None, start_bridge=True, subscribe="pbx/#"):
         self.tmp = TempDir()
         self.broker = Mosquitto(self.tmp).start()
-        self.ami = AmiServer(self.tmp, *server_args)
+        self.ami = ReplayPbx.scripted(self.tmp, *server_args)
         self.sub = Subscriber(self.tmp, self.broker, subscribe) if subscribe else None
         e = {"PBXBUS_AMI_HOST": "127.0.0.1", "PBXBUS_AMI_PORT": str(self.ami.port),
              "PBXBUS_AMI_USERNAME": "bridge", "PBXBUS_AMI_SECRET": SECRET,
@@ -82,8 +82,8 @@ def event_messages(sub):
 
 def check_replay(auth):
     want = expected_events("10-in-answered-caller-hangup")
-    with Rig(["--capture", fixture("10-in-answered-caller-hangup")], {"PBXBUS_AMI_AUTH": auth}) as r:
-        r.ami_done = wait_for(lambda: "REPLAYED" in r.ami.text(), 10, "replay")
+    with Rig([fixture("10-in-answered-caller-hangup")], {"PBXBUS_AMI_AUTH": auth}) as r:
+        r.ami_done = wait_for(lambda: "DONE" in r.ami.text(), 10, "replay")
         wait_for(lambda: len(event_messages(r.sub)) >= len(want), 10, "all events")
         time.sleep(0.3)
         got = event_messages(r.sub)
@@ -121,9 +121,9 @@ def test_every_call_capture_parses_and_publishes():
     want = expected_events(*caps)
     args = []
     for c in caps:
-        args += ["--capture", fixture(c)]
+        args += [fixture(c)]
     with Rig(args) as r:
-        wait_for(lambda: "REPLAYED" in r.ami.text(), 20, "replay")
+        wait_for(lambda: "DONE" in r.ami.text(), 20, "replay")
         wait_for(lambda: len(event_messages(r.sub)) >= len(want), 20, "all events")
         time.sleep(0.3)
         got = event_messages(r.sub)
@@ -140,9 +140,9 @@ def test_every_call_capture_parses_and_publishes():
 
 def test_filtered_events_and_sanitised_topics():
     bad = "Event: Bad/Name+#x\\r\\nCallerIDName: \\r\\n\\r\\n"
-    with Rig(["--capture", fixture("10-in-answered-caller-hangup"), "--extra", bad],
+    with Rig([fixture("10-in-answered-caller-hangup"), "--extra", bad],
              {"PBXBUS_EVENTS_ALLOW": "Hangup Bad*", "PBXBUS_EVENTS_DENY": ""}) as r:
-        wait_for(lambda: "REPLAYED" in r.ami.text(), 10, "replay")
+        wait_for(lambda: "DONE" in r.ami.text(), 10, "replay")
         wait_for(lambda: "pbx/events/Bad%2FName%2B%23x" in r.sub.topics(), 10, "sanitised topic")
         topics = set(r.sub.topics("pbx/events/"))
         assert topics == {"pbx/events/Hangup", "pbx/events/Bad%2FName%2B%23x"}, topics
@@ -159,7 +159,7 @@ def test_an_event_with_thousands_of_fields_is_published():
     with open(fixture("12-in-noanswer"), "rb") as f:
         open(cap, "wb").write(f.read() + big)
     try:
-        with Rig(["--capture", cap], {"PBXBUS_EVENTS_ALLOW": "BigEvent"}, subscribe="pbx/#") as r:
+        with Rig([cap], {"PBXBUS_EVENTS_ALLOW": "BigEvent"}, subscribe="pbx/#") as r:
             wait_for(lambda: "pbx/events/BigEvent" in r.sub.topics(), 20, "the big event")
             doc = r.sub.json_of("pbx/events/BigEvent")[0]
             assert doc["Field3499"] == "v" * 100
@@ -184,8 +184,8 @@ def test_asterisk_11_is_refused_out_loud():
     for name in ["07-xivo-a11-originate-local", "18-cacofonisk-a11-fixed-incomming-success",
                  "19-cacofonisk-a11-fixed-outbound-success", "20-cacofonisk-a11-queue-simple",
                  "22-cacofonisk-a11-ab-busy"]:
-        with Rig(["--capture", os.path.join(OUTSIDE, name + ".server.txt")]) as r:
-            wait_for(lambda: "REPLAYED" in r.ami.text(), 20, "replay of " + name)
+        with Rig([os.path.join(OUTSIDE, name + ".server.txt")]) as r:
+            wait_for(lambda: "DONE" in r.ami.text(), 20, "replay of " + name)
             wait_for(lambda: any(st.get("call_records", "").startswith("off: call records need Asterisk 13")
                                  for st in r.sub.json_of("pbx/bridge/status")), 15, "call_records off in " + name)
             assert r.bridge.text().count("CRITICAL: call tracker: call records need Asterisk 13") == 1, name
@@ -194,14 +194,14 @@ def test_asterisk_11_is_refused_out_loud():
 
 
 def test_ami_filters_sent_after_login():
-    with Rig(["--capture", fixture("12-in-noanswer")],
+    with Rig([fixture("12-in-noanswer")],
              {"PBXBUS_AMI_FILTER": "Event: Hangup\n!Channel: Local/.*", "PBXBUS_AMI_EVENTS": "call,cdr"}) as r:
         wait_for(lambda: r.ami.count("ACTION filter") == 2, 10, "two Filter actions")
         assert "LOGIN ok call,cdr" in r.ami.text()
 
 
 def test_auth_failure_reported_once_and_no_tight_loop():
-    with Rig(["--refuse-login"], {"PBXBUS_AMI_AUTH_RETRY": "2"}) as r:
+    with Rig(["--refuse-logins"], {"PBXBUS_AMI_AUTH_RETRY": "2"}) as r:
         wait_for(lambda: r.ami.count("LOGIN fail") >= 2, 15, "second login attempt")
         time.sleep(1)
         attempts = r.ami.count("LOGIN fail")
@@ -218,8 +218,8 @@ def test_auth_failure_reported_once_and_no_tight_loop():
 def test_drop_mid_message_reconnects_without_half_messages():
     cap = "10-in-answered-caller-hangup"
     want = expected_events(cap)
-    with Rig(["--capture", fixture(cap), "--drop", "2", "--drop-at", "20", "--drop-every", "15"]) as r:
-        wait_for(lambda: "REPLAYED" in r.ami.text(), 20, "replay after two drops")
+    with Rig([fixture(cap), "--drop", "2", "--drop-at", "20", "--drop-every", "15"]) as r:
+        wait_for(lambda: "DONE" in r.ami.text(), 20, "replay after two drops")
         wait_for(lambda: r.ami.count("LOGIN ok") == 3, 10, "three logins")
         total = len(want) + 2  # two more FullyBooted
         wait_for(lambda: len(event_messages(r.sub)) >= total, 10, "every event")
@@ -240,8 +240,8 @@ def test_drop_mid_message_reconnects_without_half_messages():
 
 
 def test_garbage_line_of_10mb_skipped():
-    with Rig(["--capture", fixture("10-in-answered-caller-hangup"), "--garbage", str(10 * 1024 * 1024)]) as r:
-        wait_for(lambda: "REPLAYED" in r.ami.text(), 20, "replay")
+    with Rig([fixture("10-in-answered-caller-hangup"), "--garbage", str(10 * 1024 * 1024)]) as r:
+        wait_for(lambda: "DONE" in r.ami.text(), 20, "replay")
         wait_for(lambda: "pbx/events/Hangup" in r.sub.topics(), 10, "events after the garbage")
         assert "message too big" in r.bridge.text()
         assert r.ami.count("LOGIN ok") == 1  # the session survived
@@ -254,8 +254,8 @@ def test_floods_of_bad_input_are_logged_a_line_at_a_time():
     extra = []
     for i in range(300):
         extra += ["--extra", "garbage line %d without a key\\r\\n\\r\\n" % i]
-    with Rig(["--capture", fixture("10-in-answered-caller-hangup")] + extra) as r:
-        wait_for(lambda: "REPLAYED" in r.ami.text(), 20, "replay")
+    with Rig([fixture("10-in-answered-caller-hangup")] + extra) as r:
+        wait_for(lambda: "DONE" in r.ami.text(), 20, "replay")
         r.bridge.wait_log("mqtt: connected")
         subprocess.run(["mosquitto_pub", "-p", str(r.broker.port), "-q", "1", "-t", "pbx/acks/x", "-l"],
                        input=b"not an ack\n" * 300, check=True)
@@ -269,7 +269,7 @@ def test_floods_of_bad_input_are_logged_a_line_at_a_time():
 
 
 def test_broker_restart_bridge_reconnects_and_goes_on():
-    with Rig(["--capture", fixture("10-in-answered-caller-hangup"), "--delay", "4", "--pace", "0.02"]) as r:
+    with Rig([fixture("10-in-answered-caller-hangup"), "--delay", "4", "--pace", "0.02"]) as r:
         r.bridge.wait_log("ami: logged in")
         r.bridge.wait_log("mqtt: connected")
         r.sub.stop()
@@ -291,11 +291,11 @@ def burst_events():
 def test_slow_broker_sheds_events_and_memory_stays_bounded():
     # The broker frozen (SIGSTOP): TCP stays up, nothing is read, so every
     # message would pile up in libmosquitto.  The bound holds instead.
-    with Rig(["--capture", fixture("19-burst-20-inbound"), "--loops", "40", "--delay", "1.5"],
+    with Rig([fixture("19-burst-20-inbound"), "--loops", "40", "--delay", "1.5"],
              {"PBXBUS_MQTT_QUEUE_MAX_BYTES": "1048576", "PBXBUS_EVENTS_DENY": ""}) as r:
         r.bridge.wait_log("ami: logged in")
         r.broker.pause()
-        wait_for(lambda: "REPLAYED" in r.ami.text(), 60, "replay of 40 bursts")
+        wait_for(lambda: "DONE" in r.ami.text(), 60, "replay of 40 bursts")
         time.sleep(0.5)
         peak_kb = r.bridge.rss_peak_kb()
         r.broker.resume()
@@ -313,11 +313,11 @@ def test_slow_broker_sheds_events_and_memory_stays_bounded():
 def test_broker_gone_sheds_events():
     # the events begin once the broker is gone (a bridge under valgrind is
     # slow to get there: the delay grows with it)
-    with Rig(["--capture", fixture("19-burst-20-inbound"), "--loops", "5", "--delay", str(2 * SLOW)]) as r:
+    with Rig([fixture("19-burst-20-inbound"), "--loops", "5", "--delay", str(2 * SLOW)]) as r:
         r.bridge.wait_log("mqtt: connected")
         r.sub.stop()
         r.broker.stop()
-        wait_for(lambda: "REPLAYED" in r.ami.text(), 30, "replay")
+        wait_for(lambda: "DONE" in r.ami.text(), 30, "replay")
         r.broker.start()
         r.sub = Subscriber(r.tmp, r.broker, "pbx/bridge/status")
         total = 1 + 5 * burst_events()
@@ -333,14 +333,14 @@ def test_broker_gone_sheds_events():
 
 
 def test_ping_timeout_reconnects():
-    with Rig(["--capture", fixture("12-in-noanswer"), "--ignore-ping"],
+    with Rig([fixture("12-in-noanswer"), "--ignore-ping"],
              {"PBXBUS_AMI_PING_INTERVAL": "1", "PBXBUS_AMI_PING_TIMEOUT": "1"}) as r:
         wait_for(lambda: r.ami.count("LOGIN ok") >= 2, 15, "a new login after the Ping timeout")
         assert "no answer to Ping" in r.bridge.text()
 
 
 def test_sigterm_publishes_offline_and_exits_zero():
-    with Rig(["--capture", fixture("12-in-noanswer")]) as r:
+    with Rig([fixture("12-in-noanswer")]) as r:
         wait_for(lambda: any(s.get("ami") == "connected" for s in r.sub.json_of("pbx/bridge/status")), 10, "online")
         rc = r.bridge.stop(signal.SIGTERM)
         assert rc == 0, rc
@@ -355,15 +355,15 @@ def test_sigterm_publishes_offline_and_exits_zero():
 
 
 def test_sigkill_leaves_last_will_offline():
-    with Rig(["--capture", fixture("12-in-noanswer")]) as r:
+    with Rig([fixture("12-in-noanswer")]) as r:
         wait_for(lambda: any(s.get("ami") == "connected" for s in r.sub.json_of("pbx/bridge/status")), 10, "online")
         r.bridge.stop(signal.SIGKILL)
         wait_for(lambda: r.sub.json_of("pbx/bridge/status")[-1] == {"state": "offline"}, 10, "last will")
 
 
 def test_secrets_never_in_logs_or_argv():
-    with Rig(["--capture", fixture("10-in-answered-caller-hangup")], {"PBXBUS_LOG_LEVEL": "debug"}) as r:
-        wait_for(lambda: "REPLAYED" in r.ami.text(), 10, "replay")
+    with Rig([fixture("10-in-answered-caller-hangup")], {"PBXBUS_LOG_LEVEL": "debug"}) as r:
+        wait_for(lambda: "DONE" in r.ami.text(), 10, "replay")
         with open("/proc/%d/cmdline" % r.bridge.proc.pid, "rb") as f:
             assert SECRET.encode() not in f.read()
         # audit L2: nor in its environment after start (read, then wiped;
@@ -391,7 +391,7 @@ def test_secret_file_mode_checked():
 
 
 def test_check_reports_each_step():
-    with Rig(["--capture", fixture("12-in-noanswer")], start_bridge=False, subscribe=None) as r:
+    with Rig([fixture("12-in-noanswer")], start_bridge=False, subscribe=None) as r:
         env = dict(r.bridge.env)
         rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], env)
         assert rc == 0, (out, err)
@@ -466,7 +466,7 @@ def test_bridge_drops_root_privileges_and_owns_its_outbox():
         return
     import pwd
     nobody = pwd.getpwnam("nobody").pw_uid
-    with Rig(["--capture", fixture("12-in-noanswer")], {"PBXBUS_USER": "nobody"}) as r:
+    with Rig([fixture("12-in-noanswer")], {"PBXBUS_USER": "nobody"}) as r:
         r.bridge.wait_log("running as nobody")
         r.bridge.wait_log("ami: logged in")
         with open("/proc/%d/status" % r.bridge.proc.pid) as f:

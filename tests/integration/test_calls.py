@@ -166,14 +166,14 @@ def test_start_of_an_outbound_call_has_no_direction_yet():
 
 # ---- through the real bridge and a real mosquitto ----
 
-from harness import AmiServer, Daemon, Mosquitto, Subscriber, TempDir, wait_for  # noqa: E402
+from harness import Daemon, Mosquitto, ReplayPbx, Subscriber, TempDir, wait_for  # noqa: E402
 
 
 class CallRig:
     def __init__(self, server_args, env=None):
         self.tmp = TempDir()
         self.broker = Mosquitto(self.tmp).start()
-        self.ami = AmiServer(self.tmp, *server_args)
+        self.ami = ReplayPbx.scripted(self.tmp, *server_args)
         self.sub = Subscriber(self.tmp, self.broker, "pbx/calls/#", qos=1)
         e = {"PBXBUS_AMI_PORT": str(self.ami.port), "PBXBUS_AMI_USERNAME": "bridge",
              "PBXBUS_AMI_SECRET": "bridgepass", "PBXBUS_MQTT_PORT": str(self.broker.port), "PBXBUS_PBX_ID": "lab",
@@ -198,7 +198,7 @@ def test_bridge_publishes_start_answer_hangup_in_order():
             "19-burst-20-inbound"]
     args = []
     for c in caps:
-        args += ["--capture", fixture(c)]
+        args += [fixture(c)]
     r = CallRig(args)
     try:
         wait_for(lambda: len([k for k, _ in r.records() if k == "hangup"]) == 24, 20, "24 hangup records")
@@ -219,7 +219,7 @@ def test_bridge_publishes_start_answer_hangup_in_order():
 def test_reconnect_mid_call_keeps_one_record():
     # The connection drops in the middle of call 10; the PBX still has both
     # channels (CoreShowChannels says so): one complete, non-partial record.
-    r = CallRig(["--capture", fixture("10-in-answered-caller-hangup"), "--drop", "1", "--drop-at", "60"])
+    r = CallRig([fixture("10-in-answered-caller-hangup"), "--drop", "1", "--drop-at", "60"])
     try:
         wait_for(lambda: [k for k, _ in r.records() if k == "hangup"], 20, "hangup record")
         time.sleep(0.5)
@@ -234,7 +234,7 @@ def test_call_that_ended_while_away_is_closed_partial():
     # The bridge misses the end of call 10 (dropped, and the PBX moved on):
     # after the re-login CoreShowChannels no longer lists its channels.
     rest_of_10 = len(amicap.replayable(amicap.load(fixture("10-in-answered-caller-hangup"))[1])) - 60
-    r = CallRig(["--capture", fixture("10-in-answered-caller-hangup"), "--capture", fixture("12-in-noanswer"),
+    r = CallRig([fixture("10-in-answered-caller-hangup"), fixture("12-in-noanswer"),
                  "--drop", "1", "--drop-at", "60", "--skip-after-drop", str(rest_of_10)])
     try:
         wait_for(lambda: len([k for k, _ in r.records() if k == "hangup"]) == 2, 20, "two hangup records")

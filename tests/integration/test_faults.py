@@ -1,4 +1,4 @@
-"""Fault suite: about 2,000 calls through scripted AMI → bridge → mosquitto →
+"""Fault suite: about 2,000 calls through pbxbus-replay → bridge → mosquitto →
 consumer → PostgreSQL while everything is knocked over, spread over the run:
 the broker restarted 3 times (once with SIGKILL), PostgreSQL restarted 3
 times, the consumer SIGKILLed 3 times, the bridge SIGKILLed 3 times (between
@@ -14,10 +14,17 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import (AmiServer, Daemon, Mosquitto, Postgres, Subscriber, TempDir, fixture,  # noqa: E402
+from harness import (Daemon, Mosquitto, Postgres, ReplayPbx, Subscriber, TempDir, fixture,  # noqa: E402
                      run_tool, wait_for)
 
 LOOPS = int(os.environ.get("PBXBUS_FAULT_LOOPS", "100"))  # 20 calls each
+
+
+def in_gap(pbx):
+    """The stand-in PBX is quiet between two loops: its last line but the
+    actions the bridge sent says GAP."""
+    lines = [x for x in pbx.text().rstrip().split("\n") if not x.startswith("ACTION ")]
+    return bool(lines) and lines[-1].startswith("GAP")
 
 
 def test_faults_two_thousand_calls():
@@ -32,8 +39,9 @@ def test_faults_two_thousand_calls():
     assert rc == 0, err
     burst = len(open(fixture("19-burst-20-inbound"), "rb").read())
     per_loop = 1954  # replayable messages of capture 19
-    ami = AmiServer(tmp, "--capture", fixture("19-burst-20-inbound"), "--loops", str(LOOPS), "--loop-gap", "1.0",
-                    "--delay", "1", "--report-calls", "--drop", "3", "--drop-at", str(per_loop * LOOPS // 5 + 77),
+    schedule = tmp.path + "/schedule.jsonl"
+    ami = ReplayPbx.scripted(tmp, fixture("19-burst-20-inbound"), "--loops", str(LOOPS), "--gap", "1.0",
+                    "--delay", "1", "--schedule", schedule, "--drop", "3", "--drop-at", str(per_loop * LOOPS // 5 + 77),
                     "--drop-every", str(per_loop * LOOPS // 4))
     benv = {"PBXBUS_AMI_PORT": str(ami.port), "PBXBUS_AMI_USERNAME": "bridge", "PBXBUS_AMI_SECRET": "bridgepass",
             "PBXBUS_MQTT_PORT": str(broker.port), "PBXBUS_PBX_ID": "lab", "PBXBUS_RECONNECT_MAX": "1",
@@ -46,7 +54,7 @@ def test_faults_two_thousand_calls():
     done = {"bridge": 0, "broker": 0, "pg": 0, "consumer": 0, "bad": 0}
 
     def completed():
-        return set(re.findall(r"^COMPLETED (\S+)", ami.text(), re.M))
+        return ami.completed(schedule)
 
     def loop_now():
         return ami.text().count("\nGAP ")
@@ -60,7 +68,7 @@ def test_faults_two_thousand_calls():
     def kill_bridge():
         nonlocal bridge
         # between calls: in a gap, once everything completed is in the outbox (seen published)
-        wait_for(lambda: ami.text().rstrip().split("\n")[-1].startswith("GAP"), 30, "a gap")
+        wait_for(lambda: in_gap(ami), 30, "a gap")
         want = {"lab:" + x for x in completed()}
         # published (seen on the bus) or already in the table: either way out of the outbox's hands
         wait_for(lambda: want <= seen_records() | set(pg.psql("SELECT ext_message_id FROM crm_comms_log").split()),
@@ -109,7 +117,7 @@ def test_faults_two_thousand_calls():
             wait_for(lambda: loop_now() >= at, 600, "loop %d" % at)
             action()
             done[name] += 1
-        wait_for(lambda: "REPLAYED" in ami.text(), 900, "the end of the replay")
+        wait_for(lambda: "DONE" in ami.text(), 900, "the end of the replay")
         expected = {"lab:" + x for x in completed()}
         wait_for(lambda: int(pg.psql("SELECT count(*) FROM crm_comms_log")) >= len(expected), 300,
                  "%d rows" % len(expected))

@@ -1,4 +1,4 @@
-"""The bridge's outbox on a bad day, end to end (scripted AMI → bridge →
+"""The bridge's outbox on a bad day, end to end (pbxbus-replay → bridge →
 mosquitto → consumer → PostgreSQL): a disk that fills mid-run and then has
 room again, with the bridge SIGKILLed after; a full disk while the broker is
 SIGKILLed before it saved anything; and a PBX whose clock is 8 days off the
@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import (AmiServer, Daemon, Mosquitto, Postgres, ReplayPbx, Subscriber, TempDir, fixture,  # noqa: E402
+from harness import (Daemon, Mosquitto, Postgres, ReplayPbx, Subscriber, TempDir, fixture,  # noqa: E402
                      run_tool, wait_for)
 
 TMPFS_SIZE = "64k"
@@ -107,13 +107,15 @@ class Pipeline:
         self.tmp.cleanup()
 
 
-def burst_pbx(p, loops):
-    return AmiServer(p.tmp, "--capture", fixture("19-burst-20-inbound"), "--loops", str(loops), "--loop-gap", "0.5",
-                     "--delay", "1", "--report-calls")
+def burst_pbx(p, loops, gap="0.5"):
+    p.schedule = p.tmp.path + "/schedule.jsonl"
+    return ReplayPbx.scripted(p.tmp, fixture("19-burst-20-inbound"), "--loops", str(loops), "--gap", gap,
+                              "--delay", "1", "--schedule", p.schedule)
 
 
-def completed(pbx):
-    return {"lab:" + x for x in re.findall(r"^COMPLETED (\S+)", pbx.text(), re.M)}
+def completed(p):
+    """Call ids of the calls the stand-in PBX finished (its schedule)."""
+    return {"lab:" + x for x in p.pbx.completed(p.schedule)}
 
 
 def skip_unless_root():
@@ -137,20 +139,19 @@ def test_faults_outbox_disk_fills_then_has_room_loses_nothing():
         with open(other, "wb") as f:
             f.write(b"\0" * 32 * 1024)
         p.consumer.send(signal.SIGSTOP)
-        p.pbx = AmiServer(p.tmp, "--capture", fixture("19-burst-20-inbound"), "--loops", "12", "--loop-gap", "1.0",
-                          "--delay", "1", "--report-calls")
+        p.pbx = burst_pbx(p, 12, gap="1.0")
         p.start_bridge(p.pbx.port)
         p.bridge.wait_log(r"No space left on device", 60)
-        at_full = len(completed(p.pbx))
-        wait_for(lambda: len(completed(p.pbx)) >= at_full + 20, 60, "a loop more on a full disk")
+        at_full = len(completed(p))
+        wait_for(lambda: len(completed(p)) >= at_full + 20, 60, "a loop more on a full disk")
         os.unlink(other)
-        at_room = len(completed(p.pbx))
-        wait_for(lambda: len(completed(p.pbx)) >= at_room + 40, 60, "two loops more with room again")
+        at_room = len(completed(p))
+        wait_for(lambda: len(completed(p)) >= at_room + 40, 60, "two loops more with room again")
         p.consumer.send(signal.SIGCONT)
-        wait_for(lambda: "REPLAYED" in p.pbx.text(), 120, "the end of the replay")
+        wait_for(lambda: "DONE" in p.pbx.text(), 120, "the end of the replay")
         time.sleep(1)
         p.kill_bridge_and_restart()
-        expected = completed(p.pbx)
+        expected = completed(p)
         assert len(expected) == 240, len(expected)
         p.expect_every_call_once(expected)
         logs = p.bridge_logs + p.bridge.text()
@@ -174,13 +175,13 @@ def test_faults_outbox_full_and_broker_killed_loses_nothing():
         p.pbx = burst_pbx(p, 4)
         p.start_bridge(p.pbx.port)
         p.bridge.wait_log(r"No space left on device", 60)
-        wait_for(lambda: "REPLAYED" in p.pbx.text(), 120, "the end of the replay")
+        wait_for(lambda: "DONE" in p.pbx.text(), 120, "the end of the replay")
         time.sleep(2)
         p.broker.stop(signal.SIGKILL)  # everything it held for the consumer is gone
         time.sleep(1)
         p.broker.start()
         p.consumer.send(signal.SIGCONT)
-        expected = completed(p.pbx)
+        expected = completed(p)
         assert len(expected) == 80, len(expected)
         wait_for(lambda: len(set(p.rows())) >= len(expected), 60, "%d rows with the disk still full" % len(expected))
         os.unlink(filler)

@@ -1,4 +1,4 @@
-"""The whole path: scripted AMI → bridge (outbox) → real mosquitto → consumer → real PostgreSQL,
+"""The whole path: pbxbus-replay → bridge (outbox) → real mosquitto → consumer → real PostgreSQL,
 with the consumer, the broker and the bridge going away while calls complete."""
 import json
 import os
@@ -7,7 +7,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import (AmiServer, Daemon, Mosquitto, Postgres, Subscriber, TempDir, fixture,  # noqa: E402
+from harness import (Daemon, Mosquitto, Postgres, ReplayPbx, Subscriber, TempDir, fixture,  # noqa: E402
                      run_tool, wait_for)
 
 CALLS = ["10-in-answered-caller-hangup", "12-in-noanswer", "13-in-busy", "14-out-answered", "16-internal-100-to-101",
@@ -28,8 +28,8 @@ class Pipeline:
         assert rc == 0, err
         args = ["--loops", str(loops), "--pace", str(pace), "--delay", str(delay)]
         for c in captures:
-            args += ["--capture", c]
-        self.ami = AmiServer(self.tmp, *args)
+            args += [c]
+        self.ami = ReplayPbx.scripted(self.tmp, *args)
         self.expected = len(captures) * loops
         self.benv = {"PBXBUS_AMI_PORT": str(self.ami.port), "PBXBUS_AMI_USERNAME": "bridge",
                      "PBXBUS_AMI_SECRET": "bridgepass", "PBXBUS_MQTT_PORT": str(self.broker.port),
@@ -85,7 +85,7 @@ def test_consumer_not_there_yet_records_are_sent_again():
     # sends them again (resend timeout 2 s) until a consumer acks them.
     p = Pipeline(start_consumer=False)
     try:
-        wait_for(lambda: "REPLAYED" in p.ami.text(), 30, "replay")
+        wait_for(lambda: "DONE" in p.ami.text(), 30, "replay")
         time.sleep(1)
         assert p.outbox_bytes() > 0
         p.consumer.start()
@@ -102,7 +102,7 @@ def test_broker_down_records_wait_on_disk():
     try:
         p.bridge.wait_log("mqtt: connected")
         p.broker.stop()
-        wait_for(lambda: "REPLAYED" in p.ami.text(), 30, "replay")
+        wait_for(lambda: "DONE" in p.ami.text(), 30, "replay")
         time.sleep(0.5)
         assert p.outbox_bytes() > 0 and p.rows() == 0
         p.broker.start()
@@ -115,13 +115,13 @@ def test_broker_down_records_wait_on_disk():
 def test_bridge_killed_with_records_pending_sends_them_after_restart():
     p = Pipeline(start_consumer=False)
     try:
-        wait_for(lambda: "REPLAYED" in p.ami.text(), 30, "replay")
+        wait_for(lambda: "DONE" in p.ami.text(), 30, "replay")
         time.sleep(0.5)
         p.bridge.stop(signal.SIGKILL)
         before = p.outbox_bytes()
         assert before > 0
         p.ami.stop()
-        p.ami = AmiServer(p.tmp)  # the PBX is quiet now
+        p.ami = ReplayPbx.scripted(p.tmp)  # the PBX is quiet now
         p.benv["PBXBUS_AMI_PORT"] = str(p.ami.port)
         p.bridge = Daemon(p.tmp, "pbxbus-bridge", p.benv, ["-c", "/dev/null"]).start()
         p.bridge.wait_log("record\\(s\\) pending from before")
@@ -213,8 +213,7 @@ def test_tls_and_acls_for_real():
             "PBXBUS_MQTT_TLS_CA": tls + "/ca.crt", "PBXBUS_RECONNECT_MAX": "1"}
     rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], cenv)
     assert rc == 0, err
-    ami = AmiServer(tmp, "--capture", fixture("10-in-answered-caller-hangup"), "--capture",
-                    fixture("14-out-answered"), "--delay", "1.5")
+    ami = ReplayPbx.scripted(tmp, fixture("10-in-answered-caller-hangup"), fixture("14-out-answered"), "--delay", "1.5")
     benv = {"PBXBUS_AMI_PORT": str(ami.port), "PBXBUS_AMI_USERNAME": "bridge", "PBXBUS_AMI_SECRET": "bridgepass",
             "PBXBUS_MQTT_PORT": str(port), "PBXBUS_PBX_ID": "lab", "PBXBUS_MQTT_USERNAME": "bridge",
             "PBXBUS_MQTT_PASSWORD_FILE": bsecret_file, "PBXBUS_MQTT_TLS_CA": tls + "/ca.crt",
@@ -226,7 +225,7 @@ def test_tls_and_acls_for_real():
         consumer.wait_log("subscribed to")
         wait_for(lambda: int(pg.psql("SELECT count(*) FROM crm_comms_log")) == 2, 30, "2 rows over TLS")
         wait_for(lambda: "acknowledged" in bridge.text(), 15, "acks over TLS")
-        idle_pbx = AmiServer(tmp)  # the scripted PBX serves one session at a time
+        idle_pbx = ReplayPbx.scripted(tmp)  # a new connection would replace the bridge's session
         check_env = dict(benv, PBXBUS_AMI_PORT=str(idle_pbx.port))
         rc, out, _ = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], check_env)
         assert rc == 0 and "MQTT connect to 127.0.0.1:%d (TLS)" % port in out, out

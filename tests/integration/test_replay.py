@@ -120,3 +120,58 @@ def test_replay_plain_login_and_refusal():
         assert r.pbx.count("CLOSED") == 0, r.pbx.text()  # no action of the bridge made it hang up
     finally:
         r.close()
+
+
+def test_readme_gives_every_replay_switch_as_help_does():
+    # The README is the contract: its block of pbxbus-replay's options is
+    # the --help text's, line for line (a switch added to one only fails).
+    from harness import BIN_DIR
+    import subprocess
+    out = subprocess.run([os.path.join(BIN_DIR, "pbxbus-replay"), "--help"], capture_output=True, text=True).stdout
+    lines = out.split("\n")
+    first = next(i for i, x in enumerate(lines) if x.startswith("  --listen"))
+    last = next(i for i, x in enumerate(lines) if x.startswith("  -V, --version"))
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+    block = readme.split("```\npbxbus-replay [options] [CAPTURE.server.txt...]\n", 1)[1].split("```", 1)[0]
+    assert block.rstrip("\n").split("\n") == lines[first:last + 1], "README's pbxbus-replay block differs from --help"
+
+
+def test_replay_faults_drop_and_skip_on_its_own():
+    # --drop cuts an event in half and closes; with --skip-after-drop the
+    # PBX plays on meanwhile (those events are gone, as when the bridge is
+    # away); the schedule still sees every call, and the DONE count is
+    # what was heard.  Followed on the wire, with no bridge.
+    import socket
+    tmp = TempDir()
+    sched = tmp.path + "/s.jsonl"
+    pbx = ReplayPbx.scripted(tmp, fixture("10-in-answered-caller-hangup"), "--drop", "1", "--drop-at", "3",
+                             "--skip-after-drop", "2", "--schedule", sched)
+    try:
+        def session():
+            s = socket.create_connection(("127.0.0.1", pbx.port))
+            s.sendall(b"Action: Login\r\nUsername: bridge\r\nSecret: bridgepass\r\n\r\n")
+            data = b""
+            s.settimeout(5)
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                if b"Event: Hangup" in data and data.count(b"Event: Hangup") >= 2 and data.endswith(b"\r\n\r\n"):
+                    break
+            s.close()
+            return data
+        first = session()
+        assert pbx.count("DROPPED at 3") == 1
+        # three whole events after FullyBooted, then half of the fourth
+        events = [m for m in first.split(b"\r\n\r\n") if m.startswith(b"Event:") and b"FullyBooted" not in m]
+        assert len(events) == 4 and not first.endswith(b"\r\n\r\n"), events
+        second = session()
+        want = len(amicap.replayable(amicap.load(fixture("10-in-answered-caller-hangup"))[1]))
+        wait_for(lambda: "DONE" in pbx.text(), 10, "DONE")
+        assert re.search(r"^DONE %d events" % (want - 2), pbx.text(), re.M), pbx.text()
+        assert second.count(b"Event: ") == want - 5 + 1, second.count(b"Event: ")  # the rest and FullyBooted
+        assert len(pbx.completed(sched)) == 1
+    finally:
+        pbx.stop()
+        tmp.cleanup()

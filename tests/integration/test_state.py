@@ -7,7 +7,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import AmiServer, Daemon, Mosquitto, Subscriber, TempDir, fixture, free_port, run_tool, wait_for  # noqa
+from harness import Daemon, Mosquitto, ReplayPbx, Subscriber, TempDir, fixture, free_port, run_tool, wait_for  # noqa
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -50,7 +50,7 @@ def check_trunk(t):
 
 def test_collect_prints_the_state_from_real_answers():
     tmp = TempDir()
-    ami = AmiServer(tmp)
+    ami = ReplayPbx.scripted(tmp)
     try:
         rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--collect"], env_for(tmp, ami.port))
         assert rc == 0, err
@@ -80,7 +80,7 @@ class StateRig:
     def __init__(self, server_args, **extra):
         self.tmp = TempDir()
         self.broker = Mosquitto(self.tmp).start()
-        self.ami = AmiServer(self.tmp, *server_args)
+        self.ami = ReplayPbx.scripted(self.tmp, *server_args)
         self.sub = Subscriber(self.tmp, self.broker, "pbx/state/#", name="state")
         self.bridge = Daemon(self.tmp, "pbxbus-bridge", env_for(self.tmp, self.ami.port, self.broker.port, **extra),
                              ["-c", "/dev/null"]).start()
@@ -99,7 +99,7 @@ class StateRig:
 
 def test_retained_state_for_late_subscribers_and_removed_extension_cleared():
     # the second login (after a dropped connection) no longer lists 102
-    r = StateRig(["--capture", fixture("12-in-noanswer"), "--drop", "1", "--drop-at", "40", "--hide-later", "102",
+    r = StateRig([fixture("12-in-noanswer"), "--drop", "1", "--drop-at", "40", "--hide-later", "102",
                   "--delay", "2.5"])  # the first state is published before the drop
     try:
         wait_for(lambda: r.history("pbx/state/extensions/102")[-1:] == [None], 20, "102 cleared")
@@ -119,9 +119,9 @@ def test_retained_state_for_late_subscribers_and_removed_extension_cleared():
 
 
 def test_a_call_moves_extension_and_calls_state_and_back():
-    r = StateRig(["--capture", fixture("10-in-answered-caller-hangup"), "--delay", "1.5", "--pace", "0.01"])
+    r = StateRig([fixture("10-in-answered-caller-hangup"), "--delay", "1.5", "--pace", "0.01"])
     try:
-        wait_for(lambda: "REPLAYED" in r.ami.text(), 20, "replay")
+        wait_for(lambda: "DONE" in r.ami.text(), 20, "replay")
         wait_for(lambda: (r.history("pbx/state/extensions/100") or [{}])[-1].get("state") == "idle"
                  and len(r.history("pbx/state/extensions/100")) >= 3, 10, "back to idle")
         states = [(d["state"], d["call_id"]) for d in r.history("pbx/state/extensions/100")]
@@ -136,10 +136,10 @@ def test_a_call_moves_extension_and_calls_state_and_back():
 
 
 def test_registration_and_contact_changes():
-    r = StateRig(["--capture", fixture("20-register-102"), "--capture", fixture("21-trunk-register"),
+    r = StateRig([fixture("20-register-102"), fixture("21-trunk-register"),
                   "--delay", "1.5", "--pace", "1.2"])  # state is published at most once a second
     try:
-        wait_for(lambda: "REPLAYED" in r.ami.text(), 90, "replay")
+        wait_for(lambda: "DONE" in r.ami.text(), 90, "replay")
         wait_for(lambda: (r.history("pbx/state/extensions/102") or [{}])[-1].get("state") == "unavailable"
                  and (r.history("pbx/state/trunks/trunk-provider") or [{}])[-1].get("registration") == "registered",
                  10, "the final states")
@@ -159,7 +159,7 @@ def test_registration_and_contact_changes():
 
 def test_snapshot_file_is_written_atomically():
     tmp = TempDir()
-    ami = AmiServer(tmp, "--capture", fixture("12-in-noanswer"))
+    ami = ReplayPbx.scripted(tmp, fixture("12-in-noanswer"))
     snap = tmp.path + "/state.json"
     bridge = Daemon(tmp, "pbxbus-bridge", env_for(tmp, ami.port, free_port()), ["-c", "/dev/null", "--snapshot",
                                                                                 snap]).start()
