@@ -1,7 +1,6 @@
 #include "bridge.h"
 
 #include <errno.h>
-#include <mosquitto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +30,10 @@ static void publish_status(struct bridge *b)
 
 	if (doc == NULL || !b->mqtt.connected)
 		return;
-	int rc = mqtt_link_publish(&b->mqtt, NULL, b->s->will_topic, doc, (int)strlen(doc), b->s->qos_state, 1);
-	if (rc != MOSQ_ERR_SUCCESS)
-		log_warnx("mqtt: status publish failed: %s", mosquitto_strerror(rc));
+	enum mqtt_rc rc =
+	    mqtt_link_publish(&b->mqtt, NULL, b->s->will_topic, doc, (int)strlen(doc), b->s->qos_state, 1);
+	if (rc != MQTT_OK)
+		log_warnx("mqtt: status publish failed: %s", mqtt_rc_str(rc));
 	b->status_dirty = 0;
 }
 
@@ -204,11 +204,11 @@ void bridge_handle_event(struct bridge *b, const struct ami_msg *m, int64_t now_
 	topic_segment(seg, sizeof(seg), ev->val, ev->val_len);
 	if (topic_join(topic, sizeof(topic), b->s->prefix, "events", seg) < 0)
 		return;
-	int rc = mqtt_link_publish(&b->mqtt, NULL, topic, doc, (int)len, b->s->qos_events, 0);
-	if (rc == MOSQ_ERR_SUCCESS)
+	enum mqtt_rc rc = mqtt_link_publish(&b->mqtt, NULL, topic, doc, (int)len, b->s->qos_events, 0);
+	if (rc == MQTT_OK)
 		b->events_published++;
 	else
-		shed(b, now_ms, mosquitto_strerror(rc));
+		shed(b, now_ms, mqtt_rc_str(rc));
 }
 
 /*
@@ -240,12 +240,11 @@ static void on_call_record(void *ctx, enum call_record_kind kind, const struct c
 		b->records_shed++;
 		return;
 	}
-	int rc = mqtt_link_publish(&b->mqtt, NULL, topic, doc, (int)len, b->s->qos_calls, 0);
-	if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && b->s->qos_calls > 0))
+	enum mqtt_rc rc = mqtt_link_publish(&b->mqtt, NULL, topic, doc, (int)len, b->s->qos_calls, 0);
+	if (rc == MQTT_OK || rc == MQTT_QUEUED)
 		b->records_published++;
 	else
-		log_warnx("mqtt: call record %s:%s not published: %s", b->s->pbx_id, c->linkedid,
-		          mosquitto_strerror(rc));
+		log_warnx("mqtt: call record %s:%s not published: %s", b->s->pbx_id, c->linkedid, mqtt_rc_str(rc));
 }
 
 static int send_from_outbox(void *ctx, const char *id, const char *payload, size_t len)
@@ -256,8 +255,8 @@ static int send_from_outbox(void *ctx, const char *id, const char *payload, size
 	(void)id;
 	if (!b->mqtt.connected || topic_join(topic, sizeof(topic), b->s->prefix, "calls", "hangup") < 0)
 		return -1;
-	int rc = mqtt_link_publish(&b->mqtt, NULL, topic, payload, (int)len, b->s->qos_calls, 0);
-	if (rc != MOSQ_ERR_SUCCESS)
+	enum mqtt_rc rc = mqtt_link_publish(&b->mqtt, NULL, topic, payload, (int)len, b->s->qos_calls, 0);
+	if (rc != MQTT_OK)
 		return -1;
 	b->records_published++;
 	return 0;
@@ -308,13 +307,13 @@ static void retire(void *ctx, const char *id)
 }
 
 /* <prefix>/acks/<consumer>: each id it settled retires its record. */
-static void on_mqtt_message(void *ctx, const struct mosquitto_message *msg)
+static void on_mqtt_message(void *ctx, const struct mqtt_message *msg)
 {
 	struct bridge *b = ctx;
 	struct ack_round r = {b, 0};
 	uint64_t held_back;
 
-	if (acks_parse(msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, retire, &r) < 0) {
+	if (acks_parse(msg->payload, msg->len, retire, &r) < 0) {
 		if (log_ratelimit_ok(&b->ack_log, clock_mono_ms(), &held_back))
 			log_warnx("mqtt: ignored a malformed ack on %s (%llu more since the last line)", msg->topic,
 			          (unsigned long long)held_back);
@@ -424,10 +423,10 @@ static void on_ami_state(void *ctx, enum ami_state st)
 static void on_mqtt_connect(void *ctx)
 {
 	struct bridge *b = ctx;
-	int rc = mqtt_link_subscribe(&b->mqtt, b->s->acks_topic, 1);
+	enum mqtt_rc rc = mqtt_link_subscribe(&b->mqtt, b->s->acks_topic, 1);
 
-	if (rc != MOSQ_ERR_SUCCESS)
-		log_warnx("mqtt: subscribe %s: %s", b->s->acks_topic, mosquitto_strerror(rc));
+	if (rc != MQTT_OK)
+		log_warnx("mqtt: subscribe %s: %s", b->s->acks_topic, mqtt_rc_str(rc));
 	/* A new broker session: what was outstanding is due now, not after a
 	 * timer that doubled while the broker was away. */
 	outbox_rewind(&b->outbox);
@@ -439,7 +438,7 @@ static void on_mqtt_publish(void *ctx, int mid, int reason)
 	(void)ctx;
 	if (reason >= 0x80)
 		log_warnx("mqtt: broker refused message %d (reason %d: %s); check the broker's ACL", mid, reason,
-		          mosquitto_reason_string(reason));
+		          mqtt_reason_str(reason));
 }
 
 int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t errsz)

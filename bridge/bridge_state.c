@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <mosquitto.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -124,8 +123,9 @@ static int publish_if_changed(struct bridge *b, const char *topic, const char *d
 
 	if (h == *published)
 		return 0;
-	int rc = mqtt_link_publish(&b->mqtt, NULL, topic, doc ? doc : "", doc ? (int)len : 0, b->s->qos_state, 1);
-	if (rc != MOSQ_ERR_SUCCESS)
+	enum mqtt_rc rc =
+	    mqtt_link_publish(&b->mqtt, NULL, topic, doc ? doc : "", doc ? (int)len : 0, b->s->qos_state, 1);
+	if (rc != MQTT_OK)
 		return 0;
 	*published = h;
 	return 1;

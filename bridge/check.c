@@ -120,7 +120,6 @@ static int check_mqtt(struct bridge_settings *s)
 	struct mqtt_link l;
 	struct mqtt_callbacks cb = {.on_connect = on_mqtt_connect};
 	char line[384];
-	int64_t end = clock_mono_ms() + STEP_TIMEOUT_MS;
 
 	snprintf(line, sizeof(line), "MQTT connect to %s:%d%s as %s", s->mqtt.host, s->mqtt.port,
 	         s->mqtt.tls_ca ? " (TLS)" : "", s->mqtt.client_id);
@@ -135,17 +134,7 @@ static int check_mqtt(struct bridge_settings *s)
 		mqtt_link_free(&l);
 		return -1;
 	}
-	while (!l.connected && clock_mono_ms() < end) {
-		int64_t now = clock_mono_ms();
-		mqtt_link_tick(&l, now);
-		if (l.last_error[0] && l.connects == 0 && !mqtt_link_socket_open(&l))
-			break;
-		struct pollfd pfd;
-		mqtt_link_pollfd(&l, &pfd);
-		if (poll(&pfd, pfd.fd >= 0 ? 1 : 0, 50) > 0)
-			mqtt_link_handle(&l, pfd.revents, clock_mono_ms());
-	}
-	int ok = l.connected;
+	int ok = mqtt_link_wait_connected(&l, STEP_TIMEOUT_MS) == 0;
 	step(ok, line, ok ? NULL : (l.last_error[0] ? l.last_error : "timed out"));
 	mqtt_link_disconnect(&l);
 	mqtt_link_free(&l);

@@ -25,6 +25,48 @@ void mqtt_lib_cleanup(void)
 	mosquitto_lib_cleanup();
 }
 
+const char *mqtt_rc_str(enum mqtt_rc rc)
+{
+	switch (rc) {
+	case MQTT_OK:
+		return "ok";
+	case MQTT_QUEUED:
+		return "not connected: queued for the reconnect";
+	case MQTT_NO_CONN:
+		return "not connected";
+	case MQTT_TOO_BIG:
+		return "too big for the broker";
+	case MQTT_NO_MEMORY:
+		return "out of memory";
+	case MQTT_FAILED:
+		break;
+	}
+	return "refused by libmosquitto";
+}
+
+const char *mqtt_reason_str(int reason)
+{
+	return mosquitto_reason_string(reason);
+}
+
+static enum mqtt_rc our_rc(int rc, int qos)
+{
+	switch (rc) {
+	case MOSQ_ERR_SUCCESS:
+		return MQTT_OK;
+	case MOSQ_ERR_NO_CONN:
+		return qos > 0 ? MQTT_QUEUED : MQTT_NO_CONN;
+	case MOSQ_ERR_PAYLOAD_SIZE:
+	case MOSQ_ERR_OVERSIZE_PACKET:
+		return MQTT_TOO_BIG;
+	case MOSQ_ERR_NOMEM:
+		return MQTT_NO_MEMORY;
+	default:
+		log_debug("mqtt: libmosquitto: %s", mosquitto_strerror(rc));
+		return MQTT_FAILED;
+	}
+}
+
 static void forget_mid(struct mqtt_link *l, int mid)
 {
 	if (mid < 0 || mid >= MIDS || l->held_qos[mid] == NOT_HELD)
@@ -121,8 +163,13 @@ static void on_message_cb(struct mosquitto *m, void *ctx, const struct mosquitto
 	struct mqtt_link *l = ctx;
 	(void)m;
 	(void)props;
-	if (l->cb.on_message)
-		l->cb.on_message(l->cb.ctx, msg);
+	if (l->cb.on_message) {
+		struct mqtt_message our = {.topic = msg->topic,
+		                           .payload = msg->payload ? msg->payload : "",
+		                           .len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0,
+		                           .retain = msg->retain};
+		l->cb.on_message(l->cb.ctx, &our);
+	}
 }
 
 /* libmosquitto says why a TLS handshake failed ("OpenSSL Error[0]: ...
@@ -348,8 +395,8 @@ int64_t mqtt_link_tick(struct mqtt_link *l, int64_t now_ms)
 	return wait < 0 ? 0 : wait;
 }
 
-int mqtt_link_publish(struct mqtt_link *l, int *mid, const char *topic, const void *payload, int len, int qos,
-                      int retain)
+enum mqtt_rc mqtt_link_publish(struct mqtt_link *l, int *mid, const char *topic, const void *payload, int len, int qos,
+                               int retain)
 {
 	int m = 0;
 
@@ -364,12 +411,37 @@ int mqtt_link_publish(struct mqtt_link *l, int *mid, const char *topic, const vo
 		hold_mid(l, m, qos, cost);
 	if (mid)
 		*mid = m;
-	return rc;
+	return our_rc(rc, qos);
 }
 
-int mqtt_link_subscribe(struct mqtt_link *l, const char *pattern, int qos)
+enum mqtt_rc mqtt_link_subscribe(struct mqtt_link *l, const char *pattern, int qos)
 {
-	return mosquitto_subscribe_v5(l->mosq, NULL, pattern, qos, 0, NULL);
+	return our_rc(mosquitto_subscribe_v5(l->mosq, NULL, pattern, qos, 0, NULL), 0);
+}
+
+/* One round of the link alone: its timers, then its socket for up to 50 ms. */
+static void drive_alone(struct mqtt_link *l)
+{
+	struct pollfd pfd;
+
+	mqtt_link_tick(l, clock_mono_ms());
+	mqtt_link_pollfd(l, &pfd);
+	if (pfd.fd < 0)
+		(void)poll(NULL, 0, 50);
+	else if (poll(&pfd, 1, 50) > 0)
+		mqtt_link_handle(l, pfd.revents, clock_mono_ms());
+}
+
+int mqtt_link_wait_connected(struct mqtt_link *l, int timeout_ms)
+{
+	int64_t end = clock_mono_ms() + timeout_ms;
+
+	while (!l->connected && clock_mono_ms() < end) {
+		drive_alone(l);
+		if (!l->connected && l->last_error[0] && !mqtt_link_socket_open(l))
+			break; /* refused or unreachable: said in last_error */
+	}
+	return l->connected ? 0 : -1;
 }
 
 void mqtt_link_flush(struct mqtt_link *l, int timeout_ms)

@@ -4,12 +4,14 @@
  * and jitter) done here so nothing ever blocks the daemon's other socket.
  * It also keeps count of what the library still holds for us (messages and
  * bytes not yet written or acknowledged), because libmosquitto itself
- * queues without limit.
+ * queues without limit.  It is the only file that sees libmosquitto: its
+ * codes, messages and reasons come out in this header's words.
  */
 #ifndef PBXBUS_MQTT_LINK_H
 #define PBXBUS_MQTT_LINK_H
 
 #include <poll.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "log.h"
@@ -17,7 +19,27 @@
 #include "backoff.h"
 
 struct mosquitto;
-struct mosquitto_message;
+
+/* What became of a publish or a subscribe. */
+enum mqtt_rc {
+	MQTT_OK = 0,  /* handed to the library: sent, or in flight */
+	MQTT_QUEUED,  /* no connection, QoS > 0: kept for after the reconnect (held); never publish it again */
+	MQTT_NO_CONN, /* no connection and not kept */
+	MQTT_TOO_BIG, /* over the broker's or the protocol's packet size */
+	MQTT_NO_MEMORY,
+	MQTT_FAILED /* anything else the library refused */
+};
+const char *mqtt_rc_str(enum mqtt_rc rc);
+/* An MQTT 5 reason code (a PUBACK's, a CONNACK's) in words. */
+const char *mqtt_reason_str(int reason);
+
+/* A message received. */
+struct mqtt_message {
+	const char *topic;
+	const void *payload;
+	size_t len;
+	int retain;
+};
 
 struct mqtt_opts {
 	const char *host;
@@ -44,7 +66,7 @@ struct mqtt_callbacks {
 	void (*on_disconnect)(void *ctx, int rc);
 	/* reason: 0 ok, 16 no subscribers, >= 0x80 refused by the broker */
 	void (*on_publish)(void *ctx, int mid, int reason);
-	void (*on_message)(void *ctx, const struct mosquitto_message *msg);
+	void (*on_message)(void *ctx, const struct mqtt_message *msg);
 	void *ctx;
 };
 
@@ -80,15 +102,15 @@ void mqtt_link_handle(struct mqtt_link *l, short revents, int64_t now_ms);
 /* Connect attempts, keepalive; returns ms until it wants to run again. */
 int64_t mqtt_link_tick(struct mqtt_link *l, int64_t now_ms);
 
-/*
- * Publishes; returns a libmosquitto rc.  For QoS > 0, MOSQ_ERR_NO_CONN
- * means the library queued the message for after the reconnect (it is
- * counted as held); never publish it again.
- */
-int mqtt_link_publish(struct mqtt_link *l, int *mid, const char *topic, const void *payload, int len, int qos,
-                      int retain);
-int mqtt_link_subscribe(struct mqtt_link *l, const char *pattern, int qos);
+/* Publishes; MQTT_QUEUED is kept by the library for after the reconnect. */
+enum mqtt_rc mqtt_link_publish(struct mqtt_link *l, int *mid, const char *topic, const void *payload, int len, int qos,
+                               int retain);
+enum mqtt_rc mqtt_link_subscribe(struct mqtt_link *l, const char *pattern, int qos);
 
+/* Drives the link until it is connected (0), or until the first attempt
+ * failed or timeout_ms passed (-1; last_error says why, empty when it
+ * timed out).  For the --check steps, before any other socket matters. */
+int mqtt_link_wait_connected(struct mqtt_link *l, int timeout_ms);
 /* Publishes nothing more; waits up to timeout_ms for what is held to go. */
 void mqtt_link_flush(struct mqtt_link *l, int timeout_ms);
 void mqtt_link_disconnect(struct mqtt_link *l);

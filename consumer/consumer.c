@@ -1,7 +1,6 @@
 #include "consumer.h"
 
 #include <errno.h>
-#include <mosquitto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +40,7 @@ static void drop_batch(struct consumer *c)
 /* Call records are never retained (the bridge publishes them without the
  * flag): a retained one would come back at every subscription, a new dead
  * letter or a stale record each time.  It is skipped, said and counted. */
-static int skip_retained(struct consumer *c, const struct mosquitto_message *msg)
+static int skip_retained(struct consumer *c, const struct mqtt_message *msg)
 {
 	uint64_t held_back;
 
@@ -55,7 +54,7 @@ static int skip_retained(struct consumer *c, const struct mosquitto_message *msg
 	return 1;
 }
 
-static void on_message(void *ctx, const struct mosquitto_message *msg)
+static void on_message(void *ctx, const struct mqtt_message *msg)
 {
 	struct consumer *c = ctx;
 
@@ -78,7 +77,7 @@ static void on_message(void *ctx, const struct mosquitto_message *msg)
 	memset(it, 0, sizeof(*it));
 	/* A payload over the record limit is a dead letter whatever it holds:
 	 * keep only its head (and its real length), never a copy of it all. */
-	size_t len = (size_t)msg->payloadlen;
+	size_t len = msg->len;
 	size_t keep = len > RECORD_MAX_BYTES ? DEAD_LETTER_KEEP : len;
 	if (keep < len)
 		payload_sha256_hex(msg->payload, len, it->sha256);
@@ -104,9 +103,9 @@ static void on_connect(void *ctx)
 
 	atomic_store(&c->m.mqtt_up, 1);
 	for (size_t i = 0; i < c->s->nsubs; i++) {
-		int rc = mqtt_link_subscribe(&c->mqtt, c->s->subs[i], 1);
-		if (rc != MOSQ_ERR_SUCCESS)
-			log_warnx("mqtt: subscribe %s: %s", c->s->subs[i], mosquitto_strerror(rc));
+		enum mqtt_rc rc = mqtt_link_subscribe(&c->mqtt, c->s->subs[i], 1);
+		if (rc != MQTT_OK)
+			log_warnx("mqtt: subscribe %s: %s", c->s->subs[i], mqtt_rc_str(rc));
 		else
 			log_info("mqtt: subscribed to %s (QoS 1)", c->s->subs[i]);
 	}
@@ -278,7 +277,7 @@ static void publish_acks(struct consumer *c, size_t from, size_t to)
 		const char *doc = jw_finish(w, &len);
 		topic_segment(seg, sizeof(seg), c->s->consumer_id, strlen(c->s->consumer_id));
 		if (doc && topic_join(topic, sizeof(topic), prefix, "acks", seg) == 0 &&
-		    mqtt_link_publish(&c->mqtt, NULL, topic, doc, (int)len, 1, 0) == MOSQ_ERR_SUCCESS)
+		    mqtt_link_publish(&c->mqtt, NULL, topic, doc, (int)len, 1, 0) == MQTT_OK)
 			atomic_fetch_add(&c->m.acks_published, 1);
 	}
 }

@@ -1,6 +1,5 @@
 #include "live_feed.h"
 
-#include <mosquitto.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -52,9 +51,9 @@ static void on_connect(void *ctx)
 
 	atomic_store(&f->connected, 1);
 	for (size_t i = 0; i < f->ntopics; i++) {
-		int rc = mqtt_link_subscribe(&f->link, f->topics[i], 0);
-		if (rc != MOSQ_ERR_SUCCESS)
-			log_warnx("live: subscribe %s: %s", f->topics[i], mosquitto_strerror(rc));
+		enum mqtt_rc rc = mqtt_link_subscribe(&f->link, f->topics[i], 0);
+		if (rc != MQTT_OK)
+			log_warnx("live: subscribe %s: %s", f->topics[i], mqtt_rc_str(rc));
 	}
 	log_info("live: subscribed to the state and calls of %zu site(s) (QoS 0)", f->ntopics / LIVE_TOPICS_PER_SITE);
 }
@@ -66,16 +65,16 @@ static void on_disconnect(void *ctx, int rc)
 	atomic_store(&f->connected, 0);
 }
 
-static void on_message(void *ctx, const struct mosquitto_message *msg)
+static void on_message(void *ctx, const struct mqtt_message *msg)
 {
 	struct live_feed *f = ctx;
 	uint64_t held_back;
 
-	if (live_store_message(f->st, msg->topic, msg->payload, (size_t)msg->payloadlen, clock_mono_ms()) < 0 &&
+	if (live_store_message(f->st, msg->topic, msg->payload, msg->len, clock_mono_ms()) < 0 &&
 	    log_ratelimit_ok(&f->refused_log, clock_mono_ms(), &held_back))
-		log_warnx("live: skipped a message on %s (%d bytes): not a state or call document, or over a bound; "
+		log_warnx("live: skipped a message on %s (%zu bytes): not a state or call document, or over a bound; "
 		          "%llu more since the last line",
-		          msg->topic, msg->payloadlen, (unsigned long long)held_back);
+		          msg->topic, msg->len, (unsigned long long)held_back);
 }
 
 static void *run(void *arg)

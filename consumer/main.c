@@ -83,17 +83,7 @@ static int check(struct consumer_settings *s)
 		step(0, "MQTT", err);
 		return 1;
 	}
-	int64_t end = clock_mono_ms() + 10000;
-	while (!c.mqtt.connected && clock_mono_ms() < end) {
-		mqtt_link_tick(&c.mqtt, clock_mono_ms());
-		if (c.mqtt.last_error[0] && !mqtt_link_socket_open(&c.mqtt))
-			break;
-		struct pollfd pfd;
-		mqtt_link_pollfd(&c.mqtt, &pfd);
-		if (poll(&pfd, pfd.fd >= 0 ? 1 : 0, 50) > 0)
-			mqtt_link_handle(&c.mqtt, pfd.revents, clock_mono_ms());
-	}
-	int ok = c.mqtt.connected;
+	int ok = mqtt_link_wait_connected(&c.mqtt, 10000) == 0;
 	snprintf(line, sizeof(line), "MQTT connect to %s:%d", s->mqtt.host, s->mqtt.port);
 	step(ok, line, ok ? NULL : (c.mqtt.last_error[0] ? c.mqtt.last_error : "timed out"));
 	mqtt_link_disconnect(&c.mqtt);
