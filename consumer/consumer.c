@@ -22,7 +22,7 @@ static int die_after_commit(void)
 	return --count == 0;
 }
 
-static void free_item(struct db_item *it)
+static void free_item(struct batch_item *it)
 {
 	free(it->topic);
 	free(it->payload);
@@ -65,7 +65,7 @@ static void on_message(void *ctx, const struct mqtt_message *msg)
 		/* The broker sends at most its in-flight window unacknowledged,
 		 * so this stays small; grow rather than refuse. */
 		size_t ncap = c->cap ? c->cap * 2 : 64;
-		struct db_item *nb = realloc(c->batch, ncap * sizeof(*nb));
+		struct batch_item *nb = realloc(c->batch, ncap * sizeof(*nb));
 		if (nb == NULL) {
 			log_crit("out of memory holding a record; it will be delivered again");
 			return;
@@ -73,7 +73,7 @@ static void on_message(void *ctx, const struct mqtt_message *msg)
 		c->batch = nb;
 		c->cap = ncap;
 	}
-	struct db_item *it = &c->batch[c->nbatch];
+	struct batch_item *it = &c->batch[c->nbatch];
 	memset(it, 0, sizeof(*it));
 	/* A payload over the record limit is a dead letter whatever it holds:
 	 * keep only its head (and its real length), never a copy of it all. */
@@ -121,50 +121,6 @@ static void on_disconnect(void *ctx, int rc)
 	mqtt_link_hold(&c->mqtt, 0);
 }
 
-/* A whole record whose times contradict each other: the bridge's clock is
- * wrong.  It is kept as a dead letter and acknowledged (sent again it would
- * be the same), so say it loudly, with its id, and count it. */
-static void bad_times(struct consumer *c, const struct db_item *it)
-{
-	uint64_t held_back;
-
-	atomic_fetch_add(&c->m.bad_times, 1);
-	if (log_ratelimit_ok(&c->bad_times_log, clock_mono_ms(), &held_back))
-		log_crit(
-		    "record %s on %s failed its time checks (%s): kept as a dead letter and acknowledged; check the "
-		    "PBX's and the bridge's clocks (%llu more such records since the last line)",
-		    record_call_id_ok(it->row.call_id) ? it->row.call_id : "(no id)", it->topic, it->error,
-		    (unsigned long long)held_back);
-}
-
-/*
- * A payload that is no record becomes a dead letter: its head, size and
- * SHA-256 are stored for inspection, at most DEAD_LETTER_RATE a second
- * (DEAD_LETTER_BURST at once).  Past that a flood is counted, not stored,
- * so bad input cannot fill the database; either way it is settled (acked
- * when it names a call_id).  The log line is rate-limited with a count.
- */
-static void dead_letter(struct consumer *c, struct db_item *it)
-{
-	int64_t now = clock_mono_ms();
-	uint64_t held_back;
-
-	c->dl_tokens += (double)(now - c->dl_refill_ms) * DEAD_LETTER_RATE / 1000.0;
-	if (c->dl_tokens > DEAD_LETTER_BURST)
-		c->dl_tokens = DEAD_LETTER_BURST;
-	c->dl_refill_ms = now;
-	if (c->dl_tokens >= 1) {
-		c->dl_tokens -= 1;
-	} else {
-		it->dl_dropped = 1;
-		atomic_fetch_add(&c->m.dead_letters_dropped, 1);
-	}
-	if (log_ratelimit_ok(&c->dead_letter_log, now, &held_back))
-		log_warnx("record on %s is a dead letter%s: %s (%llu more since the last line, %llu not stored so far)",
-		          it->topic, it->dl_dropped ? " (not stored: over the rate)" : "", it->error,
-		          (unsigned long long)held_back, (unsigned long long)atomic_load(&c->m.dead_letters_dropped));
-}
-
 /* A subscription's filter without a "$share/<group>/" in front. */
 static const char *filter_of(const char *sub)
 {
@@ -183,7 +139,7 @@ static const char *filter_of(const char *sub)
  * is a dead letter and never acknowledged.  A single PBX (no '+') is not
  * checked.
  */
-static int foreign_record(const struct consumer *c, struct db_item *it)
+static int foreign_record(const struct consumer *c, struct batch_item *it)
 {
 	char site[TOPIC_SEGMENT_MAX + 1];
 
@@ -209,7 +165,7 @@ static int foreign_record(const struct consumer *c, struct db_item *it)
 static void parse_batch(struct consumer *c)
 {
 	for (size_t i = 0; i < c->nbatch; i++) {
-		struct db_item *it = &c->batch[i];
+		struct batch_item *it = &c->batch[i];
 		if (it->parsed || it->error[0])
 			continue;
 		int rc = record_parse(it->payload, it->len, &c->s->plan, &it->row, it->error, sizeof(it->error));
@@ -220,20 +176,18 @@ static void parse_batch(struct consumer *c)
 			it->parsed = 1;
 			continue;
 		}
-		if (rc == RECORD_BAD_TIMES)
-			bad_times(c, it);
-		dead_letter(c, it);
+		dead_letter(&c->dead, it, rc, clock_mono_ms());
 	}
 }
 
 /* The id of a record, even of a bad one when it names one: a dead letter
  * is settled too, and the bridge may retire it.  (A row the database
  * refused is no longer "parsed" but keeps its id.) */
-static const char *settled_id(const struct db_item *it)
+static const char *settled_id(const struct batch_item *it)
 {
 	/* Never acknowledged: another site's record, and a collision (the id is
 	 * another call's: acking would retire a record the CRM does not hold). */
-	if (it->no_ack || it->outcome == DB_COLLISION)
+	if (it->no_ack || it->collision)
 		return NULL;
 	return record_call_id_ok(it->row.call_id) ? it->row.call_id : NULL;
 }
@@ -244,15 +198,15 @@ static void publish_acks(struct consumer *c, size_t from, size_t to)
 	struct jw *w = &c->ack_json;
 
 	for (size_t i = from; i < to; i++) {
-		const struct db_item *first = &c->batch[i];
-		if (first->outcome == DB_PENDING || settled_id(first) == NULL ||
+		const struct batch_item *first = &c->batch[i];
+		if (first->outcome == ITEM_PENDING || settled_id(first) == NULL ||
 		    record_topic_prefix(first->topic, prefix, sizeof(prefix)) < 0)
 			continue;
 		/* One ack message per topic prefix: gather this prefix's ids. */
 		int seen_before = 0;
 		for (size_t j = from; j < i && !seen_before; j++) {
 			char p2[TOPIC_MAX];
-			seen_before = c->batch[j].outcome != DB_PENDING && settled_id(&c->batch[j]) &&
+			seen_before = c->batch[j].outcome != ITEM_PENDING && settled_id(&c->batch[j]) &&
 			              record_topic_prefix(c->batch[j].topic, p2, sizeof(p2)) == 0 &&
 			              strcmp(p2, prefix) == 0;
 		}
@@ -266,8 +220,8 @@ static void publish_acks(struct consumer *c, size_t from, size_t to)
 		jw_arr_begin(w);
 		for (size_t j = i; j < to; j++) {
 			char p2[TOPIC_MAX];
-			const struct db_item *it = &c->batch[j];
-			if (it->outcome != DB_PENDING && settled_id(it) &&
+			const struct batch_item *it = &c->batch[j];
+			if (it->outcome != ITEM_PENDING && settled_id(it) &&
 			    record_topic_prefix(it->topic, p2, sizeof(p2)) == 0 && strcmp(p2, prefix) == 0)
 				jw_strz(w, settled_id(it));
 		}
@@ -282,35 +236,30 @@ static void publish_acks(struct consumer *c, size_t from, size_t to)
 	}
 }
 
-static void count_outcomes(struct consumer *c, int64_t now_wall)
+static void count_outcome(struct consumer *c, const struct batch_item *it)
 {
 	uint64_t held_back;
 
-	for (size_t i = 0; i < c->nbatch; i++) {
-		struct db_item *it = &c->batch[i];
-		switch (it->outcome) {
-		case DB_INSERTED:
-			atomic_fetch_add(&c->m.inserted, 1);
-			break;
-		case DB_DUPLICATE:
-			atomic_fetch_add(&c->m.duplicates, 1);
-			break;
-		case DB_COLLISION:
-			atomic_fetch_add(&c->m.collisions, 1);
-			atomic_fetch_add(&c->m.dead_letters, 1);
-			if (log_ratelimit_ok(&c->collision_log, clock_mono_ms(), &held_back))
-				log_warnx(
-				    "record %s: id collision with a different call, kept as a dead letter and not "
-				    "acknowledged (%llu more since the last line)",
-				    it->row.call_id, (unsigned long long)held_back);
-			break;
-		case DB_DEAD_LETTER:
-			if (!it->dl_dropped)
-				atomic_fetch_add(&c->m.dead_letters, 1);
-			break;
-		case DB_PENDING:
-			break;
-		}
+	if (it->outcome == ITEM_SETTLED) {
+		atomic_fetch_add(it->duplicate ? &c->m.duplicates : &c->m.inserted, 1);
+	} else if (it->outcome == ITEM_DEAD && it->collision) {
+		atomic_fetch_add(&c->m.collisions, 1);
+		atomic_fetch_add(&c->m.dead_letters, 1);
+		if (log_ratelimit_ok(&c->collision_log, clock_mono_ms(), &held_back))
+			log_warnx("record %s: id collision with a different call, kept as a dead letter and not "
+			          "acknowledged (%llu more since the last line)",
+			          it->row.call_id, (unsigned long long)held_back);
+	} else if (it->outcome == ITEM_DEAD && !it->dl_dropped) {
+		atomic_fetch_add(&c->m.dead_letters, 1);
+	}
+}
+
+/* The first n items were committed: count them. */
+static void count_outcomes(struct consumer *c, size_t n, int64_t now_wall)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct batch_item *it = &c->batch[i];
+		count_outcome(c, it);
 		if (it->parsed && strcmp(it->match, "ambiguous") == 0)
 			log_info("record %s: its number matches several customers; logged without one",
 			         it->row.call_id);
@@ -319,49 +268,53 @@ static void count_outcomes(struct consumer *c, int64_t now_wall)
 	}
 }
 
-static void db_down(struct consumer *c)
+static void sink_down(struct consumer *c)
 {
 	atomic_store(&c->m.db_up, 0);
 	int64_t delay = backoff_next(&c->db_backoff);
 	c->next_db_attempt_ms = clock_mono_ms() + delay;
-	log_warnx("db: %s; records wait in the broker; retry in %lld ms", c->db.last_error, (long long)delay);
+	log_warnx("%s: %s; records wait in the broker; retry in %lld ms", c->sink.name, c->sink.error(c->sink.ctx),
+	          (long long)delay);
 }
 
-static int ensure_db(struct consumer *c)
+static int ensure_sink(struct consumer *c)
 {
-	if (db_connected(&c->db))
-		return 0;
-	if (clock_mono_ms() < c->next_db_attempt_ms)
+	int was_up = atomic_load(&c->m.db_up);
+
+	if (!was_up && clock_mono_ms() < c->next_db_attempt_ms)
 		return -1;
-	if (db_connect(&c->db) < 0) {
-		db_down(c);
+	if (c->sink.open(c->sink.ctx) < 0) {
+		sink_down(c);
 		return -1;
 	}
-	backoff_reset(&c->db_backoff);
-	atomic_store(&c->m.db_up, 1);
-	atomic_store(&c->m.db_reconnects, c->db.reconnects);
-	log_info("db: connected");
+	if (!was_up) {
+		backoff_reset(&c->db_backoff);
+		atomic_store(&c->m.db_up, 1);
+		log_info("%s: connected", c->sink.name);
+	}
+	atomic_store(&c->m.db_reconnects, c->sink.reconnects(c->sink.ctx));
 	return 0;
 }
 
-/* A row the database refused: try each alone, dead-lettering the bad. */
-static enum db_rc write_one_by_one(struct consumer *c)
+/* An item the sink refused: try each of the first n alone, the bad ones
+ * as dead letters. */
+static enum sink_rc write_one_by_one(struct consumer *c, size_t n)
 {
-	for (size_t i = 0; i < c->nbatch; i++) {
-		struct db_item *it = &c->batch[i];
-		it->outcome = DB_PENDING;
-		enum db_rc rc = db_write_batch(&c->db, it, 1);
-		if (rc == DB_BAD_ROW) {
+	for (size_t i = 0; i < n; i++) {
+		struct batch_item *it = &c->batch[i];
+		it->outcome = ITEM_PENDING;
+		enum sink_rc rc = c->sink.write(c->sink.ctx, it, 1);
+		if (rc == SINK_BAD_ITEM) {
 			it->parsed = 0;
 			if (it->error[0] == '\0')
-				snprintf(it->error, sizeof(it->error), "refused by the database");
-			log_warnx("record on %s is a dead letter: %s", it->topic, it->error);
-			rc = db_write_batch(&c->db, it, 1);
+				snprintf(it->error, sizeof(it->error), "refused by the %s", c->sink.name);
+			dead_letter(&c->dead, it, -1, clock_mono_ms());
+			rc = c->sink.write(c->sink.ctx, it, 1);
 		}
-		if (rc != DB_OK)
+		if (rc != SINK_OK)
 			return rc;
 	}
-	return DB_OK;
+	return SINK_OK;
 }
 
 /* Commit what was read, then let the PUBACKs and the end-to-end acks go. */
@@ -378,23 +331,20 @@ static void commit_all(struct consumer *c)
 
 static void commit_batch(struct consumer *c)
 {
-	if (c->nbatch == 0 || ensure_db(c) < 0)
+	if (c->nbatch == 0 || ensure_sink(c) < 0)
 		return;
 	parse_batch(c);
 	size_t n = c->nbatch < (size_t)c->s->batch_max ? c->nbatch : (size_t)c->s->batch_max;
 	int64_t t0 = clock_mono_ms();
-	enum db_rc rc = db_write_batch(&c->db, c->batch, n);
-	log_debug("db: batch of %zu written in %lld ms (rc %d)", n, (long long)(clock_mono_ms() - t0), (int)rc);
-	if (rc == DB_BAD_ROW) {
-		size_t keep = c->nbatch;
-		c->nbatch = n;
-		rc = write_one_by_one(c);
-		c->nbatch = keep;
-	}
-	if (rc != DB_OK) {
+	enum sink_rc rc = c->sink.write(c->sink.ctx, c->batch, n);
+	log_debug("%s: batch of %zu written in %lld ms (rc %d)", c->sink.name, n, (long long)(clock_mono_ms() - t0),
+	          (int)rc);
+	if (rc == SINK_BAD_ITEM)
+		rc = write_one_by_one(c, n);
+	if (rc != SINK_OK) {
 		for (size_t i = 0; i < c->nbatch; i++)
-			c->batch[i].outcome = DB_PENDING;
-		db_down(c);
+			c->batch[i].outcome = ITEM_PENDING;
+		sink_down(c);
 		return;
 	}
 	if (die_after_commit()) {
@@ -402,10 +352,8 @@ static void commit_batch(struct consumer *c)
 		_exit(3);
 	}
 	size_t all = c->nbatch;
-	c->nbatch = n;
-	count_outcomes(c, clock_wall_ms());
+	count_outcomes(c, n, clock_wall_ms());
 	publish_acks(c, 0, n);
-	c->nbatch = all;
 	for (size_t i = 0; i < n; i++)
 		free_item(&c->batch[i]);
 	memmove(c->batch, c->batch + n, (all - n) * sizeof(*c->batch));
@@ -422,15 +370,13 @@ int consumer_init(struct consumer *c, struct consumer_settings *s, char *err, si
 
 	memset(c, 0, sizeof(*c));
 	c->s = s;
-	c->bad_times_log.interval_ms = 1000;
 	c->retained_log.interval_ms = 10000;
-	c->dead_letter_log.interval_ms = 1000;
 	c->collision_log.interval_ms = 1000;
-	c->dl_tokens = DEAD_LETTER_BURST;
-	c->dl_refill_ms = clock_mono_ms();
+	dead_letters_init(&c->dead, &c->m.dead_letters_dropped, &c->m.bad_times, clock_mono_ms());
 	jw_init(&c->ack_json, 1 << 20);
 	backoff_init(&c->db_backoff, 500, s->mqtt.reconnect_max_ms, (uint32_t)clock_wall_ms());
 	db_init(&c->db, s->db_conninfo, s->db_password[0] ? s->db_password : NULL, s->suffix_digits);
+	db_sink(&c->db, &c->sink);
 	if (mqtt_link_init(&c->mqtt, &s->mqtt, &cb) < 0) {
 		snprintf(err, errsz, "mqtt: %s", c->mqtt.last_error);
 		return -1;
@@ -468,7 +414,7 @@ void consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 		int64_t now = clock_mono_ms();
 		purge_tick(c, now);
 		int64_t wait = mqtt_link_tick(&c->mqtt, now);
-		if (c->nbatch > 0 && !db_connected(&c->db)) {
+		if (c->nbatch > 0 && !atomic_load(&c->m.db_up)) {
 			int64_t until = c->next_db_attempt_ms - now;
 			if (until < wait)
 				wait = until < 0 ? 0 : until;

@@ -16,9 +16,11 @@
 #include "backoff.h"
 #include "consumer_config.h"
 #include "db.h"
+#include "dead_letter.h"
 #include "json_writer.h"
 #include "log.h"
 #include "mqtt_link.h"
+#include "sink.h"
 
 struct consumer_metrics {
 	_Atomic uint64_t received, inserted, duplicates, dead_letters, collisions, db_reconnects, acks_published;
@@ -34,17 +36,17 @@ struct consumer_metrics {
 struct consumer {
 	struct consumer_settings *s;
 	struct mqtt_link mqtt;
-	struct db db;
-	struct db_item *batch;
+	struct db db;     /* the sink's connection (the HTTP side has its own) */
+	struct sink sink; /* where records go: the database */
+	struct batch_item *batch;
 	size_t nbatch, cap;
 	struct backoff db_backoff;
 	int64_t next_db_attempt_ms;
 	int64_t next_purge_ms;
 	struct jw ack_json;
 	struct consumer_metrics m;
-	struct log_ratelimit bad_times_log, retained_log, dead_letter_log, collision_log;
-	double dl_tokens; /* dead letters that may be stored now (DEAD_LETTER_RATE) */
-	int64_t dl_refill_ms;
+	struct log_ratelimit retained_log, collision_log;
+	struct dead_letters dead;
 };
 
 int consumer_init(struct consumer *c, struct consumer_settings *s, char *err, size_t errsz);

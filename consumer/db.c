@@ -384,7 +384,7 @@ static int connection_lost(const PGresult *r, const PGconn *c)
 	return strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0;
 }
 
-static int send_dead_letter(struct db *d, struct db_item *it)
+static int send_dead_letter(struct db *d, struct batch_item *it)
 {
 	char size[24];
 	size_t keep = it->len < DEAD_LETTER_KEEP ? it->len : DEAD_LETTER_KEEP;
@@ -401,7 +401,7 @@ static int send_dead_letter(struct db *d, struct db_item *it)
 #define OPT(s) ((s)[0] ? (s) : NULL)
 
 /* A row's parameters (enum row_param). */
-static void row_params(const struct db_item *it, char dur[24], char bill[24], const char *p[ROW_PARAMS])
+static void row_params(const struct batch_item *it, char dur[24], char bill[24], const char *p[ROW_PARAMS])
 {
 	const struct call_row *r = &it->row;
 	snprintf(dur, 24, "%lld", r->duration);
@@ -423,7 +423,7 @@ static void row_params(const struct db_item *it, char dur[24], char bill[24], co
 
 #undef OPT
 
-static int send_item(struct db *d, struct db_item *it)
+static int send_item(struct db *d, struct batch_item *it)
 {
 	char dur[24], bill[24];
 	const char *p[ROW_PARAMS];
@@ -435,7 +435,7 @@ static int send_item(struct db *d, struct db_item *it)
 }
 
 /* Every parsed row of the batch as one statement: an array per parameter. */
-static int send_rows(struct db *d, const struct db_item *items, size_t n)
+static int send_rows(struct db *d, const struct batch_item *items, size_t n)
 {
 	struct pg_array cols[ROW_PARAMS];
 	const char *p[ROW_PARAMS];
@@ -461,25 +461,25 @@ static int send_rows(struct db *d, const struct db_item *items, size_t n)
 	return ok;
 }
 
-static enum db_outcome outcome_named(const char *o)
-{
-	return strcmp(o, "inserted") == 0 ? DB_INSERTED : strcmp(o, "collision") == 0 ? DB_COLLISION : DB_DUPLICATE;
-}
-
-static void take_outcome(struct db_item *it, const PGresult *r, int row)
+/* The statement says inserted, duplicate or collision (a row is there
+ * with this id and other content). */
+static void take_outcome(struct batch_item *it, const PGresult *r, int row)
 {
 	if (!it->parsed) {
-		it->outcome = DB_DEAD_LETTER;
+		it->outcome = ITEM_DEAD;
 		return;
 	}
 	int have = row < PQntuples(r);
-	it->outcome = outcome_named(have ? PQgetvalue(r, row, 1) : "");
+	const char *o = have ? PQgetvalue(r, row, 1) : "";
+	it->collision = strcmp(o, "collision") == 0;
+	it->duplicate = !it->collision && strcmp(o, "inserted") != 0;
+	it->outcome = it->collision ? ITEM_DEAD : ITEM_SETTLED;
 	snprintf(it->match, sizeof(it->match), "%s", have ? PQgetvalue(r, row, 2) : "");
 }
 
 /* The set statement answers (ord, outcome, match) for its rows in order;
  * ord counts the parsed items only. */
-static void take_set_outcomes(struct db_item *items, size_t n, const PGresult *r)
+static void take_set_outcomes(struct batch_item *items, size_t n, const PGresult *r)
 {
 	int row = 0;
 	for (size_t i = 0; i < n; i++)
@@ -493,7 +493,7 @@ static int cmp_ids(const void *a, const void *b)
 }
 
 /* Several parsed rows, none sharing an id: the set statement applies. */
-static int set_applies(const struct db_item *items, size_t n)
+static int set_applies(const struct batch_item *items, size_t n)
 {
 	const char **ids = malloc(n * sizeof(*ids));
 	size_t k = 0;
@@ -511,36 +511,36 @@ static int set_applies(const struct db_item *items, size_t n)
 	return k >= 2 && distinct;
 }
 
-static enum db_rc send_batch(struct db *d, struct db_item *items, size_t n, int as_set)
+static enum sink_rc send_batch(struct db *d, struct batch_item *items, size_t n, int as_set)
 {
 	PGconn *c = CONN(d);
 
 	if (!PQenterPipelineMode(c)) {
 		set_error(d, "pipeline", NULL);
-		return DB_CONN_LOST;
+		return SINK_DOWN;
 	}
 	if (as_set && !send_rows(d, items, n)) {
 		set_error(d, "send", NULL);
-		return DB_CONN_LOST;
+		return SINK_DOWN;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (items[i].dl_dropped)
 			continue; /* no statement, no result */
 		if ((!as_set || !items[i].parsed) && !send_item(d, &items[i])) {
 			set_error(d, "send", NULL);
-			return DB_CONN_LOST;
+			return SINK_DOWN;
 		}
 	}
 	if (!PQpipelineSync(c)) {
 		set_error(d, "sync", NULL);
-		return DB_CONN_LOST;
+		return SINK_DOWN;
 	}
-	return DB_OK;
+	return SINK_OK;
 }
 
 /* One statement's result: OK (and r set, to be cleared by the caller), or
  * the first failure recorded in *rc and in err. */
-static int take_result(struct db *d, enum db_rc *rc, PGresult **out, char *err, size_t errsz)
+static int take_result(struct db *d, enum sink_rc *rc, PGresult **out, char *err, size_t errsz)
 {
 	PGconn *c = CONN(d);
 	PGresult *r = PQgetResult(c);
@@ -548,16 +548,16 @@ static int take_result(struct db *d, enum db_rc *rc, PGresult **out, char *err, 
 
 	*out = NULL;
 	if (r == NULL) {
-		*rc = DB_CONN_LOST;
+		*rc = SINK_DOWN;
 		return -1;
 	}
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
 		*out = r;
 	} else {
-		if (*rc == DB_OK) {
+		if (*rc == SINK_OK) {
 			set_error(d, "write", r);
-			*rc = (st == PGRES_PIPELINE_ABORTED || !connection_lost(r, c)) ? DB_BAD_ROW : DB_CONN_LOST;
-			if (st == PGRES_FATAL_ERROR && *rc == DB_BAD_ROW && err)
+			*rc = (st == PGRES_PIPELINE_ABORTED || !connection_lost(r, c)) ? SINK_BAD_ITEM : SINK_DOWN;
+			if (st == PGRES_FATAL_ERROR && *rc == SINK_BAD_ITEM && err)
 				snprintf(err, errsz, "%.200s", d->last_error);
 		}
 		PQclear(r);
@@ -566,14 +566,14 @@ static int take_result(struct db *d, enum db_rc *rc, PGresult **out, char *err, 
 	return 0;
 }
 
-enum db_rc db_write_batch(struct db *d, struct db_item *items, size_t n)
+enum sink_rc db_write_batch(struct db *d, struct batch_item *items, size_t n)
 {
 	if (!db_connected(d) || (!d->prepared && prepare(d) < 0))
-		return DB_CONN_LOST;
+		return SINK_DOWN;
 	PGconn *c = CONN(d);
 	int as_set = n > 1 && set_applies(items, n);
-	enum db_rc rc = send_batch(d, items, n, as_set);
-	if (rc != DB_OK) {
+	enum sink_rc rc = send_batch(d, items, n, as_set);
+	if (rc != SINK_OK) {
 		db_close(d);
 		return rc;
 	}
@@ -584,9 +584,9 @@ enum db_rc db_write_batch(struct db *d, struct db_item *items, size_t n)
 		take_set_outcomes(items, n, r);
 		PQclear(r);
 	}
-	for (size_t i = 0; i < n && rc != DB_CONN_LOST; i++) {
+	for (size_t i = 0; i < n && rc != SINK_DOWN; i++) {
 		if (items[i].dl_dropped)
-			items[i].outcome = DB_DEAD_LETTER;
+			items[i].outcome = ITEM_DEAD;
 		if ((as_set && items[i].parsed) || items[i].dl_dropped)
 			continue;
 		if (take_result(d, &rc, &r, items[i].error, sizeof(items[i].error)) == 0 && r) {
@@ -594,15 +594,15 @@ enum db_rc db_write_batch(struct db *d, struct db_item *items, size_t n)
 			PQclear(r);
 		}
 	}
-	if (rc != DB_CONN_LOST) {
+	if (rc != SINK_DOWN) {
 		r = PQgetResult(c);
 		if (PQresultStatus(r) != PGRES_PIPELINE_SYNC)
-			rc = DB_CONN_LOST;
+			rc = SINK_DOWN;
 		PQclear(r);
 	}
-	if (rc == DB_CONN_LOST || !PQexitPipelineMode(c)) {
+	if (rc == SINK_DOWN || !PQexitPipelineMode(c)) {
 		db_close(d);
-		return DB_CONN_LOST;
+		return SINK_DOWN;
 	}
 	return rc;
 }
@@ -726,4 +726,37 @@ long long db_purge(struct db *d, int days)
 		PQclear(r);
 	}
 	return touched;
+}
+
+static int sink_open(void *ctx)
+{
+	struct db *d = ctx;
+	return db_connected(d) ? 0 : db_connect(d);
+}
+
+static enum sink_rc sink_write(void *ctx, struct batch_item *items, size_t n)
+{
+	return db_write_batch(ctx, items, n);
+}
+
+static const char *sink_error(void *ctx)
+{
+	const struct db *d = ctx;
+	return d->last_error;
+}
+
+static unsigned long long sink_reconnects(void *ctx)
+{
+	const struct db *d = ctx;
+	return (unsigned long long)d->reconnects;
+}
+
+void db_sink(struct db *d, struct sink *out)
+{
+	*out = (struct sink){.name = "db",
+	                     .ctx = d,
+	                     .open = sink_open,
+	                     .write = sink_write,
+	                     .error = sink_error,
+	                     .reconnects = sink_reconnects};
 }

@@ -12,29 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "payload_digest.h"
-#include "record.h"
+#include "batch_item.h"
+#include "sink.h"
 
 struct pg_conn;
-
-enum db_outcome { DB_PENDING, DB_INSERTED, DB_DUPLICATE, DB_COLLISION, DB_DEAD_LETTER };
-
-/* One message of a batch.  payload/topic are owned by the item; payload
- * is NUL-terminated and holds len bytes, or only DEAD_LETTER_KEEP when len
- * is over RECORD_MAX_BYTES (then sha256 is already set). */
-struct db_item {
-	char *topic;
-	char *payload;
-	size_t len;
-	char sha256[SHA256_HEX_LEN]; /* of the whole payload, for a dead letter */
-	int dl_dropped;              /* a dead letter past the rate: settled, not stored */
-	int no_ack;                  /* never acknowledged: another site's record */
-	int parsed;                  /* row is valid; else error says why it is a dead letter */
-	struct call_row row;
-	char error[256];
-	enum db_outcome outcome;
-	char match[16]; /* exact, suffix, ambiguous, none */
-};
 
 struct db {
 	struct pg_conn *conn;
@@ -46,8 +27,6 @@ struct db {
 	uint64_t connects, reconnects;
 	char last_error[512];
 };
-
-enum db_rc { DB_OK = 0, DB_CONN_LOST = -1, DB_BAD_ROW = -2 };
 
 /* A password inside the connection string is refused (db_password is the
  * secret's place); so is a string libpq cannot read.  0, or -1 with err. */
@@ -68,8 +47,12 @@ int db_schema_version(struct db *d);
 int db_migrate(struct db *d);
 
 /* Writes every item (rows, or dead letters for unparsed ones) in one
- * transaction and fills in their outcomes. */
-enum db_rc db_write_batch(struct db *d, struct db_item *items, size_t n);
+ * transaction and fills in their outcomes: SINK_DOWN when the connection is
+ * lost (SQLSTATE class 08, 57P0x, or none), SINK_BAD_ITEM when a row was
+ * refused (nothing of the batch is in). */
+enum sink_rc db_write_batch(struct db *d, struct batch_item *items, size_t n);
+/* The database as the consumer's sink (connecting in open). */
+void db_sink(struct db *d, struct sink *out);
 
 /* Personal data kept no longer than needed: the raw record of rows and
  * dead letters older than days.  Returns rows touched, or -1. */

@@ -1,0 +1,31 @@
+/*
+ * Where the consumer's records go.  A sink writes a batch as one unit:
+ * every item of it is in, or none is, and it fills in each item's outcome.
+ * The consumer releases the MQTT acknowledgements only after SINK_OK.
+ * PostgreSQL is the one sink today (db_sink in db.c); another (a webhook, a
+ * second database) is a struct like it.
+ */
+#ifndef PBXBUS_SINK_H
+#define PBXBUS_SINK_H
+
+#include <stddef.h>
+
+#include "batch_item.h"
+
+enum sink_rc {
+	SINK_OK = 0,       /* written and committed: outcomes set */
+	SINK_DOWN = -1,    /* the sink is gone: nothing of the batch counts, it comes again */
+	SINK_BAD_ITEM = -2 /* an item was refused: the consumer writes them one by one */
+};
+
+struct sink {
+	const char *name;
+	void *ctx;
+	/* Ready to write, connecting if need be?  0, or -1 (error() says why). */
+	int (*open)(void *ctx);
+	enum sink_rc (*write)(void *ctx, struct batch_item *items, size_t n);
+	const char *(*error)(void *ctx);
+	unsigned long long (*reconnects)(void *ctx);
+};
+
+#endif
