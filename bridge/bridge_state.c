@@ -9,6 +9,7 @@
 #include "bridge.h"
 #include "clock.h"
 #include "log.h"
+#include "state_kinds.h"
 #include "state_render.h"
 #include "topic.h"
 #include "version.h"
@@ -17,9 +18,23 @@
 
 /* Read-only actions whose answers fill the state; an Error answer (no
  * chan_sip, no PJSIP) is normal.  CoreShowChannels is the call tracker's. */
-static const char *const list_actions[] = {"PJSIPShowEndpoints", "SIPpeers",           "PJSIPShowRegistrationsOutbound",
-                                           "SIPshowregistry",    "ExtensionStateList", "DeviceStateList",
-                                           "QueueStatus"};
+#define LIST_ACTIONS_MAX 16
+
+/* The list actions of every kind, each once (kinds share lists). */
+static size_t list_actions(const char *out[LIST_ACTIONS_MAX])
+{
+	size_t n = 0;
+
+	for (int k = 0; k < ST_KINDS; k++)
+		for (const char *const *a = st_kind((enum st_kind)k)->lists; *a; a++) {
+			size_t i = 0;
+			while (i < n && strcmp(out[i], *a) != 0)
+				i++;
+			if (i == n && n < LIST_ACTIONS_MAX)
+				out[n++] = *a;
+		}
+	return n;
+}
 
 struct sync_round {
 	struct pbx_state *st;
@@ -74,7 +89,8 @@ static void on_core_reply(void *arg, struct ami_client *c, const struct ami_msg 
 
 static int start_round(struct ami_client *ami, struct sync_round *r)
 {
-	size_t n = sizeof(list_actions) / sizeof(list_actions[0]);
+	const char *actions[LIST_ACTIONS_MAX];
+	size_t n = list_actions(actions);
 
 	r->failed = 0;
 	r->outstanding = (int)n + 2;
@@ -84,7 +100,7 @@ static int start_round(struct ami_client *ami, struct sync_round *r)
 	int ok = ami_client_action(ami, "CoreSettings", NULL, on_core_reply, r) == 0;
 	ok &= ami_client_action(ami, "CoreStatus", NULL, on_core_reply, r) == 0;
 	for (size_t i = 0; i < n; i++)
-		ok &= ami_client_action(ami, list_actions[i], NULL, on_list, r) == 0;
+		ok &= ami_client_action(ami, actions[i], NULL, on_list, r) == 0;
 	return ok ? 0 : -1;
 }
 
@@ -133,7 +149,6 @@ static int publish_if_changed(struct bridge *b, const char *topic, const char *d
 
 static int publish_entities(struct bridge *b, const struct state_view *v, int budget)
 {
-	static const char *const dirs[ST_KINDS] = {"state/extensions", "state/trunks", "state/queues"};
 	char topic[TOPIC_MAX], seg[TOPIC_SEGMENT_MAX + 1];
 	size_t len;
 
@@ -141,7 +156,7 @@ static int publish_entities(struct bridge *b, const struct state_view *v, int bu
 		struct st_entity *e = &b->state.e[i];
 		const char *key = pbx_state_key(e);
 		topic_segment(seg, sizeof(seg), key, strlen(key));
-		if (topic_join(topic, sizeof(topic), b->s->prefix, dirs[e->kind], seg) < 0)
+		if (topic_join(topic, sizeof(topic), b->s->prefix, st_kind(e->kind)->topic_folder, seg) < 0)
 			continue;
 		const char *doc = NULL;
 		if (!e->removed) {

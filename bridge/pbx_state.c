@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "state_kinds.h"
+
 static const char *get(const struct ami_msg *m, const char *key, char *buf, size_t size)
 {
 	return ami_msg_get(m, key, buf, size);
@@ -36,8 +38,7 @@ void pbx_state_init(struct pbx_state *s, int (*is_trunk_endpoint)(void *ctx, con
 
 static void free_entity(struct st_entity *e)
 {
-	if (e->kind == ST_QUEUE)
-		free(e->u.q);
+	st_kind(e->kind)->end(e);
 }
 
 void pbx_state_free(struct pbx_state *s)
@@ -51,17 +52,7 @@ void pbx_state_free(struct pbx_state *s)
 
 const char *pbx_state_key(const struct st_entity *e)
 {
-	switch (e->kind) {
-	case ST_EXT:
-		return e->u.ext.ext;
-	case ST_TRUNK:
-		return e->u.trunk.endpoint;
-	case ST_QUEUE:
-		return e->u.q->name;
-	case ST_KINDS:
-		break;
-	}
-	return "";
+	return st_kind(e->kind)->key(e);
 }
 
 struct st_entity *pbx_state_find(struct pbx_state *s, enum st_kind kind, const char *key)
@@ -82,12 +73,11 @@ static size_t count_kind(const struct pbx_state *s, enum st_kind kind)
 
 static struct st_entity *get_or_add(struct pbx_state *s, enum st_kind kind, const char *key)
 {
-	static const size_t max[ST_KINDS] = {ST_MAX_EXTS, ST_MAX_TRUNKS, ST_MAX_QUEUES};
 	struct st_entity *e = pbx_state_find(s, kind, key);
 
 	if (e != NULL || key[0] == '\0')
 		return e;
-	if (count_kind(s, kind) >= max[kind]) {
+	if (count_kind(s, kind) >= st_kind(kind)->max) {
 		s->dropped++;
 		return NULL;
 	}
@@ -103,23 +93,9 @@ static struct st_entity *get_or_add(struct pbx_state *s, enum st_kind kind, cons
 	memset(e, 0, sizeof(*e));
 	e->kind = kind;
 	e->dirty = 1;
-	switch (kind) {
-	case ST_EXT:
-		copy(e->u.ext.ext, sizeof(e->u.ext.ext), key);
-		break;
-	case ST_TRUNK:
-		copy(e->u.trunk.endpoint, sizeof(e->u.trunk.endpoint), key);
-		copy(e->u.trunk.registration, sizeof(e->u.trunk.registration), "unknown");
-		break;
-	case ST_QUEUE:
-		if ((e->u.q = calloc(1, sizeof(*e->u.q))) == NULL) {
-			s->n--;
-			return NULL;
-		}
-		copy(e->u.q->name, sizeof(e->u.q->name), key);
-		break;
-	case ST_KINDS:
-		break;
+	if (st_kind(kind)->start(e, key) < 0) {
+		s->n--;
+		return NULL;
 	}
 	return e;
 }
@@ -230,8 +206,10 @@ const char *pbx_state_ext_state(const struct st_ext *x)
 	return x->dev_state[0] ? x->dev_state : "unknown";
 }
 
-static void on_extension_status(struct pbx_state *s, const struct ami_msg *m)
+static void on_extension_status(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
+	(void)ev;
+	(void)now_ms;
 	char exten[ST_NAME], hint[ST_NAME];
 	struct st_entity *e = get_or_add(s, ST_EXT, get(m, "Exten", exten, sizeof(exten)));
 
@@ -281,8 +259,10 @@ static void parse_contacts(struct st_entity *e, const char *list)
 	}
 }
 
-static void on_endpoint_list(struct pbx_state *s, const struct ami_msg *m)
+static void on_endpoint_list(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
+	(void)ev;
+	(void)now_ms;
 	char name[ST_NAME], contacts[1024], auth[ST_NAME], dev[32];
 	get(m, "ObjectName", name, sizeof(name));
 	get(m, "OutboundAuths", auth, sizeof(auth));
@@ -309,8 +289,10 @@ static void on_endpoint_list(struct pbx_state *s, const struct ami_msg *m)
 	parse_contacts(e, contacts);
 }
 
-static void on_device_state(struct pbx_state *s, const struct ami_msg *m)
+static void on_device_state(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
+	(void)ev;
+	(void)now_ms;
 	char device[ST_NAME], state[24], tech[16], ep[ST_NAME];
 	get(m, "Device", device, sizeof(device));
 	split_device(device, tech, sizeof(tech), ep, sizeof(ep));
@@ -354,8 +336,10 @@ static void contact_status(struct st_entity *e, const char *uri, const char *sta
 	}
 }
 
-static void on_contact_status(struct pbx_state *s, const struct ami_msg *m)
+static void on_contact_status(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
+	(void)ev;
+	(void)now_ms;
 	char ep[ST_NAME], uri[ST_URI], st[24], rtt[24], *end;
 	static const char *const map[][2] = {
 	    {"Reachable", "reachable"}, {"Unreachable", "unreachable"},    {"Removed", "removed"},
@@ -380,8 +364,10 @@ static void on_contact_status(struct pbx_state *s, const struct ami_msg *m)
 		set_str(e, e->u.trunk.reachability, sizeof(e->u.trunk.reachability), word);
 }
 
-static void on_peer_status(struct pbx_state *s, const struct ami_msg *m)
+static void on_peer_status(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
+	(void)ev;
+	(void)now_ms;
 	char peer[ST_NAME], tech[16], ep[ST_NAME], st[24];
 	get(m, "Peer", peer, sizeof(peer));
 	split_device(peer, tech, sizeof(tech), ep, sizeof(ep));
@@ -395,8 +381,10 @@ static void on_peer_status(struct pbx_state *s, const struct ami_msg *m)
 }
 
 /* chan_sip's SIPpeers answer (PeerEntry), written from the AMI documentation. */
-static void on_peer_entry(struct pbx_state *s, const struct ami_msg *m)
+static void on_peer_entry(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
+	(void)ev;
+	(void)now_ms;
 	char name[ST_NAME], ip[64], port[16], status[48];
 	get(m, "ObjectName", name, sizeof(name));
 	struct st_entity *e = s->is_trunk_endpoint && s->is_trunk_endpoint(s->ctx, name) ? get_or_add(s, ST_TRUNK, name)
@@ -447,8 +435,9 @@ static void set_registration(struct st_entity *e, const char *word, int64_t now_
 	}
 }
 
-static void on_outbound_registration(struct pbx_state *s, const struct ami_msg *m, int64_t now_ms)
+static void on_outbound_registration(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
+	(void)ev;
 	char name[ST_NAME], auth[ST_NAME], ep[ST_NAME], uri[ST_URI], st[24];
 	get(m, "ObjectName", name, sizeof(name));
 	get(m, "OutboundAuth", auth, sizeof(auth));
@@ -472,8 +461,9 @@ static void on_outbound_registration(struct pbx_state *s, const struct ami_msg *
 }
 
 /* Registry event (PJSIP and chan_sip): Domain is the registrar. */
-static void on_registry(struct pbx_state *s, const struct ami_msg *m, int64_t now_ms)
+static void on_registry(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
+	(void)ev;
 	char domain[ST_URI], st[24];
 	struct st_entity *e = trunk_by(s, trunk_server_is, get(m, "Domain", domain, sizeof(domain)));
 	if (e)
@@ -481,8 +471,9 @@ static void on_registry(struct pbx_state *s, const struct ami_msg *m, int64_t no
 }
 
 /* chan_sip's SIPshowregistry answer (RegistryEntry), from the documentation. */
-static void on_registry_entry(struct pbx_state *s, const struct ami_msg *m, int64_t now_ms)
+static void on_registry_entry(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
+	(void)ev;
 	char host[ST_NAME], st[24], uri[ST_URI], port[16];
 	get(m, "Host", host, sizeof(host));
 	struct st_entity *e = trunk_by(s, trunk_reg_is, host);
@@ -620,35 +611,50 @@ static void on_queue_event(struct pbx_state *s, const struct ami_msg *m, const c
 	}
 }
 
+static void on_fully_booted(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
+{
+	(void)m;
+	(void)ev;
+	(void)now_ms;
+	s->sys.dirty = 1;
+}
+
 /* ---- dispatch ---- */
+
+/* Which events (and list items) change which state: a kind's events are
+ * its rows here (prefix: every event whose name begins so). */
+static const struct {
+	const char *name;
+	int prefix;
+	void (*on)(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms);
+} events[] = {
+    {"ExtensionStatus", 0, on_extension_status},
+    {"EndpointList", 0, on_endpoint_list},
+    {"DeviceStateChange", 0, on_device_state},
+    {"ContactStatus", 0, on_contact_status},
+    {"ContactList", 0, on_contact_status},
+    {"PeerStatus", 0, on_peer_status},
+    {"PeerEntry", 0, on_peer_entry},
+    {"OutboundRegistrationDetail", 0, on_outbound_registration},
+    {"RegistryEntry", 0, on_registry_entry},
+    {"Registry", 0, on_registry},
+    {"Queue", 1, on_queue_event},
+    {"AgentComplete", 0, on_queue_event},
+    {"FullyBooted", 0, on_fully_booted},
+};
 
 void pbx_state_event(struct pbx_state *s, const struct ami_msg *m, int64_t now_ms)
 {
 	char ev[48];
 
 	get(m, "Event", ev, sizeof(ev));
-	if (strcmp(ev, "ExtensionStatus") == 0)
-		on_extension_status(s, m);
-	else if (strcmp(ev, "EndpointList") == 0)
-		on_endpoint_list(s, m);
-	else if (strcmp(ev, "DeviceStateChange") == 0)
-		on_device_state(s, m);
-	else if (strcmp(ev, "ContactStatus") == 0 || strcmp(ev, "ContactList") == 0)
-		on_contact_status(s, m);
-	else if (strcmp(ev, "PeerStatus") == 0)
-		on_peer_status(s, m);
-	else if (strcmp(ev, "PeerEntry") == 0)
-		on_peer_entry(s, m);
-	else if (strcmp(ev, "OutboundRegistrationDetail") == 0)
-		on_outbound_registration(s, m, now_ms);
-	else if (strcmp(ev, "Registry") == 0)
-		on_registry(s, m, now_ms);
-	else if (strcmp(ev, "RegistryEntry") == 0)
-		on_registry_entry(s, m, now_ms);
-	else if (strncmp(ev, "Queue", 5) == 0 || strcmp(ev, "AgentComplete") == 0)
-		on_queue_event(s, m, ev, now_ms);
-	else if (strcmp(ev, "FullyBooted") == 0)
-		s->sys.dirty = 1;
+	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+		size_t n = strlen(events[i].name);
+		if (strncmp(ev, events[i].name, n) == 0 && (events[i].prefix || ev[n] == '\0')) {
+			events[i].on(s, m, ev, now_ms);
+			return;
+		}
+	}
 }
 
 void pbx_state_response(struct pbx_state *s, const struct ami_msg *m)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "state_kinds.h"
 #include "topic.h"
 
 static void kv(struct jw *w, const char *k, const char *v)
@@ -66,8 +67,10 @@ static void uri_host_port(const char *uri, char *ip, size_t ipsz, int *port)
 	*port = host[hl] == ':' ? (int)strtol(host + hl + 1, NULL, 10) : 0;
 }
 
-static void render_ext(struct jw *w, const struct state_view *v, const struct st_ext *x)
+void render_extension(struct jw *w, const struct state_view *v, const struct st_entity *e)
 {
+	const struct st_ext *x = &e->u.ext;
+
 	char ip[64], call[128];
 	int port;
 	const char *state = pbx_state_ext_state(x);
@@ -102,8 +105,11 @@ static void render_ext(struct jw *w, const struct state_view *v, const struct st
 	kv(w, "call_id", call_id);
 }
 
-static void render_trunk(struct jw *w, const struct st_trunk *t)
+void render_trunk(struct jw *w, const struct state_view *v, const struct st_entity *e)
 {
+	const struct st_trunk *t = &e->u.trunk;
+
+	(void)v;
 	kv(w, "trunk", t->endpoint);
 	kv(w, "tech", t->tech);
 	kv(w, "registration", t->registration);
@@ -121,8 +127,10 @@ static const char *member_state(int status)
 	return status >= 0 && status < (int)(sizeof(words) / sizeof(words[0])) ? words[status] : "unknown";
 }
 
-static void render_queue(struct jw *w, const struct state_view *v, const struct st_queue *q)
+void render_queue(struct jw *w, const struct state_view *v, const struct st_entity *e)
 {
+	const struct st_queue *q = e->u.q;
+
 	kv(w, "queue", q->name);
 	kv(w, "strategy", q->strategy);
 	jw_keyz(w, "callers");
@@ -160,19 +168,7 @@ static void render_queue(struct jw *w, const struct state_view *v, const struct 
 void render_entity(struct jw *w, const struct state_view *v, const struct st_entity *e)
 {
 	jw_obj_begin(w);
-	switch (e->kind) {
-	case ST_EXT:
-		render_ext(w, v, &e->u.ext);
-		break;
-	case ST_TRUNK:
-		render_trunk(w, &e->u.trunk);
-		break;
-	case ST_QUEUE:
-		render_queue(w, v, e->u.q);
-		break;
-	case ST_KINDS:
-		break;
-	}
+	st_kind(e->kind)->render(w, v, e);
 	jw_obj_end(w);
 }
 
@@ -218,13 +214,11 @@ void render_calls(struct jw *w, const struct state_view *v)
 
 void render_snapshot(struct jw *w, const struct state_view *v)
 {
-	static const char *const names[ST_KINDS] = {"extensions", "trunks", "queues"};
-
 	jw_obj_begin(w);
 	jw_keyz(w, "system");
 	render_system(w, v);
 	for (int k = 0; k < ST_KINDS; k++) {
-		jw_keyz(w, names[k]);
+		jw_keyz(w, st_kind((enum st_kind)k)->name);
 		jw_obj_begin(w);
 		for (size_t i = 0; i < v->st->n; i++) {
 			const struct st_entity *e = &v->st->e[i];

@@ -17,6 +17,10 @@ struct state_view {
 };
 
 void render_entity(struct jw *w, const struct state_view *v, const struct st_entity *e);
+/* Each kind's fields, inside render_entity's object (state_kinds.c names them). */
+void render_extension(struct jw *w, const struct state_view *v, const struct st_entity *e);
+void render_trunk(struct jw *w, const struct state_view *v, const struct st_entity *e);
+void render_queue(struct jw *w, const struct state_view *v, const struct st_entity *e);
 void render_system(struct jw *w, const struct state_view *v);
 void render_calls(struct jw *w, const struct state_view *v);
 /* Everything: {"system":..., "extensions":{...}, "trunks":{...}, "queues":{...}, "calls":[...],

@@ -1,0 +1,29 @@
+/*
+ * The kinds of live state, one descriptor each: its name (the snapshot's
+ * key, and the topic folder state/<name>/), its bound, the AMI lists that
+ * give all of it, its key, how an entity of it starts and ends, and its
+ * renderer.  A new kind is: its enum value and struct (pbx_state.h), a
+ * descriptor here, its events in pbx_state.c's table, and its renderer
+ * (state_render.c).  bridge_state.c, pbx_state.c and state_render.c loop
+ * over the descriptors; none of them names a kind.
+ */
+#ifndef PBXBUS_STATE_KINDS_H
+#define PBXBUS_STATE_KINDS_H
+
+#include "pbx_state.h"
+#include "state_render.h"
+
+struct st_kind_desc {
+	const char *name;         /* "extensions" */
+	const char *topic_folder; /* "state/extensions" */
+	size_t max;               /* entities of this kind kept at most */
+	const char *const *lists; /* actions whose lists give every entity; NULL-ended */
+	const char *(*key)(const struct st_entity *e);
+	int (*start)(struct st_entity *e, const char *key); /* -1: out of memory */
+	void (*end)(struct st_entity *e);
+	void (*render)(struct jw *w, const struct state_view *v, const struct st_entity *e);
+};
+
+const struct st_kind_desc *st_kind(enum st_kind kind);
+
+#endif
