@@ -37,7 +37,7 @@ COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/clock.
 # common/md5hex.c (libcrypto) is shared by the bridge and the replay only.
 BRIDGE_SRC := common/md5hex.c bridge/ami_json.c bridge/ami_client.c bridge/event_filter.c bridge/bridge_config.c bridge/bridge.c bridge/check.c \
 	bridge/call_tracker.c bridge/call_image.c bridge/call_from_cdr.c bridge/endpoint_kinds.c bridge/caller_presentation.c bridge/call_journal.c bridge/cdr_store.c bridge/backfill.c bridge/acks.c bridge/call_record.c bridge/outbox.c bridge/refused_log.c bridge/pbx_clock.c bridge/asterisk_version.c \
-	bridge/pbx_state.c bridge/state_kinds.c bridge/state_render.c bridge/bridge_state.c
+	bridge/pbx_state.c bridge/state_kinds.c bridge/state_render.c bridge/bridge_state.c bridge/bridge_status.c
 CONSUMER_SRC := consumer/phone.c consumer/manual_call.c consumer/payload_digest.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/migrations.c \
 	consumer/consumer.c consumer/dead_letter.c consumer/http.c consumer/pg_array.c \
 	consumer/live_store.c consumer/live_feed.c consumer/call_log.c consumer/console_session.c consumer/console.c consumer/http_reply.c
@@ -117,6 +117,9 @@ $(BUILD)/tracker-replay: $(BUILD)/tests/tools/tracker_replay.o $(COMMON_OBJ) $(B
 $(BENCH_BIN): $(BUILD)/bench/bench_codec.o $(COMMON_OBJ) $(BRIDGE_OBJ)
 	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_BRIDGE)
 
+$(BUILD)/pg-ceiling: $(BUILD)/bench/pg_ceiling.o
+	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_CONSUMER)
+
 # The README's test command: packages, then everything in tests/run.
 test: deps
 	$(MAKE) test-run
@@ -134,7 +137,7 @@ demo:
 test-unit: $(UNIT_BIN)
 	$(UNIT_BIN) tests/fixtures/ami
 
-bench: $(BENCH_BIN) $(BRIDGE_BIN) $(CONSUMER_BIN)
+bench: $(BENCH_BIN) $(BUILD)/pg-ceiling $(BRIDGE_BIN) $(CONSUMER_BIN)
 	bench/run $(BUILD)
 	bench/consumer.py $(BUILD)
 	bench/console.py $(BUILD)

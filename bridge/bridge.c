@@ -8,13 +8,11 @@
 
 #include "acks.h"
 #include "ami_json.h"
-#include "asterisk_version.h"
-#include "bridge_state.h"
+#include "bridge_status.h"
 #include "call_record.h"
 #include "clock.h"
 #include "limits.h"
 #include "topic.h"
-#include "version.h"
 
 /* calls/start waits this long for the answer or the end, so that a caller
  * withheld a moment after the call began (NewCallerid, the Getvar's
@@ -35,103 +33,6 @@ static void publish_status(struct bridge *b)
 	if (rc != MQTT_OK)
 		log_warnx("mqtt: status publish failed: %s", mqtt_rc_str(rc));
 	b->status_dirty = 0;
-}
-
-/* A run of counters in the status document, in the order given. */
-struct counter {
-	const char *key;
-	uint64_t value;
-};
-
-static void put_counters(struct jw *w, const struct counter *c, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		jw_keyz(w, c[i].key);
-		jw_uint(w, c[i].value);
-	}
-}
-
-const char *bridge_status_json(struct bridge *b, const char *state)
-{
-	char since[ISO8601_LEN];
-	struct jw *w = &b->json;
-
-	jw_reset(w);
-	jw_obj_begin(w);
-	jw_keyz(w, "state");
-	jw_strz(w, state);
-	jw_keyz(w, "ami");
-	jw_strz(w, b->ami.state == AMI_UP ? "connected" : "disconnected");
-	jw_keyz(w, "pbx");
-	jw_strz(w, b->s->pbx_id);
-	jw_keyz(w, "version");
-	jw_strz(w, PBXBUS_VERSION);
-	jw_keyz(w, "ami_version");
-	const char *slash = strrchr(b->ami.version, '/');
-	jw_strz(w, slash ? slash + 1 : NULL);
-	jw_keyz(w, "since");
-	jw_strz(w, iso8601_ms(b->started_wall_ms, since));
-	jw_keyz(w, "ami_error");
-	jw_strz(w, b->ami.last_error[0] ? b->ami.last_error : NULL);
-	const struct counter events_and_calls[] = {
-	    {"events_published", (uint64_t)b->events_published},
-	    {"events_shed", (uint64_t)b->events_shed},
-	    {"events_filtered", (uint64_t)b->events_filtered},
-	    {"events_too_big", (uint64_t)b->events_too_big},
-	    {"ami_logins", (uint64_t)b->ami.logins},
-	    {"ami_disconnects", (uint64_t)b->ami.disconnects},
-	    {"ami_bad_input", (uint64_t)b->ami.codec_errors},
-	    {"calls_active", (uint64_t)b->calls.ncalls},
-	    {"calls_completed", (uint64_t)b->calls.calls_ended},
-	    {"calls_partial", (uint64_t)b->calls.calls_partial},
-	    {"calls_untracked", (uint64_t)b->calls.calls_refused},
-	    {"calls_times_fixed", (uint64_t)b->calls.times_fixed},
-	    {"calls_bad_ids", (uint64_t)b->calls.bad_linkedids},
-	    {"calls_restored", (uint64_t)b->calls.calls_restored},
-	    {"calls_seen_late", (uint64_t)b->calls.calls_seen_late},
-	    {"gaps", (uint64_t)b->gaps},
-	    {"gap_seconds", (uint64_t)b->gap_seconds},
-	};
-	put_counters(w, events_and_calls, sizeof(events_and_calls) / sizeof(events_and_calls[0]));
-	jw_keyz(w, "last_gap_from");
-	jw_time_ms(w, b->last_gap_from_ms);
-	jw_keyz(w, "last_gap_to");
-	jw_time_ms(w, b->last_gap_to_ms);
-	jw_keyz(w, "cdr_store");
-	jw_strz(w, !b->backfill.enabled ? "off" : b->backfill.pending && b->backfill.attempts ? "failing" : "on");
-	const struct counter cdr_and_kinds[] = {
-	    {"cdr_calls_recovered", (uint64_t)b->backfill.recovered},
-	    {"cdr_calls_completed", (uint64_t)b->backfill.completed},
-	    {"journal_write_failures", (uint64_t)b->journal.write_failures},
-	    {"endpoints_guessed", (uint64_t)b->calls.kinds.guessed},
-	};
-	put_counters(w, cdr_and_kinds, sizeof(cdr_and_kinds) / sizeof(cdr_and_kinds[0]));
-	jw_keyz(w, "call_records");
-	jw_strz(w, b->calls.no_linkedid ? "off: " ASTERISK_TOO_OLD : "on");
-	const struct counter records[] = {
-	    {"records_published", (uint64_t)b->records_published},
-	    {"records_shed", (uint64_t)b->records_shed},
-	};
-	put_counters(w, records, sizeof(records) / sizeof(records[0]));
-	jw_keyz(w, "outbox");
-	unsigned fill = outbox_fill_percent(&b->outbox);
-	int refusing = b->refused_at_ms != 0 && clock_mono_ms() - b->refused_at_ms < 60000;
-	jw_strz(w, refusing || fill >= 100 || b->outbox.disk_failing ? "full" : fill >= 80 ? "high" : "ok");
-	const struct counter outbox_and_mqtt[] = {
-	    {"outbox_pending", (uint64_t)b->outbox.pending},
-	    {"outbox_bytes", (uint64_t)b->outbox.size},
-	    {"outbox_memory_bytes", (uint64_t)b->outbox.mem_bytes},
-	    {"outbox_write_failures", (uint64_t)b->outbox.write_failures},
-	    {"outbox_refused", (uint64_t)b->outbox.refused},
-	    {"outbox_resent", (uint64_t)b->outbox.resent},
-	    {"acks_received", (uint64_t)b->acks_received},
-	    {"mqtt_connects", (uint64_t)b->mqtt.connects},
-	    {"mqtt_held_messages", (uint64_t)b->mqtt.held_msgs},
-	    {"mqtt_held_bytes", (uint64_t)b->mqtt.held_total_bytes},
-	};
-	put_counters(w, outbox_and_mqtt, sizeof(outbox_and_mqtt) / sizeof(outbox_and_mqtt[0]));
-	jw_obj_end(w);
-	return jw_finish(w, NULL);
 }
 
 static void shed(struct bridge *b, int64_t now_ms, const char *why)
@@ -177,7 +78,7 @@ void bridge_handle_event(struct bridge *b, const struct ami_msg *m, int64_t now_
 		return;
 	int64_t at_ms = event_time_ms(b, m);
 	call_tracker_event(&b->calls, m, at_ms);
-	pbx_state_event(&b->state, m, at_ms);
+	state_service_event(&b->state, m, at_ms);
 	if (!event_filter_allows(&b->filter, ev->val, ev->val_len)) {
 		b->events_filtered++;
 		return;
@@ -266,7 +167,6 @@ static int send_from_outbox(void *ctx, const char *id, const char *payload, size
  * While the disk refuses them, records go out from memory. */
 static void pump_outbox(struct bridge *b, int64_t now_wall)
 {
-	unsigned fill;
 	uint64_t held_back;
 
 	int durable = outbox_sync(&b->outbox) == 0 && b->outbox.mem_bytes == 0;
@@ -281,14 +181,10 @@ static void pump_outbox(struct bridge *b, int64_t now_wall)
 		b->status_dirty = 1;
 	}
 	refused_flush(&b->refused, now_wall, 0);
-	fill = outbox_fill_percent(&b->outbox);
-	if (fill >= 80 && !b->outbox.high_warned) {
-		log_warnx("outbox %s is %u%% full (%zu records wait for a consumer's ack)", b->outbox.path, fill,
-		          b->outbox.pending);
-		b->outbox.high_warned = 1;
+	if (outbox_high_water(&b->outbox)) {
+		log_warnx("outbox %s is %u%% full (%zu records wait for a consumer's ack)", b->outbox.path,
+		          outbox_fill_percent(&b->outbox), b->outbox.pending);
 		b->status_dirty = 1;
-	} else if (fill < 70) {
-		b->outbox.high_warned = 0;
 	}
 	if (b->mqtt.connected)
 		outbox_pump(&b->outbox, now_wall, b->s->outbox_window, send_from_outbox, b);
@@ -341,7 +237,7 @@ static void on_channels_listed(void *arg, struct ami_client *c, const struct ami
 		call_tracker_sync_end(&b->calls, pbx_clock_now(&b->clock, clock_wall_ms()));
 		break;
 	case AMI_REPLY_LOST:
-		b->calls.syncing = 0; /* no verdict: keep every call open */
+		call_tracker_sync_lost(&b->calls);
 		break;
 	}
 }
@@ -381,22 +277,14 @@ static void on_ami_login(void *ctx)
 	b->calls.clock_provisional = 1;
 	if (ami_client_action(&b->ami, "CoreShowChannels", NULL, on_channels_listed, b) < 0)
 		log_warnx("ami: could not ask for CoreShowChannels");
-	b->state_syncing = 0; /* a round of the lost session never completes */
-	bridge_state_sync(b);
+	state_service_sync(&b->state, 1);
 }
 
 /* FullyBooted after a restart of Asterisk: everything may have changed. */
 static void on_fully_booted(void *ctx)
 {
 	struct bridge *b = ctx;
-	bridge_state_sync(b);
-}
-
-static int is_trunk_endpoint(void *ctx, const char *endpoint)
-{
-	struct bridge *b = ctx;
-	enum ep_why why;
-	return endpoint_kind(&b->calls.kinds, endpoint, &why) == EP_TRUNK;
+	state_service_sync(&b->state, 0);
 }
 
 static void on_new_caller(void *ctx, const char *channel, const char *linkedid)
@@ -472,8 +360,6 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 	b->clock.offset_ms = b->journal.clock_offset_ms; /* the clock the carried-over calls are dated on */
 	jw_init(&b->json, JSON_EVENT_MAX);
 	jw_init(&b->record_json, 64 * 1024);
-	jw_init(&b->state_json, 16 << 20);
-	pbx_state_init(&b->state, is_trunk_endpoint, b);
 	if (glob_list_parse(&b->trunk_contexts, s->trunk_contexts) < 0 ||
 	    glob_list_parse(&b->trunk_endpoints, s->trunk_endpoints) < 0 ||
 	    glob_list_parse(&b->phone_endpoints, s->phone_endpoints) < 0) {
@@ -502,6 +388,8 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 		return -1;
 	}
 	caller_presentation_init(&b->presentation, &b->ami, &b->calls);
+	struct state_wiring sw = {.ami = &b->ami, .mqtt = &b->mqtt, .calls = &b->calls, .kinds = &b->calls.kinds};
+	state_service_init(&b->state, s, &sw, b->started_wall_ms);
 	size_t restored = call_tracker_restore(&b->calls);
 	if (restored > 0)
 		log_info("%zu call(s) in flight before the restart carried over from %s", restored, b->journal.path);
@@ -526,19 +414,7 @@ void bridge_free(struct bridge *b)
 	glob_list_free(&b->phone_endpoints);
 	jw_free(&b->json);
 	jw_free(&b->record_json);
-	jw_free(&b->state_json);
-	pbx_state_free(&b->state);
-}
-
-/* A digest of what the status says, to notice that it changed. */
-static uint64_t status_digest(const struct bridge *b)
-{
-	uint64_t h = b->calls.no_linkedid * 29u + b->events_shed * 1000003u + b->ami.codec_errors * 10007u +
-	             b->ami.logins * 101u + b->calls.calls_ended * 7u + b->outbox.pending * 13u +
-	             b->outbox.refused * 17u + b->outbox.write_failures * 19u + (uint64_t)b->outbox.blocked * 23u;
-	for (const char *p = b->ami.last_error; *p; p++)
-		h = h * 31 + (unsigned char)*p;
-	return h;
+	state_service_free(&b->state);
 }
 
 #define STATUS_MIN_INTERVAL_MS 5000
@@ -581,12 +457,12 @@ static int64_t status_tick(struct bridge *b, int64_t now)
 		b->next_status_ms = now + b->s->status_interval_ms;
 	}
 	/* Counters and errors are news too, but at most every few seconds. */
-	if (status_digest(b) != b->status_digest_sent && now - b->status_sent_ms >= STATUS_MIN_INTERVAL_MS)
+	if (bridge_status_digest(b) != b->status_digest_sent && now - b->status_sent_ms >= STATUS_MIN_INTERVAL_MS)
 		b->status_dirty = 1;
 	/* A frozen broker must not make status messages pile up either. */
 	if (b->status_dirty && b->mqtt.connected && room_for(b, 1024)) {
 		publish_status(b);
-		b->status_digest_sent = status_digest(b);
+		b->status_digest_sent = bridge_status_digest(b);
 		b->status_sent_ms = now;
 	}
 	int64_t wait = b->next_status_ms - now;
@@ -635,7 +511,7 @@ void bridge_run(struct bridge *b, volatile sig_atomic_t *stop)
 		if (n > 0 && pfd[0].fd >= 0 && pfd[0].revents)
 			ami_client_handle(&b->ami, pfd[0].revents, now);
 		pump_outbox(b, clock_wall_ms());
-		bridge_state_tick(b, clock_mono_ms());
+		state_service_tick(&b->state, clock_mono_ms());
 	}
 	shutdown_cleanly(b);
 }

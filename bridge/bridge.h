@@ -13,6 +13,7 @@
 #include "ami_client.h"
 #include "backfill.h"
 #include "bridge_config.h"
+#include "bridge_state.h"
 #include "call_journal.h"
 #include "call_tracker.h"
 #include "caller_presentation.h"
@@ -22,7 +23,6 @@
 #include "mqtt_link.h"
 #include "outbox.h"
 #include "pbx_clock.h"
-#include "pbx_state.h"
 #include "refused_log.h"
 
 struct bridge {
@@ -41,11 +41,7 @@ struct bridge {
 	int64_t last_gap_from_ms, last_gap_to_ms;
 	struct outbox outbox;
 	struct pbx_clock clock;
-	struct pbx_state state;
-	int state_syncing;
-	int64_t next_resync_ms, next_state_tick_ms;
-	uint64_t snapshot_hash, calls_published;
-	struct jw state_json;
+	struct state_service state;
 	struct log_ratelimit outbox_log, ack_log;
 	struct refused_log refused;
 	struct glob_list trunk_contexts, trunk_endpoints, phone_endpoints;
@@ -73,6 +69,5 @@ void bridge_run(struct bridge *b, volatile sig_atomic_t *stop);
 
 /* Exposed for tests and benchmarks: what the loop does per event. */
 void bridge_handle_event(struct bridge *b, const struct ami_msg *m, int64_t now_ms);
-const char *bridge_status_json(struct bridge *b, const char *state);
 
 #endif

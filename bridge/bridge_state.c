@@ -6,7 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bridge.h"
 #include "clock.h"
 #include "log.h"
 #include "state_kinds.h"
@@ -36,14 +35,6 @@ static size_t list_actions(const char *out[LIST_ACTIONS_MAX])
 	return n;
 }
 
-struct sync_round {
-	struct pbx_state *st;
-	struct endpoint_kinds *kinds; /* what the lists say endpoints are */
-	int outstanding;
-	int failed;
-	int *active;
-};
-
 static void round_done(struct sync_round *r)
 {
 	if (--r->outstanding > 0)
@@ -51,7 +42,7 @@ static void round_done(struct sync_round *r)
 	if (!r->failed)
 		for (int k = 0; k < ST_KINDS; k++)
 			pbx_state_sync_end(r->st, (enum st_kind)k);
-	*r->active = 0;
+	r->active = 0;
 }
 
 static void on_list(void *arg, struct ami_client *c, const struct ami_msg *m, enum ami_reply kind)
@@ -94,7 +85,7 @@ static int start_round(struct ami_client *ami, struct sync_round *r)
 
 	r->failed = 0;
 	r->outstanding = (int)n + 2;
-	*r->active = 1;
+	r->active = 1;
 	for (int k = 0; k < ST_KINDS; k++)
 		pbx_state_sync_begin(r->st, (enum st_kind)k);
 	int ok = ami_client_action(ami, "CoreSettings", NULL, on_core_reply, r) == 0;
@@ -104,24 +95,52 @@ static int start_round(struct ami_client *ami, struct sync_round *r)
 	return ok ? 0 : -1;
 }
 
-static struct sync_round bridge_round;
-
-void bridge_state_sync(struct bridge *b)
+/* An endpoint is a trunk as what the lists and the config say. */
+static int is_trunk(void *kinds, const char *endpoint)
 {
-	if (b->state_syncing)
-		return;
-	bridge_round.st = &b->state;
-	bridge_round.kinds = &b->calls.kinds;
-	bridge_round.active = &b->state_syncing;
-	if (start_round(&b->ami, &bridge_round) < 0)
-		log_warnx("ami: could not send every state action; the next resync tries again");
-	b->next_resync_ms = clock_mono_ms() + b->s->state_resync_ms;
+	enum ep_why why;
+	return endpoint_kind(kinds, endpoint, &why) == EP_TRUNK;
 }
 
-static struct state_view view_of(struct bridge *b)
+void state_service_init(struct state_service *ss, const struct bridge_settings *s, const struct state_wiring *w,
+                        int64_t started_wall_ms)
 {
-	return (struct state_view){&b->state,    &b->calls,      &b->calls.kinds,
-	                           b->s->pbx_id, PBXBUS_VERSION, b->started_wall_ms};
+	memset(ss, 0, sizeof(*ss));
+	ss->s = s;
+	ss->w = *w;
+	ss->started_wall_ms = started_wall_ms;
+	jw_init(&ss->json, 16 << 20);
+	pbx_state_init(&ss->st, is_trunk, w->kinds);
+}
+
+void state_service_free(struct state_service *ss)
+{
+	jw_free(&ss->json);
+	pbx_state_free(&ss->st);
+}
+
+void state_service_event(struct state_service *ss, const struct ami_msg *m, int64_t at_ms)
+{
+	pbx_state_event(&ss->st, m, at_ms);
+}
+
+void state_service_sync(struct state_service *ss, int new_session)
+{
+	if (new_session)
+		ss->round.active = 0; /* a round of the lost session never completes */
+	if (ss->round.active)
+		return;
+	ss->round.st = &ss->st;
+	ss->round.kinds = ss->w.kinds;
+	if (start_round(ss->w.ami, &ss->round) < 0)
+		log_warnx("ami: could not send every state action; the next resync tries again");
+	ss->next_resync_ms = clock_mono_ms() + ss->s->state_resync_ms;
+}
+
+static struct state_view view_of(const struct state_service *ss)
+{
+	return (struct state_view){&ss->st,       ss->w.calls,    ss->w.kinds,
+	                           ss->s->pbx_id, PBXBUS_VERSION, ss->started_wall_ms};
 }
 
 static uint64_t hash_doc(const char *s, size_t len)
@@ -133,111 +152,107 @@ static uint64_t hash_doc(const char *s, size_t len)
 }
 
 /* Publishes doc on topic if it differs from what is there; 1 if sent. */
-static int publish_if_changed(struct bridge *b, const char *topic, const char *doc, size_t len, uint64_t *published)
+static int publish_if_changed(struct state_service *ss, const char *topic, const char *doc, size_t len,
+                              uint64_t *published)
 {
 	uint64_t h = doc ? hash_doc(doc, len) : 0;
 
 	if (h == *published)
 		return 0;
 	enum mqtt_rc rc =
-	    mqtt_link_publish(&b->mqtt, NULL, topic, doc ? doc : "", doc ? (int)len : 0, b->s->qos_state, 1);
+	    mqtt_link_publish(ss->w.mqtt, NULL, topic, doc ? doc : "", doc ? (int)len : 0, ss->s->qos_state, 1);
 	if (rc != MQTT_OK)
 		return 0;
 	*published = h;
 	return 1;
 }
 
-static int publish_entities(struct bridge *b, const struct state_view *v, int budget)
+static int publish_entities(struct state_service *ss, const struct state_view *v, int budget)
 {
 	char topic[TOPIC_MAX], seg[TOPIC_SEGMENT_MAX + 1];
 	size_t len;
 
-	for (size_t i = 0; i < b->state.n && budget > 0; i++) {
-		struct st_entity *e = &b->state.e[i];
+	for (size_t i = 0; i < ss->st.n && budget > 0; i++) {
+		struct st_entity *e = &ss->st.e[i];
 		const char *key = pbx_state_key(e);
 		topic_segment(seg, sizeof(seg), key, strlen(key));
-		if (topic_join(topic, sizeof(topic), b->s->prefix, st_kind(e->kind)->topic_folder, seg) < 0)
+		if (topic_join(topic, sizeof(topic), ss->s->prefix, st_kind(e->kind)->topic_folder, seg) < 0)
 			continue;
 		const char *doc = NULL;
 		if (!e->removed) {
-			jw_reset(&b->state_json);
-			render_entity(&b->state_json, v, e);
-			doc = jw_finish(&b->state_json, &len);
+			jw_reset(&ss->json);
+			render_entity(&ss->json, v, e);
+			doc = jw_finish(&ss->json, &len);
 		}
-		budget -= publish_if_changed(b, topic, doc, len, &e->published);
+		budget -= publish_if_changed(ss, topic, doc, len, &e->published);
 		e->dirty = 0;
 	}
 	int left = 0;
-	for (size_t i = 0; i < b->state.n; i++)
-		left |= b->state.e[i].removed && b->state.e[i].published != 0;
+	for (size_t i = 0; i < ss->st.n; i++)
+		left |= ss->st.e[i].removed && ss->st.e[i].published != 0;
 	if (!left)
-		pbx_state_compact(&b->state);
+		pbx_state_compact(&ss->st);
 	return budget;
 }
 
-static void write_snapshot(struct bridge *b, const struct state_view *v)
+static void write_snapshot(struct state_service *ss, const struct state_view *v)
 {
 	char tmp[1100];
 	size_t len;
 
-	jw_reset(&b->state_json);
-	render_snapshot(&b->state_json, v);
-	const char *doc = jw_finish(&b->state_json, &len);
+	jw_reset(&ss->json);
+	render_snapshot(&ss->json, v);
+	const char *doc = jw_finish(&ss->json, &len);
 	uint64_t h = doc ? hash_doc(doc, len) : 0;
-	if (doc == NULL || h == b->snapshot_hash)
+	if (doc == NULL || h == ss->snapshot_hash)
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", b->s->snapshot_file);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", ss->s->snapshot_file);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	int ok = fd >= 0 && write(fd, doc, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
 	if (fd >= 0)
 		close(fd);
-	if (ok && rename(tmp, b->s->snapshot_file) == 0) {
-		b->snapshot_hash = h;
+	if (ok && rename(tmp, ss->s->snapshot_file) == 0) {
+		ss->snapshot_hash = h;
 		return;
 	}
-	log_warn("snapshot %s", b->s->snapshot_file);
+	log_warn("snapshot %s", ss->s->snapshot_file);
 	unlink(tmp);
 }
 
-void bridge_state_tick(struct bridge *b, int64_t now)
+/* state/system and state/calls: one document each. */
+static void publish_whole(struct state_service *ss, const char *folder,
+                          void (*render)(struct jw *, const struct state_view *), const struct state_view *v,
+                          uint64_t *published)
 {
 	char topic[TOPIC_MAX];
 	size_t len;
 
-	if (b->ami.state == AMI_UP && now >= b->next_resync_ms)
-		bridge_state_sync(b);
-	if (now < b->next_state_tick_ms)
+	jw_reset(&ss->json);
+	render(&ss->json, v);
+	const char *doc = jw_finish(&ss->json, &len);
+	if (doc && topic_join(topic, sizeof(topic), ss->s->prefix, folder, NULL) == 0)
+		publish_if_changed(ss, topic, doc, len, published);
+}
+
+void state_service_tick(struct state_service *ss, int64_t now)
+{
+	if (ss->w.ami->state == AMI_UP && now >= ss->next_resync_ms)
+		state_service_sync(ss, 0);
+	if (now < ss->next_tick_ms)
 		return;
-	b->next_state_tick_ms = now + 1000;
-	struct state_view v = view_of(b);
-	if (b->s->snapshot_file)
-		write_snapshot(b, &v);
-	if (!b->mqtt.connected || !b->s->publish_state)
+	ss->next_tick_ms = now + 1000;
+	struct state_view v = view_of(ss);
+	if (ss->s->snapshot_file)
+		write_snapshot(ss, &v);
+	if (!ss->w.mqtt->connected || !ss->s->publish_state)
 		return;
-	int budget = publish_entities(b, &v, STATE_PUBLISH_PER_ROUND);
-	if (budget <= 0)
+	if (publish_entities(ss, &v, STATE_PUBLISH_PER_ROUND) <= 0)
 		return;
-	jw_reset(&b->state_json);
-	render_system(&b->state_json, &v);
-	const char *doc = jw_finish(&b->state_json, &len);
-	if (doc && topic_join(topic, sizeof(topic), b->s->prefix, "state/system", NULL) == 0)
-		publish_if_changed(b, topic, doc, len, &b->state.sys.published);
-	jw_reset(&b->state_json);
-	render_calls(&b->state_json, &v);
-	doc = jw_finish(&b->state_json, &len);
-	if (doc && topic_join(topic, sizeof(topic), b->s->prefix, "state/calls", NULL) == 0)
-		publish_if_changed(b, topic, doc, len, &b->calls_published);
+	publish_whole(ss, "state/system", render_system, &v, &ss->st.sys.published);
+	publish_whole(ss, "state/calls", render_calls, &v, &ss->calls_published);
 }
 
 /* ---- --collect ---- */
-
-static int collect_over(void *arg)
-{
-	struct ami_client *c = ((void **)arg)[0];
-	int *active = ((void **)arg)[1];
-	int *started = ((void **)arg)[2];
-	return c->state == AMI_DISCONNECTED ? 1 : (*started && !*active);
-}
 
 /* What --collect holds: the PBX's state and what each endpoint is. */
 struct collection {
@@ -245,12 +260,14 @@ struct collection {
 	struct pbx_state st;
 	struct glob_list trunks, phones;
 	struct endpoint_kinds kinds;
+	struct sync_round round;
+	int started;
 };
 
-static int collect_is_trunk(void *ctx, const char *endpoint)
+static int collect_over(void *arg)
 {
-	enum ep_why why;
-	return endpoint_kind(ctx, endpoint, &why) == EP_TRUNK;
+	const struct collection *c = arg;
+	return c->ami.state == AMI_DISCONNECTED ? 1 : (c->started && !c->round.active);
 }
 
 static int collection_init(struct collection *c, struct bridge_settings *s)
@@ -262,7 +279,7 @@ static int collection_init(struct collection *c, struct bridge_settings *s)
 	    glob_list_parse(&c->phones, s->phone_endpoints) < 0 ||
 	    endpoint_kinds_init(&c->kinds, &c->trunks, &c->phones) < 0)
 		return -1;
-	pbx_state_init(&c->st, collect_is_trunk, &c->kinds);
+	pbx_state_init(&c->st, is_trunk, &c->kinds);
 	return ami_client_init(&c->ami, &s->ami, &cb);
 }
 
@@ -312,8 +329,7 @@ static int collect_print(struct bridge_settings *s, struct collection *c)
 int bridge_collect(struct bridge_settings *s)
 {
 	struct collection c;
-	struct sync_round r = {0};
-	int active = 0, started = 0, rc = 1;
+	int rc = 1;
 
 	s->ami.reconnect_max_ms = s->ami.auth_retry_ms = 3600 * 1000;
 	if (collection_init(&c, s) < 0) {
@@ -321,14 +337,12 @@ int bridge_collect(struct bridge_settings *s)
 		collection_free(&c);
 		return 1;
 	}
-	r.st = &c.st;
-	r.kinds = &c.kinds;
-	r.active = &active;
-	void *arg[3] = {&c.ami, &active, &started};
+	c.round.st = &c.st;
+	c.round.kinds = &c.kinds;
 	if (collect_login(s, &c.ami) == 0) {
-		started = start_round(&c.ami, &r) == 0;
-		if (!started || ami_client_run_until(&c.ami, collect_over, arg, s->ami.action_timeout_ms + 2000) < 0 ||
-		    active || r.failed)
+		c.started = start_round(&c.ami, &c.round) == 0;
+		if (!c.started || ami_client_run_until(&c.ami, collect_over, &c, s->ami.action_timeout_ms + 2000) < 0 ||
+		    c.round.active || c.round.failed)
 			fprintf(stderr, "pbxbus-bridge: the PBX did not answer every state action\n");
 		else
 			rc = collect_print(s, &c) == 0 ? 0 : 1;

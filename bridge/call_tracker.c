@@ -958,6 +958,11 @@ void call_tracker_sync_channel(struct call_tracker *t, const struct ami_msg *m, 
  * lost events, and calls left with no channel are closed, partial, ended
  * when we noticed (docs/topics.md: the end lies between the start of the
  * gap and then). */
+void call_tracker_sync_lost(struct call_tracker *t)
+{
+	t->syncing = 0;
+}
+
 void call_tracker_sync_end(struct call_tracker *t, int64_t now_ms)
 {
 	if (!t->syncing)

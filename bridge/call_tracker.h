@@ -148,6 +148,8 @@ void call_tracker_sync_begin(struct call_tracker *t);
  * call that began while we were away (flagged partial). */
 void call_tracker_sync_channel(struct call_tracker *t, const struct ami_msg *m, int64_t now_ms);
 void call_tracker_sync_end(struct call_tracker *t, int64_t now_ms);
+/* The list was lost with the session: no verdict, every call stays open. */
+void call_tracker_sync_lost(struct call_tracker *t);
 
 /* The PBX's clock was confirmed and is moved_ms from what calls dated while
  * it was not assumed: their times move by as much. */

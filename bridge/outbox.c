@@ -402,6 +402,19 @@ void outbox_close(struct outbox *o)
 	o->fd = -1;
 }
 
+int outbox_high_water(struct outbox *o)
+{
+	unsigned fill = outbox_fill_percent(o);
+
+	if (fill >= 80 && !o->high_warned) {
+		o->high_warned = 1;
+		return 1;
+	}
+	if (fill < 70)
+		o->high_warned = 0;
+	return 0;
+}
+
 unsigned outbox_fill_percent(const struct outbox *o)
 {
 	uint64_t disk = o->max_bytes ? o->size * 100 / o->max_bytes : 0;

@@ -110,5 +110,8 @@ size_t outbox_pump(struct outbox *o, int64_t now_ms, size_t window, outbox_send_
 
 /* Percent of max_bytes used on disk, or of mem_max in memory: the higher. */
 unsigned outbox_fill_percent(const struct outbox *o);
+/* 1 once as the outbox passes 80% full, and again only after it fell
+ * below 70%: when to warn. */
+int outbox_high_water(struct outbox *o);
 
 #endif
