@@ -69,10 +69,28 @@ def main():
     matched = pg.psql("SELECT count(*) FROM crm_comms_log WHERE customer_id IS NOT NULL")
     print("consumer: %d rows in %.2f s = %.0f rows/s (queued records drained, %s matched to a customer)"
           % (N, secs, N / secs, matched))
-    sizes = [int(line.split()[5]) for line in consumer.text().splitlines() if "db: batch of" in line]
-    if sizes:  # with BENCH_LOG_LEVEL=debug
-        print("consumer: %d transactions, %.0f rows each on average, largest %d"
-              % (len(sizes), sum(sizes) / len(sizes), max(sizes)))
+    batches = [line.split("db: batch of ", 1)[1].split() for line in consumer.text().splitlines()
+               if "db: batch of" in line]
+    if batches:  # with BENCH_LOG_LEVEL=debug: "<n> written in <ms> ms"
+        sizes, ms = [int(b[0]) for b in batches], [int(b[3]) for b in batches]
+        print("consumer: %d transactions, %.0f rows each on average, largest %d; %.0f ms of the %.0f in the "
+              "database's statement and commit" % (len(sizes), sum(sizes) / len(sizes), max(sizes), sum(ms),
+                                                   secs * 1000))
+
+    # The ceiling, same run, same database: the same rows inserted straight
+    # (pipelined INSERT ... ON CONFLICT DO NOTHING, 500 a transaction), no
+    # broker, no matching.
+    consumer.stop()
+    pg.psql("TRUNCATE crm_comms_log")
+    out = subprocess.run([os.path.join(ROOT, build, "pg-ceiling"), pg.conninfo(), str(N), str(now + 1000)],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    rows, csecs = out.stdout.split()
+    ceiling = int(rows) / float(csecs)
+    print("consumer: ceiling %d rows in %s s = %.0f rows/s (straight into PostgreSQL); the consumer reached "
+          "%.2fx of it" % (int(rows), csecs, ceiling, (N / secs) / ceiling))
+    consumer = Daemon(tmp, "pbxbus-consumer", env, ["-c", "/dev/null"]).start()
+    time.sleep(1)
 
     # Latency at 50 records/s: publish time is in ended_at; commit time is bench_at.
     pg.psql("TRUNCATE crm_comms_log")

@@ -42,7 +42,8 @@ struct session {
 	struct ami_codec codec;
 	char challenge[16];
 	int logged_in;
-	int closing; /* flush what is queued, then close */
+	int closing;            /* flush what is queued, then close */
+	int64_t half_closed_ms; /* our side shut after the flush: waiting for the client's */
 	char *out;
 	size_t out_len, out_cap;
 };
@@ -574,6 +575,7 @@ static void end_session(struct server *srv, const char *why)
 	s->fd = -1;
 	s->logged_in = 0;
 	s->closing = 0;
+	s->half_closed_ms = 0;
 	s->out_len = 0;
 	s->challenge[0] = '\0';
 }
@@ -595,9 +597,11 @@ static void read_client(struct server *srv)
 	char buf[65536];
 	ssize_t n = recv(srv->s.fd, buf, sizeof(buf), 0);
 
-	if (n > 0)
+	if (n > 0 && !srv->s.half_closed_ms)
 		ami_codec_feed(&srv->s.codec, buf, (size_t)n);
-	else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+	else if (n == 0 && srv->s.half_closed_ms)
+		end_session(srv, "by the server");
+	else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
 		end_session(srv, n == 0 ? "by the client" : strerror(errno));
 }
 
@@ -613,8 +617,13 @@ static void write_client(struct server *srv)
 		end_session(srv, strerror(errno));
 		return;
 	}
-	if (s->closing && s->out_len == 0)
-		end_session(srv, "by the server");
+	/* Closed as Asterisk closes: our side first (the client reads all we
+	 * sent, then the end), then the socket once the client has closed its
+	 * side.  A close() with unread input would reset the connection. */
+	if (s->closing && s->out_len == 0 && !s->half_closed_ms) {
+		shutdown(s->fd, SHUT_WR);
+		s->half_closed_ms = clock_mono_ms();
+	}
 }
 
 static int listen_on(const struct replay_options *o)
@@ -694,7 +703,9 @@ int replay_serve(const struct replay_options *o, const struct replay_stream_item
 		play_due(&srv, clock_mono_ms());
 		if (srv.s.fd >= 0 && srv.s.out_len > OUT_LIMIT)
 			end_session(&srv, "client too slow");
-		if (srv.s.fd >= 0 && (srv.s.out_len > 0 || srv.s.closing))
+		if (srv.s.fd >= 0 && srv.s.half_closed_ms && clock_mono_ms() - srv.s.half_closed_ms > 2000)
+			end_session(&srv, "by the server");
+		if (srv.s.fd >= 0 && !srv.s.half_closed_ms && (srv.s.out_len > 0 || srv.s.closing))
 			write_client(&srv);
 		report_done(&srv);
 	}

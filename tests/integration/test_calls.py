@@ -166,14 +166,16 @@ def test_start_of_an_outbound_call_has_no_direction_yet():
 
 # ---- through the real bridge and a real mosquitto ----
 
-from harness import Daemon, Mosquitto, ReplayPbx, Subscriber, TempDir, wait_for  # noqa: E402
+from harness import Daemon, Mosquitto, ReplayPbx, Subscriber, TempDir, wait_for, SLOW  # noqa: E402
 
 
 class CallRig:
     def __init__(self, server_args, env=None):
         self.tmp = TempDir()
         self.broker = Mosquitto(self.tmp).start()
-        self.ami = ReplayPbx.scripted(self.tmp, *server_args)
+        # events begin once the bridge's MQTT link is surely up (start and
+        # answer records are shed while it is not)
+        self.ami = ReplayPbx.scripted(self.tmp, "--delay", str(0.5 * SLOW), *server_args)
         self.sub = Subscriber(self.tmp, self.broker, "pbx/calls/#", qos=1)
         e = {"PBXBUS_AMI_PORT": str(self.ami.port), "PBXBUS_AMI_USERNAME": "bridge",
              "PBXBUS_AMI_SECRET": "bridgepass", "PBXBUS_MQTT_PORT": str(self.broker.port), "PBXBUS_PBX_ID": "lab",
