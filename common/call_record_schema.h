@@ -7,7 +7,9 @@
  *
  * Adding a field: a line in CALL_RECORD_FIELDS, its value in the writer's
  * switch (bridge/call_record.c: the compiler names a missing case), the
- * tracker that fills it, and its row in docs/topics.md.
+ * tracker that fills it, and its row in docs/topics.md.  A column named
+ * here is filled with no other change (the consumer writes its insert
+ * statement from this table); a new column needs its migration.
  */
 #ifndef PBXBUS_CALL_RECORD_SCHEMA_H
 #define PBXBUS_CALL_RECORD_SCHEMA_H

@@ -2,10 +2,12 @@
 
 #include <libpq-fe.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "call_record_schema.h"
 #include "clock.h"
 #include "limits.h"
 #include "log.h"
@@ -15,104 +17,113 @@
 #define CONN(d) ((PGconn *)(d)->conn)
 
 /*
- * One statement per record: match the customer (exact E.164, else a unique
- * match on the last digits), insert unless the id is there, and tell an
- * old copy of the same call (a duplicate) from another call under the same
- * id (a collision, kept as a dead letter).  %d is match_suffix_digits,
- * written as a literal so an index on right(phone_e164, 9) can serve it.
+ * The batch's one statement, written at connect from the record schema
+ * (common/call_record_schema.h): each field that feeds a column arrives as
+ * an array of its SQL type, then what the consumer derives (the caller's
+ * E.164, the body, the raw record, the topic); unnest() turns the arrays
+ * back into rows, so the planner and the executor start once per batch.
+ * Each row is matched to a customer (exact E.164, else a unique match on
+ * the last digits; %d is match_suffix_digits, written as a literal so an
+ * index on right(phone_e164, 9) can serve it) and inserted unless its id
+ * is there; an old copy of the same call (a duplicate) is told from
+ * another call under the same id (a collision, kept as a dead letter).
+ * Returns (ordinality, outcome, match) for every row.  A batch where an id
+ * repeats is sent as one statement per row, in order.
  */
-static const char insert_call_sql[] =
-    "WITH e AS (SELECT count(DISTINCT p.customer_id) AS n, min(p.customer_id) AS id\n"
-    "           FROM pbxbus_customer_phones p WHERE p.phone_e164 = $6),\n"
-    "s AS (SELECT count(DISTINCT p.customer_id) AS n, min(p.customer_id) AS id\n"
-    "      FROM pbxbus_customer_phones p, e\n"
-    "      WHERE e.n = 0 AND %d > 0 AND length($6) > %d AND right(p.phone_e164, %d) = right($6, %d)),\n"
-    "m AS (SELECT CASE WHEN e.n = 1 THEN e.id WHEN e.n = 0 AND s.n = 1 THEN s.id END AS customer_id,\n"
-    "             CASE WHEN e.n = 1 THEN 'exact' WHEN e.n > 1 OR s.n > 1 THEN 'ambiguous'\n"
-    "                  WHEN s.n = 1 THEN 'suffix' ELSE 'none' END AS how FROM e, s),\n"
-    "ins AS (\n"
-    "  INSERT INTO crm_comms_log (customer_id, type, direction, body, ext_message_id, occurred_at,\n"
-    "    external_number, external_e164, extension, did, duration_seconds, billsec_seconds, disposition,\n"
-    "    source, raw)\n"
-    "  SELECT m.customer_id, 'call', $2, $3, $1, $4::timestamptz, $5, $6, $7, $8, $9::integer, $10::integer,\n"
-    "    $11, 'pbx', $12::jsonb FROM m\n"
-    "  ON CONFLICT (ext_message_id) DO NOTHING RETURNING id),\n"
-    "old AS (\n"
-    "  SELECT c.id, (c.occurred_at = $4::timestamptz AND c.external_number IS NOT DISTINCT FROM $5) AS same\n"
-    "  FROM crm_comms_log c WHERE c.ext_message_id = $1 AND NOT EXISTS (SELECT 1 FROM ins)),\n"
-    "dl AS (\n"
-    "  INSERT INTO pbxbus_dead_letters (topic, payload, payload_size, error)\n"
-    "  SELECT $13, convert_to($12, 'UTF8'), octet_length($12),\n"
-    "    'id collision: ' || $1 || ' is already row ' || old.id || ' with another call'\n"
-    "  FROM old WHERE NOT old.same RETURNING id)\n"
-    "SELECT 1, CASE WHEN EXISTS (SELECT 1 FROM ins) THEN 'inserted'\n"
-    "            WHEN EXISTS (SELECT 1 FROM dl) THEN 'collision' ELSE 'duplicate' END,\n"
-    "       (SELECT how FROM m)";
+#define DERIVED_PARAMS 4
+static const char *const derived_columns[DERIVED_PARAMS] = {"external_e164", "body", "raw", "topic"};
 
-/*
- * The same for a whole batch in one statement: the columns arrive as
- * arrays and unnest() turns them back into rows, so the planner and the
- * executor start once per batch instead of once per row.  Used when no id
- * repeats within the batch (a repeat needs the per-row order above).
- * Returns (ordinality, outcome, match) for every row.
- */
-static const char insert_calls_sql[] =
-    "WITH r AS (\n"
-    "  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],\n"
-    "    $7::text[], $8::text[], $9::integer[], $10::integer[], $11::text[], $12::text[], $13::text[])\n"
-    "  WITH ORDINALITY AS r(call_id, direction, body, started, ext_number, e164, extension, did, dur, bill,\n"
-    "    disposition, raw, topic, ord)),\n"
+static const char insert_head_sql[] = "WITH r AS (\n  SELECT * FROM unnest(";
+static const char insert_match_sql[] =
+    "  WITH ORDINALITY AS r(%s ord)),\n"
     "m AS (\n"
     "  SELECT r.ord, CASE WHEN e.n = 1 THEN e.id WHEN e.n = 0 AND s.n = 1 THEN s.id END AS customer_id,\n"
     "    CASE WHEN e.n = 1 THEN 'exact' WHEN e.n > 1 OR s.n > 1 THEN 'ambiguous'\n"
     "         WHEN s.n = 1 THEN 'suffix' ELSE 'none' END AS how\n"
     "  FROM r\n"
     "  CROSS JOIN LATERAL (SELECT count(DISTINCT p.customer_id) AS n, min(p.customer_id) AS id\n"
-    "    FROM pbxbus_customer_phones p WHERE p.phone_e164 = r.e164) e\n"
+    "    FROM pbxbus_customer_phones p WHERE p.phone_e164 = r.external_e164) e\n"
     "  CROSS JOIN LATERAL (SELECT count(DISTINCT p.customer_id) AS n, min(p.customer_id) AS id\n"
     "    FROM pbxbus_customer_phones p\n"
-    "    WHERE e.n = 0 AND %d > 0 AND length(r.e164) > %d AND right(p.phone_e164, %d) = right(r.e164, %d)) s),\n"
+    "    WHERE e.n = 0 AND %d > 0 AND length(r.external_e164) > %d\n"
+    "      AND right(p.phone_e164, %d) = right(r.external_e164, %d)) s),\n"
     "ins AS (\n"
-    "  INSERT INTO crm_comms_log (customer_id, type, direction, body, ext_message_id, occurred_at,\n"
-    "    external_number, external_e164, extension, did, duration_seconds, billsec_seconds, disposition,\n"
-    "    source, raw)\n"
-    "  SELECT m.customer_id, 'call', r.direction, r.body, r.call_id, r.started, r.ext_number, r.e164,\n"
-    "    r.extension, r.did, r.dur, r.bill, r.disposition, 'pbx', r.raw::jsonb\n"
+    "  INSERT INTO crm_comms_log (%s customer_id, type, source, raw)\n"
+    "  SELECT %s m.customer_id, 'call', 'pbx', r.raw::jsonb\n"
     "  FROM r JOIN m USING (ord) ORDER BY r.ord\n"
     "  ON CONFLICT (ext_message_id) DO NOTHING RETURNING ext_message_id),\n"
     "old AS (\n"
-    "  SELECT r.ord, c.id, (c.occurred_at = r.started AND c.external_number IS NOT DISTINCT FROM r.ext_number)\n"
-    "    AS same\n"
-    "  FROM r JOIN crm_comms_log c ON c.ext_message_id = r.call_id\n"
-    "  LEFT JOIN ins ON ins.ext_message_id = r.call_id WHERE ins.ext_message_id IS NULL),\n"
+    "  SELECT r.ord, c.id,\n"
+    "    (c.occurred_at = r.occurred_at AND c.external_number IS NOT DISTINCT FROM r.external_number) AS same\n"
+    "  FROM r JOIN crm_comms_log c ON c.ext_message_id = r.ext_message_id\n"
+    "  LEFT JOIN ins ON ins.ext_message_id = r.ext_message_id WHERE ins.ext_message_id IS NULL),\n"
     "dl AS (\n"
     "  INSERT INTO pbxbus_dead_letters (topic, payload, payload_size, error)\n"
     "  SELECT r.topic, convert_to(r.raw, 'UTF8'), octet_length(r.raw),\n"
-    "    'id collision: ' || r.call_id || ' is already row ' || old.id || ' with another call'\n"
+    "    'id collision: ' || r.ext_message_id || ' is already row ' || old.id || ' with another call'\n"
     "  FROM old JOIN r USING (ord) WHERE NOT old.same RETURNING 1)\n"
     "SELECT r.ord, CASE WHEN ins.ext_message_id IS NOT NULL THEN 'inserted'\n"
     "                   WHEN old.same IS FALSE THEN 'collision' ELSE 'duplicate' END, m.how\n"
-    "FROM r JOIN m USING (ord) LEFT JOIN ins ON ins.ext_message_id = r.call_id\n"
+    "FROM r JOIN m USING (ord) LEFT JOIN ins ON ins.ext_message_id = r.ext_message_id\n"
     "LEFT JOIN old USING (ord) ORDER BY r.ord";
 
-/* A row's parameters, in the order both insert statements take them ($1..):
- * the record's fields that feed a column, then what the consumer derives. */
-enum row_param {
-	P_CALL_ID,
-	P_DIRECTION,
-	P_BODY,
-	P_STARTED_AT,
-	P_EXTERNAL_NUMBER,
-	P_EXTERNAL_E164,
-	P_EXTENSION,
-	P_DID,
-	P_DURATION,
-	P_BILLSEC,
-	P_DISPOSITION,
-	P_RAW,
-	P_TOPIC,
-	ROW_PARAMS
-};
+static const char *sql_type(enum record_type t)
+{
+	switch (t) {
+	case RT_INT:
+		return "integer";
+	case RT_BOOL:
+		return "boolean";
+	case RT_TIME:
+		return "timestamptz";
+	case RT_STRING:
+	case RT_STRINGS:
+		break;
+	}
+	return "text";
+}
+
+/* Appends to a bounded buffer; -1 once it is full. */
+static int put(char *out, size_t size, size_t *at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int put(char *out, size_t size, size_t *at, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = *at < size ? vsnprintf(out + *at, size - *at, fmt, ap) : -1;
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size - *at)
+		return -1;
+	*at += (size_t)n;
+	return 0;
+}
+
+int db_insert_sql(char *out, size_t size, int suffix_digits)
+{
+	char names[512], inserted[512], selected[512];
+	size_t at = 0, an = 0, ai = 0, as = 0;
+	int k = 1, ok = put(out, size, &at, "%s", insert_head_sql) == 0;
+
+	for (int f = 0; f < RF_COUNT && ok; f++) {
+		const struct record_field_def *d = &call_record_fields[f];
+		if (d->column == NULL)
+			continue;
+		ok = put(out, size, &at, "$%d::%s[], ", k++, sql_type(d->type)) == 0 &&
+		     put(names, sizeof(names), &an, "%s, ", d->column) == 0 &&
+		     put(inserted, sizeof(inserted), &ai, "%s, ", d->column) == 0 &&
+		     put(selected, sizeof(selected), &as, "r.%s, ", d->column) == 0;
+	}
+	for (int j = 0; j < DERIVED_PARAMS && ok; j++) {
+		const char *c = derived_columns[j];
+		ok = put(out, size, &at, "$%d::text[]%s", k++, j + 1 < DERIVED_PARAMS ? ", " : ")\n") == 0 &&
+		     put(names, sizeof(names), &an, "%s, ", c) == 0;
+		/* raw is cast to jsonb in the statement; topic is not a column */
+		if (ok && j < 2)
+			ok = put(inserted, sizeof(inserted), &ai, "%s, ", c) == 0 &&
+			     put(selected, sizeof(selected), &as, "r.%s, ", c) == 0;
+	}
+	int t = suffix_digits;
+	return ok && put(out, size, &at, insert_match_sql, names, t, t, t, t, inserted, selected) == 0 ? k - 1 : -1;
+}
 
 static const char dead_letter_sql[] =
     "INSERT INTO pbxbus_dead_letters (topic, payload, payload_size, error, payload_sha256) "
@@ -186,25 +197,20 @@ static int prepare(struct db *d)
 {
 	/* Every parameter typed: text, cast in SQL where needed; bytea for a
 	 * dead letter's payload, which may be any bytes. */
-	Oid insert_types[ROW_PARAMS];
+	Oid insert_types[ROW_PARAMS_MAX];
 	static const Oid dead_types[5] = {TEXTOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID};
-	_Static_assert(sizeof(insert_calls_sql) > sizeof(insert_call_sql), "sql buffer sized by the longer");
-	char sql[sizeof(insert_calls_sql) + 32];
-	int t = d->suffix_digits;
+	char sql[8192];
+	int n = db_insert_sql(sql, sizeof(sql), d->suffix_digits);
 
-	for (int k = 0; k < ROW_PARAMS; k++)
-		insert_types[k] = TEXTOID;
-	snprintf(sql, sizeof(sql), insert_call_sql, t, t, t, t);
-	PGresult *r = PQprepare(CONN(d), "pbxbus_insert_call", sql, ROW_PARAMS, insert_types);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	if (!ok)
-		set_error(d, "prepare", r);
-	PQclear(r);
-	if (!ok)
+	if (n < 0 || n > ROW_PARAMS_MAX) {
+		snprintf(d->last_error, sizeof(d->last_error), "prepare: the insert statement does not fit");
 		return -1;
-	snprintf(sql, sizeof(sql), insert_calls_sql, t, t, t, t);
-	r = PQprepare(CONN(d), "pbxbus_insert_calls", sql, ROW_PARAMS, insert_types);
-	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	}
+	for (int k = 0; k < n; k++)
+		insert_types[k] = TEXTOID;
+	d->row_params = n;
+	PGresult *r = PQprepare(CONN(d), "pbxbus_insert_calls", sql, n, insert_types);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
 		set_error(d, "prepare", r);
 	PQclear(r);
@@ -398,67 +404,52 @@ static int send_dead_letter(struct db *d, struct batch_item *it)
 	return PQsendQueryPrepared(CONN(d), "pbxbus_dead_letter", 5, p, lens, fmts, 0);
 }
 
-#define OPT(s) ((s)[0] ? (s) : NULL)
-
-/* A row's parameters (enum row_param). */
-static void row_params(const struct batch_item *it, char dur[24], char bill[24], const char *p[ROW_PARAMS])
+/* A row's parameters, in the statement's order (db_insert_sql): the
+ * columns the schema gives, then what the consumer derives. */
+static int row_params(const struct batch_item *it, const char *p[ROW_PARAMS_MAX])
 {
 	const struct call_row *r = &it->row;
-	snprintf(dur, 24, "%lld", r->duration);
-	snprintf(bill, 24, "%lld", r->billsec);
-	p[P_CALL_ID] = r->call_id;
-	p[P_DIRECTION] = r->direction;
-	p[P_BODY] = r->body;
-	p[P_STARTED_AT] = r->started_at;
-	p[P_EXTERNAL_NUMBER] = OPT(r->external_number);
-	p[P_EXTERNAL_E164] = OPT(r->external_e164);
-	p[P_EXTENSION] = OPT(r->extension);
-	p[P_DID] = OPT(r->did);
-	p[P_DURATION] = dur;
-	p[P_BILLSEC] = bill;
-	p[P_DISPOSITION] = r->disposition;
-	p[P_RAW] = it->payload;
-	p[P_TOPIC] = it->topic;
+	int k = 0;
+
+	for (int f = 0; f < RF_COUNT; f++)
+		if (call_record_fields[f].column != NULL)
+			p[k++] = call_row_column(r, (enum record_field)f);
+	p[k++] = r->external_e164[0] ? r->external_e164 : NULL;
+	p[k++] = r->body;
+	p[k++] = it->payload;
+	p[k++] = it->topic;
+	return k;
 }
 
-#undef OPT
+/* The parsed rows of items[0..n) as one statement: an array per parameter. */
+static int send_rows(struct db *d, const struct batch_item *items, size_t n)
+{
+	struct pg_array cols[ROW_PARAMS_MAX];
+	const char *p[ROW_PARAMS_MAX];
+	int np = d->row_params, ok = 1;
+
+	for (int k = 0; k < np; k++)
+		pg_array_init(&cols[k]);
+	for (size_t i = 0; i < n; i++) {
+		const char *v[ROW_PARAMS_MAX];
+		if (!items[i].parsed)
+			continue;
+		ok = ok && row_params(&items[i], v) == np;
+		for (int k = 0; k < np && ok; k++)
+			pg_array_add(&cols[k], v[k]);
+	}
+	for (int k = 0; k < np; k++)
+		ok = ok && (p[k] = pg_array_finish(&cols[k])) != NULL;
+	if (ok)
+		ok = PQsendQueryPrepared(CONN(d), "pbxbus_insert_calls", np, p, NULL, NULL, 0);
+	for (int k = 0; k < np; k++)
+		pg_array_free(&cols[k]);
+	return ok;
+}
 
 static int send_item(struct db *d, struct batch_item *it)
 {
-	char dur[24], bill[24];
-	const char *p[ROW_PARAMS];
-
-	if (!it->parsed)
-		return send_dead_letter(d, it);
-	row_params(it, dur, bill, p);
-	return PQsendQueryPrepared(CONN(d), "pbxbus_insert_call", ROW_PARAMS, p, NULL, NULL, 0);
-}
-
-/* Every parsed row of the batch as one statement: an array per parameter. */
-static int send_rows(struct db *d, const struct batch_item *items, size_t n)
-{
-	struct pg_array cols[ROW_PARAMS];
-	const char *p[ROW_PARAMS];
-	int ok = 1;
-
-	for (int k = 0; k < ROW_PARAMS; k++)
-		pg_array_init(&cols[k]);
-	for (size_t i = 0; i < n; i++) {
-		char dur[24], bill[24];
-		const char *v[ROW_PARAMS];
-		if (!items[i].parsed)
-			continue;
-		row_params(&items[i], dur, bill, v);
-		for (int k = 0; k < ROW_PARAMS; k++)
-			pg_array_add(&cols[k], v[k]);
-	}
-	for (int k = 0; k < ROW_PARAMS; k++)
-		ok = ok && (p[k] = pg_array_finish(&cols[k])) != NULL;
-	if (ok)
-		ok = PQsendQueryPrepared(CONN(d), "pbxbus_insert_calls", ROW_PARAMS, p, NULL, NULL, 0);
-	for (int k = 0; k < ROW_PARAMS; k++)
-		pg_array_free(&cols[k]);
-	return ok;
+	return it->parsed ? send_rows(d, it, 1) : send_dead_letter(d, it);
 }
 
 /* The statement says inserted, duplicate or collision (a row is there

@@ -24,6 +24,7 @@ struct db {
 	int suffix_digits;
 	int statement_timeout_ms; /* 0: none (the batch path waits for the database) */
 	int prepared;
+	int row_params; /* the insert statement's, once prepared */
 	uint64_t connects, reconnects;
 	char last_error[512];
 };
@@ -45,6 +46,12 @@ int db_ping(struct db *d, int timeout_ms);
 int db_schema_version(struct db *d);
 /* Applies pending migrations; 0, or -1 with the server's message and hint. */
 int db_migrate(struct db *d);
+
+/* The batch insert statement, from the record schema (the columns its
+ * fields feed) and match_suffix_digits: the number of parameters it takes
+ * (at most ROW_PARAMS_MAX), or -1 if it does not fit out. */
+#define ROW_PARAMS_MAX 40
+int db_insert_sql(char *out, size_t size, int suffix_digits);
 
 /* Writes every item (rows, or dead letters for unparsed ones) in one
  * transaction and fills in their outcomes: SINK_DOWN when the connection is

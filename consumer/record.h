@@ -9,23 +9,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "call_record_schema.h"
 #include "limits.h"
 #include "phone.h"
 
+/* Room for the text of every field that feeds a column (a unit test holds
+ * the schema's bounds to it). */
+#define CALL_ROW_COLUMNS_BYTES 1024
+
 struct call_row {
+	/* What the consumer reasons with. */
 	char pbx[128];
 	char call_id[200];
 	char direction[16];
 	char external_number[64];
 	char external_e164[PHONE_E164_MAX];
-	char extension[64];
-	char did[64];
-	char started_at[40];
 	char disposition[16];
 	char body[64];
 	long long duration, billsec;
 	int64_t started_ms, ended_ms;
+	/* What the row's columns receive: the text of each field the schema
+	 * maps to a column, at column_at[field] in columns (-1: NULL). */
+	int16_t column_at[RF_COUNT];
+	char columns[CALL_ROW_COLUMNS_BYTES];
 };
+
+/* The text a field's column receives (call_record_schema.h), as PostgreSQL
+ * reads it; NULL for a field absent, null or "", or one with no column. */
+const char *call_row_column(const struct call_row *r, enum record_field f);
 
 /* 0 and a row, or -1 with why in err; RECORD_BAD_TIMES (with err) when the
  * record is whole and well-formed but its times contradict each other. */

@@ -1,3 +1,5 @@
+#include "call_record_schema.h"
+#include "db.h"
 #include "migrations.h"
 #include "pg_array.h"
 #include "record.h"
@@ -32,6 +34,68 @@ void test_record_parse_good_and_body(void)
 	CHECK_EQ_STR(prefix, "pbx/site1");
 	CHECK(record_topic_prefix("pbx/calls/start", prefix, sizeof(prefix)) < 0);
 	CHECK(record_topic_prefix("/calls/hangup", prefix, sizeof(prefix)) < 0);
+}
+
+/* What each column receives comes from the schema: the field's text, NULL
+ * for "" or absent, and nothing for a field without a column. */
+void test_record_columns_follow_the_schema(void)
+{
+	struct phone_plan us;
+	struct call_row r;
+	char err[256];
+
+	phone_plan_init(&us, "1", "1", "011");
+	CHECK(record_parse(good, strlen(good), &us, &r, err, sizeof(err)) == 0);
+	CHECK_EQ_STR(call_row_column(&r, RF_CALL_ID), "lab:1795341833.0");
+	CHECK_EQ_STR(call_row_column(&r, RF_DURATION_S), "5");
+	CHECK_EQ_STR(call_row_column(&r, RF_STARTED_AT), "2026-01-01T00:00:02.532Z");
+	CHECK_EQ_STR(call_row_column(&r, RF_DID), "5551000");
+	CHECK(call_row_column(&r, RF_PBX) == NULL); /* no column */
+	static const char no_number[] =
+	    "{\"v\":1,\"call_id\":\"lab:1.1\",\"direction\":\"inbound\",\"external_number\":\"\","
+	    "\"started_at\":\"2026-01-01T00:00:02Z\",\"ended_at\":\"2026-01-01T00:00:02Z\","
+	    "\"duration_s\":0,\"billsec_s\":0,\"disposition\":\"NO ANSWER\"}";
+	CHECK(record_parse(no_number, strlen(no_number), &us, &r, err, sizeof(err)) == 0);
+	CHECK(call_row_column(&r, RF_EXTERNAL_NUMBER) == NULL);
+	CHECK(call_row_column(&r, RF_EXTENSION) == NULL);
+
+	/* Every column's longest text fits the row, and a list has no column. */
+	size_t bytes = 0;
+	for (int f = 0; f < RF_COUNT; f++) {
+		const struct record_field_def *d = &call_record_fields[f];
+		if (d->column == NULL)
+			continue;
+		CHECK(d->type != RT_STRINGS);
+		bytes += d->type == RT_INT ? 21 : d->type == RT_BOOL ? 6 : (size_t)d->max + 1;
+	}
+	CHECK(bytes <= CALL_ROW_COLUMNS_BYTES);
+}
+
+/* The insert statement names every column the schema gives, in its order,
+ * with one parameter each and the four the consumer derives. */
+void test_insert_sql_is_written_from_the_schema(void)
+{
+	char sql[8192];
+	int columns = 0;
+	const char *at = sql;
+
+	int n = db_insert_sql(sql, sizeof(sql), 9);
+	for (int f = 0; f < RF_COUNT; f++) {
+		const char *c = call_record_fields[f].column;
+		if (c == NULL)
+			continue;
+		columns++;
+		char want[64];
+		snprintf(want, sizeof(want), "r.%s, ", c);
+		const char *hit = strstr(at, want);
+		CHECK(hit != NULL);
+		at = hit ? hit : at;
+	}
+	CHECK_EQ_INT(n, columns + 4);
+	CHECK(n <= ROW_PARAMS_MAX);
+	CHECK(strstr(sql, "$13::text[])") != NULL);
+	CHECK(strstr(sql, "right(p.phone_e164, 9)") != NULL);
+	CHECK(db_insert_sql(sql, 200, 9) < 0); /* too small: refused, not cut */
 }
 
 void test_record_parse_rejects_with_reasons(void)
