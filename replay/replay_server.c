@@ -56,6 +56,7 @@ struct server {
 	int done;          /* every loop queued */
 	int done_reported; /* ... and written to the client: DONE said */
 	int64_t next_due_ms;
+	double due_carry_ms; /* below a millisecond, kept so a --pace under 1 ms adds up */
 	int64_t first_sent_ms;
 	uint64_t sent, bytes;
 	const struct recorded *answers;
@@ -483,7 +484,10 @@ static void advance(struct server *srv)
 		wait = 0;
 	if (next->first_of_capture && wait > 0)
 		say("GAP %llu", (unsigned long long)srv->played); /* quiet from now: between calls */
-	srv->next_due_ms += (int64_t)(o->pace >= 0 ? wait * 1000.0 : scaled_ms(srv, wait));
+	srv->due_carry_ms += o->pace >= 0 ? wait * 1000.0 : (double)scaled_ms(srv, wait);
+	int64_t whole = (int64_t)srv->due_carry_ms;
+	srv->next_due_ms += whole;
+	srv->due_carry_ms -= (double)whole;
 }
 
 /* --drop: the connection ends halfway through this event.  It comes again,
