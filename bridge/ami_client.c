@@ -163,6 +163,7 @@ static const char *const allowed_actions[] = {
     "ExtensionStateList",
     "DeviceStateList",
     "QueueStatus",
+    "ParkedCalls",
     "Getvar", /* CALLERID(num-pres) of a new call's caller leg */
 };
 

@@ -611,6 +611,51 @@ static void on_queue_event(struct pbx_state *s, const struct ami_msg *m, const c
 	}
 }
 
+/* ---- parked calls ---- */
+
+/* ParkedCall (parked, and each item of the ParkedCalls list), ParkedCallSwap
+ * (another channel took the space's call over): the space holds this call.
+ * UnParkedCall, ParkedCallTimeOut, ParkedCallGiveUp: the space is free. */
+static void on_parking_event(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
+{
+	char lot[ST_NAME], space[16], key[ST_NAME + 24];
+
+	get(m, "Parkinglot", lot, sizeof(lot));
+	get(m, "ParkingSpace", space, sizeof(space));
+	if (lot[0] == '\0' || space[0] == '\0')
+		return;
+	snprintf(key, sizeof(key), "%s@%s", space, lot);
+	if (strcmp(ev, "ParkedCall") != 0 && strcmp(ev, "ParkedCallSwap") != 0) {
+		struct st_entity *gone = pbx_state_find(s, ST_PARKED, key);
+		if (gone) {
+			gone->removed = 1;
+			gone->dirty = 1;
+		}
+		return;
+	}
+	struct st_entity *e = get_or_add(s, ST_PARKED, key);
+	if (e == NULL)
+		return;
+	struct st_parked *p = &e->u.parked, before = *p;
+	e->seen = 1;
+	copy(p->lot, sizeof(p->lot), lot);
+	copy(p->space, sizeof(p->space), space);
+	get(m, "ParkeeChannel", p->channel, sizeof(p->channel));
+	get(m, "ParkeeCallerIDNum", p->number, sizeof(p->number));
+	get(m, "ParkeeCallerIDName", p->name, sizeof(p->name));
+	get(m, "ParkeeLinkedid", p->linkedid, sizeof(p->linkedid));
+	/* The list repeats a call every resync: its start is kept, not moved
+	 * by a second of rounding each time. */
+	if (p->parked_ms == 0 || strcmp(before.channel, p->channel) != 0)
+		p->parked_ms = now_ms - num(m, "ParkingDuration") * 1000;
+	if (p->timeout_from_ms == 0 || strcmp(before.channel, p->channel) != 0) {
+		p->timeout_s = num(m, "ParkingTimeout");
+		p->timeout_from_ms = now_ms;
+	}
+	if (memcmp(&before, p, sizeof(before)) != 0)
+		e->dirty = 1;
+}
+
 static void on_fully_booted(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
 	(void)m;
@@ -640,6 +685,8 @@ static const struct {
     {"Registry", 0, on_registry},
     {"Queue", 1, on_queue_event},
     {"AgentComplete", 0, on_queue_event},
+    {"ParkedCall", 1, on_parking_event}, /* ParkedCall, ParkedCallSwap, ParkedCallTimeOut, ParkedCallGiveUp */
+    {"UnParkedCall", 0, on_parking_event},
     {"FullyBooted", 0, on_fully_booted},
 };
 

@@ -1,5 +1,6 @@
 /*
- * Live PBX state kept from AMI: extensions, trunks, queues, the system.
+ * Live PBX state kept from AMI: extensions, trunks, queues, parked calls,
+ * the system.
  * Filled by the responses to read-only actions after each login (and
  * every full resync), then kept current by events.  Active calls come from
  * the call tracker.  Bounded: at most ST_MAX_* entities of each kind.
@@ -15,13 +16,14 @@
 #define ST_MAX_EXTS     4000
 #define ST_MAX_TRUNKS   500
 #define ST_MAX_QUEUES   500
+#define ST_MAX_PARKED   500
 #define ST_MAX_CONTACTS 4
 #define ST_MAX_MEMBERS  64
 #define ST_MAX_CALLERS  64
 #define ST_NAME         64
 #define ST_URI          128
 
-enum st_kind { ST_EXT, ST_TRUNK, ST_QUEUE, ST_KINDS };
+enum st_kind { ST_EXT, ST_TRUNK, ST_QUEUE, ST_PARKED, ST_KINDS };
 
 struct st_contact {
 	char uri[ST_URI];
@@ -64,6 +66,15 @@ struct st_queue {
 	int ncallers;
 };
 
+/* A call waiting in a parking space (res_parking), keyed "<space>@<lot>". */
+struct st_parked {
+	char key[ST_NAME + 24], lot[ST_NAME], space[16];
+	char channel[ST_NAME], number[ST_NAME], name[ST_NAME], linkedid[ST_NAME];
+	int64_t parked_ms;   /* when it was parked */
+	long long timeout_s; /* left when last told, from timeout_from_ms */
+	int64_t timeout_from_ms;
+};
+
 struct st_entity {
 	enum st_kind kind;
 	unsigned char seen;  /* in the sync under way */
@@ -74,6 +85,7 @@ struct st_entity {
 		struct st_ext ext;
 		struct st_trunk trunk;
 		struct st_queue *q; /* big: allocated only for queues */
+		struct st_parked parked;
 	} u;
 };
 

@@ -46,6 +46,17 @@ static void queue_end(struct st_entity *e)
 	e->u.q = NULL;
 }
 
+static const char *parked_key(const struct st_entity *e)
+{
+	return e->u.parked.key;
+}
+
+static int parked_start(struct st_entity *e, const char *key)
+{
+	snprintf(e->u.parked.key, sizeof(e->u.parked.key), "%s", key);
+	return 0;
+}
+
 static void nothing_to_end(struct st_entity *e)
 {
 	(void)e;
@@ -58,6 +69,7 @@ static const char *const ext_lists[] = {"PJSIPShowEndpoints", "SIPpeers", "Exten
 static const char *const trunk_lists[] = {"PJSIPShowEndpoints", "SIPpeers", "PJSIPShowRegistrationsOutbound",
                                           "SIPshowregistry", NULL};
 static const char *const queue_lists[] = {"QueueStatus", NULL};
+static const char *const parked_lists[] = {"ParkedCalls", NULL};
 
 static const struct st_kind_desc kinds[ST_KINDS] = {
     [ST_EXT] = {"extensions", "state/extensions", ST_MAX_EXTS, ext_lists, ext_key, ext_start, nothing_to_end,
@@ -66,6 +78,8 @@ static const struct st_kind_desc kinds[ST_KINDS] = {
                   render_trunk},
     [ST_QUEUE] = {"queues", "state/queues", ST_MAX_QUEUES, queue_lists, queue_key, queue_start, queue_end,
                   render_queue},
+    [ST_PARKED] = {"parked", "state/parked", ST_MAX_PARKED, parked_lists, parked_key, parked_start, nothing_to_end,
+                   render_parked},
 };
 
 const struct st_kind_desc *st_kind(enum st_kind kind)

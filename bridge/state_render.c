@@ -43,9 +43,10 @@ const char *state_call_of_endpoint(const struct state_view *v, const char *endpo
 	return NULL;
 }
 
-/* A queue caller whose call is withheld (or not yet known not to be):
- * its number and name are not shown. */
-static int caller_hidden(const struct state_view *v, const char *channel)
+/* A caller whose call is withheld (or not yet known not to be): its
+ * number and name are not shown.  if_unknown: the answer for a channel the
+ * tracker does not hold. */
+static int caller_hidden(const struct state_view *v, const char *channel, int if_unknown)
 {
 	const struct call_tracker *t = v->calls;
 
@@ -54,7 +55,7 @@ static int caller_hidden(const struct state_view *v, const char *channel)
 			for (int j = 0; j < c->nch; j++)
 				if (strcmp(c->ch[j].name, channel) == 0)
 					return c->withheld || c->start_held;
-	return 0;
+	return if_unknown;
 }
 
 /* "sip:100@127.0.0.1:5071;ob" → ip 127.0.0.1, port 5071 */
@@ -137,7 +138,7 @@ void render_queue(struct jw *w, const struct state_view *v, const struct st_enti
 	jw_arr_begin(w);
 	for (int i = 0; i < q->ncallers; i++) {
 		jw_obj_begin(w);
-		int hidden = caller_hidden(v, q->callers[i].channel);
+		int hidden = caller_hidden(v, q->callers[i].channel, 0);
 		kv(w, "channel", q->callers[i].channel);
 		kv(w, "number", hidden ? NULL : q->callers[i].number);
 		kv(w, "name", hidden ? NULL : q->callers[i].name);
@@ -163,6 +164,29 @@ void render_queue(struct jw *w, const struct state_view *v, const struct st_enti
 	kint(w, "abandoned", q->abandoned);
 	kint(w, "holdtime_s", q->holdtime);
 	kint(w, "talktime_s", q->talktime);
+}
+
+void render_parked(struct jw *w, const struct state_view *v, const struct st_entity *e)
+{
+	const struct st_parked *p = &e->u.parked;
+	char call[128];
+	/* A parked call the tracker does not hold (parked before a restart, say)
+	 * may be withheld: not shown until it is known. */
+	int hidden = caller_hidden(v, p->channel, 1);
+
+	kv(w, "lot", p->lot);
+	kv(w, "space", p->space);
+	kv(w, "channel", p->channel);
+	kv(w, "number", hidden ? NULL : p->number);
+	kv(w, "name", hidden ? NULL : p->name);
+	int have_id = p->linkedid[0] && call_id_format(call, sizeof(call), v->pbx_id, p->linkedid) == 0;
+	kv(w, "call_id", have_id ? call : NULL);
+	ktime(w, "parked_at", p->parked_ms);
+	/* the PBX gives the call back to whoever parked it then */
+	if (p->timeout_s > 0)
+		ktime(w, "times_out_at", p->timeout_from_ms + p->timeout_s * 1000);
+	else
+		kv(w, "times_out_at", NULL);
 }
 
 void render_entity(struct jw *w, const struct state_view *v, const struct st_entity *e)

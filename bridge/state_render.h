@@ -21,6 +21,7 @@ void render_entity(struct jw *w, const struct state_view *v, const struct st_ent
 void render_extension(struct jw *w, const struct state_view *v, const struct st_entity *e);
 void render_trunk(struct jw *w, const struct state_view *v, const struct st_entity *e);
 void render_queue(struct jw *w, const struct state_view *v, const struct st_entity *e);
+void render_parked(struct jw *w, const struct state_view *v, const struct st_entity *e);
 void render_system(struct jw *w, const struct state_view *v);
 void render_calls(struct jw *w, const struct state_view *v);
 /* Everything: {"system":..., "extensions":{...}, "trunks":{...}, "queues":{...}, "calls":[...],

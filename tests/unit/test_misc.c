@@ -150,6 +150,8 @@ void test_ami_actions_are_read_only(void)
 	CHECK(ami_client_action(&c, "Originate", "Channel: PJSIP/100\r\n", NULL, NULL) < 0);
 	CHECK(ami_client_action(&c, "Command", NULL, NULL, NULL) < 0);
 	CHECK(ami_client_action(&c, "Hangup", NULL, NULL, NULL) < 0);
+	CHECK(ami_client_action(&c, "Park", "Channel: PJSIP/100-00000001\r\n", NULL, NULL) <
+	      0); /* ParkedCalls only lists */
 	log_set_level(LOG_LVL_ERROR);
 	CHECK(ami_client_action(&c, "CoreSettings", NULL, NULL, NULL) == 0);
 	ssize_t n = read(sv[1], out, sizeof(out) - 1);
