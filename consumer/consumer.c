@@ -268,48 +268,59 @@ static void count_outcomes(struct consumer *c, size_t n, int64_t now_wall)
 	}
 }
 
-static void sink_down(struct consumer *c)
+/* The first sink: the database, which decides the outcomes. */
+#define PRIMARY(c) (&(c)->sinks[0])
+
+static void sink_down(struct consumer *c, const struct sink *k)
 {
-	atomic_store(&c->m.db_up, 0);
+	atomic_store(k == PRIMARY(c) ? &c->m.db_up : &c->m.archive_up, 0);
+	c->sinks_up = 0;
 	int64_t delay = backoff_next(&c->db_backoff);
 	c->next_db_attempt_ms = clock_mono_ms() + delay;
-	log_warnx("%s: %s; records wait in the broker; retry in %lld ms", c->sink.name, c->sink.error(c->sink.ctx),
-	          (long long)delay);
+	log_warnx("%s: %s; records wait in the broker; retry in %lld ms", k->name, k->error(k->ctx), (long long)delay);
 }
 
-static int ensure_sink(struct consumer *c)
+static int ensure_sinks(struct consumer *c)
 {
-	int was_up = atomic_load(&c->m.db_up);
+	int was_up = c->sinks_up;
 
 	if (!was_up && clock_mono_ms() < c->next_db_attempt_ms)
 		return -1;
-	if (c->sink.open(c->sink.ctx) < 0) {
-		sink_down(c);
-		return -1;
+	for (size_t i = 0; i < c->nsinks; i++) {
+		struct sink *k = &c->sinks[i];
+		if (k->open(k->ctx) < 0) {
+			sink_down(c, k);
+			return -1;
+		}
 	}
 	if (!was_up) {
 		backoff_reset(&c->db_backoff);
-		atomic_store(&c->m.db_up, 1);
-		log_info("%s: connected", c->sink.name);
+		c->sinks_up = 1;
+		for (size_t i = 0; i < c->nsinks; i++)
+			log_info("%s: connected", c->sinks[i].name);
 	}
-	atomic_store(&c->m.db_reconnects, c->sink.reconnects(c->sink.ctx));
+	atomic_store(&c->m.db_up, 1);
+	atomic_store(&c->m.db_reconnects, PRIMARY(c)->reconnects(PRIMARY(c)->ctx));
+	atomic_store(&c->m.archive_up, c->nsinks > 1 ? 1 : 0);
 	return 0;
 }
 
-/* An item the sink refused: try each of the first n alone, the bad ones
- * as dead letters. */
+/* An item the first sink refused: try each of the first n alone, the
+ * bad ones as dead letters. */
 static enum sink_rc write_one_by_one(struct consumer *c, size_t n)
 {
+	const struct sink *k = PRIMARY(c);
+
 	for (size_t i = 0; i < n; i++) {
 		struct batch_item *it = &c->batch[i];
 		it->outcome = ITEM_PENDING;
-		enum sink_rc rc = c->sink.write(c->sink.ctx, it, 1);
+		enum sink_rc rc = k->write(k->ctx, it, 1);
 		if (rc == SINK_BAD_ITEM) {
 			it->parsed = 0;
 			if (it->error[0] == '\0')
-				snprintf(it->error, sizeof(it->error), "refused by the %s", c->sink.name);
+				snprintf(it->error, sizeof(it->error), "refused by the %s", k->name);
 			dead_letter(&c->dead, it, -1, clock_mono_ms());
-			rc = c->sink.write(c->sink.ctx, it, 1);
+			rc = k->write(k->ctx, it, 1);
 		}
 		if (rc != SINK_OK)
 			return rc;
@@ -329,22 +340,35 @@ static void commit_all(struct consumer *c)
 	} while (c->nbatch > 0 && c->nbatch < before);
 }
 
+/* The first n items into every sink: the first decides their outcomes,
+ * the copies follow it.  The sink that failed, or NULL. */
+static const struct sink *write_sinks(struct consumer *c, size_t n)
+{
+	for (size_t i = 0; i < c->nsinks; i++) {
+		const struct sink *k = &c->sinks[i];
+		int64_t t0 = clock_mono_ms();
+		enum sink_rc rc = k->write(k->ctx, c->batch, n);
+		log_debug("%s: batch of %zu written in %lld ms (rc %d)", k->name, n, (long long)(clock_mono_ms() - t0),
+		          (int)rc);
+		if (rc == SINK_BAD_ITEM && i == 0)
+			rc = write_one_by_one(c, n);
+		if (rc != SINK_OK)
+			return k;
+	}
+	return NULL;
+}
+
 static void commit_batch(struct consumer *c)
 {
-	if (c->nbatch == 0 || ensure_sink(c) < 0)
+	if (c->nbatch == 0 || ensure_sinks(c) < 0)
 		return;
 	parse_batch(c);
 	size_t n = c->nbatch < (size_t)c->s->batch_max ? c->nbatch : (size_t)c->s->batch_max;
-	int64_t t0 = clock_mono_ms();
-	enum sink_rc rc = c->sink.write(c->sink.ctx, c->batch, n);
-	log_debug("%s: batch of %zu written in %lld ms (rc %d)", c->sink.name, n, (long long)(clock_mono_ms() - t0),
-	          (int)rc);
-	if (rc == SINK_BAD_ITEM)
-		rc = write_one_by_one(c, n);
-	if (rc != SINK_OK) {
+	const struct sink *failed = write_sinks(c, n);
+	if (failed) {
 		for (size_t i = 0; i < c->nbatch; i++)
 			c->batch[i].outcome = ITEM_PENDING;
-		sink_down(c);
+		sink_down(c, failed);
 		return;
 	}
 	if (die_after_commit()) {
@@ -376,7 +400,11 @@ int consumer_init(struct consumer *c, struct consumer_settings *s, char *err, si
 	jw_init(&c->ack_json, 1 << 20);
 	backoff_init(&c->db_backoff, 500, s->mqtt.reconnect_max_ms, (uint32_t)clock_wall_ms());
 	db_init(&c->db, s->db_conninfo, s->db_password[0] ? s->db_password : NULL, s->suffix_digits);
-	db_sink(&c->db, &c->sink);
+	db_sink(&c->db, &c->sinks[c->nsinks++]);
+	c->sinks_up = 1; /* main waits for the database; a sink failing later is retried with back-off */
+	archive_init(&c->archive, s->archive_file);
+	if (s->archive_file)
+		archive_sink(&c->archive, &c->sinks[c->nsinks++]);
 	if (mqtt_link_init(&c->mqtt, &s->mqtt, &cb) < 0) {
 		snprintf(err, errsz, "mqtt: %s", c->mqtt.last_error);
 		return -1;
@@ -390,6 +418,7 @@ void consumer_free(struct consumer *c)
 	free(c->batch);
 	mqtt_link_free(&c->mqtt);
 	db_close(&c->db);
+	archive_close(&c->archive);
 	jw_free(&c->ack_json);
 }
 
@@ -414,7 +443,7 @@ void consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 		int64_t now = clock_mono_ms();
 		purge_tick(c, now);
 		int64_t wait = mqtt_link_tick(&c->mqtt, now);
-		if (c->nbatch > 0 && !atomic_load(&c->m.db_up)) {
+		if (c->nbatch > 0 && !c->sinks_up) { /* wake for the next try */
 			int64_t until = c->next_db_attempt_ms - now;
 			if (until < wait)
 				wait = until < 0 ? 0 : until;

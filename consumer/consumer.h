@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "archive_sink.h"
 #include "backoff.h"
 #include "consumer_config.h"
 #include "db.h"
@@ -31,13 +32,17 @@ struct consumer_metrics {
 	_Atomic uint64_t pending;              /* received, not yet committed */
 	_Atomic int64_t last_lag_ms;
 	_Atomic int mqtt_up, db_up;
+	_Atomic int archive_up; /* 1 while the archive file takes records (0 when none is set) */
 };
 
 struct consumer {
 	struct consumer_settings *s;
 	struct mqtt_link mqtt;
-	struct db db;     /* the sink's connection (the HTTP side has its own) */
-	struct sink sink; /* where records go: the database */
+	struct db db;                          /* the first sink's connection (the HTTP side has its own) */
+	struct archive archive;                /* the copy sink, when archive_file is set */
+	struct sink sinks[CONSUMER_MAX_SINKS]; /* where records go: the database, then the archive */
+	size_t nsinks;
+	int sinks_up; /* every sink open at the last try */
 	struct batch_item *batch;
 	size_t nbatch, cap;
 	struct backoff db_backoff;

@@ -28,6 +28,9 @@ const struct cfg_key consumer_keys[] = {
     CFG_S("phone_intl_prefix", "011", "home international prefix, meaning the number is international"),
     CFG_I("match_suffix_digits", "9", 0, 15, "match on the last N digits when no exact E.164 match (0: off)"),
     CFG_I("batch_max", "500", 1, BATCH_MAX, "most records committed in one transaction"),
+    CFG_S("archive_file", NULL,
+          "also append each committed call record to this file, one JSON line each, on disk before it is "
+          "acknowledged; unset: off"),
     CFG_I("retention_days", "90", 1, 36500, "days after which the raw record and dead letters are purged"),
     CFG_S("http_listen", "",
           "address:port of the HTTP API and web console (/healthz, /metrics, the console); empty: off"),
@@ -144,6 +147,13 @@ int consumer_settings_load(struct consumer_settings *s, const struct config *cfg
 	s->migrate_at_start = config_bool(cfg, "db_migrate");
 	s->retention_days = (int)config_int(cfg, "retention_days");
 	s->user = config_str(cfg, "user");
+	s->archive_file = config_str(cfg, "archive_file");
+	if (s->archive_file && s->archive_file[0] == '\0')
+		s->archive_file = NULL;
+	if (s->archive_file && s->archive_file[0] != '/') {
+		snprintf(err, errsz, "archive_file: an absolute path (the daemon may change directory)");
+		return -1;
+	}
 	return 0;
 }
 

@@ -29,7 +29,8 @@ struct consumer_settings {
 	int migrate_at_start;
 	int retention_days;
 	const char *user;
-	const char *http_listen; /* "127.0.0.1:8080", NULL: off */
+	const char *http_listen;  /* "127.0.0.1:8080", NULL: off */
+	const char *archive_file; /* NULL: off */
 	char http_host[64];
 	int http_port;
 };

@@ -164,6 +164,8 @@ static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *con
 	     (double)m->last_lag_ms / 1000.0},
 	    {"mqtt_connected", "gauge", "1 when connected to the broker", (double)m->mqtt_up},
 	    {"db_connected", "gauge", "1 when connected to PostgreSQL", (double)m->db_up},
+	    {"archive_ok", "gauge", "1 when the archive file takes records (0 when archive_file is not set)",
+	     (double)m->archive_up},
 	};
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]) && n < sizeof(out); i++)

@@ -2,8 +2,12 @@
  * Where the consumer's records go.  A sink writes a batch as one unit:
  * every item of it is in, or none is, and it fills in each item's outcome.
  * The consumer releases the MQTT acknowledgements only after SINK_OK.
- * PostgreSQL is the one sink today (db_sink in db.c); another (a webhook, a
- * second database) is a struct like it.
+ * The first sink (PostgreSQL, db_sink in db.c) decides the outcomes; the
+ * ones after it are copies (the archive file, archive_sink.c): they are
+ * given the batch once the first committed it, write the items it settled,
+ * and leave every outcome as it is.  A copy that fails holds the batch's
+ * acknowledgements back like the first would; the batch comes again, and
+ * the first sink then finds its rows there (duplicates, settled).
  */
 #ifndef PBXBUS_SINK_H
 #define PBXBUS_SINK_H
@@ -11,6 +15,8 @@
 #include <stddef.h>
 
 #include "batch_item.h"
+
+#define CONSUMER_MAX_SINKS 2
 
 enum sink_rc {
 	SINK_OK = 0,       /* written and committed: outcomes set */

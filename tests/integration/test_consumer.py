@@ -141,6 +141,50 @@ def test_fixture_calls_become_matched_rows_once():
         r.close()
 
 
+def archive_lines(path):
+    with open(path) as f:
+        return f.read().split("\n")
+
+
+def test_archive_file_copies_every_record_on_disk_before_the_ack():
+    # A second sink (consumer/archive_sink.c): its file missing holds the
+    # records back in the broker like a database that is down; a line cut
+    # by a crash is ended at the next open, so the next record has its own.
+    r = Rig(start=False)
+    archive = r.tmp.path + "/archive/calls.jsonl"
+    try:
+        r.consumer = r.new_consumer({"PBXBUS_ARCHIVE_FILE": archive}).start()
+        r.consumer.wait_log("subscribed to")
+        r.publish([record(i) for i in range(20)])
+        r.consumer.wait_log("archive: open " + archive + ": No such file or directory")
+        time.sleep(0.5)
+        assert r.rows() == 0 and r.acked_ids() == []  # nothing settled while a sink is down
+        os.mkdir(r.tmp.path + "/archive")
+        wait_for(lambda: len(set(r.acked_ids())) == 20, 30, "acks for all 20")
+        assert r.rows() == 20
+        lines = archive_lines(archive)
+        assert lines[-1] == "" and len(lines) == 21, lines[-3:]
+        assert sorted(json.loads(x)["call_id"] for x in lines[:-1]) == sorted(
+            "lab:1795400000.%d" % i for i in range(20))
+        assert r.consumer.stop() == 0
+        with open(archive, "a") as f:
+            f.write('{"v":1,"pbx":"la')  # a crash mid-line
+        r.consumer = r.new_consumer({"PBXBUS_ARCHIVE_FILE": archive}).start()
+        r.consumer.wait_log("subscribed to")
+        r.publish([record(i) for i in range(20, 25)] + [record(3)])  # one again: archived again, one row
+        wait_for(lambda: len(archive_lines(archive)) == 28, 30, "the new lines")
+        lines = archive_lines(archive)
+        assert lines[20] == '{"v":1,"pbx":"la' and lines[-1] == "", lines[19:]
+        assert [json.loads(x)["call_id"] for x in lines[21:-1]] == ["lab:1795400000.%d" % i for i in
+                                                                      (20, 21, 22, 23, 24, 3)]
+        assert r.rows() == 25
+        rc, out, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--check"],
+                                dict(r.env, PBXBUS_ARCHIVE_FILE="calls.jsonl"))
+        assert rc != 0 and "archive_file: an absolute path" in err, (rc, err)
+    finally:
+        r.close()
+
+
 def test_suffix_match_and_ambiguity():
     r = Rig()
     try:
