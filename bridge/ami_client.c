@@ -598,6 +598,12 @@ int64_t ami_client_tick(struct ami_client *c, int64_t now_ms)
 	return next > now_ms ? next - now_ms : 0;
 }
 
+int ami_client_login_settled(void *client)
+{
+	const struct ami_client *c = client;
+	return c->state == AMI_UP || (c->state == AMI_DISCONNECTED && c->connects > 0);
+}
+
 int ami_client_run_until(struct ami_client *c, int (*pred)(void *arg), void *arg, int64_t timeout_ms)
 {
 	int64_t end = clock_mono_ms() + timeout_ms;

@@ -120,5 +120,8 @@ const char *ami_state_name(enum ami_state st);
 
 /* Blocking helper for --check/--collect: run until pred(arg) or timeout. */
 int ami_client_run_until(struct ami_client *c, int (*pred)(void *arg), void *arg, int64_t timeout_ms);
+/* A predicate for it, arg the client: logged in, or an attempt was made
+ * and ended (refused, unreachable, the connection lost). */
+int ami_client_login_settled(void *client);
 
 #endif

@@ -292,18 +292,11 @@ static void collection_free(struct collection *c)
 	glob_list_free(&c->phones);
 }
 
-/* Logged in, or the first attempt failed. */
-static int login_over(void *arg)
-{
-	const struct ami_client *ami = arg;
-	return ami->state == AMI_UP || (ami->state == AMI_DISCONNECTED && ami->connects > 0);
-}
-
 static int collect_login(struct bridge_settings *s, struct ami_client *ami)
 {
 	int64_t timeout = s->ami.connect_timeout_ms + s->ami.action_timeout_ms + 2000;
 
-	if (ami_client_run_until(ami, login_over, ami, timeout) == 0 && ami->state == AMI_UP)
+	if (ami_client_run_until(ami, ami_client_login_settled, ami, timeout) == 0 && ami->state == AMI_UP)
 		return 0;
 	fprintf(stderr, "pbxbus-bridge: cannot reach the PBX at %s:%d: %s\n", s->ami.host, s->ami.port,
 	        ami->last_error[0] ? ami->last_error : "timed out");

@@ -140,7 +140,7 @@ static void grow_table(struct call_tracker *t)
 }
 
 /* Something happened to c: it is written to the journal in this round. */
-static void touch(struct call_tracker *t, struct call *c, int64_t now_ms)
+void ct_touch(struct call_tracker *t, struct call *c, int64_t now_ms)
 {
 	c->last_event_ms = now_ms;
 	if (!c->journal_dirty && t->o.journal) {
@@ -162,7 +162,7 @@ struct call *ct_new_call(struct call_tracker *t, const char *linkedid, int64_t n
 		return NULL;
 	memcpy(c->linkedid, linkedid, strlen(linkedid) + 1);
 	c->started_ms = now_ms;
-	touch(t, c, now_ms);
+	ct_touch(t, c, now_ms);
 	c->clock_provisional = t->clock_provisional != 0;
 	struct call **p = ct_slot_of(t, linkedid);
 	c->next = *p;
@@ -183,7 +183,7 @@ static void remove_call(struct call_tracker *t, struct call *c)
 	ct_free_call(c);
 }
 
-static struct ct_channel *find_channel(struct call *c, const char *uniqueid)
+struct ct_channel *ct_find_channel(struct call *c, const char *uniqueid)
 {
 	for (int i = 0; i < c->nch; i++)
 		if (strcmp(c->ch[i].uniqueid, uniqueid) == 0)
@@ -426,7 +426,7 @@ struct ct_channel *ct_new_channel(struct call_tracker *t, struct call *c)
 	return ch;
 }
 
-static struct ct_channel *add_channel(struct call_tracker *t, struct call *c, const struct ami_msg *m)
+struct ct_channel *ct_add_channel(struct call_tracker *t, struct call *c, const struct ami_msg *m)
 {
 	char uid[CT_ID_MAX] = {0}, context[CT_NAME_MAX]; /* whole buffers are copied: zeroed */
 	struct ct_channel *ch = ct_new_channel(t, c);
@@ -496,7 +496,7 @@ void call_tracker_presentation(struct call_tracker *t, const char *linkedid, con
 
 /* A call's first channel: its caller is presented as it arrived, and the
  * PBX is asked whether that presentation is restricted. */
-static void first_channel(struct call_tracker *t, struct call *c, const struct ami_msg *m, int64_t now_ms)
+void ct_first_channel(struct call_tracker *t, struct call *c, const struct ami_msg *m, int64_t now_ms)
 {
 	note_caller(t, c, m);
 	if (t->o.ask_presentation && !c->ch[0].is_local)
@@ -535,7 +535,7 @@ static const struct ct_channel *connected_person(const struct call *c)
 	return NULL;
 }
 
-static void check_answer(struct call_tracker *t, struct call *c, int64_t now_ms)
+void ct_check_answer(struct call_tracker *t, struct call *c, int64_t now_ms)
 {
 	judge_channels(t, c);
 	const struct ct_channel *p = connected_person(c);
@@ -591,7 +591,7 @@ static void note_dial_answer(struct call *c, const struct ami_msg *m, int64_t no
 	char uid[CT_ID_MAX], name[CT_NAME_MAX], endpoint[CT_ENDPOINT_MAX] = {0};
 	int is_local = 0;
 
-	if (c->dial_answered_by[0] || find_channel(c, get(m, "DestUniqueid", uid, sizeof(uid))) != NULL)
+	if (c->dial_answered_by[0] || ct_find_channel(c, get(m, "DestUniqueid", uid, sizeof(uid))) != NULL)
 		return;
 	ct_channel_endpoint(get(m, "DestChannel", name, sizeof(name)), endpoint, sizeof(endpoint), &is_local);
 	if (is_local || endpoint[0] == '\0')
@@ -614,7 +614,7 @@ static void on_dial_end(struct call *c, const struct ami_msg *m, int64_t now_ms)
 		c->dial_unavail = 1;
 }
 
-static int all_gone(const struct call *c)
+int ct_all_gone(const struct call *c)
 {
 	for (int i = 0; i < c->nch; i++)
 		if (!c->ch[i].gone)
@@ -635,9 +635,9 @@ static void on_hangup(struct call_tracker *t, struct call *c, struct ct_channel 
 	v = strtoll(cause, &end, 10);
 	ch->cause = (*cause && *end == '\0' && v >= 0 && v < 1000) ? (int)v : 0;
 	get(m, "Cause-txt", ch->cause_txt, sizeof(ch->cause_txt));
-	if (all_gone(c) && c->legs <= c->nch)
+	if (ct_all_gone(c) && c->legs <= c->nch)
 		ct_finish(t, c, now_ms, 0);
-	else if (all_gone(c))
+	else if (ct_all_gone(c))
 		ct_finish(t, c, now_ms, 1); /* channels beyond the cap were not followed */
 }
 
@@ -658,14 +658,14 @@ static struct ct_channel *adopt_moved(struct call_tracker *t, struct call *to, c
 	for (size_t i = 0; i < t->nbuckets && t->ncalls > 1 && seen < t->ncalls; i++) {
 		for (struct call *from = t->buckets[i]; from; from = from->next) {
 			seen++;
-			struct ct_channel *old = from == to ? NULL : find_channel(from, uid);
+			struct ct_channel *old = from == to ? NULL : ct_find_channel(from, uid);
 			if (old == NULL || old->gone)
 				continue;
 			struct ct_channel moved = *old;
 			old->gone = 1;
 			old->bridge[0] = '\0';
-			touch(t, from, now_ms);
-			if (all_gone(from))
+			ct_touch(t, from, now_ms);
+			if (ct_all_gone(from))
 				ct_finish(t, from, now_ms, from->legs > from->nch);
 			struct ct_channel *ch = ct_new_channel(t, to);
 			if (ch != NULL)
@@ -797,7 +797,7 @@ void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t
 	struct call *c = call_for(t, m, kind, now_ms);
 	if (c == NULL)
 		return;
-	touch(t, c, now_ms);
+	ct_touch(t, c, now_ms);
 	if (kind == EV_TRANSFER) {
 		c->transferred = 1;
 		return;
@@ -807,17 +807,17 @@ void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t
 			get(m, "Queue", c->queue, sizeof(c->queue));
 		return;
 	}
-	struct ct_channel *ch = find_channel(c, get(m, "Uniqueid", uid, sizeof(uid)));
+	struct ct_channel *ch = ct_find_channel(c, get(m, "Uniqueid", uid, sizeof(uid)));
 	int first = c->nch == 0;
 	if (ch == NULL && kind != EV_NEWCHANNEL && (ch = adopt_moved(t, c, uid, now_ms)) != NULL) {
 		if (first)
 			hold_start(t, c, now_ms);
-		check_answer(t, c, now_ms);
+		ct_check_answer(t, c, now_ms);
 	}
 	if (ch == NULL && kind != EV_HANGUP) {
-		ch = add_channel(t, c, m);
+		ch = ct_add_channel(t, c, m);
 		if (ch && first) {
-			first_channel(t, c, m, now_ms);
+			ct_first_channel(t, c, m, now_ms);
 		}
 	}
 	if (ch == NULL)
@@ -838,7 +838,7 @@ void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t
 		break;
 	case EV_BRIDGEENTER:
 		get(m, "BridgeUniqueid", ch->bridge, sizeof(ch->bridge));
-		check_answer(t, c, now_ms);
+		ct_check_answer(t, c, now_ms);
 		break;
 	case EV_BRIDGELEAVE:
 		if (strcmp(ch->bridge, get(m, "BridgeUniqueid", bridge, sizeof(bridge))) == 0)
@@ -878,118 +878,6 @@ void call_tracker_clock_confirmed(struct call_tracker *t, int64_t moved_ms)
 			c->started_ms += moved_ms;
 			c->answered_ms += c->answered ? moved_ms : 0;
 			c->last_event_ms += moved_ms;
-		}
-	}
-}
-
-void call_tracker_sync_begin(struct call_tracker *t)
-{
-	t->syncing = 1;
-	for (size_t i = 0; i < t->nbuckets; i++)
-		for (struct call *c = t->buckets[i]; c; c = c->next)
-			for (int j = 0; j < c->nch; j++)
-				c->ch[j].seen_in_sync = 0;
-}
-
-/* CoreShowChannel "Duration: 00:01:05" → ms; 0 when absent or malformed. */
-static int64_t channel_age_ms(const struct ami_msg *m)
-{
-	char d[16];
-	unsigned h, mi, se;
-	char extra;
-
-	if (sscanf(get(m, "Duration", d, sizeof(d)), "%u:%u:%u%c", &h, &mi, &se, &extra) != 3 || mi > 59 || se > 59 ||
-	    h > 100000)
-		return 0;
-	return ((int64_t)h * 3600 + mi * 60 + se) * 1000;
-}
-
-/* A channel we knew, still up: if it was bridged while we were away and
- * that answered the call, the answer is dated when we noticed, and the
- * record says it is partial (its answer time is not the PBX's). */
-static void still_up(struct call_tracker *t, struct call *c, struct ct_channel *ch, const struct ami_msg *m,
-                     int64_t now_ms)
-{
-	char bridge[CT_ID_MAX] = {0};
-
-	ch->seen_in_sync = 1;
-	if (strcmp(get(m, "BridgeId", bridge, sizeof(bridge)), ch->bridge) == 0)
-		return;
-	memcpy(ch->bridge, bridge, sizeof(ch->bridge));
-	touch(t, c, c->last_event_ms);
-	int was_answered = c->answered;
-	check_answer(t, c, now_ms);
-	if (c->answered && !was_answered)
-		c->partial = 1;
-}
-
-void call_tracker_sync_channel(struct call_tracker *t, const struct ami_msg *m, int64_t now_ms)
-{
-	char uid[CT_ID_MAX], lid[CT_ID_MAX];
-	struct ct_channel *ch = NULL;
-
-	if (get(m, "Uniqueid", uid, sizeof(uid))[0] == '\0' || get(m, "Linkedid", lid, sizeof(lid))[0] == '\0' ||
-	    !ct_linkedid_ok(lid))
-		return;
-	struct call *c = *ct_slot_of(t, lid);
-	if (c != NULL && (ch = find_channel(c, uid)) != NULL) {
-		still_up(t, c, ch, m, now_ms);
-		return;
-	}
-	/* A channel born while we were away: its call is known only in part. */
-	if (c == NULL) {
-		if ((c = ct_new_call(t, lid, now_ms - channel_age_ms(m))) == NULL)
-			return;
-		t->calls_seen_late++;
-	}
-	c->partial = 1;
-	int first = c->nch == 0;
-	if ((ch = add_channel(t, c, m)) == NULL)
-		return;
-	get(m, "BridgeId", ch->bridge, sizeof(ch->bridge));
-	if (first) {
-		first_channel(t, c, m, now_ms);
-	}
-	if (ch->bridge[0])
-		check_answer(t, c, now_ms);
-}
-
-/* Channels that vanished while we were away hung up unseen: their calls
- * lost events, and calls left with no channel are closed, partial, ended
- * when we noticed (docs/topics.md: the end lies between the start of the
- * gap and then). */
-void call_tracker_sync_lost(struct call_tracker *t)
-{
-	t->syncing = 0;
-}
-
-void call_tracker_sync_end(struct call_tracker *t, int64_t now_ms)
-{
-	if (!t->syncing)
-		return;
-	t->syncing = 0;
-	for (size_t i = 0; i < t->nbuckets; i++) {
-		for (struct call *c = t->buckets[i], *next; c; c = next) {
-			next = c->next;
-			int lost = 0;
-			for (int j = 0; j < c->nch; j++) {
-				if (!c->ch[j].gone && !c->ch[j].seen_in_sync) {
-					c->ch[j].gone = 1;
-					c->ch[j].bridge[0] = '\0';
-					lost = 1;
-				}
-			}
-			if (lost && all_gone(c) && t->o.hold_for_cdr) {
-				/* ended while we were away: the PBX's CDR completes it */
-				c->awaiting_cdr = 1;
-				c->ended_ms = now_ms;
-				touch(t, c, c->last_event_ms);
-				continue;
-			}
-			if (lost)
-				c->partial = 1;
-			if (all_gone(c))
-				ct_finish(t, c, now_ms, 1);
 		}
 	}
 }

@@ -1,8 +1,9 @@
 /*
  * The call tracker's own parts, shared by its files and nothing else:
- * call_tracker.c (live events, the table of calls), call_image.c (a call
- * as the journal holds it, and its restore) and call_from_cdr.c (calls
- * made or completed from the PBX's CDR store).  Not for the bridge: it
+ * call_tracker.c (live events, the table of calls), call_sync.c (the
+ * channel list after a gap), call_image.c (a call as the journal holds it,
+ * and its restore) and call_from_cdr.c (calls made or completed from the
+ * PBX's CDR store).  Not for the bridge: it
  * uses call_tracker.h.
  */
 #ifndef PBXBUS_CALL_TRACKER_INTERNAL_H
@@ -26,6 +27,17 @@ struct ct_channel *ct_new_channel(struct call_tracker *t, struct call *c);
 struct ct_channel *ct_find_channel_named(struct call *c, const char *name);
 void ct_channel_endpoint(const char *name, char *out, size_t size, int *is_local);
 int ct_channel_is_trunk(const struct call_tracker *t, const struct ct_channel *ch);
+/* Something happened to c: it is written to the journal in this round. */
+void ct_touch(struct call_tracker *t, struct call *c, int64_t now_ms);
+/* A channel of c by Uniqueid; one added from an event or list item (NULL
+ * past the cap); the call's first channel, its caller leg, noted. */
+struct ct_channel *ct_find_channel(struct call *c, const char *uniqueid);
+struct ct_channel *ct_add_channel(struct call_tracker *t, struct call *c, const struct ami_msg *m);
+void ct_first_channel(struct call_tracker *t, struct call *c, const struct ami_msg *m, int64_t now_ms);
+/* Answered now, if a person is connected (calls/answer goes out once). */
+void ct_check_answer(struct call_tracker *t, struct call *c, int64_t now_ms);
+/* Has every channel of c hung up? */
+int ct_all_gone(const struct call *c);
 /* An extension rung (once). */
 void ct_add_rung(struct call *c, const struct ct_channel *ch);
 /* A caller number that is a withheld word ("anonymous", "Restricted", ...). */

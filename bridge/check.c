@@ -28,12 +28,6 @@ static int ami_attempt_over(void *arg)
 	return x->ami->state >= AMI_BANNER || (x->ami->state == AMI_DISCONNECTED && x->ami->connects > 0);
 }
 
-static int login_over(void *arg)
-{
-	struct check_ctx *x = arg;
-	return x->ami->state == AMI_UP || x->ami->state == AMI_DISCONNECTED;
-}
-
 static int answered(void *arg)
 {
 	struct check_ctx *x = arg;
@@ -96,7 +90,7 @@ static int check_ami(struct bridge_settings *s)
 	}
 	step(1, line, NULL);
 	snprintf(line, sizeof(line), "AMI login as %s (%s)", s->ami.username, s->ami.auth_md5 ? "md5" : "plain");
-	ami_client_run_until(&ami, login_over, &x, s->ami.connect_timeout_ms + 1000);
+	ami_client_run_until(&ami, ami_client_login_settled, &ami, s->ami.connect_timeout_ms + 1000);
 	if (ami.state != AMI_UP) {
 		step(0, line, ami.last_error[0] ? ami.last_error : "timed out");
 		goto out;

@@ -438,30 +438,38 @@ static void drive_alone(struct mqtt_link *l)
 		mqtt_link_handle(l, pfd.revents, clock_mono_ms());
 }
 
-int mqtt_link_wait_connected(struct mqtt_link *l, int timeout_ms)
+int mqtt_link_run_until(struct mqtt_link *l, int (*pred)(void *arg), void *arg, int timeout_ms)
 {
 	int64_t end = clock_mono_ms() + timeout_ms;
 
-	while (!l->connected && clock_mono_ms() < end) {
+	while (!pred(arg) && clock_mono_ms() < end)
 		drive_alone(l);
-		if (!l->connected && l->last_error[0] && !mqtt_link_socket_open(l))
-			break; /* refused or unreachable: said in last_error */
-	}
+	return pred(arg) ? 0 : -1;
+}
+
+/* Up, or refused or unreachable (said in last_error). */
+static int connect_settled(void *arg)
+{
+	struct mqtt_link *l = arg;
+	return l->connected || (l->last_error[0] && !mqtt_link_socket_open(l));
+}
+
+int mqtt_link_wait_connected(struct mqtt_link *l, int timeout_ms)
+{
+	mqtt_link_run_until(l, connect_settled, l, timeout_ms);
 	return l->connected ? 0 : -1;
+}
+
+/* Nothing held back, or no connection to write it on. */
+static int flushed(void *arg)
+{
+	const struct mqtt_link *l = arg;
+	return !l->connected || l->held_msgs == 0;
 }
 
 void mqtt_link_flush(struct mqtt_link *l, int timeout_ms)
 {
-	int64_t end = clock_mono_ms() + timeout_ms;
-
-	while (l->connected && l->held_msgs > 0 && clock_mono_ms() < end) {
-		struct pollfd pfd;
-		mqtt_link_pollfd(l, &pfd);
-		if (pfd.fd < 0)
-			break;
-		if (poll(&pfd, 1, 50) > 0)
-			mqtt_link_handle(l, pfd.revents, clock_mono_ms());
-	}
+	mqtt_link_run_until(l, flushed, l, timeout_ms);
 }
 
 void mqtt_link_disconnect(struct mqtt_link *l)

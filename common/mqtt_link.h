@@ -107,6 +107,10 @@ enum mqtt_rc mqtt_link_publish(struct mqtt_link *l, int *mid, const char *topic,
                                int retain);
 enum mqtt_rc mqtt_link_subscribe(struct mqtt_link *l, const char *pattern, int qos);
 
+/* Drives the link alone (its timers and socket, 50 ms a round) until
+ * pred(arg) holds (0) or timeout_ms passed (-1): the one waiting loop of
+ * the --check steps and of a flush, as ami_client_run_until is AMI's. */
+int mqtt_link_run_until(struct mqtt_link *l, int (*pred)(void *arg), void *arg, int timeout_ms);
 /* Drives the link until it is connected (0), or until the first attempt
  * failed or timeout_ms passed (-1; last_error says why, empty when it
  * timed out).  For the --check steps, before any other socket matters. */
