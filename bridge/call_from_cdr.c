@@ -105,10 +105,25 @@ static int64_t cdr_end(const struct cdr_row *rows, size_t n)
 	return end;
 }
 
+/* How far the start we heard is past the CDR's: its calldate is the same
+ * moment cut to the second, so its times are put on our start (else the
+ * record's duration could come out a second short: a start to the
+ * millisecond, an end to the second).  0 when the two are not that. */
+static int64_t cdr_shift(const struct call *c, const struct cdr_row *rows, size_t n)
+{
+	int64_t first = rows[0].start_ms;
+	for (size_t i = 1; i < n; i++)
+		if (rows[i].start_ms < first)
+			first = rows[i].start_ms;
+	int64_t shift = c->started_ms - first;
+	return shift >= 0 && shift < 1000 ? shift : 0;
+}
+
 /* A call we knew, which ended while we were away: its end, answer and
  * dial results from the CDR; then it is whole. */
 static void cdr_complete(struct call_tracker *t, struct call *c, const struct cdr_row *rows, size_t n)
 {
+	int64_t shift = cdr_shift(c, rows, n);
 	int was_answered = c->answered;
 	int64_t answered_ms = c->answered_ms;
 	char answered_by[CT_ENDPOINT_MAX];
@@ -120,9 +135,11 @@ static void cdr_complete(struct call_tracker *t, struct call *c, const struct cd
 		c->answered_ms = answered_ms;
 		if (answered_by[0] && c->answered_by[0] == '\0')
 			memcpy(c->answered_by, answered_by, sizeof(c->answered_by));
+	} else if (c->answered) {
+		c->answered_ms += shift;
 	}
 	c->awaiting_cdr = 0;
-	ct_finish(t, c, cdr_end(rows, n), 0);
+	ct_finish(t, c, cdr_end(rows, n) + shift, 0);
 }
 
 enum cdr_outcome call_tracker_cdr_call(struct call_tracker *t, const struct cdr_row *rows, size_t n, int64_t now_ms)
