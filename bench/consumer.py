@@ -4,7 +4,8 @@
 at 50 records/s.  PostgreSQL runs with fsync on; the broker with
 max_inflight_messages 1000 as deploy/ ships it (MAX_INFLIGHT=20 to compare).
 BENCH_LOG_LEVEL=debug also reports the transactions' sizes; ROWS sets how
-many records are drained."""
+many records are drained.  Then the ceiling in the same run, and two
+consumers in a shared group (shared_group) draining the same number."""
 import json
 import os
 import subprocess
@@ -89,6 +90,7 @@ def main():
     ceiling = int(rows) / float(csecs)
     print("consumer: ceiling %d rows in %s s = %.0f rows/s (straight into PostgreSQL); the consumer reached "
           "%.2fx of it" % (int(rows), csecs, ceiling, (N / secs) / ceiling))
+
     consumer = Daemon(tmp, "pbxbus-consumer", env, ["-c", "/dev/null"]).start()
     time.sleep(1)
 
@@ -108,6 +110,29 @@ def main():
     p50, p99 = (float(x) for x in lat.strip("{}").split(","))
     print("consumer: latency publish -> committed row at 50 records/s: p50 %.1f ms, p99 %.1f ms" % (p50, p99))
     consumer.stop()
+
+    # The way to scale past one session: two consumers in a shared group
+    # (shared_group), each with its own MQTT session and database
+    # connection, the same records drained again.
+    pg.psql("TRUNCATE crm_comms_log")
+    group = [Daemon(tmp, "pbxbus-consumer", dict(env, PBXBUS_CONSUMER_ID="bench-%d" % k, PBXBUS_SHARED_GROUP="bench"),
+                    ["-c", "/dev/null"]).start() for k in (1, 2)]
+    time.sleep(1.5)  # their sessions and the shared subscription exist
+    for d in group:
+        d.stop()
+    for start in range(0, N, 10000):
+        subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t", "pbx/calls/hangup", "-l"],
+                       input="\n".join(record(i, now + 2000) for i in range(start, min(N, start + 10000))) + "\n",
+                       text=True, timeout=300, check=True)
+    t0 = time.time()
+    group = [d.start() for d in group]
+    wait_for(lambda: int(pg.psql("SELECT count(*) FROM crm_comms_log")) >= N, 300, "rows")
+    gsecs = time.time() - t0
+    for d in group:
+        d.stop()
+    print("consumer: two in a shared group, %d rows in %.2f s = %.0f rows/s: %.2fx of the ceiling"
+          % (N, gsecs, N / gsecs, (N / gsecs) / ceiling))
+
     broker.stop()
     pg.stop("immediate")
     tmp.cleanup()

@@ -13,10 +13,10 @@
 
 /* One field against the schema (common/call_record_schema.h): absent or
  * null only where a hangup record may leave it so, else of its type and
- * within its bounds.  *out is the value, NULL when absent or null. */
-static int check_field(const cJSON *o, const struct record_field_def *d, const cJSON **out, char *err, size_t errsz)
+ * within its bounds.  v is the record's value (NULL when absent); *out is
+ * it, or NULL when absent or null. */
+static int check_field(const cJSON *v, const struct record_field_def *d, const cJSON **out, char *err, size_t errsz)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, d->key);
 	const cJSON *item;
 
 	*out = NULL;
@@ -100,22 +100,45 @@ void record_body(const char *direction, const char *disposition, long long secon
 		snprintf(out, size, "No answer");
 }
 
-/* Each key once (cJSON reads the first of two, PostgreSQL's jsonb keeps the
- * last: the row and its raw record would disagree), and not too many. */
-static int check_keys(const cJSON *o, char *err, size_t errsz)
+/* The schema field a key names, or -1.  Our bridge writes the keys in the
+ * schema's order, so the field after the last one found is tried first:
+ * one comparison per key, where a lookup per field (cJSON's) was a scan of
+ * the keys and a fifth of the consumer's CPU. */
+static int field_of(const char *key, int hint)
 {
-	int n = 0;
+	if (hint < RF_COUNT && strcmp(call_record_fields[hint].key, key) == 0)
+		return hint;
+	for (int f = 0; f < RF_COUNT; f++)
+		if (call_record_fields[f].key[0] == key[0] && strcmp(call_record_fields[f].key, key) == 0)
+			return f;
+	return -1;
+}
 
+/* Each key bound to its field in one pass.  Each key once (cJSON reads the
+ * first of two, PostgreSQL's jsonb keeps the last: the row and its raw
+ * record would disagree), and not too many.  val[f] NULL: absent. */
+static int bind_keys(const cJSON *o, const cJSON *val[RF_COUNT], char *err, size_t errsz)
+{
+	int n = 0, next = 0;
+
+	for (int f = 0; f < RF_COUNT; f++)
+		val[f] = NULL;
 	for (const cJSON *a = o->child; a; a = a->next, n++) {
 		if (n >= RECORD_MAX_KEYS) {
 			snprintf(err, errsz, "more than %d keys", RECORD_MAX_KEYS);
 			return -1;
 		}
-		for (const cJSON *b = a->next; b; b = b->next) {
-			if (strcmp(a->string, b->string) == 0) {
-				snprintf(err, errsz, "duplicate key %.64s", a->string);
-				return -1;
-			}
+		int f = field_of(a->string, next);
+		int again = f >= 0 && val[f] != NULL;
+		for (const cJSON *b = o->child; f < 0 && b != a && !again; b = b->next)
+			again = strcmp(a->string, b->string) == 0; /* a key the schema does not name */
+		if (again) {
+			snprintf(err, errsz, "duplicate key %.64s", a->string);
+			return -1;
+		}
+		if (f >= 0) {
+			val[f] = a;
+			next = f + 1;
 		}
 	}
 	return 0;
@@ -163,8 +186,10 @@ static int check_fields(const cJSON *o, const struct phone_plan *plan, struct ca
 	const cJSON *val[RF_COUNT];
 	char started[40], ended[40];
 
+	if (bind_keys(o, val, err, errsz) < 0)
+		return -1;
 	for (int f = 0; f < RF_COUNT; f++)
-		if (check_field(o, &call_record_fields[f], &val[f], err, errsz) < 0)
+		if (check_field(val[f], &call_record_fields[f], &val[f], err, errsz) < 0)
 			return -1;
 	if (val[RF_V]->valuedouble != CALL_RECORD_VERSION) {
 		snprintf(err, errsz, "unsupported record version %lld", (long long)val[RF_V]->valuedouble);
@@ -229,7 +254,7 @@ int record_parse(const char *payload, size_t len, const struct phone_plan *plan,
 		cJSON_Delete(o);
 		return -1;
 	}
-	int rc = check_keys(o, err, errsz) < 0 ? -1 : check_fields(o, plan, row, err, errsz);
+	int rc = check_fields(o, plan, row, err, errsz);
 	cJSON_Delete(o);
 	return rc;
 }

@@ -38,6 +38,26 @@ void test_record_parse_good_and_body(void)
 
 /* What each column receives comes from the schema: the field's text, NULL
  * for "" or absent, and nothing for a field without a column. */
+/* Keys in any order are bound to their fields (the bridge writes the
+ * schema's order; another writer need not). */
+void test_record_keys_in_any_order(void)
+{
+	struct phone_plan us;
+	struct call_row r;
+	char err[256];
+	static const char reversed[] =
+	    "{\"disposition\":\"ANSWERED\",\"billsec_s\":3,\"duration_s\":5,\"ended_at\":\"2026-01-01T00:00:07.557Z\","
+	    "\"started_at\":\"2026-01-01T00:00:02.532Z\",\"extra\":[1],\"did\":\"5551000\",\"extension\":\"100\","
+	    "\"external_number\":\"15559876543\",\"direction\":\"inbound\",\"call_id\":\"lab:1795341833.0\","
+	    "\"pbx\":\"lab\",\"v\":1}";
+
+	phone_plan_init(&us, "1", "1", "011");
+	CHECK(record_parse(reversed, strlen(reversed), &us, &r, err, sizeof(err)) == 0);
+	CHECK_EQ_STR(r.call_id, "lab:1795341833.0");
+	CHECK_EQ_STR(r.body, "Call duration: 3s");
+	CHECK_EQ_STR(call_row_column(&r, RF_EXTENSION), "100");
+}
+
 void test_record_columns_follow_the_schema(void)
 {
 	struct phone_plan us;
@@ -116,6 +136,8 @@ void test_record_parse_rejects_with_reasons(void)
 	    {"{\"v\":1,\"call_id\":\"x:\\u0000\"}", "\\u0000"},
 	    {"{\"v\":1,\"call_id\":\"\xff\"}", "valid UTF-8"},
 	    {"{\"v\":1,\"call_id\":\"lab:1.1\",\"call_id\":\"lab:1.2\"}", "duplicate key call_id"}, /* audit L9 */
+	    {"{\"call_id\":\"lab:1.1\",\"v\":1,\"x\":1,\"call_id\":\"lab:1.2\"}", "duplicate key call_id"},
+	    {"{\"v\":1,\"x\":1,\"call_id\":\"lab:1.1\",\"x\":2}", "duplicate key x"}, /* not in the schema */
 	};
 	phone_plan_init(&us, "1", "1", "011");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
