@@ -31,7 +31,13 @@
  * repeats is sent as one statement per row, in order.
  */
 #define DERIVED_PARAMS 4
-static const char *const derived_columns[DERIVED_PARAMS] = {"external_e164", "body", "raw", "topic"};
+/* What the consumer adds to a row, in parameter order after the schema's
+ * columns: the name it has in r, and how it is inserted (NULL: it is not a
+ * column, only used by the statement). */
+static const struct {
+	const char *name, *inserted_as;
+} derived[DERIVED_PARAMS] = {
+    {"external_e164", "r.external_e164"}, {"body", "r.body"}, {"raw", "r.raw::jsonb"}, {"topic", NULL}};
 
 static const char insert_head_sql[] = "WITH r AS (\n  SELECT * FROM unnest(";
 static const char insert_match_sql[] =
@@ -48,8 +54,8 @@ static const char insert_match_sql[] =
     "    WHERE e.n = 0 AND %d > 0 AND length(r.external_e164) > %d\n"
     "      AND right(p.phone_e164, %d) = right(r.external_e164, %d)) s),\n"
     "ins AS (\n"
-    "  INSERT INTO crm_comms_log (%s customer_id, type, source, raw)\n"
-    "  SELECT %s m.customer_id, 'call', 'pbx', r.raw::jsonb\n"
+    "  INSERT INTO crm_comms_log (%s customer_id, type, source)\n"
+    "  SELECT %s m.customer_id, 'call', 'pbx'\n"
     "  FROM r JOIN m USING (ord) ORDER BY r.ord\n"
     "  ON CONFLICT (ext_message_id) DO NOTHING RETURNING ext_message_id),\n"
     "old AS (\n"
@@ -113,13 +119,11 @@ int db_insert_sql(char *out, size_t size, int suffix_digits)
 		     put(selected, sizeof(selected), &as, "r.%s, ", d->column) == 0;
 	}
 	for (int j = 0; j < DERIVED_PARAMS && ok; j++) {
-		const char *c = derived_columns[j];
 		ok = put(out, size, &at, "$%d::text[]%s", k++, j + 1 < DERIVED_PARAMS ? ", " : ")\n") == 0 &&
-		     put(names, sizeof(names), &an, "%s, ", c) == 0;
-		/* raw is cast to jsonb in the statement; topic is not a column */
-		if (ok && j < 2)
-			ok = put(inserted, sizeof(inserted), &ai, "%s, ", c) == 0 &&
-			     put(selected, sizeof(selected), &as, "r.%s, ", c) == 0;
+		     put(names, sizeof(names), &an, "%s, ", derived[j].name) == 0;
+		if (ok && derived[j].inserted_as)
+			ok = put(inserted, sizeof(inserted), &ai, "%s, ", derived[j].name) == 0 &&
+			     put(selected, sizeof(selected), &as, "%s, ", derived[j].inserted_as) == 0;
 	}
 	int t = suffix_digits;
 	return ok && put(out, size, &at, insert_match_sql, names, t, t, t, t, inserted, selected) == 0 ? k - 1 : -1;
