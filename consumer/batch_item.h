@@ -32,6 +32,7 @@ struct batch_item {
 	enum item_outcome outcome;
 	unsigned duplicate : 1; /* settled: the same record was there already */
 	unsigned collision : 1; /* dead: its id is another call's (never acknowledged) */
+	unsigned bad_times : 1; /* dead: its only fault is times that contradict each other */
 	char match[16];         /* exact, suffix, ambiguous, none */
 };
 

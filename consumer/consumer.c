@@ -249,8 +249,10 @@ static void count_outcome(struct consumer *c, const struct batch_item *it)
 			log_warnx("record %s: id collision with a different call, kept as a dead letter and not "
 			          "acknowledged (%llu more since the last line)",
 			          it->row.call_id, (unsigned long long)held_back);
-	} else if (it->outcome == ITEM_DEAD && !it->dl_dropped) {
-		atomic_fetch_add(&c->m.dead_letters, 1);
+	} else if (it->outcome == ITEM_DEAD) {
+		if (!it->dl_dropped)
+			atomic_fetch_add(&c->m.dead_letters, 1);
+		dead_letter_settled(&c->dead, it);
 	}
 }
 

@@ -14,12 +14,12 @@ void dead_letters_init(struct dead_letters *d, _Atomic uint64_t *dropped, _Atomi
 
 /* A whole record whose times contradict each other: the bridge's clock is
  * wrong.  It is kept as a dead letter and acknowledged (sent again it would
- * be the same), so say it loudly, with its id, and count it. */
-static void say_bad_times(struct dead_letters *d, const struct batch_item *it, int64_t now_ms)
+ * be the same), so say it loudly, with its id; it is counted once settled. */
+static void say_bad_times(struct dead_letters *d, struct batch_item *it, int64_t now_ms)
 {
 	uint64_t held_back;
 
-	atomic_fetch_add(d->bad_times, 1);
+	it->bad_times = 1;
 	if (log_ratelimit_ok(&d->bad_times_log, now_ms, &held_back))
 		log_crit(
 		    "record %s on %s failed its time checks (%s): kept as a dead letter and acknowledged; check the "
@@ -42,10 +42,19 @@ void dead_letter(struct dead_letters *d, struct batch_item *it, int rc, int64_t 
 		d->tokens -= 1;
 	} else {
 		it->dl_dropped = 1;
-		atomic_fetch_add(d->dropped, 1);
 	}
 	if (log_ratelimit_ok(&d->log, now_ms, &held_back))
 		log_warnx("record on %s is a dead letter%s: %s (%llu more since the last line, %llu not stored so far)",
 		          it->topic, it->dl_dropped ? " (not stored: over the rate)" : "", it->error,
 		          (unsigned long long)held_back, (unsigned long long)atomic_load(d->dropped));
+}
+
+/* Counted when settled, not when decided: a batch dropped with the
+ * connection comes again, and a refused row is judged a second time. */
+void dead_letter_settled(struct dead_letters *d, const struct batch_item *it)
+{
+	if (it->dl_dropped)
+		atomic_fetch_add(d->dropped, 1);
+	if (it->bad_times)
+		atomic_fetch_add(d->bad_times, 1);
 }

@@ -28,5 +28,7 @@ void dead_letters_init(struct dead_letters *d, _Atomic uint64_t *dropped, _Atomi
 /* it failed to parse (rc, record_parse's) or was refused: a dead letter,
  * stored or (past the rate) only counted (it->dl_dropped). */
 void dead_letter(struct dead_letters *d, struct batch_item *it, int rc, int64_t now_ms);
+/* it was a dead letter in a batch that committed: count it. */
+void dead_letter_settled(struct dead_letters *d, const struct batch_item *it);
 
 #endif

@@ -383,8 +383,18 @@ def test_a_flood_of_bad_payloads_is_bounded():
         def counters():
             _, text = http(r, "GET", "/metrics", token=None)
             return {k: int(float(v)) for k, v in (ln.split() for ln in text.splitlines() if ln[0] != "#")}
-        wait_for(lambda: counters()["pbxbus_consumer_dead_letters_total"]
-                 + counters()["pbxbus_consumer_dead_letters_dropped_total"] == 2000, 30, "2000 settled")
+        last = {}
+
+        def settled():
+            last.update(counters())  # one snapshot: both counters of one moment
+            return last["pbxbus_consumer_dead_letters_total"] + last["pbxbus_consumer_dead_letters_dropped_total"]
+        try:
+            wait_for(lambda: settled() == 2000, 30, "2000 settled")
+        except AssertionError:
+            mqtt = [ln for ln in r.consumer.text().splitlines() if "mqtt" in ln]
+            raise AssertionError("not 2000 settled: stored %s, counted only %s, received %s; mqtt lines: %s" % (
+                last.get("pbxbus_consumer_dead_letters_total"), last.get("pbxbus_consumer_dead_letters_dropped_total"),
+                last.get("pbxbus_consumer_messages_received_total"), mqtt[-10:]))
         stored = int(r.pg.psql("SELECT count(*) FROM pbxbus_dead_letters"))
         elapsed = time.time() - t0
         m = counters()

@@ -1,5 +1,6 @@
 #include "call_record_schema.h"
 #include "db.h"
+#include "dead_letter.h"
 #include "migrations.h"
 #include "pg_array.h"
 #include "record.h"
@@ -181,4 +182,30 @@ void test_schema_version_is_the_last_migration(void)
 	CHECK_EQ_INT(migrations[migrations_count - 1].version, SCHEMA_VERSION);
 	for (int i = 1; i < migrations_count; i++)
 		CHECK_EQ_INT(migrations[i].version, migrations[i - 1].version + 1);
+}
+
+void test_dead_letters_are_counted_once_settled(void)
+{
+	_Atomic uint64_t dropped = 0, bad_times = 0;
+	struct dead_letters d;
+	static struct batch_item it[DEAD_LETTER_BURST + 1]; /* a few MB: not on the stack */
+
+	memset(it, 0, sizeof(it));
+	dead_letters_init(&d, &dropped, &bad_times, 0);
+	for (size_t i = 0; i < DEAD_LETTER_BURST + 1; i++) {
+		it[i].topic = "pbx/calls/hangup";
+		dead_letter(&d, &it[i], i == 0 ? RECORD_BAD_TIMES : -1, 0);
+	}
+	CHECK(!it[DEAD_LETTER_BURST - 1].dl_dropped);
+	CHECK(it[DEAD_LETTER_BURST].dl_dropped); /* past the burst: not stored */
+	CHECK(it[0].bad_times);
+	/* decided, not settled: a batch lost with the connection comes again */
+	CHECK_EQ_INT((int)atomic_load(&dropped), 0);
+	CHECK_EQ_INT((int)atomic_load(&bad_times), 0);
+	/* judged again (a row the database refused, or delivered again) */
+	dead_letter(&d, &it[DEAD_LETTER_BURST], -1, 0);
+	for (size_t i = 0; i < DEAD_LETTER_BURST + 1; i++)
+		dead_letter_settled(&d, &it[i]);
+	CHECK_EQ_INT((int)atomic_load(&dropped), 1);
+	CHECK_EQ_INT((int)atomic_load(&bad_times), 1);
 }
