@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -139,7 +140,9 @@ static void on_disconnect_cb(struct mosquitto *m, void *ctx, int rc, const mosqu
 	l->connected = 0;
 	mosquitto_log_callback_set(m, on_lib_log);
 	forget_qos0(l);
-	if (was) {
+	if (was && l->offline) {
+		log_info("mqtt: closed the connection to %s:%d on purpose", l->opts.host, l->opts.port);
+	} else if (was) {
 		l->disconnects++;
 		log_warnx("mqtt: lost connection to %s:%d (%s)", l->opts.host, l->opts.port,
 		          rc == 0 ? "disconnected" : mosquitto_strerror(rc));
@@ -381,7 +384,7 @@ static void try_connect(struct mqtt_link *l, int64_t now_ms)
 
 int64_t mqtt_link_tick(struct mqtt_link *l, int64_t now_ms)
 {
-	if (mosquitto_socket(l->mosq) < 0) {
+	if (mosquitto_socket(l->mosq) < 0 && !l->offline) {
 		if (l->next_attempt_ms == 0 && l->started)
 			schedule_reconnect(l);
 		if (!l->started || now_ms >= l->next_attempt_ms)
@@ -499,4 +502,28 @@ void mqtt_link_hold(struct mqtt_link *l, int hold)
 		if (rc != MOSQ_ERR_SUCCESS)
 			connection_failed(l, rc);
 	}
+}
+
+void mqtt_link_go_offline(struct mqtt_link *l)
+{
+	int fd = mosquitto_socket(l->mosq);
+
+	l->offline = 1;
+	if (fd < 0)
+		return;
+	/* Not mosquitto_disconnect: its DISCONNECT would be written behind the
+	 * held PUBACKs.  The library reads the end of the stream and closes. */
+	if (shutdown(fd, SHUT_RDWR) < 0)
+		log_warn("mqtt: shutdown");
+	for (int i = 0; i < 8 && mosquitto_socket(l->mosq) >= 0; i++)
+		(void)mosquitto_loop_read(l->mosq, 1);
+}
+
+void mqtt_link_go_online(struct mqtt_link *l)
+{
+	if (!l->offline)
+		return;
+	l->offline = 0;
+	backoff_reset(&l->backoff);
+	l->next_attempt_ms = clock_mono_ms(); /* at the next tick */
 }

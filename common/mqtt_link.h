@@ -86,6 +86,7 @@ struct mqtt_link {
 	int64_t last_misc_ms;
 	int publishing;
 	int hold_writes; /* queued packets (PUBACKs) stay queued while set */
+	int offline;     /* closed on purpose: no connection until mqtt_link_go_online */
 	int done_while_publishing;
 	char last_error[256];
 	char lib_error[160];           /* libmosquitto's last error line (OpenSSL's reason for TLS) */
@@ -125,6 +126,15 @@ void mqtt_link_disconnect(struct mqtt_link *l);
  * consumer holds while a batch is not yet committed.  Needs opts.external.
  */
 void mqtt_link_hold(struct mqtt_link *l, int hold);
+/*
+ * Offline on purpose (the consumer while its database is down): the
+ * connection is shut at once and not made again until mqtt_link_go_online.
+ * Nothing queued is written: PUBACKs held back stay unsent, so the broker
+ * delivers those messages again to the session it keeps.  on_disconnect
+ * is called as for a lost connection.
+ */
+void mqtt_link_go_offline(struct mqtt_link *l);
+void mqtt_link_go_online(struct mqtt_link *l);
 int mqtt_link_socket_open(struct mqtt_link *l);
 
 /* Once per process. */

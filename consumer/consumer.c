@@ -73,6 +73,8 @@ static void on_message(void *ctx, const struct mqtt_message *msg)
 		c->batch = nb;
 		c->cap = ncap;
 	}
+	if (c->nbatch == 0)
+		c->held_since_ms = clock_mono_ms();
 	struct batch_item *it = &c->batch[c->nbatch];
 	memset(it, 0, sizeof(*it));
 	/* A payload over the record limit is a dead letter whatever it holds:
@@ -277,6 +279,8 @@ static void sink_down(struct consumer *c, const struct sink *k)
 {
 	atomic_store(k == PRIMARY(c) ? &c->m.db_up : &c->m.archive_up, 0);
 	c->sinks_up = 0;
+	if (c->sinks_down_since_ms == 0)
+		c->sinks_down_since_ms = clock_mono_ms();
 	int64_t delay = backoff_next(&c->db_backoff);
 	c->next_db_attempt_ms = clock_mono_ms() + delay;
 	log_warnx("%s: %s; records wait in the broker; retry in %lld ms", k->name, k->error(k->ctx), (long long)delay);
@@ -298,6 +302,7 @@ static int ensure_sinks(struct consumer *c)
 	if (!was_up) {
 		backoff_reset(&c->db_backoff);
 		c->sinks_up = 1;
+		c->sinks_down_since_ms = 0;
 		for (size_t i = 0; i < c->nsinks; i++)
 			log_info("%s: connected", c->sinks[i].name);
 	}
@@ -439,13 +444,43 @@ static void purge_tick(struct consumer *c, int64_t now)
 		         c->s->retention_days);
 }
 
+/*
+ * While the sinks are down a batch waits with its PUBACKs held, and then
+ * nothing at all can be written on the MQTT connection, not even a
+ * PINGREQ: past one and a half keepalives the broker cuts it, and again
+ * after every reconnect (a "lost connection" each time, for as long as the
+ * database is away).  Half a keepalive into such a hold the consumer goes
+ * offline instead; the records wait in the broker, which delivers them
+ * again once the sinks are back and the consumer with them.
+ */
+static void follow_sinks(struct consumer *c, int64_t now)
+{
+	if (c->offline) {
+		if (c->sinks_up || ensure_sinks(c) == 0) {
+			log_info("mqtt: the sinks are back: connecting again");
+			c->offline = 0;
+			mqtt_link_go_online(&c->mqtt);
+		}
+		return;
+	}
+	int64_t limit = (int64_t)c->s->mqtt.keepalive * 1000 / 2;
+	if (!c->sinks_up && c->nbatch > 0 && now - c->held_since_ms >= limit) {
+		log_warnx("mqtt: %zu record(s) held %lld s while the sinks are down: offline until they are back "
+		          "(the records wait in the broker and come again)",
+		          c->nbatch, (long long)((now - c->held_since_ms) / 1000));
+		c->offline = 1;
+		mqtt_link_go_offline(&c->mqtt); /* on_disconnect drops the batch */
+	}
+}
+
 void consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 {
 	while (!*stop) {
 		int64_t now = clock_mono_ms();
 		purge_tick(c, now);
+		follow_sinks(c, now);
 		int64_t wait = mqtt_link_tick(&c->mqtt, now);
-		if (c->nbatch > 0 && !c->sinks_up) { /* wake for the next try */
+		if ((c->nbatch > 0 || c->offline) && !c->sinks_up) { /* wake for the next try */
 			int64_t until = c->next_db_attempt_ms - now;
 			if (until < wait)
 				wait = until < 0 ? 0 : until;
@@ -463,7 +498,7 @@ void consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 	commit_all(c);
 	/* Uncommitted records must not be acknowledged by a clean DISCONNECT:
 	 * without one the broker simply delivers them again. */
-	if (c->nbatch == 0) {
+	if (c->nbatch == 0 && !c->offline) {
 		mqtt_link_flush(&c->mqtt, 2000);
 		mqtt_link_disconnect(&c->mqtt);
 	}

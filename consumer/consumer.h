@@ -42,9 +42,12 @@ struct consumer {
 	struct archive archive;                /* the copy sink, when archive_file is set */
 	struct sink sinks[CONSUMER_MAX_SINKS]; /* where records go: the database, then the archive */
 	size_t nsinks;
-	int sinks_up; /* every sink open at the last try */
+	int sinks_up;                /* every sink open at the last try */
+	int64_t sinks_down_since_ms; /* 0 while they are up */
+	int offline;                 /* MQTT closed on purpose until the sinks are back */
 	struct batch_item *batch;
 	size_t nbatch, cap;
+	int64_t held_since_ms; /* the batch's first arrival: its PUBACKs held since */
 	struct backoff db_backoff;
 	int64_t next_db_attempt_ms;
 	int64_t next_purge_ms;

@@ -212,12 +212,20 @@ def test_postgres_down_then_up_loses_nothing():
     try:
         r.pg.stop("fast")
         r.publish([record(i) for i in range(100)])
-        # Longer than 1.5 x keepalive: the broker drops the consumer, which
-        # held its PUBACKs, so only redelivery can bring the held records in.
-        wait_for(lambda: "lost connection" in r.consumer.text(), 30, "keepalive disconnect")
+        # With its PUBACKs held nothing can be written, not even a PINGREQ:
+        # half a keepalive (5 s here) in, the consumer goes offline rather
+        # than be cut by the broker at 1.5 keepalives, again after each
+        # reconnect.  Only redelivery can bring the held records in.
+        wait_for(lambda: "offline until they are back" in r.consumer.text(), 30, "going offline")
+        time.sleep(10)  # two keepalive cuts' worth: none comes
+        log = r.consumer.text()
+        assert "lost connection" not in log, log
+        assert log.count("offline until they are back") == 1, log
+        assert log.count("mqtt: connected") == 1, log
         r.pg.start()
         wait_for(lambda: r.rows() == 100, 60, "100 rows after PostgreSQL came back")
         wait_for(lambda: len(set(r.acked_ids())) == 100, 30, "acks for all")
+        assert "the sinks are back: connecting again" in r.consumer.text()
         time.sleep(1)
         assert r.rows() == 100
     finally:
