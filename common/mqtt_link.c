@@ -325,7 +325,9 @@ static int read_available(struct mqtt_link *l)
 {
 	int rc = MOSQ_ERR_SUCCESS;
 
-	for (int i = 0; i < READ_ROUND_MAX; i++) {
+	int most = l->read_round > 0 ? l->read_round : READ_ROUND_MAX;
+
+	for (int i = 0; i < most; i++) {
 		rc = mosquitto_loop_read(l->mosq, 1);
 		if (rc != MOSQ_ERR_SUCCESS || !socket_readable(mosquitto_socket(l->mosq)))
 			break;
@@ -526,4 +528,9 @@ void mqtt_link_go_online(struct mqtt_link *l)
 	l->offline = 0;
 	backoff_reset(&l->backoff);
 	l->next_attempt_ms = clock_mono_ms(); /* at the next tick */
+}
+
+void mqtt_link_read_round(struct mqtt_link *l, int most)
+{
+	l->read_round = most;
 }

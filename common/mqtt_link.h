@@ -87,6 +87,7 @@ struct mqtt_link {
 	int publishing;
 	int hold_writes; /* queued packets (PUBACKs) stay queued while set */
 	int offline;     /* closed on purpose: no connection until mqtt_link_go_online */
+	int read_round;  /* most packets read in one mqtt_link_handle (0: the default) */
 	int done_while_publishing;
 	char last_error[256];
 	char lib_error[160];           /* libmosquitto's last error line (OpenSSL's reason for TLS) */
@@ -134,6 +135,9 @@ void mqtt_link_hold(struct mqtt_link *l, int hold);
  * is called as for a lost connection.
  */
 void mqtt_link_go_offline(struct mqtt_link *l);
+/* Reads at most this many packets in one mqtt_link_handle, so the caller
+ * gets to act on what came (the consumer starts a batch) sooner. */
+void mqtt_link_read_round(struct mqtt_link *l, int most);
 void mqtt_link_go_online(struct mqtt_link *l);
 int mqtt_link_socket_open(struct mqtt_link *l);
 

@@ -1,6 +1,7 @@
 #include "consumer.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,13 @@
 #include "clock.h"
 #include "log.h"
 #include "topic.h"
+
+/*
+ * While a batch is in the database the consumer reads on, up to this many
+ * batches since the PUBACKs were last let go; then it waits for them to be
+ * committed, so that the hold ends (see settle) and keepalives get out.
+ */
+#define READ_AHEAD_BATCHES 4
 
 /* Test-only failpoint: die right after a COMMIT, before any PUBACK is
  * written, to prove that this loses nothing (tests/integration). */
@@ -29,12 +37,27 @@ static void free_item(struct batch_item *it)
 	memset(it, 0, sizeof(*it));
 }
 
-static void drop_batch(struct consumer *c)
+/* How many of the batch's first items are on their way to the first sink. */
+static size_t items_out(const struct consumer *c)
 {
-	for (size_t i = 0; i < c->nbatch; i++)
+	size_t n = 0;
+	for (int i = 0; i < c->nout; i++)
+		n += c->out[i].n;
+	return n;
+}
+
+/* The connection is gone, and with it every PUBACK held: what was read
+ * comes again.  Batches on their way to the database stay until their
+ * answer (the sink fills in their items); the rest is dropped. */
+static void drop_unsent(struct consumer *c)
+{
+	size_t keep = items_out(c);
+
+	for (size_t i = keep; i < c->nbatch; i++)
 		free_item(&c->batch[i]);
-	c->nbatch = 0;
-	atomic_store(&c->m.pending, 0);
+	c->nbatch = keep;
+	c->held_count = 0;
+	atomic_store(&c->m.pending, c->nbatch);
 }
 
 /* Call records are never retained (the bridge publishes them without the
@@ -75,6 +98,7 @@ static void on_message(void *ctx, const struct mqtt_message *msg)
 	}
 	if (c->nbatch == 0)
 		c->held_since_ms = clock_mono_ms();
+	c->held_count++;
 	struct batch_item *it = &c->batch[c->nbatch];
 	memset(it, 0, sizeof(*it));
 	/* A payload over the record limit is a dead letter whatever it holds:
@@ -119,7 +143,7 @@ static void on_disconnect(void *ctx, int rc)
 	(void)rc;
 	atomic_store(&c->m.mqtt_up, 0);
 	/* Nothing of this batch was acknowledged: the broker delivers it again. */
-	drop_batch(c);
+	drop_unsent(c);
 	mqtt_link_hold(&c->mqtt, 0);
 }
 
@@ -335,49 +359,58 @@ static enum sink_rc write_one_by_one(struct consumer *c, size_t n)
 	return SINK_OK;
 }
 
-/* Commit what was read, then let the PUBACKs and the end-to-end acks go. */
-static void commit_batch(struct consumer *c);
-
-static void commit_all(struct consumer *c)
+/* The copies (sinks after the first) get the first n items once the first
+ * settled them.  The sink that failed, or NULL. */
+static const struct sink *write_copies(struct consumer *c, size_t n)
 {
-	size_t before;
-	do {
-		before = c->nbatch;
-		commit_batch(c);
-	} while (c->nbatch > 0 && c->nbatch < before);
-}
-
-/* The first n items into every sink: the first decides their outcomes,
- * the copies follow it.  The sink that failed, or NULL. */
-static const struct sink *write_sinks(struct consumer *c, size_t n)
-{
-	for (size_t i = 0; i < c->nsinks; i++) {
+	for (size_t i = 1; i < c->nsinks; i++) {
 		const struct sink *k = &c->sinks[i];
-		int64_t t0 = clock_mono_ms();
-		enum sink_rc rc = k->write(k->ctx, c->batch, n);
-		log_debug("%s: batch of %zu written in %lld ms (rc %d)", k->name, n, (long long)(clock_mono_ms() - t0),
-		          (int)rc);
-		if (rc == SINK_BAD_ITEM && i == 0)
-			rc = write_one_by_one(c, n);
-		if (rc != SINK_OK)
+		if (k->write(k->ctx, c->batch, n) != SINK_OK)
 			return k;
 	}
 	return NULL;
 }
 
-static void commit_batch(struct consumer *c)
+/* The answers to every batch still out, waited for: the database's
+ * connection is then free for one-by-one writes, or clean after a failure
+ * (a batch it refused to us is no longer in its pipeline). */
+static void wait_for_all_out(struct consumer *c)
 {
-	if (c->nbatch == 0 || ensure_sinks(c) < 0)
-		return;
-	parse_batch(c);
-	size_t n = c->nbatch < (size_t)c->s->batch_max ? c->nbatch : (size_t)c->s->batch_max;
-	const struct sink *failed = write_sinks(c, n);
-	if (failed) {
-		for (size_t i = 0; i < c->nbatch; i++)
-			c->batch[i].outcome = ITEM_PENDING;
-		sink_down(c, failed);
-		return;
+	const struct sink *k = PRIMARY(c);
+	size_t at = 0;
+
+	for (int i = 0; i < c->nout; at += c->out[i].n, i++) {
+		struct batch_out *o = &c->out[i];
+		while (!o->done) {
+			o->rc = k->receive(k->ctx, c->batch + at, o->n);
+			o->done = o->rc != SINK_BUSY;
+			struct pollfd p = {k->socket(k->ctx), POLLIN, 0};
+			if (!o->done && p.fd >= 0 && poll(&p, 1, 1000) < 0 && errno != EINTR)
+				log_warn("poll");
+		}
 	}
+}
+
+/* Nothing read and not yet settled counts: it is written again once the
+ * sink is back. */
+static void batch_failed(struct consumer *c, const struct sink *k)
+{
+	wait_for_all_out(c);
+	for (size_t i = 0; i < c->nbatch; i++)
+		c->batch[i].outcome = ITEM_PENDING;
+	c->nout = 0;
+	sink_down(c, k);
+}
+
+/*
+ * The first n items are in every sink: count them, queue their end-to-end
+ * acks, and let the PUBACKs go once nothing read is left uncommitted.
+ * libmosquitto writes every PUBACK it has queued at once, those of records
+ * read while this batch was in the database too, so the hold ends only
+ * when the batch is empty (reading pauses at READ_AHEAD_BATCHES for that).
+ */
+static void settle(struct consumer *c, size_t n)
+{
 	if (die_after_commit()) {
 		log_crit("test failpoint: exiting after COMMIT, before the acknowledgements");
 		_exit(3);
@@ -390,8 +423,84 @@ static void commit_batch(struct consumer *c)
 	memmove(c->batch, c->batch + n, (all - n) * sizeof(*c->batch));
 	c->nbatch = all - n;
 	atomic_store(&c->m.pending, c->nbatch);
-	if (c->nbatch == 0)
+	if (c->nbatch == 0) {
+		c->held_count = 0;
 		mqtt_link_hold(&c->mqtt, 0);
+	}
+}
+
+/*
+ * Puts the next batch_max items on their way to the first sink while the
+ * main loop reads on.  A second batch goes while the first is out, so the
+ * database never waits for us, but only a full one: a small one would pay
+ * a commit for little, and the first's answer comes soon enough.
+ */
+static void start_batch(struct consumer *c)
+{
+	size_t most = (size_t)c->s->batch_max;
+	const struct sink *k = PRIMARY(c);
+
+	while (c->nout < (int)(sizeof(c->out) / sizeof(c->out[0]))) {
+		size_t from = items_out(c), waiting = c->nbatch - from;
+		if (waiting == 0 || (c->nout > 0 && waiting < most))
+			return;
+		if (c->nout == 0 && ensure_sinks(c) < 0)
+			return;
+		parse_batch(c);
+		size_t n = waiting < most ? waiting : most;
+		if (k->send(k->ctx, c->batch + from, n) != SINK_OK) {
+			batch_failed(c, k);
+			return;
+		}
+		c->out[c->nout++] = (struct batch_out){.n = n, .sent_ms = clock_mono_ms()};
+	}
+}
+
+/* The oldest batch out, once its answer is in: the copies are written and
+ * it is settled; then the next. */
+static void finish_batch(struct consumer *c)
+{
+	const struct sink *k = PRIMARY(c);
+
+	while (c->nout > 0) {
+		struct batch_out *o = &c->out[0];
+		if (!o->done) {
+			o->rc = k->receive(k->ctx, c->batch, o->n);
+			if (o->rc == SINK_BUSY)
+				return;
+			o->done = 1;
+			log_debug("%s: batch of %zu written in %lld ms (rc %d)", k->name, o->n,
+			          (long long)(clock_mono_ms() - o->sent_ms), o->rc);
+		}
+		enum sink_rc rc = (enum sink_rc)o->rc;
+		if (rc == SINK_BAD_ITEM) {
+			wait_for_all_out(c); /* the connection to itself, for one statement at a time */
+			rc = write_one_by_one(c, o->n);
+		}
+		const struct sink *failed = rc != SINK_OK ? k : write_copies(c, o->n);
+		if (failed) {
+			batch_failed(c, failed);
+			return;
+		}
+		size_t n = o->n;
+		c->out[0] = c->out[1];
+		c->nout--;
+		settle(c, n);
+	}
+}
+
+/* Everything read, written before this returns (or the sinks are down). */
+static void commit_all(struct consumer *c)
+{
+	do {
+		start_batch(c);
+		while (c->nout > 0) {
+			struct pollfd p = {PRIMARY(c)->socket(PRIMARY(c)->ctx), POLLIN, 0};
+			if (p.fd >= 0 && poll(&p, 1, 1000) < 0 && errno != EINTR)
+				log_warn("poll");
+			finish_batch(c);
+		}
+	} while (c->nbatch > 0 && c->sinks_up);
 }
 
 int consumer_init(struct consumer *c, struct consumer_settings *s, char *err, size_t errsz)
@@ -416,12 +525,15 @@ int consumer_init(struct consumer *c, struct consumer_settings *s, char *err, si
 		snprintf(err, errsz, "mqtt: %s", c->mqtt.last_error);
 		return -1;
 	}
+	/* A batch starts as soon as one is read, not after a round of 2000. */
+	mqtt_link_read_round(&c->mqtt, s->batch_max);
 	return 0;
 }
 
 void consumer_free(struct consumer *c)
 {
-	drop_batch(c);
+	for (size_t i = 0; i < c->nbatch; i++)
+		free_item(&c->batch[i]);
 	free(c->batch);
 	mqtt_link_free(&c->mqtt);
 	db_close(&c->db);
@@ -475,6 +587,8 @@ static void follow_sinks(struct consumer *c, int64_t now)
 
 void consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 {
+	size_t read_ahead = READ_AHEAD_BATCHES * (size_t)c->s->batch_max;
+
 	while (!*stop) {
 		int64_t now = clock_mono_ms();
 		purge_tick(c, now);
@@ -485,14 +599,20 @@ void consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 			if (until < wait)
 				wait = until < 0 ? 0 : until;
 		}
-		struct pollfd pfd;
-		mqtt_link_pollfd(&c->mqtt, &pfd);
-		int n = poll(&pfd, pfd.fd >= 0 ? 1 : 0, (int)(wait < 0 ? 0 : wait));
+		struct pollfd pfd[2];
+		mqtt_link_pollfd(&c->mqtt, &pfd[0]);
+		if (c->held_count >= read_ahead)
+			pfd[0].events &= (short)~POLLIN; /* until the held ones are committed */
+		pfd[1] = (struct pollfd){c->nout > 0 ? PRIMARY(c)->socket(PRIMARY(c)->ctx) : -1, POLLIN, 0};
+		int n = poll(pfd, 2, (int)(wait < 0 ? 0 : wait));
 		if (n < 0 && errno != EINTR)
 			log_warn("poll");
-		if (n > 0 && pfd.revents)
-			mqtt_link_handle(&c->mqtt, pfd.revents, clock_mono_ms());
-		commit_all(c);
+		if (n > 0 && pfd[0].revents)
+			mqtt_link_handle(&c->mqtt, pfd[0].revents, clock_mono_ms());
+		if (c->nout > 0)
+			parse_batch(c); /* what came meanwhile, while the database works */
+		finish_batch(c);
+		start_batch(c);
 	}
 	log_info("shutting down");
 	commit_all(c);

@@ -48,6 +48,16 @@ struct consumer {
 	struct batch_item *batch;
 	size_t nbatch, cap;
 	int64_t held_since_ms; /* the batch's first arrival: its PUBACKs held since */
+	size_t held_count;     /* records read since the PUBACKs were last let go */
+	/* The first items of the batch, on their way to the first sink, as
+	 * batches in order (a second waits in the database behind the first). */
+	struct batch_out {
+		size_t n;
+		int done;        /* its answer is in: rc */
+		int rc;          /* enum sink_rc */
+		int64_t sent_ms; /* for the debug line */
+	} out[2];
+	int nout;
 	struct backoff db_backoff;
 	int64_t next_db_attempt_ms;
 	int64_t next_purge_ms;

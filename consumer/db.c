@@ -1,5 +1,6 @@
 #include "db.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -176,6 +177,7 @@ void db_close(struct db *d)
 		PQfinish(CONN(d));
 	d->conn = NULL;
 	d->prepared = 0;
+	d->out_head = d->out_count = 0; /* what was out is lost with it */
 }
 
 static void set_error(struct db *d, const char *what, const PGresult *res)
@@ -561,43 +563,107 @@ static int take_result(struct db *d, enum sink_rc *rc, PGresult **out, char *err
 	return 0;
 }
 
-enum sink_rc db_write_batch(struct db *d, struct batch_item *items, size_t n)
+enum sink_rc db_send_batch(struct db *d, struct batch_item *items, size_t n)
 {
 	if (!db_connected(d) || (!d->prepared && prepare(d) < 0))
 		return SINK_DOWN;
-	PGconn *c = CONN(d);
-	int as_set = n > 1 && set_applies(items, n);
-	enum sink_rc rc = send_batch(d, items, n, as_set);
+	if (d->out_count == DB_BATCHES_OUT) {
+		snprintf(d->last_error, sizeof(d->last_error), "more batches out than %d", DB_BATCHES_OUT);
+		db_close(d);
+		return SINK_DOWN;
+	}
+	struct db_batch_out *o = &d->out[(d->out_head + d->out_count) % DB_BATCHES_OUT];
+	*o = (struct db_batch_out){.as_set = n > 1 && set_applies(items, n), .rc = SINK_OK};
+	enum sink_rc rc = send_batch(d, items, n, o->as_set);
 	if (rc != SINK_OK) {
 		db_close(d);
 		return rc;
 	}
-	/* Results in order: the set statement if sent, one per item it did not
-	 * cover, then the Sync. */
+	d->out_count++;
+	return SINK_OK;
+}
+
+/* One more result of the batch may be taken without waiting? */
+static int result_here(struct db *d)
+{
+	return !PQisBusy(CONN(d));
+}
+
+/* Results in order: the set statement's if sent, one per item it did not
+ * cover, then the Sync's. */
+enum sink_rc db_receive_batch(struct db *d, struct batch_item *items, size_t n)
+{
+	PGconn *c = CONN(d);
+	struct db_batch_out *o = &d->out[d->out_head];
 	PGresult *r;
-	if (as_set && take_result(d, &rc, &r, NULL, 0) == 0 && r) {
-		take_set_outcomes(items, n, r);
-		PQclear(r);
+
+	if (c == NULL || d->out_count == 0)
+		return SINK_DOWN;
+	if (!PQconsumeInput(c)) {
+		set_error(d, "read", NULL);
+		db_close(d);
+		return SINK_DOWN;
 	}
-	for (size_t i = 0; i < n && rc != SINK_DOWN; i++) {
-		if (items[i].dl_dropped)
-			items[i].outcome = ITEM_DEAD;
-		if ((as_set && items[i].parsed) || items[i].dl_dropped)
-			continue;
-		if (take_result(d, &rc, &r, items[i].error, sizeof(items[i].error)) == 0 && r) {
-			take_outcome(&items[i], r, 0);
+	if (o->as_set && !o->set_taken) {
+		if (!result_here(d))
+			return SINK_BUSY;
+		if (take_result(d, &o->rc, &r, NULL, 0) == 0 && r) {
+			take_set_outcomes(items, n, r);
+			PQclear(r);
+		}
+		o->set_taken = 1;
+	}
+	for (; o->next < n && o->rc != SINK_DOWN; o->next++) {
+		struct batch_item *it = &items[o->next];
+		if (it->dl_dropped)
+			it->outcome = ITEM_DEAD;
+		if ((o->as_set && it->parsed) || it->dl_dropped)
+			continue; /* no statement of its own */
+		if (!result_here(d))
+			return SINK_BUSY;
+		if (take_result(d, &o->rc, &r, it->error, sizeof(it->error)) == 0 && r) {
+			take_outcome(it, r, 0);
 			PQclear(r);
 		}
 	}
+	enum sink_rc rc = o->rc;
 	if (rc != SINK_DOWN) {
+		if (!result_here(d))
+			return SINK_BUSY;
 		r = PQgetResult(c);
 		if (PQresultStatus(r) != PGRES_PIPELINE_SYNC)
 			rc = SINK_DOWN;
 		PQclear(r);
 	}
-	if (rc == SINK_DOWN || !PQexitPipelineMode(c)) {
+	if (rc != SINK_DOWN) {
+		d->out_head = (d->out_head + 1) % DB_BATCHES_OUT;
+		d->out_count--;
+	}
+	if (rc == SINK_DOWN || (d->out_count == 0 && !PQexitPipelineMode(c))) {
 		db_close(d);
 		return SINK_DOWN;
+	}
+	return rc;
+}
+
+int db_socket(const struct db *d)
+{
+	return d->conn ? PQsocket(d->conn) : -1;
+}
+
+enum sink_rc db_write_batch(struct db *d, struct batch_item *items, size_t n)
+{
+	enum sink_rc rc = db_send_batch(d, items, n);
+
+	if (rc != SINK_OK)
+		return rc;
+	while ((rc = db_receive_batch(d, items, n)) == SINK_BUSY) {
+		struct pollfd p = {db_socket(d), POLLIN, 0};
+		if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+			set_error(d, "poll", NULL);
+			db_close(d);
+			return SINK_DOWN;
+		}
 	}
 	return rc;
 }
@@ -734,6 +800,21 @@ static enum sink_rc sink_write(void *ctx, struct batch_item *items, size_t n)
 	return db_write_batch(ctx, items, n);
 }
 
+static enum sink_rc sink_send(void *ctx, struct batch_item *items, size_t n)
+{
+	return db_send_batch(ctx, items, n);
+}
+
+static enum sink_rc sink_receive(void *ctx, struct batch_item *items, size_t n)
+{
+	return db_receive_batch(ctx, items, n);
+}
+
+static int sink_socket(void *ctx)
+{
+	return db_socket(ctx);
+}
+
 static const char *sink_error(void *ctx)
 {
 	const struct db *d = ctx;
@@ -752,6 +833,9 @@ void db_sink(struct db *d, struct sink *out)
 	                     .ctx = d,
 	                     .open = sink_open,
 	                     .write = sink_write,
+	                     .send = sink_send,
+	                     .receive = sink_receive,
+	                     .socket = sink_socket,
 	                     .error = sink_error,
 	                     .reconnects = sink_reconnects};
 }

@@ -17,6 +17,8 @@
 
 struct pg_conn;
 
+#define DB_BATCHES_OUT 2
+
 struct db {
 	struct pg_conn *conn;
 	const char *conninfo;
@@ -25,6 +27,15 @@ struct db {
 	int statement_timeout_ms; /* 0: none (the batch path waits for the database) */
 	int prepared;
 	int row_params; /* the insert statement's, once prepared */
+	/* Batches on their way, oldest first (db_send_batch .. db_receive_batch):
+	 * a second is queued behind the first so the server never waits for us. */
+	struct db_batch_out {
+		size_t next;     /* the item whose result is due */
+		int as_set;      /* its parsed rows went as one statement */
+		int set_taken;   /* ... whose result is taken */
+		enum sink_rc rc; /* the first failure so far */
+	} out[DB_BATCHES_OUT];
+	int out_head, out_count;
 	uint64_t connects, reconnects;
 	char last_error[512];
 };
@@ -58,6 +69,14 @@ int db_insert_sql(char *out, size_t size, int suffix_digits);
  * lost (SQLSTATE class 08, 57P0x, or none), SINK_BAD_ITEM when a row was
  * refused (nothing of the batch is in). */
 enum sink_rc db_write_batch(struct db *d, struct batch_item *items, size_t n);
+/* The same in two halves (see struct sink): the batch sent, then its
+ * results taken as they come, SINK_BUSY until all have; items must stay
+ * where they are in between.  Up to DB_BATCHES_OUT may be out at once
+ * (each its own transaction); receive takes the oldest's.  db_write_batch
+ * only with none out.  db_socket: what to poll meanwhile. */
+enum sink_rc db_send_batch(struct db *d, struct batch_item *items, size_t n);
+enum sink_rc db_receive_batch(struct db *d, struct batch_item *items, size_t n);
+int db_socket(const struct db *d);
 /* The database as the consumer's sink (connecting in open). */
 void db_sink(struct db *d, struct sink *out);
 
