@@ -54,13 +54,15 @@ UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 BRIDGE_BIN := $(BUILD)/pbxbus-bridge
 CONSUMER_BIN := $(BUILD)/pbxbus-consumer
+CONSUMER_HOOKS_BIN := $(BUILD)/pbxbus-consumer-test-hooks
 REPLAY_BIN := $(BUILD)/pbxbus-replay
 UNIT_BIN := $(BUILD)/unit-tests
 BENCH_BIN := $(BUILD)/bench-codec
 
 .PHONY: all test test-run test-unit deps demo bench fuzz fuzz-smoke install deb man clean check-style format screenshots
 
-all: $(BRIDGE_BIN) pbxbus-bridge $(CONSUMER_BIN) pbxbus-consumer $(REPLAY_BIN) pbxbus-replay $(BUILD)/tracker-replay
+all: $(BRIDGE_BIN) pbxbus-bridge $(CONSUMER_BIN) pbxbus-consumer $(REPLAY_BIN) pbxbus-replay $(BUILD)/tracker-replay \
+	$(CONSUMER_HOOKS_BIN)
 
 pbxbus-bridge: $(BRIDGE_BIN)
 	cp $< $@
@@ -86,6 +88,16 @@ $(BUILD)/console_assets.o: $(BUILD)/console_assets.c
 
 # Each binary links only what it uses: the bridge never links libpq.
 $(CONSUMER_BIN): $(COMMON_OBJ) $(CONSUMER_OBJ) $(BUILD)/consumer/main.o
+	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_CONSUMER)
+
+# The consumer with its test failpoint (PBXBUS_TEST_DIE_AFTER_COMMIT), for
+# the tests alone: it is never installed, and pbxbus-consumer has none.
+$(BUILD)/consumer/consumer_test_hooks.o: consumer/consumer.c
+	@mkdir -p $(dir $@)
+	$(CC) -Iconsumer -Icommon $(CFLAGS_ALL) -DPBXBUS_TEST_HOOKS -MMD -MP -c $< -o $@
+
+$(CONSUMER_HOOKS_BIN): $(COMMON_OBJ) $(filter-out $(BUILD)/consumer/consumer.o,$(CONSUMER_OBJ)) \
+		$(BUILD)/consumer/consumer_test_hooks.o $(BUILD)/consumer/main.o
 	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_CONSUMER)
 
 # Layers the compiler enforces: each folder sees only its own headers and

@@ -45,10 +45,10 @@ class Rig:
             self.consumer.start()
             self.consumer.wait_log("subscribed to")
 
-    def new_consumer(self, env=None):
+    def new_consumer(self, env=None, binary="pbxbus-consumer"):
         e = dict(self.env)
         e.update(env or {})
-        return Daemon(self.tmp, "pbxbus-consumer", e, ["-c", "/dev/null"])
+        return Daemon(self.tmp, binary, e, ["-c", "/dev/null"])
 
     def publish(self, payloads, topic="pbx/calls/hangup"):
         data = "\n".join(payloads) + "\n"
@@ -249,12 +249,31 @@ def test_postgres_frozen_mid_batch():
         r.close()
 
 
+def test_the_shipped_consumer_has_no_failpoint():
+    # Architecture review: a test hook must not ship.  pbxbus-consumer does
+    # not know the variable (not even its name is in the binary) and goes on
+    # committing with it set; the test build knows it.
+    with open(os.path.join(BIN_DIR, "pbxbus-consumer"), "rb") as f:
+        assert b"PBXBUS_TEST_DIE_AFTER_COMMIT" not in f.read()
+    with open(os.path.join(BIN_DIR, "pbxbus-consumer-test-hooks"), "rb") as f:
+        assert b"PBXBUS_TEST_DIE_AFTER_COMMIT" in f.read()
+    r = Rig(env={"PBXBUS_TEST_DIE_AFTER_COMMIT": "1"})
+    try:
+        r.publish([record(i) for i in range(10)])
+        wait_for(lambda: r.rows() == 10, 30, "10 rows")
+        assert r.consumer.proc.poll() is None
+        assert "failpoint" not in r.consumer.text()
+    finally:
+        r.close()
+
+
 def test_crash_after_commit_before_pubacks():
     # The failpoint kills the consumer right after its 2nd COMMIT, before any
     # acknowledgement is written: the broker delivers again, nothing doubles.
+    # Only the test build has it (pbxbus-consumer-test-hooks).
     r = Rig(start=False)
     try:
-        r.consumer = r.new_consumer({"PBXBUS_TEST_DIE_AFTER_COMMIT": "2"})
+        r.consumer = r.new_consumer({"PBXBUS_TEST_DIE_AFTER_COMMIT": "2"}, binary="pbxbus-consumer-test-hooks")
         r.consumer.start()
         r.consumer.wait_log("subscribed to")
         r.publish([record(i) for i in range(300)])
