@@ -13,8 +13,8 @@
 #define NAME_MAX_BYTES    256
 #define SITE_MAX_BYTES    256
 
-enum kind { K_EXTENSION, K_TRUNK, K_QUEUE, K_CALLS, K_SYSTEM, K_CALL };
-static const char *const kind_names[] = {"extension", "trunk", "queue", "calls", "system", "call"};
+enum kind { K_EXTENSION, K_TRUNK, K_QUEUE, K_PARKED, K_CALLS, K_SYSTEM, K_CALL };
+static const char *const kind_names[] = {"extension", "trunk", "queue", "parked", "calls", "system", "call"};
 
 struct entry {
 	char site[SITE_MAX_BYTES];
@@ -82,7 +82,10 @@ static int classify(const char *topic, char *site, enum kind *kind, char *name, 
 	static const struct {
 		const char *mid;
 		enum kind kind;
-	} named[] = {{"/state/extensions/", K_EXTENSION}, {"/state/trunks/", K_TRUNK}, {"/state/queues/", K_QUEUE}};
+	} named[] = {{"/state/extensions/", K_EXTENSION},
+	             {"/state/trunks/", K_TRUNK},
+	             {"/state/queues/", K_QUEUE},
+	             {"/state/parked/", K_PARKED}};
 	size_t len = strlen(topic);
 
 	*phase = 0;

@@ -76,6 +76,13 @@ function siteView(site, of) {
       pbx.el("td", {}, String(callers.length), callers.length && oldest ? pbx.el("span", { class: "muted" }, " longest ", timer(Math.min(oldest, Date.now()))) : ""),
       pbx.el("td", {}, ...members.map((m) => pbx.el("div", {}, (m.name || m.location || "") + " ", state(m.paused ? "paused" : m.state)))));
   });
+  // a parked caller's number and name are null when withheld (or unknown)
+  const parkedRows = of("parked").sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }))
+    .map(({ name, value: p }) => pbx.el("tr", { "data-parked": name },
+      pbx.el("td", {}, name),
+      pbx.el("td", {}, [p.name, p.number].filter(Boolean).join(" ") || "not shown"),
+      pbx.el("td", {}, timer(since(p.parked_at, p.call_id))),
+      pbx.el("td", {}, isNaN(Date.parse(p.times_out_at)) ? "" : new Date(p.times_out_at).toLocaleTimeString())));
   const callRows = [...calls.values()].map((c) => pbx.el("tr", { "data-call": c.call_id },
     pbx.el("td", {}, pbx.arrow(c.direction)),
     pbx.el("td", {}, party(c)),
@@ -90,7 +97,8 @@ function siteView(site, of) {
       table("Extensions", ["Extension", "State", "With", "For"], extRows),
       table("Calls in progress", ["Dir.", "Caller / callee", "Extension", "Trunk", "State", "For"], callRows),
       table("Trunks", ["Trunk", "Registration", "Reachability"], trunkRows),
-      table("Queues", ["Queue", "Waiting", "Members"], queueRows)));
+      table("Queues", ["Queue", "Waiting", "Members"], queueRows),
+      table("Parked calls", ["Space", "Caller", "For", "Given back at"], parkedRows)));
 }
 
 function draw() {

@@ -199,6 +199,22 @@ def test_live_page_follows_a_call_and_a_state_published_by_hand():
              "withheld": False, "started_at": None, "answered_at": None})], check=True, timeout=10)
         b.wait_for("document.querySelector('[data-call=\"lab:9.9\"]') !== null", 10, "the hostile call")
         assert HOSTILE in b.evaluate("document.querySelector('[data-call=\"lab:9.9\"]').textContent")
+        # a parked call (state/parked): its caller as text, gone when the
+        # space is cleared; a withheld one says so, never a number
+        for space, who in (("701@default", {"number": "15550007777", "name": HOSTILE}),
+                           ("702@default", {"number": None, "name": None})):
+            subprocess.run(["mosquitto_pub", "-p", str(r.broker.port), "-r", "-t", "pbx/state/parked/" + space,
+                            "-m", json.dumps(dict(who, lot="default", space=space.split("@")[0], channel="PJSIP/x-1",
+                                                  call_id="lab:9.8", parked_at=None, times_out_at=None))],
+                           check=True, timeout=10)
+        parked = "(document.querySelector('[data-parked=\"%s\"]') || {}).textContent"
+        b.wait_for(parked % "702@default" + " !== undefined", 10, "the parked calls")
+        assert HOSTILE in b.evaluate(parked % "701@default")
+        assert "15550007777" in b.evaluate(parked % "701@default")
+        assert "not shown" in b.evaluate(parked % "702@default")
+        subprocess.run(["mosquitto_pub", "-p", str(r.broker.port), "-r", "-n", "-t", "pbx/state/parked/701@default"],
+                       check=True, timeout=10)
+        b.wait_for("document.querySelector('[data-parked=\"701@default\"]') === null", 10, "the space cleared")
         assert b.evaluate("document.querySelectorAll('main img').length") == 0
         assert b.dialogs() == [] and b.console_errors() == [], (b.dialogs(), b.console_errors())
 
