@@ -134,7 +134,9 @@ class Subscriber:
 
     def messages(self):
         with open(self.path, "rb") as f:
-            lines = f.read().decode("utf-8").split("\n")
+            # what follows the last newline is a line mosquitto_sub is still
+            # writing: read it next time, whole
+            lines = [ln.decode("utf-8") for ln in f.read().split(b"\n")[:-1]]
         out = []
         for line in lines:
             if not line:
