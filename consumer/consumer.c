@@ -64,6 +64,8 @@ static void drop_unsent(struct consumer *c)
 	for (size_t i = keep; i < c->nbatch; i++)
 		free_item(&c->batch[i]);
 	c->nbatch = keep;
+	if (c->parsed_upto > keep)
+		c->parsed_upto = keep;
 	c->held_count = 0;
 	atomic_store(&c->m.pending, c->nbatch);
 }
@@ -196,9 +198,11 @@ static int foreign_record(const struct consumer *c, struct batch_item *it)
 	return 0;
 }
 
+/* The items not judged yet (parsed_upto on): the main loop calls this on
+ * every round while the database works, so it does not walk the batch. */
 static void parse_batch(struct consumer *c)
 {
-	for (size_t i = 0; i < c->nbatch; i++) {
+	for (size_t i = c->parsed_upto; i < c->nbatch; i++) {
 		struct batch_item *it = &c->batch[i];
 		if (it->parsed || it->error[0])
 			continue;
@@ -212,6 +216,7 @@ static void parse_batch(struct consumer *c)
 		}
 		dead_letter(&c->dead, it, rc, clock_mono_ms());
 	}
+	c->parsed_upto = c->nbatch;
 }
 
 /* The id of a record, even of a bad one when it names one: a dead letter
@@ -379,6 +384,14 @@ static const struct sink *write_copies(struct consumer *c, size_t n)
 	return NULL;
 }
 
+/* Waits up to a second for the first sink's answer to move on. */
+static void await_primary(struct consumer *c)
+{
+	struct pollfd p = {PRIMARY(c)->socket(PRIMARY(c)->ctx), POLLIN, 0};
+	if (p.fd >= 0 && poll(&p, 1, 1000) < 0 && errno != EINTR)
+		log_warn("poll");
+}
+
 /* The answers to every batch still out, waited for: the database's
  * connection is then free for one-by-one writes, or clean after a failure
  * (a batch it refused to us is no longer in its pipeline). */
@@ -392,9 +405,8 @@ static void wait_for_all_out(struct consumer *c)
 		while (!o->done) {
 			o->rc = k->receive(k->ctx, c->batch + at, o->n);
 			o->done = o->rc != SINK_BUSY;
-			struct pollfd p = {k->socket(k->ctx), POLLIN, 0};
-			if (!o->done && p.fd >= 0 && poll(&p, 1, 1000) < 0 && errno != EINTR)
-				log_warn("poll");
+			if (!o->done)
+				await_primary(c);
 		}
 	}
 }
@@ -430,6 +442,7 @@ static void settle(struct consumer *c, size_t n)
 		free_item(&c->batch[i]);
 	memmove(c->batch, c->batch + n, (all - n) * sizeof(*c->batch));
 	c->nbatch = all - n;
+	c->parsed_upto = c->parsed_upto > n ? c->parsed_upto - n : 0;
 	atomic_store(&c->m.pending, c->nbatch);
 	if (c->nbatch == 0) {
 		c->held_count = 0;
@@ -448,7 +461,7 @@ static void start_batch(struct consumer *c)
 	size_t most = (size_t)c->s->batch_max;
 	const struct sink *k = PRIMARY(c);
 
-	while (c->nout < (int)(sizeof(c->out) / sizeof(c->out[0]))) {
+	while (c->nout < DB_BATCHES_OUT) {
 		size_t from = items_out(c), waiting = c->nbatch - from;
 		if (waiting == 0 || (c->nout > 0 && waiting < most))
 			return;
@@ -503,9 +516,7 @@ static void commit_all(struct consumer *c)
 	do {
 		start_batch(c);
 		while (c->nout > 0) {
-			struct pollfd p = {PRIMARY(c)->socket(PRIMARY(c)->ctx), POLLIN, 0};
-			if (p.fd >= 0 && poll(&p, 1, 1000) < 0 && errno != EINTR)
-				log_warn("poll");
+			await_primary(c);
 			finish_batch(c);
 		}
 	} while (c->nbatch > 0 && c->sinks_up);

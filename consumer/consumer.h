@@ -56,8 +56,9 @@ struct consumer {
 		int done;        /* its answer is in: rc */
 		int rc;          /* enum sink_rc */
 		int64_t sent_ms; /* for the debug line */
-	} out[2];
+	} out[DB_BATCHES_OUT];
 	int nout;
+	size_t parsed_upto; /* the batch's items before this are parsed or dead letters */
 	struct backoff db_backoff;
 	int64_t next_db_attempt_ms;
 	int64_t next_purge_ms;
