@@ -12,6 +12,13 @@ from harness import (Daemon, Mosquitto, Postgres, ReplayPbx, Subscriber, TempDir
 
 CALLS = ["10-in-answered-caller-hangup", "12-in-noanswer", "13-in-busy", "14-out-answered", "16-internal-100-to-101",
          "17-queue-answered", "18-queue-abandon", "72-in-ringgroup-5554000-100-answers"]
+# a valid call record, as a bridge writes one
+RECORD = {"v": 1, "pbx": "lab", "call_id": "lab:1795400000.1", "direction": "inbound",
+          "external_number": "15559876543", "external_name": "John Smith", "did": "5551000", "extension": "100",
+          "extensions_rung": ["100"], "trunk": "trunk-provider", "queue": None, "transferred": False,
+          "partial": False, "started_at": "2026-11-22T10:03:53.000Z", "answered_at": "2026-11-22T10:03:55.000Z",
+          "ended_at": "2026-11-22T10:04:58.000Z", "duration_s": 65, "billsec_s": 63, "disposition": "ANSWERED",
+          "pbx_answered": True, "hangup_cause": 16, "hangup_cause_text": "Normal Clearing", "legs": 2}
 
 
 class Pipeline:
@@ -254,31 +261,57 @@ def test_tls_and_acls_for_real():
         tmp.cleanup()
 
 
+class ShippedBroker:
+    """deploy/mosquitto/mosquitto.conf and acl as users get them, with paths
+    and ports for here: pbx_port is the bridges' listener, crm_port the
+    consumers'.  Users: bridge/x, site1/z, east/e on the first; crm/y on
+    the second."""
+
+    def __init__(self, tmp):
+        import subprocess as sp
+        root = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "mosquitto")
+        free_port = __import__("harness").free_port
+        self.pbx_port, self.crm_port = free_port(), free_port()
+        pw, pw_crm = tmp.path + "/passwd", tmp.path + "/passwd-crm"
+        sp.run(["mosquitto_passwd", "-c", "-b", pw, "bridge", "x"], check=True)
+        for user, secret in (("site1", "z"), ("west", "w"), ("east", "e")):
+            sp.run(["mosquitto_passwd", "-b", pw, user, secret], check=True)
+        sp.run(["mosquitto_passwd", "-c", "-b", pw_crm, "crm", "y"], check=True)
+        conf = open(root + "/mosquitto.conf").read()
+        conf = conf.replace("listener 1883\n", "listener %d 127.0.0.1\n" % self.pbx_port)
+        conf = conf.replace("listener 1884 127.0.0.1\n", "listener %d 127.0.0.1\n" % self.crm_port)
+        conf = conf.replace("/var/lib/mosquitto/", tmp.path + "/")
+        conf = conf.replace("/etc/mosquitto/passwd-crm", pw_crm).replace("/etc/mosquitto/passwd\n", pw + "\n")
+        conf = conf.replace("/etc/mosquitto/acl", os.path.abspath(root + "/acl"))
+        assert str(self.pbx_port) in conf and str(self.crm_port) in conf, "the shipped listeners moved"
+        self.dir = tmp.path
+        path = tmp.file("m.conf", "user root\nlog_dest file %s/mosquitto.log\n" % tmp.path + conf, 0o644)
+        self.proc = sp.Popen(["mosquitto", "-c", path], stdout=sp.DEVNULL, stderr=sp.PIPE)
+        for port in (self.pbx_port, self.crm_port):
+            wait_for(Mosquitto(tmp, port=port).ready, 10, "the shipped broker config")
+
+    def log(self):
+        with open(self.dir + "/mosquitto.log") as f:
+            return f.read()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(5)
+
+
 def test_shipped_broker_config_starts():
     """deploy/mosquitto/mosquitto.conf as users get it, with paths for here."""
     import subprocess as sp
     tmp = TempDir()
     try:
-        root = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "mosquitto")
-        port = __import__("harness").free_port()
-        pw = tmp.path + "/passwd"
-        sp.run(["mosquitto_passwd", "-c", "-b", pw, "bridge", "x"], check=True)
-        sp.run(["mosquitto_passwd", "-b", pw, "crm", "y"], check=True)
-        sp.run(["mosquitto_passwd", "-b", pw, "site1", "z"], check=True)
-        conf = open(root + "/mosquitto.conf").read()
-        conf = conf.replace("listener 1883", "listener %d 127.0.0.1" % port)
-        conf = conf.replace("/var/lib/mosquitto/", tmp.path + "/").replace("/etc/mosquitto/passwd", pw)
-        conf = conf.replace("/etc/mosquitto/acl", os.path.abspath(root + "/acl"))
-        path = tmp.file("m.conf", "user root\n" + conf, 0o644)
-        proc = sp.Popen(["mosquitto", "-c", path], stdout=sp.DEVNULL, stderr=sp.PIPE)
-        b = Mosquitto(tmp, port=port)
-        wait_for(b.ready, 10, "the shipped broker config")
+        b = ShippedBroker(tmp)
+        port, cport = b.pbx_port, b.crm_port
         r = sp.run(["mosquitto_pub", "-p", str(port), "-u", "bridge", "-P", "x", "-q", "1", "-t", "pbx/events/x",
                     "-m", "{}"], capture_output=True)
         assert r.returncode == 0, r.stderr
         # message_size_limit (audit M2): a payload over it never reaches the
         # consumer; the bridge's largest event JSON (6.1 MiB) and a record do
-        sub = sp.Popen(["mosquitto_sub", "-p", str(port), "-u", "crm", "-P", "y", "-q", "1", "-t",
+        sub = sp.Popen(["mosquitto_sub", "-p", str(cport), "-u", "crm", "-P", "y", "-q", "1", "-t",
                         "pbx/calls/hangup", "-C", "2", "-W", "20"], stdout=sp.PIPE)
         time.sleep(0.5)
         for payload in (b"x" * (9 << 20), b"y" * (6 << 20), b"ok"):
@@ -288,19 +321,72 @@ def test_shipped_broker_config_starts():
         assert [len(x) for x in out if x] == [6 << 20, 2], [len(x) for x in out]
         # several PBXs (audit M1): user site1 writes under pbx/site1/ only,
         # reads its own acks only; the consumer reads every site's records
-        sub = sp.Popen(["mosquitto_sub", "-p", str(port), "-u", "crm", "-P", "y", "-q", "1", "-t",
+        sub = sp.Popen(["mosquitto_sub", "-p", str(cport), "-u", "crm", "-P", "y", "-q", "1", "-t",
                         "pbx/+/calls/hangup", "-v", "-C", "1", "-W", "10"], stdout=sp.PIPE)
-        acks = sp.Popen(["mosquitto_sub", "-p", str(port), "-u", "site1", "-P", "z", "-q", "1", "-t",
-                         "pbx/+/acks/#", "-v", "-C", "1", "-W", "10"], stdout=sp.PIPE)
         time.sleep(0.5)
-        for topic, user, pw_ in (("pbx/site2/calls/hangup", "site1", "z"), ("pbx/site1/calls/hangup", "site1", "z"),
-                                 ("pbx/site2/acks/crm", "crm", "y"), ("pbx/site1/acks/crm", "crm", "y")):
-            sp.run(["mosquitto_pub", "-p", str(port), "-u", user, "-P", pw_, "-q", "1", "-t", topic, "-m", topic],
+        for topic in ("pbx/site2/calls/hangup", "pbx/site1/calls/hangup"):
+            sp.run(["mosquitto_pub", "-p", str(port), "-u", "site1", "-P", "z", "-q", "1", "-t", topic, "-m", topic],
                    check=True)
         got = sub.communicate(timeout=30)[0].decode().split()
         assert got[0] == "pbx/site1/calls/hangup", got  # site2's, sent first, was refused
+        acks = sp.Popen(["mosquitto_sub", "-p", str(port), "-u", "site1", "-P", "z", "-q", "1", "-t",
+                         "pbx/+/acks/#", "-v", "-C", "1", "-W", "10"], stdout=sp.PIPE)
+        time.sleep(0.5)
+        for topic in ("pbx/site2/acks/crm", "pbx/site1/acks/crm"):
+            sp.run(["mosquitto_pub", "-p", str(cport), "-u", "crm", "-P", "y", "-q", "1", "-t", topic, "-m", topic],
+                   check=True)
         assert acks.communicate(timeout=30)[0].decode().split()[0] == "pbx/site1/acks/crm"
-        proc.terminate()
-        proc.wait(5)
+        # a PBX login cannot log in on the consumers' listener at all
+        r = sp.run(["mosquitto_sub", "-p", str(cport), "-u", "site1", "-P", "z", "-t", "x", "-E"], capture_output=True)
+        assert r.returncode != 0 and b"not authori" in r.stderr.lower(), r
+        b.stop()
     finally:
+        tmp.cleanup()
+
+
+def test_one_pbx_login_cannot_take_another_session():
+    """Audit-3 N1 with the shipped files: east connecting with west's client
+    id does not knock west's bridge off, and connecting with the consumer's
+    id neither knocks it off nor empties the records queued for it."""
+    import subprocess as sp
+    tmp = TempDir()
+    pg = Postgres(tmp).start()
+    pg.create_db()
+    b = ShippedBroker(tmp)
+    secret = tmp.file("crm.secret", "y\n", 0o600)
+    cenv = {"PBXBUS_DB_CONNINFO": pg.conninfo(), "PBXBUS_MQTT_PORT": str(b.crm_port), "PBXBUS_CONSUMER_ID": "crm1",
+            "PBXBUS_MQTT_USERNAME": "crm", "PBXBUS_MQTT_PASSWORD_FILE": secret, "PBXBUS_RECONNECT_MAX": "1",
+            "PBXBUS_SUBSCRIBE": "pbx/+/calls/hangup"}
+    rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], cenv)
+    assert rc == 0, err
+    west = None
+    consumer = Daemon(tmp, "pbxbus-consumer", cenv, ["-c", "/dev/null"]).start()
+    try:
+        consumer.wait_log("subscribed to")
+        consumer.stop()  # its persistent session holds what comes now
+        for i in range(5):
+            rec = dict(RECORD, pbx="west", call_id="west:1795999999.%d" % i)
+            sp.run(["mosquitto_pub", "-p", str(b.pbx_port), "-u", "west", "-P", "w", "-q", "1", "-t",
+                    "pbx/west/calls/hangup", "-m", json.dumps(rec)], check=True)
+        # west's bridge stands in as a subscriber holding its connection
+        west = sp.Popen(["mosquitto_sub", "-p", str(b.pbx_port), "-u", "west", "-P", "w", "-i",
+                         "pbxbus-bridge-west", "-t", "pbx/west/acks/#", "-d"], stdout=sp.PIPE, stderr=sp.STDOUT)
+        wait_for(lambda: "u'west'" in b.log(), 10, "west connected")
+        for cid in ("pbxbus-bridge-west", "crm1", "crm1-live"):
+            for clean in ([], ["-c"]):
+                r = sp.run(["mosquitto_sub", "-p", str(b.pbx_port), "-u", "east", "-P", "e", "-i", cid, "-q", "1",
+                            "-t", "pbx/east/acks/#", "-E"] + clean, capture_output=True)
+                assert r.returncode == 0, r.stderr
+        time.sleep(0.5)
+        assert west.poll() is None
+        assert "already connected" not in b.log(), b.log()
+        consumer = Daemon(tmp, "pbxbus-consumer", cenv, ["-c", "/dev/null"]).start()
+        wait_for(lambda: int(pg.psql("SELECT count(*) FROM crm_comms_log")) == 5, 30, "the 5 queued records")
+    finally:
+        if west:
+            west.kill()
+            west.wait()
+        consumer.stop()
+        b.stop()
+        pg.stop("immediate")
         tmp.cleanup()
