@@ -39,6 +39,16 @@ int log_level_parse(const char *s, enum log_level *out)
 	return -1;
 }
 
+/* A control byte in a line (a sender's text that slipped into a message)
+ * could start a forged line or an escape sequence in a terminal: each one
+ * becomes '?'.  One line is one line, whatever was formatted into it. */
+void log_defang(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 __attribute__((format(printf, 4, 0))) static void vlog(enum log_level level, const char *tag, int with_errno,
                                                        const char *fmt, va_list ap)
 {
@@ -48,6 +58,7 @@ __attribute__((format(printf, 4, 0))) static void vlog(enum log_level level, con
 	if (level > log_current)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_defang(msg);
 	if (with_errno)
 		fprintf(stderr, "%s: %s: %s: %s\n", log_progname, tag, msg, strerror(saved));
 	else

@@ -34,6 +34,11 @@ struct log_ratelimit {
 	int64_t last_ms;
 	uint64_t suppressed;
 };
+/* Replaces each control byte of s with '?' (every log line goes through it;
+ * also for text that is stored as well as logged, such as an error about
+ * a sender's payload). */
+void log_defang(char *s);
+
 int log_ratelimit_ok(struct log_ratelimit *rl, int64_t now_ms, uint64_t *suppressed);
 
 #endif

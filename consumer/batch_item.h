@@ -30,10 +30,11 @@ struct batch_item {
 	struct call_row row;
 	char error[256];
 	enum item_outcome outcome;
-	unsigned duplicate : 1; /* settled: the same record was there already */
-	unsigned collision : 1; /* dead: its id is another call's (never acknowledged) */
-	unsigned bad_times : 1; /* dead: its only fault is times that contradict each other */
-	char match[16];         /* exact, suffix, ambiguous, none */
+	unsigned duplicate : 1;         /* settled: the same record was there already */
+	unsigned collision : 1;         /* dead: its id is another call's (never acknowledged) */
+	unsigned collision_counted : 1; /* ... past the dead-letter rate: counted, not stored */
+	unsigned bad_times : 1;         /* dead: its only fault is times that contradict each other */
+	char match[16];                 /* exact, suffix, ambiguous, none */
 };
 
 #endif

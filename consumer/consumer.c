@@ -219,6 +219,13 @@ static void parse_batch(struct consumer *c)
 	c->parsed_upto = c->nbatch;
 }
 
+/* The next insert statement keeps at most this many id collisions as dead
+ * letters: they go by the dead-letter rate like any other. */
+static void allow_collision_letters(struct consumer *c)
+{
+	c->db.collisions_kept_max = dead_letters_allowance(&c->dead, clock_mono_ms());
+}
+
 /* The id of a record, even of a bad one when it names one: a dead letter
  * is settled too, and the bridge may retire it.  (A row the database
  * refused is no longer "parsed" but keeps its id.) */
@@ -283,11 +290,16 @@ static void count_outcome(struct consumer *c, const struct batch_item *it)
 		atomic_fetch_add(it->duplicate ? &c->m.duplicates : &c->m.inserted, 1);
 	} else if (it->outcome == ITEM_DEAD && it->collision) {
 		atomic_fetch_add(&c->m.collisions, 1);
-		atomic_fetch_add(&c->m.dead_letters, 1);
+		if (!it->collision_counted)
+			atomic_fetch_add(&c->m.dead_letters, 1);
+		dead_letter_settled(&c->dead, it);
 		if (log_ratelimit_ok(&c->collision_log, clock_mono_ms(), &held_back))
-			log_warnx("record %s: id collision with a different call, kept as a dead letter and not "
-			          "acknowledged (%llu more since the last line)",
-			          it->row.call_id, (unsigned long long)held_back);
+			log_warnx("record %s: id collision with a different call, %s and not acknowledged (%llu more "
+			          "since the last line)",
+			          it->row.call_id,
+			          it->collision_counted ? "counted (over the dead-letter rate)"
+			                                : "kept as a dead letter",
+			          (unsigned long long)held_back);
 	} else if (it->outcome == ITEM_DEAD) {
 		if (!it->dl_dropped)
 			atomic_fetch_add(&c->m.dead_letters, 1);
@@ -358,6 +370,7 @@ static enum sink_rc write_one_by_one(struct consumer *c, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct batch_item *it = &c->batch[i];
 		it->outcome = ITEM_PENDING;
+		allow_collision_letters(c);
 		enum sink_rc rc = k->write(k->ctx, it, 1);
 		if (rc == SINK_BAD_ITEM) {
 			it->parsed = 0;
@@ -468,6 +481,7 @@ static void start_batch(struct consumer *c)
 		if (c->nout == 0 && ensure_sinks(c) < 0)
 			return;
 		parse_batch(c);
+		allow_collision_letters(c);
 		size_t n = waiting < most ? waiting : most;
 		if (k->send(k->ctx, c->batch + from, n) != SINK_OK) {
 			batch_failed(c, k);

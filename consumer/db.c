@@ -64,15 +64,19 @@ static const char insert_match_sql[] =
     "    (c.occurred_at = r.occurred_at AND c.external_number IS NOT DISTINCT FROM r.external_number) AS same\n"
     "  FROM r JOIN crm_comms_log c ON c.ext_message_id = r.ext_message_id\n"
     "  LEFT JOIN ins ON ins.ext_message_id = r.ext_message_id WHERE ins.ext_message_id IS NULL),\n"
+    "kept AS (\n"
+    "  SELECT old.ord, old.id FROM old WHERE NOT old.same ORDER BY old.ord LIMIT $%d::integer),\n"
     "dl AS (\n"
-    "  INSERT INTO pbxbus_dead_letters (topic, payload, payload_size, error)\n"
-    "  SELECT r.topic, convert_to(r.raw, 'UTF8'), octet_length(r.raw),\n"
-    "    'id collision: ' || r.ext_message_id || ' is already row ' || old.id || ' with another call'\n"
-    "  FROM old JOIN r USING (ord) WHERE NOT old.same RETURNING 1)\n"
+    "  INSERT INTO pbxbus_dead_letters (topic, payload, payload_size, error, payload_sha256)\n"
+    "  SELECT r.topic, substring(convert_to(r.raw, 'UTF8') FROM 1 FOR %d), octet_length(r.raw),\n"
+    "    'id collision: ' || r.ext_message_id || ' is already row ' || kept.id || ' with another call',\n"
+    "    encode(sha256(convert_to(r.raw, 'UTF8')), 'hex')\n"
+    "  FROM kept JOIN r USING (ord) RETURNING 1)\n"
     "SELECT r.ord, CASE WHEN ins.ext_message_id IS NOT NULL THEN 'inserted'\n"
-    "                   WHEN old.same IS FALSE THEN 'collision' ELSE 'duplicate' END, m.how\n"
+    "                   WHEN kept.ord IS NOT NULL THEN 'collision'\n"
+    "                   WHEN old.same IS FALSE THEN 'collision counted' ELSE 'duplicate' END, m.how\n"
     "FROM r JOIN m USING (ord) LEFT JOIN ins ON ins.ext_message_id = r.ext_message_id\n"
-    "LEFT JOIN old USING (ord) ORDER BY r.ord";
+    "LEFT JOIN old USING (ord) LEFT JOIN kept USING (ord) ORDER BY r.ord";
 
 static const char *sql_type(enum record_type t)
 {
@@ -126,8 +130,13 @@ int db_insert_sql(char *out, size_t size, int suffix_digits)
 			ok = put(inserted, sizeof(inserted), &ai, "%s, ", derived[j].name) == 0 &&
 			     put(selected, sizeof(selected), &as, "%s, ", derived[j].inserted_as) == 0;
 	}
+	/* The last parameter: how many collisions this statement may keep as
+	 * dead letters (the consumer's dead-letter rate), each only its head. */
 	int t = suffix_digits;
-	return ok && put(out, size, &at, insert_match_sql, names, t, t, t, t, inserted, selected) == 0 ? k - 1 : -1;
+	return ok && put(out, size, &at, insert_match_sql, names, t, t, t, t, inserted, selected, k,
+	                 DEAD_LETTER_KEEP) == 0
+	           ? k
+	           : -1;
 }
 
 static const char dead_letter_sql[] =
@@ -434,6 +443,9 @@ static int send_rows(struct db *d, const struct batch_item *items, size_t n)
 	const char *p[ROW_PARAMS_MAX];
 	int np = d->row_params, ok = 1;
 
+	char allowance[24];
+
+	np--; /* the arrays; then the collisions it may keep */
 	for (int k = 0; k < np; k++)
 		pg_array_init(&cols[k]);
 	for (size_t i = 0; i < n; i++) {
@@ -446,8 +458,10 @@ static int send_rows(struct db *d, const struct batch_item *items, size_t n)
 	}
 	for (int k = 0; k < np; k++)
 		ok = ok && (p[k] = pg_array_finish(&cols[k])) != NULL;
+	snprintf(allowance, sizeof(allowance), "%d", d->collisions_kept_max);
+	p[np] = allowance;
 	if (ok)
-		ok = PQsendQueryPrepared(CONN(d), "pbxbus_insert_calls", np, p, NULL, NULL, 0);
+		ok = PQsendQueryPrepared(CONN(d), "pbxbus_insert_calls", np + 1, p, NULL, NULL, 0);
 	for (int k = 0; k < np; k++)
 		pg_array_free(&cols[k]);
 	return ok;
@@ -468,7 +482,8 @@ static void take_outcome(struct batch_item *it, const PGresult *r, int row)
 	}
 	int have = row < PQntuples(r);
 	const char *o = have ? PQgetvalue(r, row, 1) : "";
-	it->collision = strcmp(o, "collision") == 0;
+	it->collision = strncmp(o, "collision", 9) == 0;
+	it->collision_counted = strcmp(o, "collision counted") == 0; /* past the dead-letter rate */
 	it->duplicate = !it->collision && strcmp(o, "inserted") != 0;
 	it->outcome = it->collision ? ITEM_DEAD : ITEM_SETTLED;
 	snprintf(it->match, sizeof(it->match), "%s", have ? PQgetvalue(r, row, 2) : "");

@@ -27,6 +27,9 @@ struct db {
 	int statement_timeout_ms; /* 0: none (the batch path waits for the database) */
 	int prepared;
 	int row_params; /* the insert statement's, once prepared */
+	/* Collisions the next insert statement may keep as dead letters: the
+	 * consumer sets it from its dead-letter rate (dead_letters_allowance). */
+	int collisions_kept_max;
 	/* Batches on their way, oldest first (db_send_batch .. db_receive_batch):
 	 * a second is queued behind the first so the server never waits for us. */
 	struct db_batch_out {

@@ -28,16 +28,27 @@ static void say_bad_times(struct dead_letters *d, struct batch_item *it, int64_t
 		    (unsigned long long)held_back);
 }
 
+static void refill(struct dead_letters *d, int64_t now_ms)
+{
+	d->tokens += (double)(now_ms - d->refill_ms) * DEAD_LETTER_RATE / 1000.0;
+	if (d->tokens > DEAD_LETTER_BURST)
+		d->tokens = DEAD_LETTER_BURST;
+	d->refill_ms = now_ms;
+}
+
+int dead_letters_allowance(struct dead_letters *d, int64_t now_ms)
+{
+	refill(d, now_ms);
+	return d->tokens >= 1 ? (int)d->tokens : 0;
+}
+
 void dead_letter(struct dead_letters *d, struct batch_item *it, int rc, int64_t now_ms)
 {
 	uint64_t held_back;
 
 	if (rc == RECORD_BAD_TIMES)
 		say_bad_times(d, it, now_ms);
-	d->tokens += (double)(now_ms - d->refill_ms) * DEAD_LETTER_RATE / 1000.0;
-	if (d->tokens > DEAD_LETTER_BURST)
-		d->tokens = DEAD_LETTER_BURST;
-	d->refill_ms = now_ms;
+	refill(d, now_ms);
 	if (d->tokens >= 1) {
 		d->tokens -= 1;
 	} else {
@@ -53,7 +64,9 @@ void dead_letter(struct dead_letters *d, struct batch_item *it, int rc, int64_t 
  * connection comes again, and a refused row is judged a second time. */
 void dead_letter_settled(struct dead_letters *d, const struct batch_item *it)
 {
-	if (it->dl_dropped)
+	if (it->collision && !it->collision_counted)
+		d->tokens -= 1; /* two batches out may both have kept some: below 0 waits longer */
+	if (it->dl_dropped || (it->collision && it->collision_counted))
 		atomic_fetch_add(d->dropped, 1);
 	if (it->bad_times)
 		atomic_fetch_add(d->bad_times, 1);

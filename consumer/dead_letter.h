@@ -6,6 +6,8 @@
  * is counted, not stored, so bad input cannot fill the database; either
  * way it is settled (acknowledged when it names a call_id and is not
  * another site's).  What is said about it is rate-limited, with counts.
+ * An id collision (found by the database's insert) goes by the same rate
+ * and head: the statement keeps at most dead_letters_allowance() of them.
  */
 #ifndef PBXBUS_DEAD_LETTER_H
 #define PBXBUS_DEAD_LETTER_H
@@ -28,7 +30,11 @@ void dead_letters_init(struct dead_letters *d, _Atomic uint64_t *dropped, _Atomi
 /* it failed to parse (rc, record_parse's) or was refused: a dead letter,
  * stored or (past the rate) only counted (it->dl_dropped). */
 void dead_letter(struct dead_letters *d, struct batch_item *it, int rc, int64_t now_ms);
-/* it was a dead letter in a batch that committed: count it. */
+/* How many collisions the next insert statement may keep as dead letters
+ * (the tokens there are now; taken when its batch commits). */
+int dead_letters_allowance(struct dead_letters *d, int64_t now_ms);
+/* it was a dead letter in a batch that committed: count it (a collision
+ * kept takes its token here). */
 void dead_letter_settled(struct dead_letters *d, const struct batch_item *it);
 
 #endif

@@ -10,6 +10,10 @@
 #include "utf8.h"
 
 #define RECORD_MAX_KEYS 100 /* a record has 25 */
+/* Keys the schema does not name (a newer bridge's, say) are kept in the raw
+ * record up to this much JSON text in all; past it the record is no
+ * record of ours but a way to fill the database (audit-3 N4). */
+#define RECORD_UNKNOWN_KEYS_MAX 1024
 
 /* One field against the schema (common/call_record_schema.h): absent or
  * null only where a hangup record may leave it so, else of its type and
@@ -114,12 +118,30 @@ static int field_of(const char *key, int hint)
 	return -1;
 }
 
+/* The JSON text of key and value, taken from *budget; -1 once it is
+ * spent.  Printed into a buffer of the budget's size: nothing allocated,
+ * and a value too big fails there. */
+static int take_unknown(const cJSON *a, size_t *budget)
+{
+	char text[RECORD_UNKNOWN_KEYS_MAX + 8]; /* cJSON asks for 5 bytes of slack */
+	size_t key = strlen(a->string) + 3;     /* "key": */
+
+	if (key > *budget || !cJSON_PrintPreallocated((cJSON *)a, text, (int)(*budget - key + 5), 0))
+		return -1;
+	size_t used = key + strlen(text);
+	if (used > *budget)
+		return -1;
+	*budget -= used;
+	return 0;
+}
+
 /* Each key bound to its field in one pass.  Each key once (cJSON reads the
  * first of two, PostgreSQL's jsonb keeps the last: the row and its raw
  * record would disagree), and not too many.  val[f] NULL: absent. */
 static int bind_keys(const cJSON *o, const cJSON *val[RF_COUNT], char *err, size_t errsz)
 {
 	int n = 0, next = 0;
+	size_t unknown_budget = RECORD_UNKNOWN_KEYS_MAX;
 
 	for (int f = 0; f < RF_COUNT; f++)
 		val[f] = NULL;
@@ -134,6 +156,14 @@ static int bind_keys(const cJSON *o, const cJSON *val[RF_COUNT], char *err, size
 			again = strcmp(a->string, b->string) == 0; /* a key the schema does not name */
 		if (again) {
 			snprintf(err, errsz, "duplicate key %.64s", a->string);
+			for (char *e = err; *e; e++) /* the key is the sender's text, stored and logged: */
+				if ((unsigned char)*e < 0x20 || (unsigned char)*e >= 0x7f)
+					*e = '?'; /* one line, and valid UTF-8 however %.64s cut it */
+			return -1;
+		}
+		if (f < 0 && take_unknown(a, &unknown_budget) < 0) {
+			snprintf(err, errsz, "keys the schema does not name hold over %d bytes",
+			         RECORD_UNKNOWN_KEYS_MAX);
 			return -1;
 		}
 		if (f >= 0) {

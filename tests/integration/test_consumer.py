@@ -460,6 +460,55 @@ def test_a_flood_of_bad_payloads_is_bounded():
         r.close()
 
 
+def test_a_pbx_login_cannot_fill_the_database():
+    # Audit-3 N3, N4, N9 as the audit made them (smaller, same shape): id
+    # collisions go by the dead-letter rate and keep only their 4 KiB head;
+    # records padded with a key the schema does not name are dead letters,
+    # not 60 KB rows; a key with a newline forges no log line.
+    r = Rig(http=True)
+    try:
+        forged = json.loads(record(5000))
+        r.publish([json.dumps(forged)[:-1] + ', "\\nFAKE: forged\\u001b[31m": 1, "\\nFAKE: forged\\u001b[31m": 2}'])
+        r.consumer.wait_log(re.escape("duplicate key ?FAKE: forged?[31m"))
+        t0 = time.time()
+        r.publish([record(1)])
+        wait_for(lambda: r.rows() == 1, 30, "the first record")
+        rung = ["x" * 100] * 64  # 6.4 KB of a known field: a collision is still a record
+        r.publish([record(1, started_at="2026-11-22T10:03:%02d.%03dZ" % (10 + i // 1000, i % 1000),
+                          extensions_rung=rung) for i in range(700)])
+        r.publish([record(1000 + i, pad="p" * 10000) for i in range(700)])
+
+        def counters():
+            _, text = http(r, "GET", "/metrics", token=None)
+            return {k: int(float(v)) for k, v in (ln.split() for ln in text.splitlines() if ln[0] != "#")}
+        wait_for(lambda: counters()["pbxbus_consumer_dead_letters_total"] +
+                 counters()["pbxbus_consumer_dead_letters_dropped_total"] == 1401, 120, "1401 dead letters settled")
+        elapsed = time.time() - t0
+        m = counters()
+        assert m["pbxbus_consumer_id_collisions_total"] == 700, m
+        stored = int(r.pg.psql("SELECT count(*) FROM pbxbus_dead_letters"))
+        assert stored == m["pbxbus_consumer_dead_letters_total"], (stored, m)
+        # one rate for all: the burst and what refilled, twice at most for
+        # the two batches the database may hold at once
+        assert stored <= 2 * 600 + 10 * elapsed + 10 and stored < 1401, (stored, elapsed)
+        assert int(r.pg.psql("SELECT max(octet_length(payload)) FROM pbxbus_dead_letters")) <= 4096
+        kept = int(r.pg.psql("SELECT count(*) FROM pbxbus_dead_letters WHERE error LIKE 'id collision%' "
+                             "AND payload_size > 6400 AND payload_sha256 IS NOT NULL"))
+        assert kept >= 1, "a collision keeps its head, real size and digest"
+        assert r.rows() == 1, "padded records are no calls in the CRM"
+        assert "schema does not name" in r.pg.psql("SELECT string_agg(DISTINCT error, '|') FROM pbxbus_dead_letters")
+        size = int(r.pg.psql("SELECT pg_total_relation_size('pbxbus_dead_letters') + "
+                             "pg_total_relation_size('crm_comms_log')"))
+        assert size < 12 << 20, size
+        log = r.consumer.text()
+        assert not any(ln.startswith("FAKE") for ln in log.splitlines()), log[-2000:]
+        assert "\x1b" not in log
+        print("flood: 700 collisions + 700 padded in %.1f s: %d stored, %d counted only, %d bytes in both tables" %
+              (elapsed, stored, 1401 - stored, size))
+    finally:
+        r.close()
+
+
 def test_one_site_cannot_touch_another_sites_calls():
     # Audit M1: several PBXs, each publishing under pbx/<its pbx_id>/ (the
     # shipped ACL lets its MQTT user write nowhere else). A record on site

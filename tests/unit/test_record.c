@@ -1,6 +1,7 @@
 #include "call_record_schema.h"
 #include "db.h"
 #include "dead_letter.h"
+#include "log.h"
 #include "migrations.h"
 #include "pg_array.h"
 #include "record.h"
@@ -112,9 +113,11 @@ void test_insert_sql_is_written_from_the_schema(void)
 		CHECK(hit != NULL);
 		at = hit ? hit : at;
 	}
-	CHECK_EQ_INT(n, columns + 4);
+	CHECK_EQ_INT(n, columns + 5); /* four derived, and the collisions it may keep */
 	CHECK(n <= ROW_PARAMS_MAX);
 	CHECK(strstr(sql, "$13::text[])") != NULL);
+	CHECK(strstr(sql, "LIMIT $14::integer") != NULL);
+	CHECK(strstr(sql, "FROM 1 FOR 4096") != NULL); /* a collision keeps only its head */
 	CHECK(strstr(sql, "right(p.phone_e164, 9)") != NULL);
 	CHECK(db_insert_sql(sql, 200, 9) < 0); /* too small: refused, not cut */
 }
@@ -139,6 +142,8 @@ void test_record_parse_rejects_with_reasons(void)
 	    {"{\"v\":1,\"call_id\":\"lab:1.1\",\"call_id\":\"lab:1.2\"}", "duplicate key call_id"}, /* audit L9 */
 	    {"{\"call_id\":\"lab:1.1\",\"v\":1,\"x\":1,\"call_id\":\"lab:1.2\"}", "duplicate key call_id"},
 	    {"{\"v\":1,\"x\":1,\"call_id\":\"lab:1.1\",\"x\":2}", "duplicate key x"}, /* not in the schema */
+	    /* audit-3 N9: a key's newline and escape never reach the log as such */
+	    {"{\"v\":1,\"\\nFAKE: x\\u001b[31m\":1,\"\\nFAKE: x\\u001b[31m\":2}", "duplicate key ?FAKE: x?[31m"},
 	};
 	phone_plan_init(&us, "1", "1", "011");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -208,4 +213,41 @@ void test_dead_letters_are_counted_once_settled(void)
 		dead_letter_settled(&d, &it[i]);
 	CHECK_EQ_INT((int)atomic_load(&dropped), 1);
 	CHECK_EQ_INT((int)atomic_load(&bad_times), 1);
+}
+
+/* Audit-3 N4: keys the schema does not name are kept up to 1 KiB of JSON
+ * in all (a newer bridge's few fields); a record padded past that is a
+ * dead letter, not 60 KB in crm_comms_log.raw. */
+void test_record_unknown_keys_are_bounded(void)
+{
+	struct phone_plan us;
+	struct call_row r;
+	char err[256], rec[4096];
+	char pad[1100];
+
+	phone_plan_init(&us, "1", "1", "011");
+	memset(pad, 'p', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	/* "pad":"<n p>" is n + 8 bytes of JSON text */
+	for (int n = 1000; n <= 1030; n += 30) {
+		snprintf(rec, sizeof(rec), "{\"pad\":\"%.*s\",%s", n, pad, good + 1);
+		err[0] = '\0';
+		int rc = record_parse(rec, strlen(rec), &us, &r, err, sizeof(err));
+		CHECK_EQ_INT(rc, n + 8 <= 1024 ? 0 : -1);
+	}
+	CHECK(strstr(err, "keys the schema does not name hold over 1024 bytes") != NULL);
+	/* many small ones add up too */
+	size_t at = (size_t)snprintf(rec, sizeof(rec), "{");
+	for (int i = 0; i < 120 && at < 2000; i++)
+		at += (size_t)snprintf(rec + at, sizeof(rec) - at, "\"k%03d\":[1,2],", i);
+	snprintf(rec + at, sizeof(rec) - at, "%s", good + 1);
+	CHECK(record_parse(rec, strlen(rec), &us, &r, err, sizeof(err)) < 0);
+}
+
+/* Every log line is one line: a control byte formatted into it is '?'. */
+void test_log_lines_are_defanged(void)
+{
+	char s[] = "a\nFAKE: forged\x1b[31m\r\x7f ok";
+	log_defang(s);
+	CHECK_EQ_STR(s, "a?FAKE: forged?[31m?? ok");
 }
