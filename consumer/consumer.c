@@ -424,6 +424,13 @@ static void wait_for_all_out(struct consumer *c)
 	}
 }
 
+/* The main loop waits on the database from since_ms (0: no longer);
+ * /healthz names the database when that lasts (audit-3 N15). */
+static void db_waiting(struct consumer *c, int64_t since_ms)
+{
+	atomic_store(&c->m.db_wait_since_ms, since_ms);
+}
+
 /* Nothing read and not yet settled counts: it is written again once the
  * sink is back. */
 static void batch_failed(struct consumer *c, const struct sink *k)
@@ -432,6 +439,7 @@ static void batch_failed(struct consumer *c, const struct sink *k)
 	for (size_t i = 0; i < c->nbatch; i++)
 		c->batch[i].outcome = ITEM_PENDING;
 	c->nout = 0;
+	db_waiting(c, 0);
 	sink_down(c, k);
 }
 
@@ -483,11 +491,14 @@ static void start_batch(struct consumer *c)
 		parse_batch(c);
 		allow_collision_letters(c);
 		size_t n = waiting < most ? waiting : most;
+		if (c->nout == 0) /* the send itself may wait (a first one prepares its statements) */
+			db_waiting(c, clock_mono_ms());
 		if (k->send(k->ctx, c->batch + from, n) != SINK_OK) {
 			batch_failed(c, k);
 			return;
 		}
 		c->out[c->nout++] = (struct batch_out){.n = n, .sent_ms = clock_mono_ms()};
+		db_waiting(c, c->out[0].sent_ms);
 	}
 }
 
@@ -520,6 +531,7 @@ static void finish_batch(struct consumer *c)
 		size_t n = o->n;
 		c->out[0] = c->out[1];
 		c->nout--;
+		db_waiting(c, c->nout > 0 ? c->out[0].sent_ms : 0);
 		settle(c, n);
 	}
 }
@@ -574,19 +586,59 @@ void consumer_free(struct consumer *c)
 	jw_free(&c->ack_json);
 }
 
-#define PURGE_INTERVAL_MS (6LL * 3600 * 1000)
+#define PURGE_INTERVAL_MS     (6LL * 3600 * 1000)
+#define TRIM_INTERVAL_MS      (10LL * 1000) /* the dead letters' bound is checked so often, when any came */
+#define HOUSEKEEPING_AGAIN_MS 1000          /* a chunk was full, or a lock was in the way: soon again */
 
-static void purge_tick(struct consumer *c, int64_t now)
+static void trim_dead_letters(struct consumer *c, int64_t now)
 {
-	if (now < c->next_purge_ms || c->nbatch > 0 || !db_connected(&c->db))
+	uint64_t stored = atomic_load(&c->m.dead_letters);
+	int more = 0;
+
+	if (now < c->next_trim_ms || stored == c->dead_letters_at_trim)
 		return;
-	c->next_purge_ms = now + PURGE_INTERVAL_MS;
-	long long n = db_purge(&c->db, c->s->retention_days);
+	db_waiting(c, now);
+	long long n = db_trim_dead_letters(&c->db, c->s->dead_letters_max_bytes, &more);
+	db_waiting(c, 0);
+	c->next_trim_ms = now + (more || n < 0 ? HOUSEKEEPING_AGAIN_MS * 5 : TRIM_INTERVAL_MS);
+	if (n < 0) {
+		log_warnx("db: dead letters not trimmed, tried again shortly: %s", c->db.last_error);
+		return;
+	}
+	if (!more)
+		c->dead_letters_at_trim = stored;
+	if (n > 0) {
+		atomic_fetch_add(&c->m.dead_letters_trimmed, (uint64_t)n);
+		log_warnx("db: deleted the %lld oldest dead letter(s): they held over dead_letters_max_mb %lld", n,
+		          c->s->dead_letters_max_bytes >> 20);
+	}
+}
+
+static void purge_old(struct consumer *c, int64_t now)
+{
+	int more = 0;
+
+	if (now < c->next_purge_ms)
+		return;
+	db_waiting(c, now);
+	long long n = db_purge(&c->db, c->s->retention_days, &more);
+	db_waiting(c, 0);
+	c->next_purge_ms = now + (more || n < 0 ? HOUSEKEEPING_AGAIN_MS * (n < 0 ? 60 : 1) : PURGE_INTERVAL_MS);
 	if (n < 0)
-		log_warnx("db: %s", c->db.last_error);
+		log_warnx("db: purge postponed a minute: %s", c->db.last_error);
 	else if (n > 0)
 		log_info("db: purged the raw record or dead letter of %lld row(s) older than %d days", n,
 		         c->s->retention_days);
+}
+
+/* Housekeeping between batches, each step a bounded statement. */
+static void purge_tick(struct consumer *c, int64_t now)
+{
+	if (c->nbatch > 0 || !db_connected(&c->db))
+		return;
+	purge_old(c, now);
+	if (db_connected(&c->db))
+		trim_dead_letters(c, now);
 }
 
 /*

@@ -30,6 +30,8 @@ struct consumer_metrics {
 	_Atomic uint64_t dead_letters_dropped; /* past the dead-letter rate: counted, not stored */
 	_Atomic uint64_t foreign;              /* records claiming another site's calls */
 	_Atomic uint64_t pending;              /* received, not yet committed */
+	_Atomic uint64_t dead_letters_trimmed; /* deleted, oldest first, past dead_letters_max_mb */
+	_Atomic int64_t db_wait_since_ms;      /* the main loop's oldest database work began (0: none) */
 	_Atomic int64_t last_lag_ms;
 	_Atomic int mqtt_up, db_up;
 	_Atomic int archive_up; /* 1 while the archive file takes records (0 when none is set) */
@@ -61,7 +63,8 @@ struct consumer {
 	size_t parsed_upto; /* the batch's items before this are parsed or dead letters */
 	struct backoff db_backoff;
 	int64_t next_db_attempt_ms;
-	int64_t next_purge_ms;
+	int64_t next_purge_ms, next_trim_ms;
+	uint64_t dead_letters_at_trim; /* dead_letters stored at the last trim */
 	struct jw ack_json;
 	struct consumer_metrics m;
 	struct log_ratelimit retained_log, collision_log;

@@ -32,6 +32,8 @@ const struct cfg_key consumer_keys[] = {
           "also append each committed call record to this file, one JSON line each, on disk before it is "
           "acknowledged; unset: off"),
     CFG_I("retention_days", "90", 1, 36500, "days after which the raw record and dead letters are purged"),
+    CFG_I("dead_letters_max_mb", "100", 1, 1000000,
+          "most MiB pbxbus_dead_letters holds in all; past it the oldest are deleted (counted)"),
     CFG_S("http_listen", "",
           "address:port of the HTTP API and web console (/healthz, /metrics, the console); empty: off"),
     CFG_SECRET_S("http_token", "bearer token of the API and the console's login (prefer http_token_file)"),
@@ -146,6 +148,7 @@ int consumer_settings_load(struct consumer_settings *s, const struct config *cfg
 	s->batch_max = (int)config_int(cfg, "batch_max");
 	s->migrate_at_start = config_bool(cfg, "db_migrate");
 	s->retention_days = (int)config_int(cfg, "retention_days");
+	s->dead_letters_max_bytes = config_int(cfg, "dead_letters_max_mb") << 20;
 	s->user = config_str(cfg, "user");
 	s->archive_file = config_str(cfg, "archive_file");
 	if (s->archive_file && s->archive_file[0] == '\0')

@@ -28,6 +28,7 @@ struct consumer_settings {
 	int batch_max;
 	int migrate_at_start;
 	int retention_days;
+	long long dead_letters_max_bytes;
 	const char *user;
 	const char *http_listen;  /* "127.0.0.1:8080", NULL: off */
 	const char *archive_file; /* NULL: off */

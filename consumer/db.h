@@ -83,9 +83,18 @@ int db_socket(const struct db *d);
 /* The database as the consumer's sink (connecting in open). */
 void db_sink(struct db *d, struct sink *out);
 
+/* Housekeeping waits at most this long for a lock, and for itself. */
+#define DB_PURGE_LOCK_WAIT "'1s'"
+#define DB_PURGE_STATEMENT "'15s'"
+
 /* Personal data kept no longer than needed: the raw record of rows and
- * dead letters older than days.  Returns rows touched, or -1. */
-long long db_purge(struct db *d, int days);
+ * dead letters older than days, up to 5,000 of each a call (*more: call
+ * again soon).  Returns rows touched, or -1 with last_error. */
+long long db_purge(struct db *d, int days, int *more);
+/* Dead letters hold at most max_bytes in all: the oldest past it are
+ * deleted, up to 5,000 a call (*more: call again soon).  Rows deleted, or
+ * -1 with last_error. */
+long long db_trim_dead_letters(struct db *d, long long max_bytes, int *more);
 
 /* A manual call log (HTTP); returns the new row id, or -1 with err set
  * (err_is_client: the input was wrong, not the database).  Gives the

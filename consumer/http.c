@@ -127,8 +127,12 @@ static enum MHD_Result healthz(struct http_server *h, struct MHD_Connection *con
 {
 	char out[128];
 	int mq = atomic_load(&h->c->m.mqtt_up), db = atomic_load(&h->c->m.db_up);
-	int answering = db && db_answering(h);
-	const char *dbs = !db ? "disconnected" : answering ? "connected" : "unresponsive";
+	int64_t since = atomic_load(&h->c->m.db_wait_since_ms);
+	/* the consumer's own work waits on the database (a table locked, say):
+	 * said as the database's, whatever MQTT looks like meanwhile */
+	int stalled = since > 0 && clock_mono_ms() - since > DB_REQUEST_TIMEOUT_MS;
+	int answering = db && !stalled && db_answering(h);
+	const char *dbs = !db ? "disconnected" : stalled ? "stalled" : answering ? "connected" : "unresponsive";
 
 	snprintf(out, sizeof(out), "{\"status\":\"%s\",\"mqtt\":\"%s\",\"db\":\"%s\"}",
 	         mq && answering ? "ok" : "degraded", mq ? "connected" : "disconnected", dbs);
@@ -159,6 +163,8 @@ static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *con
 	     (double)m->retained_ignored},
 	    {"db_reconnects_total", "counter", "database reconnections", (double)m->db_reconnects},
 	    {"acks_published_total", "counter", "end-to-end ack messages published", (double)m->acks_published},
+	    {"dead_letters_trimmed_total", "counter", "oldest dead letters deleted past dead_letters_max_mb",
+	     (double)m->dead_letters_trimmed},
 	    {"spool_depth", "gauge", "records received and not yet committed", (double)m->pending},
 	    {"last_record_lag_seconds", "gauge", "commit time minus the call's end, last record",
 	     (double)m->last_lag_ms / 1000.0},

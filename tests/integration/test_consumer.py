@@ -895,6 +895,99 @@ def test_retention_purges_raw_records_and_dead_letters():
         r.close()
 
 
+def hold_lock(pg, table, seconds):
+    """A psql session holding an exclusive lock on table for seconds."""
+    p = subprocess.Popen(["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "-d", "pbxbus",
+                          "-c", "BEGIN; LOCK TABLE %s IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(%d); COMMIT;" %
+                          (table, seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: pg.psql("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                             "WHERE c.relname = '%s' AND l.granted AND l.mode = 'AccessExclusiveLock'" % table) == "1",
+             10, "the lock on " + table)
+    return p
+
+
+def test_a_locked_dead_letter_table_does_not_stall_the_consumer():
+    # Audit-3 N15: a lock held on pbxbus_dead_letters across a start held
+    # the consumer in its purge (MQTT never connected, /healthz blamed it).
+    # The purge waits 1 s for a lock, then is postponed: the consumer
+    # subscribes, its batches wait for the table (their statement writes
+    # collisions there), /healthz names the database, and all 5 go in once
+    # the lock is gone.
+    r = Rig(start=False, http=True)
+    lock = hold_lock(r.pg, "pbxbus_dead_letters", 25)
+    try:
+        r.consumer.start()
+        r.consumer.wait_log("purge postponed", 5)
+        r.consumer.wait_log("mqtt: subscribed to", 5)
+        assert lock.poll() is None, "the lock was still held"
+        r.publish([record(i) for i in range(5)])
+
+        def stalled():
+            code, text = http(r, "GET", "/healthz", token=None)
+            return code == 503 and '"mqtt":"connected","db":"stalled"' in text
+        try:
+            wait_for(stalled, 15, "/healthz naming the database")
+        except AssertionError:
+            raise AssertionError((r.rows(), http(r, "GET", "/healthz", token=None), r.consumer.text()[-300:]))
+        wait_for(lambda: r.rows() == 5, 30, "5 rows once the lock is gone")
+    finally:
+        lock.kill()
+        lock.wait()
+        r.close()
+
+
+def test_a_stalled_database_is_named_by_healthz():
+    # Audit-3 N15: while the consumer's own work waits on the database (the
+    # call log locked), /healthz says so, not "ok" and not MQTT's fault.
+    r = Rig(http=True)
+    try:
+        r.publish([record(1)])
+        wait_for(lambda: r.rows() == 1, 15, "the first row")
+        wait_for(lambda: http(r, "GET", "/healthz", token=None)[0] == 200, 10, "healthy")
+        lock = hold_lock(r.pg, "crm_comms_log", 30)
+        try:
+            r.publish([record(2)])
+
+            def stalled():
+                code, text = http(r, "GET", "/healthz", token=None)
+                return code == 503 and '"db":"stalled"' in text and text
+            print(wait_for(stalled, 15, "/healthz naming the database"))
+        finally:
+            lock.kill()
+            lock.wait()
+        wait_for(lambda: r.rows() == 2, 15, "the row once the lock is gone")
+        wait_for(lambda: http(r, "GET", "/healthz", token=None)[0] == 200, 10, "healthy again")
+    finally:
+        r.close()
+
+
+def test_dead_letters_are_bounded_in_bytes_oldest_first():
+    # Audit-3 M3 rest: a steady trickle of dead letters is bounded in all
+    # (dead_letters_max_mb), the oldest deleted first and counted.
+    r = Rig(start=False, http=True, env={"PBXBUS_DEAD_LETTERS_MAX_MB": "1"})
+    try:
+        r.pg.psql("INSERT INTO pbxbus_dead_letters (payload, error) SELECT convert_to(repeat('o', 4000), 'UTF8'), "
+                  "'old ' || g FROM generate_series(1, 400) g")  # 1.6 MB, older than anything to come
+        r.consumer.start()
+        r.consumer.wait_log("subscribed to")
+        r.publish(["not json %d %s" % (i, "n" * 3000) for i in range(50)])
+
+        def metric(name):
+            _, text = http(r, "GET", "/metrics", token=None)
+            return int(float(re.search(r"^pbxbus_consumer_%s (\S+)$" % name, text, re.M).group(1)))
+        wait_for(lambda: metric("dead_letters_total") == 50, 20, "50 stored")
+        def held():
+            return int(r.pg.psql("SELECT sum(octet_length(payload) + octet_length(error) + "
+                                 "coalesce(octet_length(topic), 0)) FROM pbxbus_dead_letters"))
+        wait_for(lambda: held() <= 1 << 20, 30, "the dead letters within 1 MiB")
+        assert r.pg.psql("SELECT count(*) FROM pbxbus_dead_letters WHERE error LIKE 'not json%' OR error "
+                         "NOT LIKE 'old %'") == "50", "the new ones are all kept"
+        assert metric("dead_letters_trimmed_total") == 450 - int(r.pg.psql("SELECT count(*) FROM pbxbus_dead_letters"))
+        assert "deleted the" in r.consumer.text()
+    finally:
+        r.close()
+
+
 def test_consumer_drops_root_privileges():
     if os.getuid() != 0:
         return
