@@ -172,8 +172,9 @@ static const char *filter_of(const char *sub)
  * prefix of its call_id equal to the topic's site.  The shipped ACL lets
  * each PBX's MQTT user (its pbx_id) write only under pbx/<its id>/, so one
  * PBX cannot take another's call ids.  A record that claims another site's
- * is a dead letter and never acknowledged.  A single PBX (no '+') is not
- * checked.
+ * is a dead letter and never acknowledged.  A single PBX (no '+') is
+ * checked against pbx_id when one is set (it must be beside a site-level
+ * subscription: audit-3 N13).
  */
 static int foreign_record(const struct consumer *c, struct batch_item *it)
 {
@@ -183,8 +184,10 @@ static int foreign_record(const struct consumer *c, struct batch_item *it)
 		int rc = topic_site(filter_of(c->s->subs[i]), it->topic, site, sizeof(site));
 		if (rc < 0)
 			continue;
+		if (rc == 0 && c->s->single_pbx_id[0] == '\0')
+			return 0; /* no site level: a single PBX, alone */
 		if (rc == 0)
-			return 0; /* no site level: a single PBX */
+			snprintf(site, sizeof(site), "%s", c->s->single_pbx_id);
 		size_t sl = strlen(site);
 		if (strcmp(it->row.pbx, site) == 0 && strncmp(it->row.call_id, site, sl) == 0 &&
 		    it->row.call_id[sl] == ':')

@@ -16,6 +16,9 @@ const struct cfg_key consumer_keys[] = {
     CFG_S("subscribe", "pbx/calls/hangup",
           "topics of call records, space-separated (pbx/+/calls/hangup for several PBXs)"),
     CFG_S("shared_group", "", "MQTT shared subscription group: several consumers split the records"),
+    CFG_S("pbx_id", NULL,
+          "pbx_id of the one PBX whose records come on a topic without a site level (pbx/calls/hangup): its "
+          "records must carry it; required beside a pbx/+/calls/hangup subscription"),
     MQTT_CONFIG_KEYS,
     CFG_I("reconnect_max", "30", 1, 3600, "cap of the reconnect back-off in seconds (MQTT and database)"),
     CFG_S("db_conninfo", "dbname=pbxbus",
@@ -40,6 +43,37 @@ const struct cfg_key consumer_keys[] = {
     CFG_S("http_token_file", NULL, "file holding the HTTP bearer token (mode 600)"),
 };
 const size_t consumer_nkeys = sizeof(consumer_keys) / sizeof(consumer_keys[0]);
+
+/* Audit-3 N13: a topic without a site level beside a site-level one
+ * would let the single PBX's login claim any site's calls there; its
+ * records must then carry its configured pbx_id. */
+static int load_single_site(struct consumer_settings *s, const struct config *cfg, char *err, size_t errsz)
+{
+	const char *id = config_str(cfg, "pbx_id");
+	int with_site = 0, without = 0;
+
+	for (size_t i = 0; i < s->nsubs; i++) {
+		if (strchr(s->subs[i], '+'))
+			with_site = 1;
+		else
+			without = 1;
+	}
+	s->single_pbx_id[0] = '\0';
+	if (id && id[0]) {
+		if (strlen(id) >= sizeof(s->single_pbx_id) || strpbrk(id, ":/+# ") != NULL) {
+			snprintf(err, errsz, "pbx_id: at most %zu characters, none of ':/+#' or space",
+			         sizeof(s->single_pbx_id) - 1);
+			return -1;
+		}
+		snprintf(s->single_pbx_id, sizeof(s->single_pbx_id), "%s", id);
+	} else if (with_site && without) {
+		snprintf(err, errsz,
+		         "pbx_id: required when a topic without a site level is subscribed beside one with (its "
+		         "PBX could otherwise claim any site's calls): set the pbx_id of the PBX on the first");
+		return -1;
+	}
+	return 0;
+}
 
 static int load_subscriptions(struct consumer_settings *s, const struct config *cfg, char *err, size_t errsz)
 {
@@ -69,7 +103,7 @@ static int load_subscriptions(struct consumer_settings *s, const struct config *
 	}
 	s->nsubs = subs.n;
 	glob_list_free(&subs);
-	return 0;
+	return load_single_site(s, cfg, err, errsz);
 }
 
 static int load_http(struct consumer_settings *s, const struct config *cfg, char *err, size_t errsz)

@@ -21,6 +21,8 @@ struct consumer_settings {
 	char http_token[SECRET_MAX];
 	char subs[CONSUMER_MAX_SUBS][TOPIC_MAX];
 	size_t nsubs;
+	char single_pbx_id[TOPIC_SEGMENT_MAX +
+	                   1]; /* records on a topic without a site level must carry it ("": not checked) */
 	struct mqtt_opts mqtt;
 	struct phone_plan plan;
 	const char *db_conninfo;

@@ -540,6 +540,31 @@ def test_one_site_cannot_touch_another_sites_calls():
         r.close()
 
 
+def test_the_unprefixed_topic_beside_sites_carries_its_own_pbx_id():
+    # Audit-3 N13: subscribed to pbx/calls/hangup and pbx/+/calls/hangup,
+    # the single PBX's login published a record claiming west's id: it was
+    # stored (row 1, forged number) and west's own became a collision.  Now
+    # that mix needs pbx_id, and records on the unprefixed topic must carry it.
+    subs = "pbx/calls/hangup pbx/+/calls/hangup"
+    r = Rig(start=False, env={"PBXBUS_SUBSCRIBE": subs, "PBXBUS_PBX_ID": "lab"})
+    try:
+        rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--check"], dict(r.env, PBXBUS_PBX_ID=""))
+        assert rc != 0 and "pbx_id: required" in err, err
+        r.consumer.start()
+        r.consumer.wait_log("mqtt: subscribed to pbx/\\+/calls/hangup")
+        forged = record(1, pbx="west", call_id="west:1795999999.1", external_number="15550000666")
+        r.publish([forged, record(2)], topic="pbx/calls/hangup")
+        wait_for(lambda: r.rows() == 1, 15, "lab's own record")
+        r.publish([record(1, pbx="west", call_id="west:1795999999.1")], topic="pbx/west/calls/hangup")
+        wait_for(lambda: r.rows() == 2, 15, "west's real record")
+        assert r.pg.psql("SELECT count(*) FROM crm_comms_log WHERE external_number = '15550000666'") == "0"
+        assert "is not of site 'lab'" in r.pg.psql("SELECT error FROM pbxbus_dead_letters")
+        assert "west:1795999999.1" in r.acked_ids()
+        assert "id collision" not in r.consumer.text()
+    finally:
+        r.close()
+
+
 def test_id_collision_goes_to_dead_letters():
     r = Rig()
     try:
