@@ -34,7 +34,7 @@ class Rig:
     """PostgreSQL, a broker, the consumer with its console; a bridge and a
     replayed PBX on demand; a browser logged in on demand."""
 
-    def __init__(self):
+    def __init__(self, env=None):
         self.tmp = TempDir()
         self.pg = Postgres(self.tmp).start()
         self.pg.create_db()
@@ -44,6 +44,7 @@ class Rig:
         self.env = {"PBXBUS_DB_CONNINFO": self.pg.conninfo(), "PBXBUS_MQTT_PORT": str(self.broker.port),
                     "PBXBUS_CONSUMER_ID": "crm1", "PBXBUS_RECONNECT_MAX": "2",
                     "PBXBUS_HTTP_LISTEN": "127.0.0.1:%d" % self.http_port, "PBXBUS_HTTP_TOKEN": TOKEN}
+        self.env.update(env or {})
         rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], self.env)
         assert rc == 0, err
         for name, phone in CUSTOMERS:
@@ -217,6 +218,37 @@ def test_live_page_follows_a_call_and_a_state_published_by_hand():
         b.wait_for("document.querySelector('[data-parked=\"701@default\"]') === null", 10, "the space cleared")
         assert b.evaluate("document.querySelectorAll('main img').length") == 0
         assert b.dialogs() == [] and b.console_errors() == [], (b.dialogs(), b.console_errors())
+
+
+def test_one_sites_malformed_state_does_not_blind_the_live_page():
+    # Audit-3 N6: one retained {"queue":"evil","callers":[null]} from east
+    # made live.js throw on every redraw: west's ringing extension stayed
+    # "idle" while the page said "live", and a reload drew no site at all.
+    with Rig({"PBXBUS_SUBSCRIBE": "pbx/+/calls/hangup"}) as r:
+        def pub(topic, doc, retain=True):
+            subprocess.run(["mosquitto_pub", "-p", str(r.broker.port), "-t", topic, "-m", json.dumps(doc)] +
+                           (["-r"] if retain else []), check=True, timeout=10)
+        pub("pbx/west/state/extensions/200", {"extension": "200", "state": "idle"})
+        b = r.open_browser()
+        ext200 = "(document.querySelector('[data-site=\"pbx/west\"] [data-extension=\"200\"] .ext-state') || {}).textContent"
+        b.wait_for(ext200 + " === 'idle'", 10, "west's extension 200")
+        for topic, doc in (("pbx/east/state/queues/evil", {"queue": "evil", "callers": [None], "members": [7, None]}),
+                           ("pbx/east/state/trunks/odd", {"trunk": ["x"], "registration": {"a": 1}}),
+                           ("pbx/east/state/system", {"asterisk_version": {"x": 1}})):
+            pub(topic, doc)
+        pub("pbx/east/calls/start", {"call_id": "east:1.1", "direction": "inbound", "extensions_rung": "x",
+                                      "external_name": ["not", "text"], "started_at": 5}, retain=False)
+        b.wait_for("document.querySelector('[data-site=\"pbx/east\"] [data-call=\"east:1.1\"]') !== null", 10,
+                   "east's odd call drawn")
+        pub("pbx/west/state/extensions/200", {"extension": "200", "state": "ringing"})
+        b.wait_for(ext200 + " === 'ringing'", 10, "west's extension 200 ringing beside east's malformed state")
+        assert b.evaluate("document.querySelector('[data-site=\"pbx/east\"] [data-queue=\"evil\"]').textContent"
+                          ).startswith("evil1")
+        assert b.evaluate("document.getElementById('live-status').textContent") == "live"
+        b.goto(r.base + "/")
+        b.wait_for("document.querySelectorAll('[data-site]').length === 2", 10, "both sites after a reload")
+        b.wait_for(ext200 + " === 'ringing'", 10, "west drawn after a reload")
+        assert b.console_errors() == [], b.console_errors()
 
 
 def test_calls_page_lists_filters_and_pages_from_the_server():
