@@ -193,12 +193,31 @@ static char *canonical(const char *payload, size_t len, enum kind kind, cJSON **
 	return cJSON_PrintUnformatted(*doc);
 }
 
+/* Would value (replacing old, NULL: a new entry) take site past its
+ * share?  Tombstones count as entries until forgotten, as in the store. */
+static int over_site_share(const struct live_store *st, const char *site, const char *old, const char *value)
+{
+	size_t entries = old == NULL, bytes = strlen(value) - (old ? strlen(old) : 0);
+
+	if (old != NULL && strlen(value) <= strlen(old))
+		return 0; /* it does not grow */
+	for (size_t i = 0; i < st->n; i++) {
+		if (strcmp(st->e[i].site, site) != 0)
+			continue;
+		entries++;
+		bytes += st->e[i].value ? strlen(st->e[i].value) : 0;
+	}
+	return entries > LIVE_SITE_MAX_ENTRIES || bytes > LIVE_SITE_MAX_BYTES;
+}
+
 static int store_locked(struct live_store *st, const char *site, enum kind kind, const char *name, char *value,
                         int64_t now_ms)
 {
 	struct entry *e = find(st, site, kind, name);
 
 	if (value != NULL && st->bytes + strlen(value) > LIVE_MAX_BYTES)
+		return -1;
+	if (value != NULL && over_site_share(st, site, e ? e->value : NULL, value))
 		return -1;
 	if (e == NULL) {
 		if (value == NULL)

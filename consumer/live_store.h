@@ -14,10 +14,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LIVE_MAX_ENTRIES     4096
-#define LIVE_MAX_BYTES       (16u << 20)
-#define LIVE_PAYLOAD_MAX     (64 * 1024)
-#define LIVE_CALL_MAX_AGE_MS (12LL * 3600 * 1000) /* a call with no news for this long is dropped */
+#define LIVE_MAX_ENTRIES 4096
+#define LIVE_MAX_BYTES   (16u << 20)
+/* One site may hold a quarter of either: a PBX that publishes thousands of
+ * retained documents cannot crowd the other sites out (audit-3 N5). */
+#define LIVE_SITE_MAX_ENTRIES (LIVE_MAX_ENTRIES / 4)
+#define LIVE_SITE_MAX_BYTES   (LIVE_MAX_BYTES / 4)
+#define LIVE_PAYLOAD_MAX      (64 * 1024)
+#define LIVE_CALL_MAX_AGE_MS  (12LL * 3600 * 1000) /* a call with no news for this long is dropped */
 
 struct live_store;
 

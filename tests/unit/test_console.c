@@ -72,7 +72,8 @@ void test_live_store_refuses_what_is_not_state(void)
 	char topic[64];
 	int refused = 0;
 	for (int i = 0; i < LIVE_MAX_ENTRIES + 10; i++) {
-		snprintf(topic, sizeof(topic), "pbx/state/queues/q%d", i);
+		/* eight sites, so that no one site's share is the bound */
+		snprintf(topic, sizeof(topic), "pbx/s%d/state/queues/q%d", i % 8, i);
 		refused += live_store_message(st, topic, doc, strlen(doc), 2) < 0;
 	}
 	CHECK_EQ_INT(refused, 11); /* the system document holds one place */
@@ -182,4 +183,42 @@ void test_console_login_sessions_and_limits(void)
 	CHECK(!console_token_equal("", ""));
 	CHECK(!console_token_equal("abc", "abcd"));
 	console_sessions_free(&cs);
+}
+
+/* Audit-3 N5: one site fills its share of the store, not the store: the
+ * other sites' new state is still taken. */
+void test_live_store_bounds_each_site(void)
+{
+	struct live_store *st = live_store_new();
+	char topic[128], doc[64];
+	int taken = 0;
+
+	for (int i = 0; i < LIVE_SITE_MAX_ENTRIES + 50; i++) {
+		snprintf(topic, sizeof(topic), "pbx/east/state/extensions/%d", i);
+		snprintf(doc, sizeof(doc), "{\"extension\":\"%d\"}", i);
+		taken += live_store_message(st, topic, doc, strlen(doc), 1) == 0;
+	}
+	CHECK_EQ_INT(taken, LIVE_SITE_MAX_ENTRIES);
+	/* a document east already has may still change */
+	CHECK_EQ_INT(live_store_message(st, "pbx/east/state/extensions/7", "{\"a\":2}", 7, 2), 0);
+	CHECK_EQ_INT(live_store_message(st, "pbx/west/state/extensions/300", "{\"a\":1}", 7, 2), 0);
+	/* bytes: 60 KB documents until the site's 4 MiB */
+	size_t big = 60000;
+	char *pad = malloc(big + 16);
+	CHECK(pad != NULL);
+	if (pad != NULL) {
+		memset(pad, 'x', big + 16);
+		memcpy(pad, "{\"a\":\"", 6);
+		memcpy(pad + big - 2, "\"}", 2);
+		taken = 0;
+		for (int i = 0; i < 80; i++) {
+			snprintf(topic, sizeof(topic), "pbx/north/state/queues/q%d", i);
+			taken += live_store_message(st, topic, pad, big, 3) == 0;
+		}
+		CHECK(taken > 60 && taken < 80);
+		CHECK_EQ_INT(live_store_message(st, "pbx/south/state/queues/q", pad, big, 3), 0);
+		free(pad);
+	}
+	live_store_close(st);
+	live_store_free(st);
 }
