@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "call_log.h"
+#include "client_address.h"
 #include "clock.h"
 #include "console_assets.h"
 #include "http_reply.h"
@@ -98,81 +99,171 @@ static enum MHD_Result customer(struct console *co, struct MHD_Connection *conn,
 	return query_reply(co, conn, call_log_customer_sql, 1, p, "no such customer");
 }
 
-/* One live stream: what is left of the last chunk, and the version seen. */
-struct stream {
-	struct console *co;
-	uint64_t version;
-	char *out;
-	size_t len, off;
-};
-
-static int next_chunk(struct stream *s)
+void console_init(struct console *co)
 {
-	char *changes = live_store_changes(s->co->store, &s->version, STREAM_KEEPALIVE_MS);
-	free(s->out);
-	s->out = NULL;
-	s->off = s->len = 0;
-	if (live_store_closed(s->co->store)) {
-		free(changes);
-		return -1;
-	}
-	if (changes == NULL) {
-		s->out = strdup(": keepalive\n\n");
-	} else {
-		/* one line of JSON (the store writes no newline): one event */
-		size_t n = strlen(changes) + 16;
-		if ((s->out = malloc(n)) != NULL)
-			snprintf(s->out, n, "data: %s\n\n", changes);
-		free(changes);
-	}
-	if (s->out == NULL)
-		return -1;
-	s->len = strlen(s->out);
-	return 0;
+	memset(co, 0, sizeof(*co));
+	console_sessions_init(&co->sessions);
+	pthread_mutex_init(&co->live_lock, NULL);
 }
 
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+void console_free(struct console *co)
 {
-	struct stream *s = cls;
+	console_sessions_free(&co->sessions);
+	pthread_mutex_destroy(&co->live_lock);
+}
+
+/*
+ * A place among the readers of the live picture (streams and /api/live):
+ * CONSOLE_STREAMS_MAX in all, CONSOLE_STREAMS_PER_CLIENT for one client,
+ * so that one client (or everybody behind one proxy, without
+ * http_trusted_proxy) cannot take them all (audit-3 N7, N8).  0 taken,
+ * -1 none free; given back with live_leave.
+ */
+static int live_enter(struct console *co, const char *client)
+{
+	struct live_reader *mine = NULL, *free_slot = NULL;
+	int rc = -1;
+
+	pthread_mutex_lock(&co->live_lock);
+	for (int i = 0; i < CONSOLE_STREAMS_MAX; i++) {
+		struct live_reader *r = &co->live_readers[i];
+		if (r->n > 0 && strcmp(r->client, client) == 0)
+			mine = r;
+		else if (r->n == 0 && free_slot == NULL)
+			free_slot = r;
+	}
+	if (co->live_total < CONSOLE_STREAMS_MAX && (mine ? mine->n < CONSOLE_STREAMS_PER_CLIENT : free_slot != NULL)) {
+		if (mine == NULL) {
+			mine = free_slot;
+			snprintf(mine->client, sizeof(mine->client), "%s", client);
+		}
+		mine->n++;
+		co->live_total++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&co->live_lock);
+	return rc;
+}
+
+static void live_leave(struct console *co, const char *client)
+{
+	pthread_mutex_lock(&co->live_lock);
+	for (int i = 0; i < CONSOLE_STREAMS_MAX; i++) {
+		struct live_reader *r = &co->live_readers[i];
+		if (r->n > 0 && strcmp(r->client, client) == 0) {
+			r->n--;
+			co->live_total--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&co->live_lock);
+}
+
+/* One reader of the live picture: the text it is sending (shared with the
+ * other readers when it is the whole picture), as an SSE event or a plain
+ * JSON answer, and how far it got. */
+struct reader {
+	struct console *co;
+	char client[CLIENT_ADDRESS_MAX];
+	uint64_t version;
+	int sse;                /* a stream: "data: <text>\n\n" events, and keepalives */
+	struct live_text *text; /* NULL: a keepalive comment */
+	size_t off;             /* into the event as sent */
+};
+
+static const char sse_head[] = "data: ", sse_tail[] = "\n\n", keepalive[] = ": keepalive\n\n";
+
+/* The event's bytes from off, in its three parts (none copied whole). */
+static size_t event_bytes(const struct reader *r, size_t off, char *buf, size_t max)
+{
+	const char *part[3];
+	size_t len[3], n = 0;
+
+	if (r->text == NULL) {
+		part[0] = keepalive, len[0] = sizeof(keepalive) - 1;
+		len[1] = len[2] = 0;
+		part[1] = part[2] = "";
+	} else {
+		part[0] = r->sse ? sse_head : "", len[0] = r->sse ? sizeof(sse_head) - 1 : 0;
+		part[1] = r->text->s, len[1] = r->text->len;
+		part[2] = r->sse ? sse_tail : "", len[2] = r->sse ? sizeof(sse_tail) - 1 : 0;
+	}
+	for (int i = 0; i < 3 && n < max; i++) {
+		if (off >= len[i]) {
+			off -= len[i];
+			continue;
+		}
+		size_t k = len[i] - off < max - n ? len[i] - off : max - n;
+		memcpy(buf + n, part[i] + off, k);
+		n += k;
+		off = 0;
+	}
+	return n;
+}
+
+static int next_event(struct reader *r)
+{
+	live_text_put(r->text);
+	r->text = live_store_changes(r->co->store, &r->version, STREAM_KEEPALIVE_MS);
+	r->off = 0;
+	return live_store_closed(r->co->store) ? -1 : 0;
+}
+
+static ssize_t reader_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct reader *r = cls;
 	(void)pos;
 
-	if (s->off == s->len && next_chunk(s) < 0)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	size_t n = s->len - s->off < max ? s->len - s->off : max;
-	memcpy(buf, s->out + s->off, n);
-	s->off += n;
+	size_t n = event_bytes(r, r->off, buf, max);
+	if (n == 0 && !r->sse)
+		return MHD_CONTENT_READER_END_OF_STREAM; /* the one answer is sent */
+	if (n == 0) {
+		if (next_event(r) < 0)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		n = event_bytes(r, 0, buf, max);
+	}
+	r->off += n;
 	return (ssize_t)n;
 }
 
-static void stream_free(void *cls)
+static void reader_free(void *cls)
 {
-	struct stream *s = cls;
-	atomic_fetch_sub(&s->co->streams, 1);
-	free(s->out);
-	free(s);
+	struct reader *r = cls;
+	live_leave(r->co, r->client);
+	live_text_put(r->text);
+	free(r);
 }
 
-static enum MHD_Result live_stream(struct console *co, struct MHD_Connection *conn)
+/* /api/live (the picture, one JSON answer) or /api/live/stream (SSE). */
+static enum MHD_Result live_reply(struct console *co, struct MHD_Connection *conn, int sse)
 {
-	if (atomic_fetch_add(&co->streams, 1) >= CONSOLE_STREAMS_MAX) {
-		atomic_fetch_sub(&co->streams, 1);
+	char client[CLIENT_ADDRESS_MAX];
+
+	client_address(conn, co->trusted_proxy, client);
+	if (live_enter(co, client) < 0)
 		return http_reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "too many live pages open");
-	}
-	struct stream *s = calloc(1, sizeof(*s));
-	if (s == NULL) {
-		atomic_fetch_sub(&co->streams, 1);
-		return MHD_NO;
-	}
-	s->co = co;
-	struct MHD_Response *r =
-	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, s, stream_free);
+	struct reader *r = calloc(1, sizeof(*r));
 	if (r == NULL) {
-		stream_free(s);
+		live_leave(co, client);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, "Content-Type", "text/event-stream");
-	MHD_add_response_header(r, "X-Accel-Buffering", "no"); /* nginx: pass events on at once */
-	return http_queue(conn, MHD_HTTP_OK, r);
+	r->co = co;
+	r->sse = sse;
+	memcpy(r->client, client, sizeof(client));
+	if (!sse && (r->text = live_store_changes(co->store, &r->version, 0)) == NULL) {
+		reader_free(r);
+		return http_reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "the live picture is closing");
+	}
+	struct MHD_Response *resp = MHD_create_response_from_callback(sse ? MHD_SIZE_UNKNOWN : r->text->len, 16384,
+	                                                              reader_read, r, reader_free);
+	if (resp == NULL) {
+		reader_free(r);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", sse ? "text/event-stream" : "application/json");
+	if (sse)
+		MHD_add_response_header(resp, "X-Accel-Buffering", "no"); /* nginx: pass events on at once */
+	return http_queue(conn, MHD_HTTP_OK, resp);
 }
 
 enum MHD_Result console_get(struct console *co, struct MHD_Connection *conn, const char *url, int *handled)
@@ -191,12 +282,10 @@ enum MHD_Result console_get(struct console *co, struct MHD_Connection *conn, con
 		return calls_page(co, conn);
 	if (strncmp(url, "/api/customers/", 15) == 0)
 		return customer(co, conn, url + 15);
-	if (strcmp(url, "/api/live") == 0) {
-		uint64_t version = 0;
-		return http_reply_owned_json(conn, MHD_HTTP_OK, live_store_changes(co->store, &version, 0));
-	}
+	if (strcmp(url, "/api/live") == 0)
+		return live_reply(co, conn, 0);
 	if (strcmp(url, "/api/live/stream") == 0)
-		return live_stream(co, conn);
+		return live_reply(co, conn, 1);
 	return http_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
 }
 
@@ -216,9 +305,11 @@ static enum MHD_Result login(struct console *co, struct MHD_Connection *conn, co
 
 	if (co->token == NULL || co->token[0] == '\0')
 		return http_reply_error(conn, MHD_HTTP_NOT_FOUND, "the console is off (no http_token is set)");
+	char client[CLIENT_ADDRESS_MAX];
+	client_address(conn, co->trusted_proxy, client);
 	cJSON *o = login_body(body, len, &given);
 	enum login_result rc =
-	    given ? console_login(&co->sessions, given, co->token, clock_mono_ms(), id) : LOGIN_WRONG;
+	    given ? console_login(&co->sessions, client, given, co->token, clock_mono_ms(), id) : LOGIN_WRONG;
 	cJSON_Delete(o);
 	if (rc == LOGIN_LIMITED)
 		return http_reply_error(conn, MHD_HTTP_TOO_MANY_REQUESTS, "too many failed logins; wait a few seconds");

@@ -8,13 +8,15 @@
 #define PBXBUS_CONSOLE_H
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
 #include "console_session.h"
 #include "live_store.h"
 
-#define CONSOLE_STREAMS_MAX 16 /* open live streams (each holds a listener thread) */
+#define CONSOLE_STREAMS_MAX        16 /* live streams and /api/live reads at once (each holds a thread) */
+#define CONSOLE_STREAMS_PER_CLIENT 4  /* ... of them from one client (client_address.h) */
 
 /* A read from the database, on the HTTP side's connection (its lock held). */
 typedef int (*console_query_fn)(void *ctx, const char *sql, int n, const char *const *params, char **out, char *err,
@@ -26,8 +28,18 @@ struct console {
 	struct live_store *store;
 	console_query_fn query;
 	void *query_ctx;
-	atomic_int streams;
+	const char *trusted_proxy; /* http_trusted_proxy, or NULL */
+	/* Who holds the live picture's places now (streams, /api/live reads). */
+	pthread_mutex_t live_lock;
+	struct live_reader {
+		char client[46];
+		int n;
+	} live_readers[CONSOLE_STREAMS_MAX];
+	int live_total;
 };
+
+void console_init(struct console *co);
+void console_free(struct console *co);
 
 /* Is this request authenticated: the bearer token, or a live session
  * cookie (for a POST, with a JSON body: no form from another site). */

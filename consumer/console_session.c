@@ -8,7 +8,7 @@ void console_sessions_init(struct console_sessions *cs)
 {
 	memset(cs, 0, sizeof(*cs));
 	pthread_mutex_init(&cs->lock, NULL);
-	cs->login_tokens = CONSOLE_LOGIN_BURST;
+	cs->all.tokens = CONSOLE_LOGIN_ALL_BURST;
 }
 
 void console_sessions_free(struct console_sessions *cs)
@@ -57,28 +57,52 @@ static struct console_session *find(struct console_sessions *cs, const char *id,
 	return NULL;
 }
 
-static int login_allowed(struct console_sessions *cs, int64_t now_ms)
+static int bucket_allows(struct login_bucket *b, int64_t now_ms, int burst, int every_ms)
 {
-	if (cs->login_refill_ms == 0)
-		cs->login_refill_ms = now_ms;
-	cs->login_tokens += (double)(now_ms - cs->login_refill_ms) / CONSOLE_LOGIN_EVERY_MS;
-	if (cs->login_tokens > CONSOLE_LOGIN_BURST)
-		cs->login_tokens = CONSOLE_LOGIN_BURST;
-	cs->login_refill_ms = now_ms;
-	return cs->login_tokens >= 1.0;
+	if (b->refill_ms == 0)
+		b->refill_ms = now_ms;
+	b->tokens += (double)(now_ms - b->refill_ms) / every_ms;
+	if (b->tokens > burst)
+		b->tokens = burst;
+	b->refill_ms = now_ms;
+	return b->tokens >= 1.0;
 }
 
-enum login_result console_login(struct console_sessions *cs, const char *given, const char *token, int64_t now_ms,
-                                char id[CONSOLE_SESSION_HEX + 1])
+/* The client's bucket: its own, else a new one in the place of the one
+ * idle longest (full again by then, or nearly). */
+static struct login_bucket *client_bucket(struct console_sessions *cs, const char *client)
+{
+	struct login_bucket *oldest = &cs->clients[0];
+
+	for (int i = 0; i < CONSOLE_LOGIN_CLIENTS; i++) {
+		struct login_bucket *b = &cs->clients[i];
+		if (b->refill_ms != 0 && strcmp(b->client, client) == 0)
+			return b;
+		if (b->refill_ms < oldest->refill_ms)
+			oldest = b;
+	}
+	memset(oldest, 0, sizeof(*oldest));
+	snprintf(oldest->client, sizeof(oldest->client), "%s", client);
+	oldest->tokens = CONSOLE_LOGIN_BURST;
+	return oldest;
+}
+
+enum login_result console_login(struct console_sessions *cs, const char *client, const char *given, const char *token,
+                                int64_t now_ms, char id[CONSOLE_SESSION_HEX + 1])
 {
 	unsigned char raw[CONSOLE_SESSION_HEX / 2];
 	enum login_result rc;
 
 	pthread_mutex_lock(&cs->lock);
-	if (!login_allowed(cs, now_ms)) {
+	struct login_bucket *mine = client_bucket(cs, client);
+	/* both are refilled before either is judged */
+	int mine_ok = bucket_allows(mine, now_ms, CONSOLE_LOGIN_BURST, CONSOLE_LOGIN_EVERY_MS);
+	int all_ok = bucket_allows(&cs->all, now_ms, CONSOLE_LOGIN_ALL_BURST, CONSOLE_LOGIN_ALL_EVERY_MS);
+	if (!mine_ok || !all_ok) {
 		rc = LOGIN_LIMITED;
 	} else if (!console_token_equal(given, token)) {
-		cs->login_tokens -= 1.0; /* only failures spend: people who know it are never held up */
+		mine->tokens -= 1.0; /* only failures spend: people who know it are never held up */
+		cs->all.tokens -= 1.0;
 		rc = LOGIN_WRONG;
 	} else if (RAND_bytes(raw, sizeof(raw)) != 1) {
 		rc = LOGIN_FAILED;

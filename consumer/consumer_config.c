@@ -1,5 +1,6 @@
 #include "consumer_config.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,6 +42,9 @@ const struct cfg_key consumer_keys[] = {
           "address:port of the HTTP API and web console (/healthz, /metrics, the console); empty: off"),
     CFG_SECRET_S("http_token", "bearer token of the API and the console's login (prefer http_token_file)"),
     CFG_S("http_token_file", NULL, "file holding the HTTP bearer token (mode 600)"),
+    CFG_S("http_trusted_proxy", NULL,
+          "IPv4 address of the reverse proxy in front of http_listen: its X-Forwarded-For names the client for "
+          "the per-client limits (unset: none is trusted)"),
 };
 const size_t consumer_nkeys = sizeof(consumer_keys) / sizeof(consumer_keys[0]);
 
@@ -118,6 +122,12 @@ static int load_http(struct consumer_settings *s, const struct config *cfg, char
 	if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof(s->http_host) ||
 	    parse_ll(colon + 1, 1, 65535, &port) < 0) {
 		snprintf(err, errsz, "http_listen: '%s' is not address:port", listen);
+		return -1;
+	}
+	s->http_trusted_proxy = config_str(cfg, "http_trusted_proxy");
+	struct in_addr proxy;
+	if (s->http_trusted_proxy && inet_pton(AF_INET, s->http_trusted_proxy, &proxy) != 1) {
+		snprintf(err, errsz, "http_trusted_proxy: '%s' is not an IPv4 address", s->http_trusted_proxy);
 		return -1;
 	}
 	memcpy(s->http_host, listen, (size_t)(colon - listen));

@@ -32,8 +32,9 @@ struct consumer_settings {
 	int retention_days;
 	long long dead_letters_max_bytes;
 	const char *user;
-	const char *http_listen;  /* "127.0.0.1:8080", NULL: off */
-	const char *archive_file; /* NULL: off */
+	const char *http_listen;        /* "127.0.0.1:8080", NULL: off */
+	const char *http_trusted_proxy; /* its X-Forwarded-For names the client; NULL: none */
+	const char *archive_file;       /* NULL: off */
 	char http_host[64];
 	int http_port;
 };

@@ -18,8 +18,10 @@
 #include "log.h"
 #include "manual_call.h"
 
-#define HTTP_CONNECTIONS      64    /* a thread each: a request stuck in the database leaves the others served */
-#define HTTP_PER_IP_LIMIT     16    /* connections from one address (slow clients cannot take all) */
+#define HTTP_CONNECTIONS 64 /* a thread each: a request stuck in the database leaves the others served */
+#define HTTP_PER_IP_LIMIT                                                                                              \
+	32                          /* connections from one address (slow clients cannot take all; a proxy's           \
+	                               16 live pages leave it 16 more) */
 #define HTTP_REQUEST_DEADLINE 10000 /* ms from the first byte of a body to its last */
 #define HEALTH_PROBE_EVERY    2000  /* ms a database probe is good for */
 #define HEALTH_PROBE_TIMEOUT  2000  /* ms the database has to answer it */
@@ -305,8 +307,9 @@ struct http_server *http_start(struct consumer *c, char *err, size_t errsz)
 	h->db.statement_timeout_ms = DB_REQUEST_TIMEOUT_MS;
 	pthread_mutex_init(&h->db_lock, NULL);
 	pthread_mutex_init(&h->health_lock, NULL);
-	console_sessions_init(&h->console.sessions);
+	console_init(&h->console);
 	h->console.token = c->s->http_token;
+	h->console.trusted_proxy = c->s->http_trusted_proxy;
 	h->console.query = console_query;
 	h->console.query_ctx = h;
 	if ((h->console.store = live_store_new()) == NULL ||
@@ -340,7 +343,7 @@ void http_stop(struct http_server *h)
 		MHD_stop_daemon(h->daemon);
 	live_feed_stop(h->feed);
 	live_store_free(h->console.store);
-	console_sessions_free(&h->console.sessions);
+	console_free(&h->console);
 	db_close(&h->db);
 	pthread_mutex_destroy(&h->db_lock);
 	pthread_mutex_destroy(&h->health_lock);

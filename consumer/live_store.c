@@ -35,6 +35,8 @@ struct live_store {
 	uint64_t horizon; /* removals at or before this version are forgotten */
 	int64_t swept_ms;
 	int closing;
+	struct live_text *whole; /* the whole picture at whole_version, shared; NULL: not written */
+	uint64_t whole_version;
 };
 
 struct live_store *live_store_new(void)
@@ -62,6 +64,7 @@ void live_store_free(struct live_store *st)
 	for (size_t i = 0; i < st->n; i++)
 		free(st->e[i].value);
 	free(st->e);
+	live_text_put(st->whole);
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->changed);
 	free(st);
@@ -306,9 +309,54 @@ static void wait_locked(struct live_store *st, uint64_t since, int wait_ms)
 			break;
 }
 
-char *live_store_changes(struct live_store *st, uint64_t *version, int wait_ms)
+void live_text_put(struct live_text *t)
 {
-	char *out = NULL;
+	if (t == NULL || atomic_fetch_sub(&t->refs, 1) != 1)
+		return;
+	free(t->s);
+	free(t);
+}
+
+/* The items after since (every live one when reset) as a counted text. */
+static struct live_text *write_changes(const struct live_store *st, uint64_t since, int reset)
+{
+	struct live_text *t = calloc(1, sizeof(*t));
+	cJSON *o = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(o, "items");
+
+	cJSON_AddNumberToObject(o, "version", (double)st->version);
+	cJSON_AddBoolToObject(o, "reset", reset);
+	for (size_t i = 0; i < st->n; i++) {
+		const struct entry *e = &st->e[i];
+		if (reset ? e->value != NULL : e->version > since)
+			cJSON_AddItemToArray(items, item_json(e));
+	}
+	if (t != NULL && (t->s = cJSON_PrintUnformatted(o)) != NULL) {
+		t->len = strlen(t->s);
+		atomic_init(&t->refs, 1);
+	} else {
+		free(t);
+		t = NULL;
+	}
+	cJSON_Delete(o);
+	return t;
+}
+
+/* The whole picture of this version: written once, shared. */
+static struct live_text *whole_picture(struct live_store *st)
+{
+	if (st->whole == NULL || st->whole_version != st->version) {
+		live_text_put(st->whole);
+		st->whole = write_changes(st, 0, 1);
+		st->whole_version = st->version;
+	}
+	if (st->whole != NULL)
+		atomic_fetch_add(&st->whole->refs, 1);
+	return st->whole;
+}
+
+struct live_text *live_store_changes(struct live_store *st, uint64_t *version, int wait_ms)
+{
+	struct live_text *out = NULL;
 
 	pthread_mutex_lock(&st->lock);
 	/* A new reader (version 0) gets the picture at once, even an empty one. */
@@ -316,16 +364,7 @@ char *live_store_changes(struct live_store *st, uint64_t *version, int wait_ms)
 		wait_locked(st, *version, wait_ms);
 	int reset = *version == 0 || *version < st->horizon || *version > st->version;
 	if (!st->closing && (reset || st->version > *version)) {
-		cJSON *o = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(o, "items");
-		cJSON_AddNumberToObject(o, "version", (double)st->version);
-		cJSON_AddBoolToObject(o, "reset", reset);
-		for (size_t i = 0; i < st->n; i++) {
-			const struct entry *e = &st->e[i];
-			if (reset ? e->value != NULL : e->version > *version)
-				cJSON_AddItemToArray(items, item_json(e));
-		}
-		out = cJSON_PrintUnformatted(o);
-		cJSON_Delete(o);
+		out = reset ? whole_picture(st) : write_changes(st, *version, 0);
 		*version = st->version;
 	}
 	pthread_mutex_unlock(&st->lock);

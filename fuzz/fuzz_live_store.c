@@ -27,13 +27,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	topic[nl - data] = '\0';
 	now += 700; /* time moves: removals are forgotten, calls go stale */
 	live_store_message(st, topic, (const char *)nl + 1, size - (size_t)(nl - data) - 1, now);
-	char *c = live_store_changes(st, &version, 0);
-	if (c != NULL) {
-		cJSON *o = cJSON_Parse(c);
-		if (o == NULL || strchr(c, '\n') != NULL)
+	struct live_text *t = live_store_changes(st, &version, 0);
+	if (t != NULL) {
+		cJSON *o = cJSON_Parse(t->s);
+		if (o == NULL || strchr(t->s, '\n') != NULL || strlen(t->s) != t->len)
 			__builtin_trap(); /* readers get one line of JSON */
 		cJSON_Delete(o);
-		free(c);
+		live_text_put(t);
 	}
 	return 0;
 }

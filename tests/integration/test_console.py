@@ -4,6 +4,7 @@ each page go to $PBXBUS_SCREENSHOTS (make screenshots: docs/screenshots),
 else to the test log directory ($PBXBUS_TEST_LOGS) or the temp dir."""
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -249,6 +250,54 @@ def test_one_sites_malformed_state_does_not_blind_the_live_page():
         b.wait_for("document.querySelectorAll('[data-site]').length === 2", 10, "both sites after a reload")
         b.wait_for(ext200 + " === 'ringing'", 10, "west drawn after a reload")
         assert b.console_errors() == [], b.console_errors()
+
+
+def status_line(port, path, headers=(), keep=None):
+    """GETs path on a raw socket and returns its status line; with keep (a
+    list), the socket stays open there (a live stream held)."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(10)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (path, "".join(h + "\r\n" for h in headers))).encode())
+    line = s.recv(4096).split(b"\r\n")[0].decode()
+    if keep is not None and " 200 " in line + " ":
+        keep.append(s)
+    else:
+        s.close()
+    return line
+
+
+def test_one_client_cannot_lock_out_or_hold_the_console():
+    # Audit-3 N2: wrong logins from one client (20/s in the audit) kept the
+    # right token out for everybody (429).  N7, N8: 16 live streams from one
+    # address took every place, and /api/live was not counted.  Now limits
+    # are per client (behind the trusted proxy: its X-Forwarded-For).
+    with Rig({"PBXBUS_HTTP_TRUSTED_PROXY": "127.0.0.1"}) as r:
+        def login(token, client):
+            return http(r.base + "/api/login", data=json.dumps({"token": token}).encode(),
+                        headers={"Content-Type": "application/json", "X-Forwarded-For": "10.9.9.9, " + client})[0]
+        codes = [login("wrong-token-0123456789", "203.0.113.9") for _ in range(12)]
+        assert codes[:5] == [401] * 5 and codes[5:] == [429] * 7, codes
+        assert login(TOKEN, "203.0.113.9") == 429  # that client waits, even with the right one
+        assert login(TOKEN, "198.51.100.7") == 200  # everybody else does not
+        # streams: 4 for one client, 16 in all, /api/live among them
+        bearer = ("Authorization: Bearer " + TOKEN,)
+        held = []
+        try:
+            for i in range(4):
+                for k in range(4):
+                    line = status_line(r.http_port, "/api/live/stream",
+                                       bearer + ("X-Forwarded-For: 192.0.2.%d" % i,), held)
+                    assert " 200 " in line + " ", line
+            assert " 503 " in status_line(r.http_port, "/api/live/stream", bearer + ("X-Forwarded-For: 192.0.2.0",))
+            assert " 503 " in status_line(r.http_port, "/api/live", bearer + ("X-Forwarded-For: 192.0.2.99",))
+            assert " 200 " in status_line(r.http_port, "/healthz") + " "
+            assert " 200 " in status_line(r.http_port, "/metrics") + " "
+            held.pop().close()
+            wait_for(lambda: " 200 " in status_line(r.http_port, "/api/live", bearer) + " ", 10,
+                     "a place free again")
+        finally:
+            for s in held:
+                s.close()
 
 
 def test_calls_page_lists_filters_and_pages_from_the_server():

@@ -786,7 +786,7 @@ def raw_http(port, head, source="127.0.0.1"):
 def test_http_refuses_before_reading_and_limits_each_address():
     # Audit L1: the token and the declared length are checked before a byte
     # of the body is read (a 100 MB body is not waited for); one address
-    # holds at most 16 connections, so slow clients there cannot take the
+    # holds at most 32 connections, so slow clients there cannot take the
     # 64 others serve.
     r = Rig(http=True)
     try:
@@ -795,7 +795,7 @@ def test_http_refuses_before_reading_and_limits_each_address():
         assert " 401 " in raw_http(r.http_port, head + b"\r\n") + " "
         assert " 413 " in raw_http(r.http_port, head + b"Authorization: Bearer " + TOKEN.encode() + b"\r\n\r\n") + " "
         slow = []
-        for _ in range(16):  # slowloris: a request line and nothing more
+        for _ in range(32):  # slowloris: a request line and nothing more
             s = socket.create_connection(("127.0.0.1", r.http_port))
             s.sendall(b"GET /healthz HTTP/1.1\r\n")
             slow.append(s)

@@ -5,9 +5,13 @@
 #include "live_store.h"
 #include "unit.h"
 
+/* The store's text as a string of the caller's (free it). */
 static char *changes(struct live_store *st, uint64_t *v)
 {
-	return live_store_changes(st, v, 0);
+	struct live_text *t = live_store_changes(st, v, 0);
+	char *s = t ? strdup(t->s) : NULL;
+	live_text_put(t);
+	return s;
 }
 
 void test_live_store_keeps_state_and_calls_and_tells_changes(void)
@@ -157,7 +161,7 @@ void test_console_login_sessions_and_limits(void)
 	const char *token = "console-token-0123456789";
 
 	console_sessions_init(&cs);
-	CHECK(console_login(&cs, token, token, 1000, id) == LOGIN_OK);
+	CHECK(console_login(&cs, "10.0.0.1", token, token, 1000, id) == LOGIN_OK);
 	CHECK_EQ_INT(strlen(id), CONSOLE_SESSION_HEX);
 	snprintf(cookie, sizeof(cookie), "theme=dark; " CONSOLE_COOKIE "=%s; other=1", id);
 	CHECK(console_session_valid(&cs, cookie, 2000));
@@ -172,14 +176,28 @@ void test_console_login_sessions_and_limits(void)
 	/* wrong tokens: a burst, then one every CONSOLE_LOGIN_EVERY_MS */
 	int wrong = 0, limited = 0;
 	for (int i = 0; i < 10; i++) {
-		enum login_result r = console_login(&cs, "console-token-0123456780", token, 5000, id);
+		enum login_result r = console_login(&cs, "10.0.0.66", "console-token-0123456780", token, 5000, id);
 		wrong += r == LOGIN_WRONG;
 		limited += r == LOGIN_LIMITED;
 	}
 	CHECK_EQ_INT(wrong, CONSOLE_LOGIN_BURST);
 	CHECK_EQ_INT(limited, 10 - CONSOLE_LOGIN_BURST);
-	CHECK(console_login(&cs, token, token, 5000, id) == LOGIN_LIMITED); /* even the right one, meanwhile */
-	CHECK(console_login(&cs, token, token, 5000 + CONSOLE_LOGIN_EVERY_MS, id) == LOGIN_OK);
+	/* from that address, even the right one, meanwhile */
+	CHECK(console_login(&cs, "10.0.0.66", token, token, 5000, id) == LOGIN_LIMITED);
+	CHECK(console_login(&cs, "10.0.0.66", token, token, 5000 + CONSOLE_LOGIN_EVERY_MS, id) == LOGIN_OK);
+	/* audit-3 N2: another address is not held up by that one's failures */
+	CHECK(console_login(&cs, "10.0.0.1", token, token, 5000 + CONSOLE_LOGIN_EVERY_MS, id) == LOGIN_OK);
+	/* the backstop: wrong logins from many addresses at once, then every
+	 * address waits (the right token included) */
+	char who[32];
+	wrong = 0;
+	for (int i = 0; i < 200; i++) {
+		snprintf(who, sizeof(who), "10.1.%d.%d", i / 250, i % 250);
+		wrong += console_login(&cs, who, "x", token, 20000, id) == LOGIN_WRONG;
+	}
+	CHECK_EQ_INT(wrong, CONSOLE_LOGIN_ALL_BURST);
+	CHECK(console_login(&cs, "10.0.0.1", token, token, 20000, id) == LOGIN_LIMITED);
+	CHECK(console_login(&cs, "10.0.0.1", token, token, 20000 + CONSOLE_LOGIN_ALL_EVERY_MS, id) == LOGIN_OK);
 	CHECK(!console_token_equal("", ""));
 	CHECK(!console_token_equal("abc", "abcd"));
 	console_sessions_free(&cs);
@@ -219,6 +237,28 @@ void test_live_store_bounds_each_site(void)
 		CHECK_EQ_INT(live_store_message(st, "pbx/south/state/queues/q", pad, big, 3), 0);
 		free(pad);
 	}
+	live_store_close(st);
+	live_store_free(st);
+}
+
+/* Audit-3 N8: readers that need the whole picture share one text. */
+void test_live_store_shares_the_whole_picture(void)
+{
+	struct live_store *st = live_store_new();
+	const char ext[] = "{\"extension\":\"100\"}";
+	uint64_t a = 0, b = 0, c = 0;
+
+	CHECK_EQ_INT(live_store_message(st, "pbx/site1/state/extensions/100", ext, strlen(ext), 1), 0);
+	struct live_text *ta = live_store_changes(st, &a, 0), *tb = live_store_changes(st, &b, 0);
+	CHECK(ta != NULL && ta == tb);
+	CHECK(ta && strstr(ta->s, "\"reset\":true") != NULL);
+	live_text_put(ta);
+	CHECK_EQ_INT(live_store_message(st, "pbx/site1/state/extensions/101", ext, strlen(ext), 2), 0);
+	struct live_text *tc = live_store_changes(st, &c, 0); /* a new version: a new text */
+	CHECK(tc != NULL && tc != tb && strstr(tc->s, "\"101\"") != NULL);
+	CHECK(tb && strstr(tb->s, "\"101\"") == NULL); /* the old one is as it was for its reader */
+	live_text_put(tb);
+	live_text_put(tc);
 	live_store_close(st);
 	live_store_free(st);
 }
