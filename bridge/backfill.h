@@ -6,7 +6,8 @@
  * the login (Asterisk writes a CDR as a call ends), groups them by
  * Linkedid and hands each call to the tracker: calls recorded live are left
  * alone, calls that ended while it was away are completed, calls it never
- * saw are recorded with origin "cdr".  A store that fails is tried again
+ * saw are recorded with origin "cdr".  The gap is read a page a round of
+ * the poll loop, at most BACKFILL_ROWS_MAX rows.  A store that fails is tried again
  * (3 times, 10 s apart); then the calls waiting for it are closed partial
  * and the gap is said to be lost, loudly.
  */
@@ -19,11 +20,18 @@
 #include "call_tracker.h"
 #include "cdr_store.h"
 
+/* Rows of one gap held at most (about 1 KB each): three days of a busy
+ * PBX's calls.  Past it the rest are counted and said, not kept. */
+#define BACKFILL_ROWS_MAX 50000
+
 struct backfill {
 	struct cdr_store store;
+	struct cdr_cursor cursor; /* the gap being read, a page a round */
 	int enabled;
 	int64_t max_ms; /* longest gap read (its last part) */
 	int pending, attempts;
+	int reading; /* pages of the gap are being read */
+	uint64_t dropped_at_start;
 	int64_t from_ms, to_ms, due_mono_ms; /* the gap, on the PBX's clock */
 	struct cdr_row *rows;
 	size_t nrows, cap;

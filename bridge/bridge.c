@@ -349,7 +349,7 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 	if (outbox_open(&b->outbox, s->outbox_dir, s->outbox_max_bytes, s->outbox_memory_max, s->outbox_resend_ms, err,
 	                errsz) < 0)
 		return -1;
-	if (call_journal_open(&b->journal, s->outbox_dir, err, errsz) < 0)
+	if (call_journal_open(&b->journal, s->outbox_dir, s->max_calls, err, errsz) < 0)
 		return -1;
 	if (s->cdr_timezone[0]) { /* CDR calldate is the PBX's local time */
 		setenv("TZ", s->cdr_timezone, 1);

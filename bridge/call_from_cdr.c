@@ -149,6 +149,9 @@ enum cdr_outcome call_tracker_cdr_call(struct call_tracker *t, const struct cdr_
 
 	if (n == 0 || !ct_linkedid_ok(rows[0].linkedid) || strlen(rows[0].linkedid) >= CT_ID_MAX)
 		return CDR_UNUSABLE;
+	for (size_t i = 0; i < n; i++)
+		if (!cdr_row_times_ok(&rows[i]))
+			return CDR_UNUSABLE;
 	if ((c = *ct_slot_of(t, rows[0].linkedid)) != NULL) {
 		if (!c->awaiting_cdr)
 			return CDR_LIVE;

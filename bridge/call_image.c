@@ -49,6 +49,35 @@ void call_tracker_journal_flush(struct call_tracker *t)
 	}
 }
 
+#define TERMINATED(a) (memchr((a), '\0', sizeof(a)) != NULL)
+
+/* Every string of a channel ends inside its array. */
+static int channel_sound(const struct ct_channel *ch)
+{
+	return TERMINATED(ch->uniqueid) && TERMINATED(ch->name) && TERMINATED(ch->endpoint) && TERMINATED(ch->bridge) &&
+	       TERMINATED(ch->cause_txt);
+}
+
+/*
+ * A call read back is checked field by field before it is used: counts in
+ * their bounds, every string terminated inside its array, times not
+ * negative.  The file is ours, but a damaged or crafted one (audit-3 N10:
+ * nrung 100000 in a CRC-valid image) must not take the bridge down at
+ * every start.
+ */
+static int call_sound(const struct call *c, const char *id)
+{
+	int ok = TERMINATED(c->linkedid) && strcmp(c->linkedid, id) == 0 && TERMINATED(c->external_number) &&
+	         TERMINATED(c->external_name) && TERMINATED(c->did) && TERMINATED(c->dialled) && TERMINATED(c->queue) &&
+	         TERMINATED(c->answered_by) && TERMINATED(c->dial_answered_by) && c->nrung >= 0 &&
+	         c->nrung <= CT_MAX_RUNG && c->nch >= 0 && c->nch <= CT_MAX_CHANNELS && c->legs >= 0 &&
+	         c->legs <= CT_MAX_LEGS && c->started_ms >= 0 && c->answered_ms >= 0 && c->ended_ms >= 0 &&
+	         c->last_event_ms >= 0 && c->dial_answered_ms >= 0 && c->start_due_ms >= 0;
+	for (int i = 0; ok && i < CT_MAX_RUNG; i++)
+		ok = TERMINATED(c->rung[i]);
+	return ok;
+}
+
 static struct call *read_image(const char *id, const void *state, size_t len)
 {
 	struct call_image h;
@@ -67,14 +96,20 @@ static struct call *read_image(const char *id, const void *state, size_t len)
 	memcpy(c, p + sizeof(h), sizeof(*c));
 	c->next = NULL;
 	c->ch = h.nch ? calloc(h.nch, sizeof(*c->ch)) : NULL;
-	if ((h.nch && c->ch == NULL) || c->nch != (int)h.nch || strcmp(c->linkedid, id) != 0 ||
-	    memchr(c->linkedid, '\0', sizeof(c->linkedid)) == NULL) {
+	if ((h.nch && c->ch == NULL) || c->nch != (int)h.nch || !call_sound(c, id)) {
 		free(c->ch);
 		free(c);
 		return NULL;
 	}
 	if (h.nch)
 		memcpy(c->ch, p + sizeof(h) + sizeof(*c), h.nch * sizeof(*c->ch));
+	for (int i = 0; i < c->nch; i++) {
+		if (!channel_sound(&c->ch[i])) {
+			free(c->ch);
+			free(c);
+			return NULL;
+		}
+	}
 	c->cap = c->nch;
 	return c;
 }

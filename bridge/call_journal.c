@@ -11,24 +11,24 @@
 #include "crc32.h"
 #include "log.h"
 
-#define HDR         9 /* type, body length, CRC-32 of the body */
-#define COMPACT_MIN (1u << 20)
-#define SEEN_EVERY  1000
-#define NBUCKETS    1024
+#define HDR                  9 /* type, body length, CRC-32 of the body */
+#define COMPACT_MIN          (1u << 20)
+#define SEEN_EVERY           1000
+#define JOURNAL_RESYNC_BYTES (64u << 20) /* CRC work spent finding entries after damage, at most */
 
 /* ---- the calls in memory ---- */
 
-static size_t hash_id(const char *s)
+static size_t hash_id(const struct call_journal *j, const char *s)
 {
 	size_t h = 5381;
 	while (*s)
 		h = h * 33 + (unsigned char)*s++;
-	return h % NBUCKETS;
+	return h % j->nbuckets;
 }
 
 static struct journal_call **slot_of(const struct call_journal *j, const char *id)
 {
-	struct journal_call **p = &j->buckets[hash_id(id)];
+	struct journal_call **p = &j->buckets[hash_id(j, id)];
 	while (*p && strcmp((*p)->id, id) != 0)
 		p = &(*p)->next;
 	return p;
@@ -41,6 +41,11 @@ static int keep_state(struct call_journal *j, const char *id, const void *state,
 
 	if (copy == NULL)
 		return -1;
+	if (c == NULL && j->loading && j->nlive >= j->max_live) {
+		free(copy); /* more calls than the tracker follows: not kept (a crafted file's million) */
+		j->over_cap++;
+		return 0;
+	}
 	memcpy(copy, state, len);
 	if (c == NULL) {
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -80,6 +85,8 @@ static void note_emitted(struct call_journal *j, const char *id)
 	if (j->emitted_n < JOURNAL_EMITTED_KEEP)
 		j->emitted_n++;
 }
+
+static void compact(struct call_journal *j);
 
 /* ---- entries ---- */
 
@@ -156,25 +163,67 @@ static int apply(struct call_journal *j, const unsigned char *e, size_t body_len
 	}
 }
 
+/* Is there a whole entry at buf[at], its CRC right?  Its body length, or
+ * -1.  Each CRC computed takes its length from *budget (NULL: none kept):
+ * looking for the next entry after damage is bounded however the bytes
+ * were made. */
+static long long entry_at(const unsigned char *buf, size_t n, size_t at, size_t *budget)
+{
+	if (at + HDR > n || (buf[at] != 'C' && buf[at] != 'E' && buf[at] != 'T'))
+		return -1;
+	uint32_t len = get_be32(buf + at + 1);
+	if (len > JOURNAL_STATE_MAX + JOURNAL_ID_MAX || at + HDR + len > n || (budget && *budget < len))
+		return -1;
+	if (budget)
+		*budget -= len;
+	if (crc32_update(0, buf + at + HDR, len) != get_be32(buf + at + 5))
+		return -1;
+	return len;
+}
+
+/*
+ * Every whole entry, in order.  A damaged one is skipped to the next whole
+ * entry found after it (audit-3 N10: cutting the file at the first damage
+ * dropped the 'E's after it, and calls already sent came again as
+ * partial); what was skipped is counted, and a file that needed it is
+ * written again clean.  A torn tail is cut off.
+ */
 static int load(struct call_journal *j, const unsigned char *buf, size_t n)
 {
-	size_t at = 0;
+	size_t at = 0, kept = 0, budget = JOURNAL_RESYNC_BYTES;
+	long long len;
 
-	while (at + HDR <= n) {
-		uint32_t len = get_be32(buf + at + 1);
-		if (len > JOURNAL_STATE_MAX + JOURNAL_ID_MAX || at + HDR + len > n ||
-		    crc32_update(0, buf + at + HDR, len) != get_be32(buf + at + 5) || apply(j, buf + at, len) < 0)
-			break;
-		at += HDR + len;
+	j->loading = 1;
+	while (at < n) {
+		if ((len = entry_at(buf, n, at, NULL)) >= 0 && apply(j, buf + at, (size_t)len) == 0) {
+			at += HDR + (size_t)len;
+			kept = at;
+			continue;
+		}
+		size_t next = at + 1;
+		while (next < n && entry_at(buf, n, next, &budget) < 0)
+			next++;
+		j->cut_bytes += next - at;
+		at = next;
 	}
-	if (at < n) {
-		j->cut_bytes = n - at;
-		log_warnx("call journal %s: %zu damaged or torn bytes at the end cut off (%zu bytes kept)", j->path,
-		          n - at, at);
-		if (ftruncate(j->fd, (off_t)at) < 0)
+	j->loading = 0;
+	j->size = n;
+	if (j->cut_bytes > 0 && kept == n - j->cut_bytes) {
+		/* only a torn tail: cut it off */
+		log_warnx("call journal %s: %llu torn bytes at the end cut off (%zu bytes kept)", j->path,
+		          (unsigned long long)j->cut_bytes, kept);
+		if (ftruncate(j->fd, (off_t)kept) < 0)
 			return -1;
+		j->size = kept;
+	} else if (j->cut_bytes > 0) {
+		log_warnx("call journal %s: %llu damaged bytes skipped; the entries around them kept, the file "
+		          "written again",
+		          j->path, (unsigned long long)j->cut_bytes);
+		j->rewrite = 1;
 	}
-	j->size = at;
+	if (j->over_cap > 0)
+		log_warnx("call journal %s: %llu call(s) past max_calls not restored", j->path,
+		          (unsigned long long)j->over_cap);
 	return 0;
 }
 
@@ -198,14 +247,16 @@ static unsigned char *read_all(int fd, size_t *n)
 	return buf;
 }
 
-int call_journal_open(struct call_journal *j, const char *dir, char *err, size_t errsz)
+int call_journal_open(struct call_journal *j, const char *dir, size_t max_live, char *err, size_t errsz)
 {
 	size_t n = 0;
 
 	memset(j, 0, sizeof(*j));
 	j->fd = -1;
+	j->max_live = max_live;
+	j->nbuckets = max_live / 4 + 1; /* chains of four at most, on average */
 	snprintf(j->path, sizeof(j->path), "%s/calls.journal", dir);
-	j->buckets = calloc(NBUCKETS, sizeof(*j->buckets));
+	j->buckets = calloc(j->nbuckets, sizeof(*j->buckets));
 	j->emitted = calloc(JOURNAL_EMITTED_KEEP, sizeof(*j->emitted));
 	if (j->buckets == NULL || j->emitted == NULL) {
 		snprintf(err, errsz, "call journal: out of memory");
@@ -223,6 +274,8 @@ int call_journal_open(struct call_journal *j, const char *dir, char *err, size_t
 	}
 	free(buf);
 	j->seen_written_ms = j->seen_ms;
+	if (j->rewrite)
+		compact(j);
 	return 0;
 }
 
@@ -233,7 +286,7 @@ void call_journal_close(struct call_journal *j)
 		close(j->fd);
 	}
 	j->fd = -1;
-	for (size_t i = 0; j->buckets && i < NBUCKETS; i++) {
+	for (size_t i = 0; j->buckets && i < j->nbuckets; i++) {
 		for (struct journal_call *c = j->buckets[i], *next; c; c = next) {
 			next = c->next;
 			free(c->state);
@@ -250,7 +303,7 @@ void call_journal_close(struct call_journal *j)
 
 static int write_live(struct call_journal *j, int fd, uint64_t *size)
 {
-	for (size_t i = 0; i < NBUCKETS; i++)
+	for (size_t i = 0; i < j->nbuckets; i++)
 		for (const struct journal_call *c = j->buckets[i]; c; c = c->next)
 			if (write_entry(fd, size, 'C', c->id, c->state, c->len) < 0)
 				return -1;
@@ -316,7 +369,7 @@ void call_journal_end(struct call_journal *j, const char *id)
 
 void call_journal_emitted_durable(struct call_journal *j)
 {
-	for (size_t i = 0; i < NBUCKETS; i++) {
+	for (size_t i = 0; i < j->nbuckets; i++) {
 		for (struct journal_call *c = j->buckets[i], *next; c; c = next) {
 			next = c->next;
 			if (!c->ended || append(j, 'E', c->id, NULL, 0) < 0)
@@ -357,7 +410,7 @@ void call_journal_sync(struct call_journal *j)
 void call_journal_each(const struct call_journal *j,
                        void (*fn)(void *ctx, const char *id, const void *state, size_t len), void *ctx)
 {
-	for (size_t i = 0; i < NBUCKETS; i++)
+	for (size_t i = 0; i < j->nbuckets; i++)
 		for (const struct journal_call *c = j->buckets[i]; c; c = c->next)
 			if (!c->ended && c->len > 0)
 				fn(ctx, c->id, c->state, c->len);

@@ -9,14 +9,12 @@
  *                 the PBX's clock, and that clock's offset from the bridge's
  *                 (the times of the calls carried over are on it)
  * Loading keeps the last 'C' of every id with no 'E' after it, the last
- * JOURNAL_EMITTED_KEEP emitted ids and the last 'T'; a torn or damaged tail
- * is cut off.  Entries are written as things happen (a SIGKILL loses
- * nothing written) and fdatasync'd by call_journal_sync, which the bridge
- * runs at most every 200 ms: a machine crash loses at most that, and those
- * calls come back partial, never twice.  An 'E' is written only once the
- * outbox holds the record on disk (call_journal_emitted_durable), so a call
- * is never both forgotten here and missing there.  The log is rewritten
- * (temporary file, fsync, rename) when it holds four times what is live.
+ * JOURNAL_EMITTED_KEEP emitted ids and the last 'T'; a torn tail is cut
+ * off, a damaged entry inside is skipped (and the file written again).  Entries are written as things happen (a SIGKILL
+ * loses nothing written) and fdatasync'd by call_journal_sync, which the bridge runs at most every 200 ms: a machine
+ * crash loses at most that, and those calls come back partial, never twice.  An 'E' is written only once the outbox
+ * holds the record on disk (call_journal_emitted_durable), so a call is never both forgotten here and missing there.
+ * The log is rewritten (temporary file, fsync, rename) when it holds four times what is live.
  */
 #ifndef PBXBUS_CALL_JOURNAL_H
 #define PBXBUS_CALL_JOURNAL_H
@@ -48,12 +46,16 @@ struct call_journal {
 	int64_t seen_ms, seen_written_ms;
 	int64_t clock_offset_ms; /* the PBX's clock minus the bridge's, at seen_ms */
 	int dirty;               /* written since the last fdatasync */
-	uint64_t write_failures, cut_bytes;
+	size_t max_live;         /* calls kept at most (the tracker's max_calls) */
+	int rewrite;             /* damage was skipped at load: written again clean */
+	int loading;             /* max_live applies while the file is read */
+	uint64_t write_failures, cut_bytes, over_cap;
 	char last_error[JOURNAL_PATH_MAX + 128];
 };
 
-/* Opens or creates dir/calls.journal and loads it.  -1 with err. */
-int call_journal_open(struct call_journal *j, const char *dir, char *err, size_t errsz);
+/* Opens or creates dir/calls.journal and loads it, keeping at most
+ * max_live calls (more are counted in over_cap).  -1 with err. */
+int call_journal_open(struct call_journal *j, const char *dir, size_t max_live, char *err, size_t errsz);
 void call_journal_close(struct call_journal *j);
 
 /* The latest state of call id.  -1 when it could not be written (counted,

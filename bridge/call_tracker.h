@@ -31,6 +31,7 @@
 #define CT_LABEL_MAX    64 /* caller names, queue names */
 #define CT_MAX_CHANNELS 64 /* per call; more are counted in legs only */
 #define CT_MAX_RUNG     8
+#define CT_MAX_LEGS     1000000 /* as the record schema bounds legs */
 
 enum call_direction { CALL_DIR_UNKNOWN, CALL_DIR_INBOUND, CALL_DIR_OUTBOUND, CALL_DIR_INTERNAL };
 enum call_record_kind { CALL_START, CALL_ANSWER, CALL_HANGUP };

@@ -3,8 +3,8 @@
  * MariaDB (asteriskcdrdb.cdr, written by cdr_adaptive_odbc), read with
  * libmariadb to bring back the calls made while the bridge was away.
  * Read-only (the operator grants SELECT on the one table), blocking with
- * short timeouts (connect 5 s, read 10 s) and paged, so the poll loop is held
- * at most that long per page.  `calldate` is the PBX's local time: it is
+ * short timeouts (connect 5 s, read 10 s) and paged one page a call, so the
+ * poll loop is held at most that long per page.  `calldate` is the PBX's local time: it is
  * read and written in the process's time zone, which cdr_timezone sets.
  */
 #ifndef PBXBUS_CDR_STORE_H
@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CDR_TEXT_MAX 82 /* FreePBX's varchar(80) columns */
+#define CDR_TEXT_MAX 82  /* FreePBX's varchar(80) columns */
+#define CDR_KEY_MAX  256 /* a paging key (uniqueid, calldate) longer than this stops the gap's paging */
 #define CDR_PAGE     500
 
 struct cdr_row {
@@ -24,6 +25,18 @@ struct cdr_row {
 	char disposition[CDR_TEXT_MAX], did[CDR_TEXT_MAX];
 	long long duration, billsec;
 };
+
+/* A row whose times a call can have: a calldate from 1970 to 2100, a
+ * duration under a year, billsec not past it.  The store gives no other
+ * (its calldate, duration and billsec are any text on an odd schema), and
+ * the tracker takes no other (audit-3 I11: a fuzzer's year 2^31 overflowed
+ * the answer's time). */
+#define CDR_TIME_MAX_MS (4102444800000LL) /* 2100-01-01 */
+static inline int cdr_row_times_ok(const struct cdr_row *r)
+{
+	return r->start_ms >= 0 && r->start_ms < CDR_TIME_MAX_MS && r->duration >= 0 && r->duration < 86400LL * 365 &&
+	       r->billsec >= 0 && r->billsec <= r->duration;
+}
 
 struct cdr_store_opts {
 	const char *host, *socket, *database, *table, *user, *password;
@@ -45,14 +58,26 @@ void cdr_store_close(struct cdr_store *s);
  * last_error (which names what failed). */
 int cdr_store_check(struct cdr_store *s);
 
+/* Where the reading of one gap is: its bounds and the last row's key, as
+ * the store wrote them (they go back only as bound parameters: audit-3
+ * N12, a quote in a calldate was an injection). */
+struct cdr_cursor {
+	char lookback[32], from[32], to[32];
+	char last_date[32], last_uid[CDR_KEY_MAX];
+	uint64_t rows, pages, rows_refused; /* refused: a bad calldate, duration or billsec */
+};
+
+/* The rows of calls that began before to_ms and ended after from_ms
+ * (calldate within lookback_ms before from_ms), in calldate order. */
+void cdr_cursor_init(struct cdr_cursor *c, int64_t from_ms, int64_t to_ms, int64_t lookback_ms);
 /*
- * Calls fn for every row of a call that began before to_ms and ended after
- * from_ms (calldate within lookback_ms before from_ms), in calldate order,
- * paged.  -1 with last_error when the store failed part way (rows already
- * given stay given).
+ * The next page (at most CDR_PAGE rows, streamed: a row's cells are held
+ * cut to their size, never whole) after the cursor, fn for each row, the
+ * cursor moved on.  0: more pages follow; 1: that was the last; -1 with
+ * last_error (a row whose key is over CDR_KEY_MAX included).
  */
-int cdr_store_rows(struct cdr_store *s, int64_t from_ms, int64_t to_ms, int64_t lookback_ms,
-                   void (*fn)(void *ctx, const struct cdr_row *row), void *ctx);
+int cdr_store_page(struct cdr_store *s, struct cdr_cursor *c, void (*fn)(void *ctx, const struct cdr_row *row),
+                   void *ctx);
 
 /* "2026-11-30 16:40:01" in the process's time zone <-> ms since the epoch. */
 int64_t cdr_local_to_ms(const char *datetime);

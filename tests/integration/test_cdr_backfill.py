@@ -174,3 +174,64 @@ def test_check_connects_to_the_cdr_store_and_reads_its_columns():
     finally:
         db.stop()
         tmp.cleanup()
+
+
+def test_a_hostile_cdr_store_neither_injects_nor_stalls_the_bridge():
+    # Audit-3 N11, N12 on a non-standard schema: a calldate ending in a
+    # quote at a page's end (it went into the next query), 600 uniqueids of
+    # 93 bytes sharing their first 81 (paging never ended: 9 MB -> 3 GB),
+    # 200 rows with a 1 MB clid (each page held whole).  Now every key goes
+    # back as a bound parameter, keys up to 255 bytes page exactly, cells
+    # are held cut, and the gap is read a page a poll round.
+    tmp = TempDir()
+    db = MariaDB(tmp).start()
+    broker = Mosquitto(tmp).start()
+    pbx = ReplayPbx.scripted(tmp)
+    bridge = None
+    try:
+        user, password = db.add_reader()
+        db.sql("ALTER TABLE asteriskcdrdb.cdr MODIFY calldate varchar(64) NOT NULL, MODIFY uniqueid varchar(150) "
+               "NOT NULL, MODIFY clid mediumtext NOT NULL")
+        env = {"PBXBUS_AMI_PORT": str(pbx.port), "PBXBUS_AMI_USERNAME": "bridge", "PBXBUS_AMI_SECRET": "bridgepass",
+               "PBXBUS_MQTT_PORT": str(broker.port), "PBXBUS_PBX_ID": "lab", "PBXBUS_OUTBOX_DIR": tmp.path + "/ob",
+               "PBXBUS_RECONNECT_MAX": "1", "PBXBUS_CDR_DB_SOCKET": db.socket, "PBXBUS_CDR_DB_USER": user,
+               "PBXBUS_CDR_DB_PASSWORD": password, "TZ": "UTC", "PBXBUS_STATUS_INTERVAL": "5"}
+        bridge = Daemon(tmp, "pbxbus-bridge", env, ["-c", "/dev/null"]).start()
+        bridge.wait_log("ami: logged in", 20)
+        time.sleep(2 * SLOW)  # its view of the PBX is whole, on disk
+        bridge.send(signal.SIGKILL)
+        bridge.proc.wait()
+        t0 = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + 1))
+        cols = "calldate, uniqueid, linkedid, clid, src, dst, dcontext, channel, duration, billsec, disposition"
+        db.sql("INSERT INTO asteriskcdrdb.cdr (%s) SELECT '%s', concat('1795000000.', seq), concat('1795000000.', "
+               "seq %% 7), '\"A\" <15550001111>', '15550001111', '100', 'from-pstn', 'PJSIP/trunk-1', 5, 3, "
+               "'ANSWERED' FROM seq_1_to_499;\n"
+               "INSERT INTO asteriskcdrdb.cdr (%s) VALUES (concat('%s', '''' , ' OR SLEEP(1'), '1795000000.999', "
+               "'1795000000.999', 'q', '1', '100', 'from-pstn', 'PJSIP/trunk-1', 5, 3, 'ANSWERED');\n"
+               "INSERT INTO asteriskcdrdb.cdr (%s) SELECT '%s', concat(repeat('u', 81), lpad(seq, 12, '0')), "
+               "'1795000001.1', 'x', '1', '100', 'from-pstn', 'PJSIP/trunk-1', 5, 3, 'ANSWERED' "
+               "FROM seq_1_to_600;\n"
+               "INSERT INTO asteriskcdrdb.cdr (%s) SELECT '%s', concat('1795000002.', seq), '1795000002.0', "
+               "repeat('c', 1048576), '1', '100', 'from-pstn', 'PJSIP/trunk-1', 5, 3, 'ANSWERED' "
+               "FROM seq_1_to_200;\n" % (cols, t0, cols, t0, cols, t0, cols, t0), db="asteriskcdrdb")
+        time.sleep(1.5)
+        status = Subscriber(tmp, broker, "pbx/bridge/status", name="status")
+        bridge = Daemon(tmp, "pbxbus-bridge", env, ["-c", "/dev/null"]).start()
+        line = bridge.wait_log(r"CDR backfill of \S+ to \S+: (\d+) rows in (\d+) page.*; (\d+) refused", 60)
+        rows, pages, refused = int(line.group(1)), int(line.group(2)), int(line.group(3))
+        # the quoted calldate is no time: refused, and paged past
+        assert rows == 1299 and refused == 1 and pages >= 3, (rows, pages, bridge.text()[-2000:])
+        assert "not recovered" not in bridge.text() and "syntax" not in bridge.text(), bridge.text()[-2000:]
+        with open("/proc/%d/status" % bridge.proc.pid) as f:
+            hwm = int([ln for ln in f if ln.startswith("VmHWM:")][0].split()[1])
+        assert hwm < 80 * 1024, hwm  # kB: no page held whole (200 MB of clid)
+        wait_for(lambda: len(status.json_of("pbx/bridge/status")) >= 2, 15, "the status going on")
+        status.stop()
+        print("  hostile CDR store: %d rows in %d pages, VmHWM %d kB" % (rows, pages, hwm))
+    finally:
+        if bridge:
+            bridge.stop()
+        pbx.stop()
+        broker.stop()
+        db.stop()
+        tmp.cleanup()

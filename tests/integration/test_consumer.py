@@ -637,7 +637,7 @@ def test_mixed_batches_settle_each_record_as_alone():
 
 
 def test_acks_go_to_the_prefix_of_the_record():
-    r = Rig({"PBXBUS_SUBSCRIBE": "pbx/calls/hangup pbx/+/calls/hangup"})
+    r = Rig({"PBXBUS_SUBSCRIBE": "pbx/calls/hangup pbx/+/calls/hangup", "PBXBUS_PBX_ID": "lab"})
     try:
         r.publish([record(1, pbx="site1", call_id="site1:1795400000.1")], topic="pbx/site1/calls/hangup")
         r.publish([record(2)], topic="pbx/calls/hangup")
