@@ -137,6 +137,7 @@ static void run(struct backfill *b, struct call_tracker *t, int64_t now_mono_ms,
 		b->nrows = 0;
 		b->dropped_at_start = b->rows_dropped;
 		cdr_cursor_init(&b->cursor, b->from_ms, b->to_ms, LOOKBACK_MS);
+		call_tracker_cdr_begin(t);
 		b->reading = 1;
 	}
 	int rc = cdr_store_page(&b->store, &b->cursor, keep_row, b);
@@ -164,6 +165,11 @@ static void run(struct backfill *b, struct call_tracker *t, int64_t now_mono_ms,
 
 int64_t backfill_tick(struct backfill *b, struct call_tracker *t, int64_t now_mono_ms, int64_t pbx_now_ms)
 {
+	int64_t from, to;
+
+	/* calls begun while we were away that have ended since: their CDRs */
+	if (b->enabled && !b->reading && call_tracker_cdr_wanted(t, &from, &to))
+		backfill_gap(b, from, to, now_mono_ms);
 	if (!b->pending)
 		return IDLE_MS;
 	if (now_mono_ms < b->due_mono_ms)

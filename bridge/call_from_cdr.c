@@ -119,6 +119,42 @@ static int64_t cdr_shift(const struct call *c, const struct cdr_row *rows, size_
 	return shift >= 0 && shift < 1000 ? shift : 0;
 }
 
+/* A call part of which happened while we were away (begun, or answered),
+ * ended since, its end heard: what we missed from its rows (the start of
+ * one never seen to begin, the answer), its end as heard; then it is
+ * whole.  A start we heard stays, and the CDR's times are put on it. */
+static void cdr_complete_late(struct call_tracker *t, struct call *c, const struct cdr_row *rows, size_t n)
+{
+	int64_t ended = c->ended_ms, shift = 0, answered_ms = c->answered_ms;
+	int was_answered = c->answered;
+	char answered_by[CT_ENDPOINT_MAX];
+
+	if (c->seen_late) {
+		c->started_ms = rows[0].start_ms;
+		for (size_t i = 1; i < n; i++)
+			if (rows[i].start_ms < c->started_ms)
+				c->started_ms = rows[i].start_ms;
+	} else {
+		shift = cdr_shift(c, rows, n);
+	}
+	memcpy(answered_by, c->answered_by, sizeof(answered_by));
+	c->answered = 0; /* an answer noticed at the sync is not the PBX's: the CDR's is */
+	for (size_t i = 0; i < n; i++)
+		cdr_leg(t, c, &rows[i]);
+	if (c->answered) {
+		c->answered_ms += shift;
+	} else if (was_answered) { /* the rows say nothing of it: what we had stands */
+		c->answered = 1;
+		c->answered_ms = answered_ms;
+	}
+	if (c->answered_by[0] == '\0')
+		memcpy(c->answered_by, answered_by, sizeof(c->answered_by));
+	c->partial = 0;
+	c->awaiting_cdr = 0;
+	c->cdr_covered = 0;
+	ct_finish(t, c, ended > c->started_ms ? ended : cdr_end(rows, n), 0);
+}
+
 /* A call we knew, which ended while we were away: its end, answer and
  * dial results from the CDR; then it is whole. */
 static void cdr_complete(struct call_tracker *t, struct call *c, const struct cdr_row *rows, size_t n)
@@ -139,6 +175,7 @@ static void cdr_complete(struct call_tracker *t, struct call *c, const struct cd
 		c->answered_ms += shift;
 	}
 	c->awaiting_cdr = 0;
+	c->cdr_covered = 0;
 	ct_finish(t, c, cdr_end(rows, n) + shift, 0);
 }
 
@@ -155,7 +192,12 @@ enum cdr_outcome call_tracker_cdr_call(struct call_tracker *t, const struct cdr_
 	if ((c = *ct_slot_of(t, rows[0].linkedid)) != NULL) {
 		if (!c->awaiting_cdr)
 			return CDR_LIVE;
-		cdr_complete(t, c, rows, n);
+		if (c->cdr_wanted)
+			return CDR_LIVE; /* it ended after this read was asked for: the next one is its */
+		if (c->ended_heard)
+			cdr_complete_late(t, c, rows, n);
+		else
+			cdr_complete(t, c, rows, n);
 		return CDR_COMPLETED;
 	}
 	if (t->o.journal && call_journal_was_emitted(t->o.journal, rows[0].linkedid))
@@ -175,6 +217,13 @@ enum cdr_outcome call_tracker_cdr_call(struct call_tracker *t, const struct cdr_
 	return CDR_RECOVERED;
 }
 
+void call_tracker_cdr_begin(struct call_tracker *t)
+{
+	for (size_t i = 0; i < t->nbuckets; i++)
+		for (struct call *c = t->buckets[i]; c; c = c->next)
+			c->cdr_covered = c->awaiting_cdr && !c->cdr_wanted;
+}
+
 size_t call_tracker_cdr_done(struct call_tracker *t)
 {
 	size_t n = 0;
@@ -182,12 +231,31 @@ size_t call_tracker_cdr_done(struct call_tracker *t)
 	for (size_t i = 0; i < t->nbuckets; i++) {
 		for (struct call *c = t->buckets[i], *next; c; c = next) {
 			next = c->next;
-			if (!c->awaiting_cdr)
+			if (!c->awaiting_cdr || !c->cdr_covered)
 				continue;
 			c->awaiting_cdr = 0;
+			c->cdr_covered = 0;
 			ct_finish(t, c, c->ended_ms, 1);
 			n++;
 		}
 	}
 	return n;
+}
+
+int call_tracker_cdr_wanted(struct call_tracker *t, int64_t *from_ms, int64_t *to_ms)
+{
+	int any = 0;
+
+	for (size_t i = 0; t->cdr_wanted > 0 && i < t->nbuckets; i++) {
+		for (struct call *c = t->buckets[i]; c; c = c->next) {
+			if (!c->cdr_wanted)
+				continue;
+			c->cdr_wanted = 0;
+			t->cdr_wanted--;
+			*from_ms = any && *from_ms < c->started_ms ? *from_ms : c->started_ms;
+			*to_ms = any && *to_ms > c->ended_ms ? *to_ms : c->ended_ms;
+			any = 1;
+		}
+	}
+	return any;
 }

@@ -47,8 +47,10 @@ static void still_up(struct call_tracker *t, struct call *c, struct ct_channel *
 	ct_touch(t, c, c->last_event_ms);
 	int was_answered = c->answered;
 	ct_check_answer(t, c, now_ms);
-	if (c->answered && !was_answered)
+	if (c->answered && !was_answered) {
 		c->partial = 1;
+		c->late_cdr = t->o.hold_for_cdr ? 1u : 0u; /* its CDR will say when */
+	}
 }
 
 void call_tracker_sync_channel(struct call_tracker *t, const struct ami_msg *m, int64_t now_ms)
@@ -69,8 +71,10 @@ void call_tracker_sync_channel(struct call_tracker *t, const struct ami_msg *m, 
 		if ((c = ct_new_call(t, lid, now_ms - channel_age_ms(m))) == NULL)
 			return;
 		t->calls_seen_late++;
+		c->seen_late = 1;
 	}
 	c->partial = 1;
+	c->late_cdr = t->o.hold_for_cdr ? 1u : 0u; /* what we missed of it, its CDR will say */
 	int first = c->nch == 0;
 	if ((ch = ct_add_channel(t, c, m)) == NULL)
 		return;

@@ -384,8 +384,28 @@ void call_tracker_release_starts(struct call_tracker *t, int64_t now_ms)
 				release_start(t, c, now_ms);
 }
 
+/* A call begun while we were away has ended, the end heard: with a CDR
+ * store it waits for its rows (written as it ends), which give its start
+ * and answer, so it is whole and not partial (issue 24: such calls were the
+ * partial ones of a fault run). */
+static int wait_for_cdr(struct call_tracker *t, struct call *c, int64_t now_ms, int partial)
+{
+	if (!c->late_cdr || !t->o.hold_for_cdr || partial || c->legs > c->nch)
+		return 0;
+	c->late_cdr = 0;
+	c->awaiting_cdr = 1;
+	c->ended_heard = 1;
+	c->cdr_wanted = 1;
+	c->ended_ms = now_ms;
+	t->cdr_wanted++;
+	ct_touch(t, c, c->last_event_ms);
+	return 1;
+}
+
 void ct_finish(struct call_tracker *t, struct call *c, int64_t now_ms, int partial)
 {
+	if (wait_for_cdr(t, c, now_ms, partial))
+		return;
 	release_start(t, c, now_ms);
 	if (!c->answered && c->dial_answered_by[0]) {
 		/* only a DialEnd said who answered: better than "NO ANSWER" */

@@ -68,6 +68,12 @@ struct call {
 	unsigned restored : 1;          /* carried over from before a bridge restart */
 	unsigned from_cdr : 1;          /* made from the PBX's CDR store, not seen live */
 	unsigned awaiting_cdr : 1;      /* ended while the bridge was away: the CDR completes it */
+	unsigned late_cdr : 1;          /* part of it happened while the bridge was away (begun, answered): once it
+	                                   ends, its CDR gives what was missed (the end is the one heard) */
+	unsigned seen_late : 1;         /* found up by a sync, never seen to begin: its start is the CDR's */
+	unsigned ended_heard : 1;       /* awaiting_cdr after its end was heard live (a late_cdr call) */
+	unsigned cdr_wanted : 1;        /* it waits for a CDR read not asked for yet */
+	unsigned cdr_covered : 1;       /* the CDR read under way covers it */
 	int64_t start_due_ms;
 };
 
@@ -106,6 +112,7 @@ struct call_tracker {
 	uint64_t bad_linkedids;    /* events whose Linkedid is no id: not tracked */
 	uint64_t no_linkedid;      /* channel events without a Linkedid (Asterisk < 13) */
 	size_t starts_held;        /* calls whose calls/start waits */
+	size_t cdr_wanted;         /* calls waiting for a CDR read not asked for yet */
 	size_t journal_dirty;      /* calls changed since last written to the journal */
 	uint64_t calls_restored;   /* calls carried over a bridge restart */
 	uint64_t calls_seen_late;  /* calls found up without having seen them start */
@@ -137,9 +144,16 @@ size_t call_tracker_restore(struct call_tracker *t);
  * one never seen is recorded from them (origin "cdr"). */
 enum cdr_outcome { CDR_LIVE, CDR_EMITTED_ALREADY, CDR_COMPLETED, CDR_RECOVERED, CDR_UNUSABLE };
 enum cdr_outcome call_tracker_cdr_call(struct call_tracker *t, const struct cdr_row *rows, size_t n, int64_t now_ms);
-/* Calls still waiting for a CDR (none came, or the store failed) are
- * closed as partial, ended when their end was noticed.  Returns how many. */
+/* A CDR read begins: it covers the calls waiting for one now. */
+void call_tracker_cdr_begin(struct call_tracker *t);
+/* Calls the read covered that are still waiting (no row came, or the store
+ * failed) are closed as partial, ended when their end was noticed (or
+ * heard).  Returns how many. */
 size_t call_tracker_cdr_done(struct call_tracker *t);
+/* Calls begun while the bridge was away that have since ended want their
+ * CDR: 1 and the span to read (their earliest start, latest end), once;
+ * 0 when none does. */
+int call_tracker_cdr_wanted(struct call_tracker *t, int64_t *from_ms, int64_t *to_ms);
 /* Closes calls idle for longer than idle_timeout as partial. */
 void call_tracker_expire(struct call_tracker *t, int64_t now_ms);
 

@@ -25,7 +25,9 @@ struct batch_item {
 	size_t len;
 	char sha256[SHA256_HEX_LEN]; /* of the whole payload, for a dead letter */
 	int dl_dropped;              /* a dead letter past the rate: settled, not stored */
-	int no_ack;                  /* never acknowledged: another site's record */
+	int no_ack;                  /* never acknowledged: another site's record, or one deferred */
+	int deferred;                /* past its site's rate: not written, not acknowledged (its bridge sends it
+	                                again); dl_dropped is set too, so no sink writes it */
 	int parsed;                  /* row is valid; else error says why it is a dead letter */
 	struct call_row row;
 	char error[256];

@@ -201,6 +201,20 @@ static int foreign_record(const struct consumer *c, struct batch_item *it)
 	return 0;
 }
 
+/* A valid record past its site's rate waits: not written (no sink sees a
+ * dl_dropped item), not acknowledged (its bridge sends it again). */
+static int over_site_rate(struct consumer *c, struct batch_item *it)
+{
+	char site[TOPIC_MAX];
+
+	if (record_topic_prefix(it->topic, site, sizeof(site)) < 0 || site_rate_take(&c->sites, site, clock_mono_ms()))
+		return 0;
+	it->deferred = 1;
+	it->dl_dropped = 1;
+	it->no_ack = 1;
+	return 1;
+}
+
 /* The items not judged yet (parsed_upto on): the main loop calls this on
  * every round while the database works, so it does not walk the batch. */
 static void parse_batch(struct consumer *c)
@@ -213,6 +227,8 @@ static void parse_batch(struct consumer *c)
 		if (rc == 0 && foreign_record(c, it)) {
 			it->no_ack = 1;
 			atomic_fetch_add(&c->m.foreign, 1);
+		} else if (rc == 0 && over_site_rate(c, it)) {
+			continue;
 		} else if (rc == 0) {
 			it->parsed = 1;
 			continue;
@@ -303,6 +319,8 @@ static void count_outcome(struct consumer *c, const struct batch_item *it)
 			          it->collision_counted ? "counted (over the dead-letter rate)"
 			                                : "kept as a dead letter",
 			          (unsigned long long)held_back);
+	} else if (it->outcome == ITEM_DEAD && it->deferred) {
+		atomic_fetch_add(&c->m.deferred, 1);
 	} else if (it->outcome == ITEM_DEAD) {
 		if (!it->dl_dropped)
 			atomic_fetch_add(&c->m.dead_letters, 1);
@@ -561,6 +579,10 @@ int consumer_init(struct consumer *c, struct consumer_settings *s, char *err, si
 	c->retained_log.interval_ms = 10000;
 	c->collision_log.interval_ms = 1000;
 	dead_letters_init(&c->dead, &c->m.dead_letters_dropped, &c->m.bad_times, clock_mono_ms());
+	if (site_rate_init(&c->sites, s->site_record_rate, s->site_record_burst) < 0) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
 	jw_init(&c->ack_json, 1 << 20);
 	backoff_init(&c->db_backoff, 500, s->mqtt.reconnect_max_ms, (uint32_t)clock_wall_ms());
 	db_init(&c->db, s->db_conninfo, s->db_password[0] ? s->db_password : NULL, s->suffix_digits);
@@ -584,6 +606,7 @@ void consumer_free(struct consumer *c)
 		free_item(&c->batch[i]);
 	free(c->batch);
 	mqtt_link_free(&c->mqtt);
+	site_rate_free(&c->sites);
 	db_close(&c->db);
 	archive_close(&c->archive);
 	jw_free(&c->ack_json);

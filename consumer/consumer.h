@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mqtt_link.h"
 #include "sink.h"
+#include "site_rate.h"
 
 struct consumer_metrics {
 	_Atomic uint64_t received, inserted, duplicates, dead_letters, collisions, db_reconnects, acks_published;
@@ -31,6 +32,7 @@ struct consumer_metrics {
 	_Atomic uint64_t foreign;              /* records claiming another site's calls */
 	_Atomic uint64_t pending;              /* received, not yet committed */
 	_Atomic uint64_t dead_letters_trimmed; /* deleted, oldest first, past dead_letters_max_mb */
+	_Atomic uint64_t deferred;             /* past their site's rate: not taken, left to their bridge */
 	_Atomic int64_t db_wait_since_ms;      /* the main loop's oldest database work began (0: none) */
 	_Atomic int64_t last_lag_ms;
 	_Atomic int mqtt_up, db_up;
@@ -69,6 +71,7 @@ struct consumer {
 	struct consumer_metrics m;
 	struct log_ratelimit retained_log, collision_log;
 	struct dead_letters dead;
+	struct site_rate sites;
 };
 
 int consumer_init(struct consumer *c, struct consumer_settings *s, char *err, size_t errsz);

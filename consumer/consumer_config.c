@@ -36,6 +36,10 @@ const struct cfg_key consumer_keys[] = {
           "also append each committed call record to this file, one JSON line each, on disk before it is "
           "acknowledged; unset: off"),
     CFG_I("retention_days", "90", 1, 36500, "days after which the raw record and dead letters are purged"),
+    CFG_I("site_record_rate", "50", 0, 100000,
+          "call records a second one site may send after its burst; past it they wait in its bridge's outbox (0: "
+          "no limit)"),
+    CFG_I("site_record_burst", "10000", 1, 10000000, "call records one site may send at once (an outbox's backlog)"),
     CFG_I("dead_letters_max_mb", "100", 1, 1000000,
           "most MiB pbxbus_dead_letters holds in all; past it the oldest are deleted (counted)"),
     CFG_S("http_listen", "",
@@ -193,6 +197,8 @@ int consumer_settings_load(struct consumer_settings *s, const struct config *cfg
 	s->migrate_at_start = config_bool(cfg, "db_migrate");
 	s->retention_days = (int)config_int(cfg, "retention_days");
 	s->dead_letters_max_bytes = config_int(cfg, "dead_letters_max_mb") << 20;
+	s->site_record_rate = (int)config_int(cfg, "site_record_rate");
+	s->site_record_burst = (int)config_int(cfg, "site_record_burst");
 	s->user = config_str(cfg, "user");
 	s->archive_file = config_str(cfg, "archive_file");
 	if (s->archive_file && s->archive_file[0] == '\0')

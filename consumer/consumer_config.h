@@ -31,6 +31,7 @@ struct consumer_settings {
 	int migrate_at_start;
 	int retention_days;
 	long long dead_letters_max_bytes;
+	int site_record_rate, site_record_burst; /* per site: a second, at once (rate 0: off) */
 	const char *user;
 	const char *http_listen;        /* "127.0.0.1:8080", NULL: off */
 	const char *http_trusted_proxy; /* its X-Forwarded-For names the client; NULL: none */

@@ -167,6 +167,8 @@ static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *con
 	    {"acks_published_total", "counter", "end-to-end ack messages published", (double)m->acks_published},
 	    {"dead_letters_trimmed_total", "counter", "oldest dead letters deleted past dead_letters_max_mb",
 	     (double)m->dead_letters_trimmed},
+	    {"records_deferred_total", "counter", "records past their site's rate, left to their bridge to send again",
+	     (double)m->deferred},
 	    {"spool_depth", "gauge", "records received and not yet committed", (double)m->pending},
 	    {"last_record_lag_seconds", "gauge", "commit time minus the call's end, last record",
 	     (double)m->last_lag_ms / 1000.0},

@@ -113,7 +113,7 @@ def outage(seconds, captures, loops, wait_starts):
         for c in r.calls():
             row = by_id["lab:" + c["linkedid"]]
             _, origin, partial, direction, duration, disposition, number, started = row
-            assert partial == "false", (c, row)
+            assert partial == "false", (c, row, [(x["linkedid"], x["start"], x["end"], x["heard"], by_id["lab:" + x["linkedid"]][1:3]) for x in r.calls()], r.log()[-3000:])
             assert abs(epoch(started) - epoch(c["start"])) <= 1.0, (c, row)
             assert abs(int(duration) - (epoch(c["end"]) - epoch(c["start"]))) <= 1.0, (c, row)
             if c["heard"] == "none":
@@ -128,6 +128,7 @@ def outage(seconds, captures, loops, wait_starts):
         dead = r.pg.psql("SELECT count(*) FROM pbxbus_dead_letters")
         assert dead == "0", dead
         st = r.sub.json_of("pbx/bridge/status")[-1]
+        counts["seen_late"] = max(d.get("calls_seen_late", 0) for d in r.sub.json_of("pbx/bridge/status"))
         print("  outage %ss: %d calls, %d live (%d of them completed from their CDR), %d from the CDR store; "
               "status %s" % (seconds, len(ids), counts["ami"], counts["completed"], counts["cdr"],
                              {k: st.get(k) for k in ("cdr_store", "cdr_calls_recovered", "cdr_calls_completed")}))
@@ -144,6 +145,20 @@ def test_cdr_backfill_down_15s_faults():
 def test_cdr_backfill_down_120s_faults():
     counts = outage(120, (BURST, fixture("13-in-busy"), fixture("16-internal-100-to-101")), 6, 20)
     assert counts["cdr"] >= 80, counts
+
+
+def test_calls_begun_or_answered_while_away_come_back_whole_faults():
+    # Issue 24: calls that began, or were answered, while the bridge was
+    # away and were still up when it came back were partial (the fault
+    # run's 7).  With the CDR store each is completed from its rows once it
+    # ends (what was missed, the start or the answer, from the CDR; the end
+    # as heard): none is partial.  Killed as the burst begins (its calls
+    # begin while it is away: seen late), then once it has begun (their
+    # answers come while it is away).
+    late = outage(1, (BURST,), 1, 0)
+    assert late["seen_late"] >= 5 and late["ami"] == 20, late
+    answered = outage(1, (BURST,), 1, 1)
+    assert answered["ami"] == 20, answered
 
 
 def test_check_connects_to_the_cdr_store_and_reads_its_columns():

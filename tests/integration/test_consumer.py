@@ -324,7 +324,7 @@ def test_sigkill_while_draining_a_backlog_loses_nothing():
     # read wait until every one of those records is committed.  Killed in
     # the middle, a consumer that let one go early loses that record.
     n = 20000
-    r = Rig()
+    r = Rig({"PBXBUS_SITE_RECORD_RATE": "0"})  # a backlog past one site's burst: the rate is another test's
     try:
         r.consumer.stop()
         r.publish([record(i) for i in range(n)])
@@ -561,6 +561,42 @@ def test_the_unprefixed_topic_beside_sites_carries_its_own_pbx_id():
         assert "is not of site 'lab'" in r.pg.psql("SELECT error FROM pbxbus_dead_letters")
         assert "west:1795999999.1" in r.acked_ids()
         assert "id collision" not in r.consumer.text()
+    finally:
+        r.close()
+
+
+def test_one_site_past_its_rate_waits_in_its_outbox():
+    # Audit-3 N4: one PBX's login put 5,000 fake calls in the CRM in 21 s.
+    # Past its burst a site's records are taken at its rate; the others are
+    # neither written nor acknowledged (its bridge sends them again), and
+    # the other sites go on.
+    r = Rig({"PBXBUS_SUBSCRIBE": "pbx/+/calls/hangup", "PBXBUS_SITE_RECORD_RATE": "2",
+             "PBXBUS_SITE_RECORD_BURST": "20"}, http=True)
+    try:
+        t0 = time.time()
+        r.publish([record(i, pbx="east", call_id="east:1795400000.%d" % i) for i in range(200)],
+                  topic="pbx/east/calls/hangup")
+        r.publish([record(i, pbx="west", call_id="west:1795400000.%d" % i) for i in range(5)],
+                  topic="pbx/west/calls/hangup")
+
+        def metric(name):
+            _, text = http(r, "GET", "/metrics", token=None)
+            return int(float(re.search(r"^pbxbus_consumer_%s (\S+)$" % name, text, re.M).group(1)))
+        wait_for(lambda: r.rows("ext_message_id LIKE 'west:%'") == 5, 15, "west's 5")
+        wait_for(lambda: metric("records_deferred_total") + r.rows("ext_message_id LIKE 'east:%'") == 200, 15,
+                 "east's 200 taken or deferred")
+        east = r.rows("ext_message_id LIKE 'east:%'")
+        assert 20 <= east <= 20 + 2 * (time.time() - t0) + 2, east
+        time.sleep(1)
+        acked = [i for i in r.acked_ids() if i.startswith("east:")]
+        assert len(acked) == east, (len(acked), east)  # a deferred record is not acknowledged
+        assert "faster than site_record_rate" in r.consumer.text()
+        # sent again later, as its bridge does, it is taken at the rate
+        deferred = sorted(set("east:1795400000.%d" % i for i in range(200)) - set(acked))[:4]
+        time.sleep(2.5)
+        r.publish([record(int(d.split(".")[-1]), pbx="east", call_id=d) for d in deferred],
+                  topic="pbx/east/calls/hangup")
+        wait_for(lambda: r.rows("ext_message_id LIKE 'east:%'") >= east + 4, 15, "the ones sent again")
     finally:
         r.close()
 
