@@ -41,7 +41,7 @@ BRIDGE_SRC := common/md5hex.c bridge/ami_json.c bridge/ami_client.c bridge/event
 CONSUMER_SRC := consumer/phone.c consumer/manual_call.c consumer/payload_digest.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/migrations.c \
 	consumer/consumer.c consumer/dead_letter.c consumer/http.c consumer/pg_array.c \
 	consumer/live_store.c consumer/live_feed.c consumer/call_log.c consumer/client_address.c consumer/console_session.c consumer/console.c consumer/http_reply.c \
-	consumer/archive_sink.c consumer/site_rate.c
+	consumer/archive_sink.c consumer/site_rate.c consumer/http_guard.c
 REPLAY_SRC := replay/capture.c replay/replay_server.c replay/cdr_writer.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c
 

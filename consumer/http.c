@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "console.h"
+#include "http_guard.h"
 #include "http_reply.h"
 #include "live_feed.h"
 #include "log.h"
@@ -36,6 +37,8 @@ struct http_server {
 	int health_db_ok;
 	struct console console;
 	struct live_feed *feed;
+	struct http_guard guard; /* slow clients: the header deadline, waiting connections per address */
+	int guard_started;
 };
 
 struct request {
@@ -249,6 +252,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	int handled;
 	(void)version;
 
+	http_guard_request_begins(&h->guard, conn);
 	if (strcmp(method, "POST") == 0) {
 		struct request *rq = *state;
 		if (rq == NULL) {
@@ -279,9 +283,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 static void completed(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode code)
 {
-	(void)cls;
-	(void)conn;
+	struct http_server *h = cls;
+
 	(void)code;
+	http_guard_request_ends(&h->guard, conn);
 	if (*state != NULL)
 		explicit_bzero(*state, sizeof(struct request));
 	free(*state);
@@ -321,9 +326,17 @@ struct http_server *http_start(struct consumer *c, char *err, size_t errsz)
 		http_stop(h);
 		return NULL;
 	}
-	h->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
-	                             handle, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-	                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+	if (http_guard_start(&h->guard, c->s->http_trusted_proxy) < 0) {
+		snprintf(err, errsz, "http: cannot start the listener's guard thread");
+		http_stop(h);
+		return NULL;
+	}
+	h->guard_started = 1;
+	h->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
+	                             http_guard_accept, &h->guard, handle, h, MHD_OPTION_SOCK_ADDR,
+	                             (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+	                             MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, &h->guard,
+	                             MHD_OPTION_CONNECTION_TIMEOUT,
 	                             (unsigned)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTIONS,
 	                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT, MHD_OPTION_END);
 	if (h->daemon == NULL) {
@@ -343,6 +356,8 @@ void http_stop(struct http_server *h)
 		live_store_close(h->console.store); /* live streams end, their threads return */
 	if (h->daemon)
 		MHD_stop_daemon(h->daemon);
+	if (h->guard_started)
+		http_guard_stop(&h->guard);
 	live_feed_stop(h->feed);
 	live_store_free(h->console.store);
 	console_free(&h->console);

@@ -822,8 +822,8 @@ def raw_http(port, head, source="127.0.0.1"):
 def test_http_refuses_before_reading_and_limits_each_address():
     # Audit L1: the token and the declared length are checked before a byte
     # of the body is read (a 100 MB body is not waited for); one address
-    # holds at most 32 connections, so slow clients there cannot take the
-    # 64 others serve.
+    # holds at most 8 connections that have not asked anything (audit-3
+    # N14), so slow clients there cannot take the 64 others serve.
     r = Rig(http=True)
     try:
         wait_for(lambda: "http: listening" in r.consumer.text(), 10, "http")
@@ -840,6 +840,53 @@ def test_http_refuses_before_reading_and_limits_each_address():
         for s in slow:
             s.close()
     finally:
+        r.close()
+
+
+def test_slow_clients_from_several_addresses_cannot_take_the_listener():
+    # Audit-3 N14: 64 connections from 4 addresses, each dribbling a header
+    # line every 4 s, kept /healthz from a fifth address unanswered for as
+    # long as they went on.  Now an address may hold 8 connections that
+    # have not sent their headers, and each must send them within 10 s.
+    r = Rig(http=True)
+    held, stop = [], threading.Event()
+    try:
+        wait_for(lambda: http(r, "GET", "/healthz", token=None)[0] == 200, 10, "healthy")
+        for k in range(4):
+            for _ in range(16):
+                s = socket.socket()
+                s.bind(("127.0.0.%d" % (2 + k), 0))
+                s.connect(("127.0.0.1", r.http_port))
+                s.sendall(b"GET /healthz HTTP/1.1\r\n")
+                held.append(s)
+
+        def dribble():
+            while not stop.wait(2):
+                for s in held:
+                    try:
+                        s.sendall(b"X-Slow: 1\r\n")
+                    except OSError:
+                        pass
+        threading.Thread(target=dribble, daemon=True).start()
+        t0 = time.time()
+        assert raw_http(r.http_port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "127.0.0.7").endswith("200 OK")
+        assert time.time() - t0 < 5 * SLOW
+
+        def closed(s):
+            s.settimeout(0.05)
+            try:
+                return s.recv(1) == b""
+            except socket.timeout:
+                return False
+            except OSError:
+                return True
+        # the ones refused at once, the rest at the deadline: none left open
+        wait_for(lambda: all(closed(s) for s in held), 20, "every slow connection closed")
+        assert time.time() - t0 > 8, "closed before the header deadline"
+    finally:
+        stop.set()
+        for s in held:
+            s.close()
         r.close()
 
 
