@@ -28,17 +28,21 @@ int forwarded_for_last(const char *header, char out[CLIENT_ADDRESS_MAX])
 	return 0;
 }
 
-static void peer_address(struct MHD_Connection *conn, char out[CLIENT_ADDRESS_MAX])
+void client_address_text(const struct sockaddr *sa, char out[CLIENT_ADDRESS_MAX])
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-
 	snprintf(out, CLIENT_ADDRESS_MAX, "?");
 	if (sa != NULL && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, CLIENT_ADDRESS_MAX);
 	else if (sa != NULL && sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
 		          CLIENT_ADDRESS_MAX);
+}
+
+static void peer_address(struct MHD_Connection *conn, char out[CLIENT_ADDRESS_MAX])
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	client_address_text(ci ? ci->client_addr : NULL, out);
 }
 
 void client_address(struct MHD_Connection *conn, const char *trusted_proxy, char out[CLIENT_ADDRESS_MAX])

@@ -9,12 +9,16 @@
 #define PBXBUS_CLIENT_ADDRESS_H
 
 #include <microhttpd.h>
+#include <sys/socket.h>
 
 #define CLIENT_ADDRESS_MAX 46 /* INET6_ADDRSTRLEN */
 
 /* out holds the address as text ("?" when the peer's is unknown).
  * trusted_proxy may be NULL (none). */
 void client_address(struct MHD_Connection *conn, const char *trusted_proxy, char out[CLIENT_ADDRESS_MAX]);
+
+/* A socket address as text ("?" when it is neither IPv4 nor IPv6). */
+void client_address_text(const struct sockaddr *sa, char out[CLIENT_ADDRESS_MAX]);
 
 /* The last address of an X-Forwarded-For value, checked; -1 if there is
  * none or it is no IPv4 or IPv6 address. */

@@ -332,13 +332,12 @@ struct http_server *http_start(struct consumer *c, char *err, size_t errsz)
 		return NULL;
 	}
 	h->guard_started = 1;
-	h->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
-	                             http_guard_accept, &h->guard, handle, h, MHD_OPTION_SOCK_ADDR,
-	                             (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-	                             MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, &h->guard,
-	                             MHD_OPTION_CONNECTION_TIMEOUT,
-	                             (unsigned)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTIONS,
-	                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT, MHD_OPTION_END);
+	h->daemon = MHD_start_daemon(
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, http_guard_accept, &h->guard, handle, h,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+	    MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, &h->guard, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)HTTP_PER_IP_LIMIT, MHD_OPTION_END);
 	if (h->daemon == NULL) {
 		snprintf(err, errsz, "http_listen: cannot listen on %s:%d", c->s->http_host, c->s->http_port);
 		http_stop(h);

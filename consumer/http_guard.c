@@ -1,7 +1,5 @@
 #include "http_guard.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +10,6 @@
 #include "log.h"
 
 #define REAP_EVERY_MS 500
-
-static void address_text(const struct sockaddr *sa, char out[CLIENT_ADDRESS_MAX])
-{
-	snprintf(out, CLIENT_ADDRESS_MAX, "?");
-	if (sa != NULL && sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, CLIENT_ADDRESS_MAX);
-	else if (sa != NULL && sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-		          CLIENT_ADDRESS_MAX);
-}
 
 /* Connections shut once they are past the deadline without a request. */
 static void reap(struct http_guard *g, int64_t now)
@@ -85,7 +73,7 @@ enum MHD_Result http_guard_accept(void *cls, const struct sockaddr *addr, sockle
 	int waiting = 0;
 	(void)addrlen;
 
-	address_text(addr, who);
+	client_address_text(addr, who);
 	if (g->trusted_proxy && strcmp(who, g->trusted_proxy) == 0)
 		return MHD_YES;
 	pthread_mutex_lock(&g->lock);
@@ -110,7 +98,7 @@ void http_guard_notify(void *cls, struct MHD_Connection *conn, void **socket_con
 		if (fd == NULL || (c = calloc(1, sizeof(*c))) == NULL)
 			return; /* not guarded: the idle timeout still applies */
 		c->fd = fd->connect_fd;
-		address_text(ad ? ad->client_addr : NULL, c->addr);
+		client_address_text(ad ? ad->client_addr : NULL, c->addr);
 		c->waiting = 1;
 		c->fresh = 1;
 		c->since_ms = clock_mono_ms();
