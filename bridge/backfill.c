@@ -41,6 +41,8 @@ void backfill_gap(struct backfill *b, int64_t from_ms, int64_t to_ms, int64_t no
 	}
 	if (b->pending && b->from_ms < from_ms)
 		from_ms = b->from_ms; /* an earlier gap not read yet: one read covers both */
+	if (b->pending && b->to_ms > to_ms)
+		to_ms = b->to_ms; /* ... to the later of their ends */
 	b->pending = 1;
 	b->reading = 0; /* a read under way starts again, over both */
 	b->attempts = 0;
