@@ -83,7 +83,8 @@ static int by_call(const void *x, const void *y)
 
 static void hand_over(struct backfill *b, struct call_tracker *t, int64_t pbx_now_ms)
 {
-	qsort(b->rows, b->nrows, sizeof(*b->rows), by_call);
+	if (b->nrows > 1) /* none read: rows may be NULL, which qsort may not be given */
+		qsort(b->rows, b->nrows, sizeof(*b->rows), by_call);
 	for (size_t i = 0, j; i < b->nrows; i = j) {
 		for (j = i + 1; j < b->nrows && strcmp(b->rows[j].linkedid, b->rows[i].linkedid) == 0; j++)
 			;

@@ -166,7 +166,12 @@ def test_a_fault_run_with_the_cdr_store_ends_whole_faults():
     # bursts of 20), the bridge SIGKILLed 4 times, away 1 s and 15 s in turn,
     # the PBX playing on, the CDR store set.  Every call is in the CRM once,
     # and none is partial (before: 200/200, 7 partial, all begun while the
-    # bridge was away and still up when it came back).
+    # bridge was away and still up when it came back).  The logic's test,
+    # 100 s of replay: the gcc pass runs it; under the sanitizers the short
+    # outage tests beside it go through the same code.
+    if os.environ.get("PBXBUS_SANITIZED"):
+        print("  skipped under the sanitizers (the gcc pass runs it)")
+        return
     r = Rig((BURST,), 10)
     try:
         for k, away in enumerate((1, 15, 1, 15)):
@@ -249,6 +254,7 @@ def test_a_hostile_cdr_store_neither_injects_nor_stalls_the_bridge():
         bridge.send(signal.SIGKILL)
         bridge.proc.wait()
         t0 = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + 1))
+        big = 20 if os.environ.get("PBXBUS_TEST_WRAP") else 200  # 1 MB clids: fewer under valgrind
         cols = "calldate, uniqueid, linkedid, clid, src, dst, dcontext, channel, duration, billsec, disposition"
         db.sql("INSERT INTO asteriskcdrdb.cdr (%s) SELECT '%s', concat('1795000000.', seq), concat('1795000000.', "
                "seq %% 7), '\"A\" <15550001111>', '15550001111', '100', 'from-pstn', 'PJSIP/trunk-1', 5, 3, "
@@ -260,18 +266,20 @@ def test_a_hostile_cdr_store_neither_injects_nor_stalls_the_bridge():
                "FROM seq_1_to_600;\n"
                "INSERT INTO asteriskcdrdb.cdr (%s) SELECT '%s', concat('1795000002.', seq), '1795000002.0', "
                "repeat('c', 1048576), '1', '100', 'from-pstn', 'PJSIP/trunk-1', 5, 3, 'ANSWERED' "
-               "FROM seq_1_to_200;\n" % (cols, t0, cols, t0, cols, t0, cols, t0), db="asteriskcdrdb")
+               "FROM seq_1_to_%d;\n" % (cols, t0, cols, t0, cols, t0, cols, t0, big), db="asteriskcdrdb")
         time.sleep(1.5)
         status = Subscriber(tmp, broker, "pbx/bridge/status", name="status")
         bridge = Daemon(tmp, "pbxbus-bridge", env, ["-c", "/dev/null"]).start()
         line = bridge.wait_log(r"CDR backfill of \S+ to \S+: (\d+) rows in (\d+) page.*; (\d+) refused", 60)
         rows, pages, refused = int(line.group(1)), int(line.group(2)), int(line.group(3))
         # the quoted calldate is no time: refused, and paged past
-        assert rows == 1299 and refused == 1 and pages >= 3, (rows, pages, bridge.text()[-2000:])
+        assert rows == 1099 + big and refused == 1 and pages >= 3, (rows, pages, bridge.text()[-2000:])
         assert "not recovered" not in bridge.text() and "syntax" not in bridge.text(), bridge.text()[-2000:]
         with open("/proc/%d/status" % bridge.proc.pid) as f:
             hwm = int([ln for ln in f if ln.startswith("VmHWM:")][0].split()[1])
-        assert hwm < 80 * 1024, hwm  # kB: no page held whole (200 MB of clid)
+        if not os.environ.get("PBXBUS_TEST_WRAP"):  # valgrind's own memory is in it
+            limit = 150 if os.environ.get("PBXBUS_SANITIZED") else 80
+            assert hwm < limit * 1024, hwm  # kB: no page held whole (the 1 MB clids: 200 MB)
         wait_for(lambda: len(status.json_of("pbx/bridge/status")) >= 2, 15, "the status going on")
         status.stop()
         print("  hostile CDR store: %d rows in %d pages, VmHWM %d kB" % (rows, pages, hwm))
