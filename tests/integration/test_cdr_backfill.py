@@ -41,7 +41,7 @@ class Rig:
         rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], cenv)
         assert rc == 0, err
         self.consumer = Daemon(self.tmp, "pbxbus-consumer", cenv, ["-c", "/dev/null"]).start()
-        self.consumer.wait_log("subscribed to")
+        self.consumer.wait_log("mqtt: subscribed to")
         self.pbx = ReplayPbx(self.tmp, "--run-on", "--schedule", self.schedule, "--speed", "1", "--gap", "1",
                              "--delay", "0.5", "--loops", str(loops), "--cdr-socket", self.db.socket, *captures,
                              env={"TZ": PBX_TZ})

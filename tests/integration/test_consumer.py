@@ -43,7 +43,7 @@ class Rig:
         self.consumer = self.new_consumer()
         if start:
             self.consumer.start()
-            self.consumer.wait_log("subscribed to")
+            self.consumer.wait_log("mqtt: subscribed to")
 
     def new_consumer(self, env=None, binary="pbxbus-consumer"):
         e = dict(self.env)
@@ -154,7 +154,7 @@ def test_archive_file_copies_every_record_on_disk_before_the_ack():
     archive = r.tmp.path + "/archive/calls.jsonl"
     try:
         r.consumer = r.new_consumer({"PBXBUS_ARCHIVE_FILE": archive}).start()
-        r.consumer.wait_log("subscribed to")
+        r.consumer.wait_log("mqtt: subscribed to")
         r.publish([record(i) for i in range(20)])
         r.consumer.wait_log("archive: open " + archive + ": No such file or directory")
         time.sleep(0.5)
@@ -170,7 +170,7 @@ def test_archive_file_copies_every_record_on_disk_before_the_ack():
         with open(archive, "a") as f:
             f.write('{"v":1,"pbx":"la')  # a crash mid-line
         r.consumer = r.new_consumer({"PBXBUS_ARCHIVE_FILE": archive}).start()
-        r.consumer.wait_log("subscribed to")
+        r.consumer.wait_log("mqtt: subscribed to")
         r.publish([record(i) for i in range(20, 25)] + [record(3)])  # one again: archived again, one row
         wait_for(lambda: len(archive_lines(archive)) == 28, 30, "the new lines")
         lines = archive_lines(archive)
@@ -275,7 +275,7 @@ def test_crash_after_commit_before_pubacks():
     try:
         r.consumer = r.new_consumer({"PBXBUS_TEST_DIE_AFTER_COMMIT": "2"}, binary="pbxbus-consumer-test-hooks")
         r.consumer.start()
-        r.consumer.wait_log("subscribed to")
+        r.consumer.wait_log("mqtt: subscribed to")
         r.publish([record(i) for i in range(300)])
         wait_for(lambda: r.consumer.proc.poll() is not None, 30, "the failpoint")
         assert r.consumer.proc.returncode == 3
@@ -406,7 +406,7 @@ def test_retained_messages_on_record_topics_are_skipped():
         for _ in range(2):
             r.consumer.stop()
             r.consumer = r.new_consumer().start()
-            r.consumer.wait_log("subscribed to")
+            r.consumer.wait_log("mqtt: subscribed to")
         r.publish([record(2)])
         wait_for(lambda: r.rows() == 2, 15, "the second record")
         # one dead letter from the live delivery (the broker clears the flag
@@ -691,7 +691,7 @@ def test_shared_subscription_splits_without_duplicates():
     try:
         second = r.new_consumer({"PBXBUS_CONSUMER_ID": "crm2"})
         second.start()
-        second.wait_log("subscribed to")
+        second.wait_log("mqtt: subscribed to")
         r.publish([record(i) for i in range(400)])
         wait_for(lambda: r.rows() == 400, 30, "400 rows")
         want = {"lab:1795400000.%d" % i for i in range(400)}
@@ -965,7 +965,7 @@ def test_existing_crm_table_is_extended_not_rewritten():
         assert r.pg.psql("SELECT count(*) FROM pg_indexes WHERE tablename = 'crm_comms_log' "
                          "AND indexdef LIKE '%UNIQUE%ext_message_id%'") == "1"
         r.consumer.start()
-        r.consumer.wait_log("subscribed to")
+        r.consumer.wait_log("mqtt: subscribed to")
         r.publish([record(1)])
         wait_for(lambda: r.rows("type = 'call'") == 1, 15, "call row")
     finally:
@@ -993,7 +993,7 @@ def test_retention_purges_raw_records_and_dead_letters():
                   "INSERT INTO pbxbus_dead_letters (received_at, payload, error) VALUES "
                   "(now() - interval '31 days', 'x', 'old'), (now(), 'y', 'new')" % old.replace("'", "''"))
         r.consumer.start()
-        r.consumer.wait_log("subscribed to")
+        r.consumer.wait_log("mqtt: subscribed to")
         r.publish([record(2)])
         wait_for(lambda: r.rows() == 2, 15, "the new row")
         wait_for(lambda: "purged" in r.consumer.text(), 10, "the purge")
@@ -1086,7 +1086,7 @@ def test_dead_letters_are_bounded_in_bytes_oldest_first():
         r.pg.psql("INSERT INTO pbxbus_dead_letters (payload, error) SELECT convert_to(repeat('o', 4000), 'UTF8'), "
                   "'old ' || g FROM generate_series(1, 400) g")  # 1.6 MB, older than anything to come
         r.consumer.start()
-        r.consumer.wait_log("subscribed to")
+        r.consumer.wait_log("mqtt: subscribed to")
         r.publish(["not json %d %s" % (i, "n" * 3000) for i in range(50)])
 
         def metric(name):

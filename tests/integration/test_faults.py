@@ -48,7 +48,7 @@ def test_faults_two_thousand_calls():
             "PBXBUS_OUTBOX_RESEND_TIMEOUT": "3", "PBXBUS_OUTBOX_DIR": tmp.path + "/outbox",
             "PBXBUS_EVENTS_ALLOW": "FullyBooted"}
     consumer = Daemon(tmp, "pbxbus-consumer", cenv, ["-c", "/dev/null"]).start()
-    consumer.wait_log("subscribed to")
+    consumer.wait_log("mqtt: subscribed to")
     records = Subscriber(tmp, broker, "pbx/calls/hangup", name="records")
     bridge = Daemon(tmp, "pbxbus-bridge", benv, ["-c", "/dev/null"]).start()
     done = {"bridge": 0, "broker": 0, "pg": 0, "consumer": 0, "bad": 0}

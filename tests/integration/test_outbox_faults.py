@@ -38,7 +38,7 @@ class Pipeline:
         rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], self.cenv)
         assert rc == 0, err
         self.consumer = Daemon(self.tmp, "pbxbus-consumer", self.cenv, ["-c", "/dev/null"]).start()
-        self.consumer.wait_log("subscribed to")
+        self.consumer.wait_log("mqtt: subscribed to")
         self.pbx = None
         self.bridge = None
         self.bridge_logs = ""

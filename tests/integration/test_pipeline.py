@@ -45,7 +45,7 @@ class Pipeline:
         self.consumer = Daemon(self.tmp, "pbxbus-consumer", self.cenv, ["-c", "/dev/null"])
         if start_consumer:
             self.consumer.start()
-            self.consumer.wait_log("subscribed to")
+            self.consumer.wait_log("mqtt: subscribed to")
         self.bridge = Daemon(self.tmp, "pbxbus-bridge", self.benv, ["-c", "/dev/null"]).start()
 
     def rows(self):
@@ -229,7 +229,7 @@ def test_tls_and_acls_for_real():
     bridge = Daemon(tmp, "pbxbus-bridge", benv, ["-c", "/dev/null"]).start()
     denied = None
     try:
-        consumer.wait_log("subscribed to")
+        consumer.wait_log("mqtt: subscribed to")
         wait_for(lambda: int(pg.psql("SELECT count(*) FROM crm_comms_log")) == 2, 30, "2 rows over TLS")
         wait_for(lambda: "acknowledged" in bridge.text(), 15, "acks over TLS")
         idle_pbx = ReplayPbx.scripted(tmp)  # a new connection would replace the bridge's session
@@ -362,7 +362,7 @@ def test_one_pbx_login_cannot_take_another_session():
     west = None
     consumer = Daemon(tmp, "pbxbus-consumer", cenv, ["-c", "/dev/null"]).start()
     try:
-        consumer.wait_log("subscribed to")
+        consumer.wait_log("mqtt: subscribed to")
         consumer.stop()  # its persistent session holds what comes now
         for i in range(5):
             rec = dict(RECORD, pbx="west", call_id="west:1795999999.%d" % i)
