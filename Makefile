@@ -38,7 +38,7 @@ COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/clock.
 BRIDGE_SRC := common/md5hex.c bridge/ami_json.c bridge/ami_client.c bridge/event_filter.c bridge/bridge_config.c bridge/bridge.c bridge/check.c \
 	bridge/call_tracker.c bridge/call_sync.c bridge/call_image.c bridge/call_from_cdr.c bridge/endpoint_kinds.c bridge/caller_presentation.c bridge/call_journal.c bridge/cdr_store.c bridge/backfill.c bridge/acks.c bridge/call_record.c bridge/outbox.c bridge/refused_log.c bridge/pbx_clock.c bridge/asterisk_version.c \
 	bridge/pbx_state.c bridge/state_kinds.c bridge/state_render.c bridge/bridge_state.c bridge/bridge_status.c
-CONSUMER_SRC := consumer/phone.c consumer/manual_call.c consumer/payload_digest.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/migrations.c \
+CONSUMER_SRC := consumer/phone.c consumer/manual_call.c consumer/payload_digest.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/db_housekeeping.c consumer/migrations.c \
 	consumer/consumer.c consumer/dead_letter.c consumer/http.c consumer/pg_array.c \
 	consumer/live_store.c consumer/live_feed.c consumer/call_log.c consumer/client_address.c consumer/console_session.c consumer/console.c consumer/http_reply.c \
 	consumer/archive_sink.c consumer/site_rate.c consumer/http_guard.c

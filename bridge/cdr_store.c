@@ -137,9 +137,7 @@ struct page_row {
 
 static void cell_text(char *dst, size_t size, const struct page_row *pr, size_t i)
 {
-	size_t n = pr->is_null[i] ? 0 : pr->len[i] < size - 1 ? pr->len[i] : size - 1;
-	if (n > CDR_KEY_MAX - 1)
-		n = CDR_KEY_MAX - 1;
+	size_t n = pr->is_null[i] ? 0 : pr->len[i] < size - 1 ? pr->len[i] : size - 1; /* size <= CDR_KEY_MAX */
 	memcpy(dst, pr->cell[i], n);
 	dst[n] = '\0';
 }

@@ -250,7 +250,8 @@ static enum MHD_Result live_reply(struct console *co, struct MHD_Connection *con
 	r->co = co;
 	r->sse = sse;
 	memcpy(r->client, client, sizeof(client));
-	if (!sse && (r->text = live_store_changes(co->store, &r->version, 0)) == NULL) {
+	/* the picture first, for both: a stream's first event is it */
+	if ((r->text = live_store_changes(co->store, &r->version, 0)) == NULL) {
 		reader_free(r);
 		return http_reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "the live picture is closing");
 	}

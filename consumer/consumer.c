@@ -612,9 +612,16 @@ void consumer_free(struct consumer *c)
 	jw_free(&c->ack_json);
 }
 
-#define PURGE_INTERVAL_MS     (6LL * 3600 * 1000)
-#define TRIM_INTERVAL_MS      (10LL * 1000) /* the dead letters' bound is checked so often, when any came */
-#define HOUSEKEEPING_AGAIN_MS 1000          /* a chunk was full, or a lock was in the way: soon again */
+#define PURGE_INTERVAL_MS (6LL * 3600 * 1000)
+#define TRIM_INTERVAL_MS  (10LL * 1000) /* the dead letters' bound is checked so often, when any came */
+#define STEP_AGAIN_MS     1000          /* a step was full: the next one soon */
+#define BLOCKED_AGAIN_MS  (60LL * 1000) /* a lock (or the database) was in the way */
+
+/* When housekeeping runs next: soon when it had more to do than a step. */
+static int64_t next_step(int64_t now, long long done, int more, int64_t interval)
+{
+	return now + (done < 0 ? BLOCKED_AGAIN_MS : more ? STEP_AGAIN_MS : interval);
+}
 
 static void trim_dead_letters(struct consumer *c, int64_t now)
 {
@@ -626,9 +633,9 @@ static void trim_dead_letters(struct consumer *c, int64_t now)
 	db_waiting(c, now);
 	long long n = db_trim_dead_letters(&c->db, c->s->dead_letters_max_bytes, &more);
 	db_waiting(c, 0);
-	c->next_trim_ms = now + (more || n < 0 ? HOUSEKEEPING_AGAIN_MS * 5 : TRIM_INTERVAL_MS);
+	c->next_trim_ms = next_step(now, n, more, TRIM_INTERVAL_MS);
 	if (n < 0) {
-		log_warnx("db: dead letters not trimmed, tried again shortly: %s", c->db.last_error);
+		log_warnx("db: dead letters not trimmed, tried again in a minute: %s", c->db.last_error);
 		return;
 	}
 	if (!more)
@@ -649,7 +656,7 @@ static void purge_old(struct consumer *c, int64_t now)
 	db_waiting(c, now);
 	long long n = db_purge(&c->db, c->s->retention_days, &more);
 	db_waiting(c, 0);
-	c->next_purge_ms = now + (more || n < 0 ? HOUSEKEEPING_AGAIN_MS * (n < 0 ? 60 : 1) : PURGE_INTERVAL_MS);
+	c->next_purge_ms = next_step(now, n, more, PURGE_INTERVAL_MS);
 	if (n < 0)
 		log_warnx("db: purge postponed a minute: %s", c->db.last_error);
 	else if (n > 0)

@@ -189,7 +189,7 @@ void db_close(struct db *d)
 	d->out_head = d->out_count = 0; /* what was out is lost with it */
 }
 
-static void set_error(struct db *d, const char *what, const PGresult *res)
+void db_set_error(struct db *d, const char *what, const struct pg_result *res)
 {
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
@@ -227,14 +227,14 @@ static int prepare(struct db *d)
 	PGresult *r = PQprepare(CONN(d), "pbxbus_insert_calls", sql, n, insert_types);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
-		set_error(d, "prepare", r);
+		db_set_error(d, "prepare", r);
 	PQclear(r);
 	if (!ok)
 		return -1;
 	r = PQprepare(CONN(d), "pbxbus_dead_letter", dead_letter_sql, 5, dead_types);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
-		set_error(d, "prepare", r);
+		db_set_error(d, "prepare", r);
 	PQclear(r);
 	d->prepared = ok;
 	return ok ? 0 : -1;
@@ -267,7 +267,7 @@ int db_connect(struct db *d)
 	/* dbname holding a whole conninfo string is expanded (expand_dbname). */
 	d->conn = (struct pg_conn *)PQconnectdbParams(keys, vals, 1);
 	if (d->conn == NULL || PQstatus(CONN(d)) != CONNECTION_OK) {
-		set_error(d, "connect", NULL);
+		db_set_error(d, "connect", NULL);
 		db_close(d);
 		return -1;
 	}
@@ -301,7 +301,7 @@ static PGresult *result_by(struct db *d, int64_t deadline_ms)
 			return NULL;
 		}
 		if (!PQconsumeInput(c)) {
-			set_error(d, "read", NULL);
+			db_set_error(d, "read", NULL);
 			db_close(d);
 			return NULL;
 		}
@@ -318,7 +318,7 @@ int db_ping(struct db *d, int timeout_ms)
 	if (!db_connected(d) && db_connect(d) < 0)
 		return -1;
 	if (!PQsendQuery(CONN(d), "SELECT 1")) {
-		set_error(d, "ping", NULL);
+		db_set_error(d, "ping", NULL);
 		db_close(d);
 		return -1;
 	}
@@ -335,7 +335,7 @@ static int query_int(struct db *d, const char *sql)
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
 		v = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
 	else
-		set_error(d, "schema version", r);
+		db_set_error(d, "schema version", r);
 	PQclear(r);
 	return v;
 }
@@ -355,7 +355,7 @@ static int exec_ok(struct db *d, const char *what, const char *sql)
 	ExecStatusType st = PQresultStatus(r);
 	int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 	if (!ok)
-		set_error(d, what, r);
+		db_set_error(d, what, r);
 	PQclear(r);
 	return ok ? 0 : -1;
 }
@@ -528,23 +528,23 @@ static enum sink_rc send_batch(struct db *d, struct batch_item *items, size_t n,
 	PGconn *c = CONN(d);
 
 	if (!PQenterPipelineMode(c)) {
-		set_error(d, "pipeline", NULL);
+		db_set_error(d, "pipeline", NULL);
 		return SINK_DOWN;
 	}
 	if (as_set && !send_rows(d, items, n)) {
-		set_error(d, "send", NULL);
+		db_set_error(d, "send", NULL);
 		return SINK_DOWN;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (items[i].dl_dropped)
 			continue; /* no statement, no result */
 		if ((!as_set || !items[i].parsed) && !send_item(d, &items[i])) {
-			set_error(d, "send", NULL);
+			db_set_error(d, "send", NULL);
 			return SINK_DOWN;
 		}
 	}
 	if (!PQpipelineSync(c)) {
-		set_error(d, "sync", NULL);
+		db_set_error(d, "sync", NULL);
 		return SINK_DOWN;
 	}
 	return SINK_OK;
@@ -567,7 +567,7 @@ static int take_result(struct db *d, enum sink_rc *rc, PGresult **out, char *err
 		*out = r;
 	} else {
 		if (*rc == SINK_OK) {
-			set_error(d, "write", r);
+			db_set_error(d, "write", r);
 			*rc = (st == PGRES_PIPELINE_ABORTED || !connection_lost(r, c)) ? SINK_BAD_ITEM : SINK_DOWN;
 			if (st == PGRES_FATAL_ERROR && *rc == SINK_BAD_ITEM && err)
 				snprintf(err, errsz, "%.200s", d->last_error);
@@ -615,7 +615,7 @@ enum sink_rc db_receive_batch(struct db *d, struct batch_item *items, size_t n)
 	if (c == NULL || d->out_count == 0)
 		return SINK_DOWN;
 	if (!PQconsumeInput(c)) {
-		set_error(d, "read", NULL);
+		db_set_error(d, "read", NULL);
 		db_close(d);
 		return SINK_DOWN;
 	}
@@ -675,7 +675,7 @@ enum sink_rc db_write_batch(struct db *d, struct batch_item *items, size_t n)
 	while ((rc = db_receive_batch(d, items, n)) == SINK_BUSY) {
 		struct pollfd p = {db_socket(d), POLLIN, 0};
 		if (poll(&p, 1, -1) < 0 && errno != EINTR) {
-			set_error(d, "poll", NULL);
+			db_set_error(d, "poll", NULL);
 			db_close(d);
 			return SINK_DOWN;
 		}
@@ -710,7 +710,7 @@ static void request_refused(struct db *d, const char *what, PGresult *r, const c
 {
 	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
-	set_error(d, what, r);
+	db_set_error(d, what, r);
 	snprintf(err, errsz, "%s", d->last_error);
 	*err_is_client = 0;
 	for (const char *c = client_classes; state && c[0] && c[1]; c += 2)
@@ -775,88 +775,6 @@ int db_query_text(struct db *d, const char *sql, int nparams, const char *const 
 	}
 	PQclear(r);
 	return rc;
-}
-
-/* One bounded housekeeping statement in a transaction of its own that
- * waits at most DB_PURGE_LOCK_WAIT for a lock and DB_PURGE_STATEMENT for
- * itself: a table someone holds locked postpones it (audit-3 N15: a purge
- * stuck behind a lock held the consumer's main loop 76 s).  Rows touched,
- * or -1 with last_error. */
-static long long bounded_statement(struct db *d, const char *sql, const char *param)
-{
-	static const char begin[] =
-	    "BEGIN; SET LOCAL lock_timeout = " DB_PURGE_LOCK_WAIT "; SET LOCAL statement_timeout = " DB_PURGE_STATEMENT;
-	const char *p[1] = {param};
-	long long touched = -1;
-
-	PGresult *r = PQexec(CONN(d), begin);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	if (!ok)
-		set_error(d, "purge", r);
-	PQclear(r);
-	if (!ok)
-		return -1;
-	r = PQexecParams(CONN(d), sql, 1, NULL, p, NULL, NULL, 0);
-	if (PQresultStatus(r) == PGRES_COMMAND_OK)
-		touched = strtoll(PQcmdTuples(r), NULL, 10);
-	else
-		set_error(d, "purge", r);
-	PQclear(r);
-	r = PQexec(CONN(d), touched >= 0 ? "COMMIT" : "ROLLBACK");
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && touched >= 0) {
-		set_error(d, "purge", r);
-		touched = -1;
-	}
-	PQclear(r);
-	if (touched < 0 && PQstatus(CONN(d)) != CONNECTION_OK)
-		db_close(d);
-	return touched;
-}
-
-#define PURGE_CHUNK "5000"
-
-long long db_purge(struct db *d, int days, int *more)
-{
-	char n[16];
-	long long touched = 0;
-	static const char *const sql[] = {
-	    "UPDATE crm_comms_log SET raw = NULL WHERE id IN (SELECT id FROM crm_comms_log WHERE raw IS NOT NULL AND "
-	    "occurred_at < now() - $1::integer * interval '1 day' LIMIT " PURGE_CHUNK ")",
-	    "DELETE FROM pbxbus_dead_letters WHERE id IN (SELECT id FROM pbxbus_dead_letters WHERE received_at < "
-	    "now() - $1::integer * interval '1 day' LIMIT " PURGE_CHUNK ")",
-	};
-
-	*more = 0;
-	if (!db_connected(d))
-		return -1;
-	snprintf(n, sizeof(n), "%d", days);
-	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
-		long long k = bounded_statement(d, sql[i], n);
-		if (k < 0)
-			return -1;
-		*more |= k == strtoll(PURGE_CHUNK, NULL, 10);
-		touched += k;
-	}
-	return touched;
-}
-
-long long db_trim_dead_letters(struct db *d, long long max_bytes, int *more)
-{
-	char n[24];
-	/* the newest first, summed: what is past the budget goes, oldest first */
-	static const char sql[] =
-	    "DELETE FROM pbxbus_dead_letters WHERE id IN (SELECT id FROM (SELECT id, "
-	    "sum(coalesce(octet_length(payload), "
-	    "0) + octet_length(error) + coalesce(octet_length(topic), 0)) OVER (ORDER BY id DESC) AS held FROM "
-	    "pbxbus_dead_letters) t WHERE held > $1::bigint ORDER BY id LIMIT " PURGE_CHUNK ")";
-
-	*more = 0;
-	if (!db_connected(d))
-		return -1;
-	snprintf(n, sizeof(n), "%lld", max_bytes);
-	long long k = bounded_statement(d, sql, n);
-	*more = k == strtoll(PURGE_CHUNK, NULL, 10);
-	return k;
 }
 
 static int sink_open(void *ctx)

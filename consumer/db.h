@@ -16,6 +16,7 @@
 #include "sink.h"
 
 struct pg_conn;
+struct pg_result;
 
 #define DB_BATCHES_OUT 2
 
@@ -83,7 +84,11 @@ int db_socket(const struct db *d);
 /* The database as the consumer's sink (connecting in open). */
 void db_sink(struct db *d, struct sink *out);
 
-/* Housekeeping waits at most this long for a lock, and for itself. */
+/* last_error := what failed and the server's words (res may be NULL). */
+void db_set_error(struct db *d, const char *what, const struct pg_result *res);
+
+/* Housekeeping (consumer/db_housekeeping.c) waits at most this long for a
+ * lock, and for itself. */
 #define DB_PURGE_LOCK_WAIT "'1s'"
 #define DB_PURGE_STATEMENT "'15s'"
 

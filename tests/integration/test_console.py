@@ -293,8 +293,8 @@ def test_one_client_cannot_lock_out_or_hold_the_console():
             assert " 200 " in status_line(r.http_port, "/healthz") + " "
             assert " 200 " in status_line(r.http_port, "/metrics") + " "
             held.pop().close()
-            wait_for(lambda: " 200 " in status_line(r.http_port, "/api/live", bearer) + " ", 10,
-                     "a place free again")
+            wait_for(lambda: " 200 " in status_line(r.http_port, "/api/live", bearer) + " ", 20,
+                     "a place free again (the next keepalive finds the stream closed)")
         finally:
             for s in held:
                 s.close()
