@@ -34,10 +34,18 @@ LIBS_TEST = $(shell pkg-config --libs $(PKG_BRIDGE) libcjson libpq libmicrohttpd
 COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/clock.c \
 	common/topic.c common/config.c common/cli.c common/backoff.c common/mqtt_link.c \
 	common/globs.c common/mqtt_config.c common/utf8.c common/privdrop.c common/signals.c common/call_record_schema.c common/crc32.c
+# The bridge's sources by concern (the prefixes say it; fuzz/run links
+# these groups too: `make print-CALLS_SRC`).
+AMI_SRC := bridge/ami_json.c bridge/ami_client.c bridge/event_filter.c bridge/asterisk_version.c bridge/caller_presentation.c
+CALLS_SRC := bridge/call_tracker.c bridge/call_sync.c bridge/call_image.c bridge/call_from_cdr.c bridge/call_journal.c \
+	bridge/call_record.c bridge/endpoint_kinds.c bridge/pbx_clock.c
+CDR_SRC := bridge/cdr_store.c bridge/cdr_backfill.c
+DELIVERY_SRC := bridge/outbox.c bridge/outbox_refused.c bridge/outbox_acks.c
+STATE_MODEL_SRC := bridge/state_model.c bridge/state_kinds.c bridge/state_render.c
+STATE_SRC := $(STATE_MODEL_SRC) bridge/state_service.c
 # common/md5hex.c (libcrypto) is shared by the bridge and the replay only.
-BRIDGE_SRC := common/md5hex.c bridge/ami_json.c bridge/ami_client.c bridge/event_filter.c bridge/bridge_config.c bridge/bridge.c bridge/check.c \
-	bridge/call_tracker.c bridge/call_sync.c bridge/call_image.c bridge/call_from_cdr.c bridge/endpoint_kinds.c bridge/caller_presentation.c bridge/call_journal.c bridge/cdr_store.c bridge/backfill.c bridge/acks.c bridge/call_record.c bridge/outbox.c bridge/refused_log.c bridge/pbx_clock.c bridge/asterisk_version.c \
-	bridge/pbx_state.c bridge/state_kinds.c bridge/state_render.c bridge/bridge_state.c bridge/bridge_status.c
+BRIDGE_SRC := common/md5hex.c bridge/bridge_config.c bridge/bridge.c bridge/bridge_check.c bridge/bridge_status.c \
+	$(AMI_SRC) $(CALLS_SRC) $(CDR_SRC) $(DELIVERY_SRC) $(STATE_SRC)
 CONSUMER_SRC := consumer/phone.c consumer/manual_call.c consumer/payload_digest.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/db_housekeeping.c consumer/migrations.c \
 	consumer/consumer.c consumer/dead_letter.c consumer/http.c consumer/pg_array.c \
 	consumer/live_store.c consumer/live_feed.c consumer/call_log.c consumer/client_address.c consumer/console_session.c consumer/console.c consumer/http_reply.c \
@@ -59,7 +67,7 @@ REPLAY_BIN := $(BUILD)/pbxbus-replay
 UNIT_BIN := $(BUILD)/unit-tests
 BENCH_BIN := $(BUILD)/bench-codec
 
-.PHONY: all test test-run test-unit deps demo bench fuzz fuzz-smoke install deb man clean check-style format screenshots
+.PHONY: print-% print-compile-flags all test test-run test-unit deps demo bench fuzz fuzz-smoke install deb man clean check-style format screenshots
 
 all: $(BRIDGE_BIN) pbxbus-bridge $(CONSUMER_BIN) pbxbus-consumer $(REPLAY_BIN) pbxbus-replay $(BUILD)/tracker-replay \
 	$(CONSUMER_HOOKS_BIN)
@@ -103,8 +111,13 @@ $(CONSUMER_HOOKS_BIN): $(COMMON_OBJ) $(filter-out $(BUILD)/consumer/consumer.o,$
 # Layers the compiler enforces: each folder sees only its own headers and
 # common/'s (a wrong-way include does not compile; scripts/check-layers
 # proves it).  Tests, fuzzers and benchmarks sit on top and see all.
-LAYER_INC = $(if $(filter common/%,$<),-Icommon,$(if $(filter bridge/% consumer/% replay/%,$<),\
-	-I$(firstword $(subst /, ,$<)) -Icommon,-Icommon -Ibridge -Iconsumer -Ireplay))
+layer_inc = $(if $(filter common/%,$1),-Icommon,$(if $(filter bridge/% consumer/% replay/%,$1),\
+	-I$(firstword $(subst /, ,$1)) -Icommon,-Icommon -Ibridge -Iconsumer -Ireplay))
+LAYER_INC = $(call layer_inc,$<)
+
+# What a file in folder DIR is compiled with (scripts/check-layers).
+print-compile-flags:
+	@echo $(call layer_inc,$(DIR)/x.c) $(CFLAGS_ALL)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -156,7 +169,7 @@ bench: $(BENCH_BIN) $(BUILD)/pg-ceiling $(BRIDGE_BIN) $(CONSUMER_BIN)
 	bench/console.py $(BUILD)
 
 # The console's pages in a real headless Chromium (the browser tests),
-# saved for the README.
+# saved for docs/console.md.
 screenshots: all
 	PBXBUS_SCREENSHOTS=docs/screenshots python3 tests/lib/runner.py tests/integration/test_console.py
 
@@ -187,7 +200,9 @@ install: $(BRIDGE_BIN) $(CONSUMER_BIN) $(REPLAY_BIN)
 	done
 	install -m 644 deploy/bridge.conf.example deploy/consumer.conf.example deploy/mosquitto/mosquitto.conf \
 		deploy/mosquitto/acl $(DESTDIR)$(PREFIX)/share/doc/pbxbus/examples/
-	install -m 644 README.md docs/topics.md $(DESTDIR)$(PREFIX)/share/doc/pbxbus/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/pbxbus/docs
+	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/pbxbus/
+	install -m 644 $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/doc/pbxbus/docs/
 
 # man/ is made from the daemons' --help; a test checks it is current.
 man: $(BRIDGE_BIN) $(CONSUMER_BIN)
@@ -196,6 +211,10 @@ man: $(BRIDGE_BIN) $(CONSUMER_BIN)
 # The bridge as a Debian package (FreePBX 17 runs on Debian 12).
 deb:
 	scripts/make-deb
+
+# One list of sources for every tool that links them (fuzz/run).
+print-%:
+	@echo $($*)
 
 clean:
 	rm -rf build build-* pbxbus-bridge pbxbus-consumer pbxbus-replay dist

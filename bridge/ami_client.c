@@ -21,23 +21,6 @@
 
 static const char action_prefix[] = "pbxbus-";
 
-const char *ami_state_name(enum ami_state st)
-{
-	switch (st) {
-	case AMI_DISCONNECTED:
-		return "disconnected";
-	case AMI_CONNECTING:
-		return "connecting";
-	case AMI_BANNER:
-		return "banner";
-	case AMI_LOGIN:
-		return "login";
-	case AMI_UP:
-		return "connected";
-	}
-	return "?";
-}
-
 static void set_state(struct ami_client *c, enum ami_state st)
 {
 	if (c->state == st)

@@ -116,8 +116,6 @@ int ami_client_action(struct ami_client *c, const char *action, const char *head
 /* Drops the session (a later tick reconnects after the back-off). */
 void ami_client_drop(struct ami_client *c, const char *why);
 
-const char *ami_state_name(enum ami_state st);
-
 /* Blocking helper for --check/--collect: run until pred(arg) or timeout. */
 int ami_client_run_until(struct ami_client *c, int (*pred)(void *arg), void *arg, int64_t timeout_ms);
 /* A predicate for it, arg the client: logged in, or an attempt was made

@@ -6,12 +6,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "acks.h"
 #include "ami_json.h"
 #include "bridge_status.h"
 #include "call_record.h"
 #include "clock.h"
 #include "limits.h"
+#include "outbox_acks.h"
 #include "topic.h"
 
 /* calls/start waits this long for the answer or the end, so that a caller
@@ -68,7 +68,7 @@ static int64_t event_time_ms(struct bridge *b, const struct ami_msg *m)
 	return ms;
 }
 
-void bridge_handle_event(struct bridge *b, const struct ami_msg *m, int64_t now_ms)
+static void bridge_handle_event(struct bridge *b, const struct ami_msg *m, int64_t now_ms)
 {
 	const struct ami_field *ev = ami_msg_find(m, "Event");
 	char seg[TOPIC_SEGMENT_MAX + 1], topic[TOPIC_MAX], ts[ISO8601_LEN];
@@ -125,7 +125,7 @@ static void on_call_record(void *ctx, enum call_record_kind kind, const struct c
 	size_t len;
 	const char *doc = call_record_json(&b->record_json, c, kind, b->s->pbx_id, &len);
 
-	(void)now_ms; /* the refusal's time is the bridge's own: see refused_log */
+	(void)now_ms; /* the refusal's time is the bridge's own: see outbox_refused */
 
 	if (doc == NULL || topic_join(topic, sizeof(topic), b->s->prefix, "calls", call_record_kind_name(kind)) < 0)
 		return;
@@ -134,7 +134,7 @@ static void on_call_record(void *ctx, enum call_record_kind kind, const struct c
 		if (outbox_append(&b->outbox, call_id, doc, len) == 0)
 			return;
 		/* Refused loudly, by id, never dropped silently: still sent, best effort. */
-		refused_note(&b->refused, call_id);
+		outbox_refused_note(&b->refused, call_id);
 		b->refused_at_ms = clock_mono_ms();
 		b->status_dirty = 1;
 	} else if (!b->mqtt.connected || !room_for(b, len)) {
@@ -180,7 +180,7 @@ static void pump_outbox(struct bridge *b, int64_t now_wall)
 			         (unsigned long long)b->outbox.mem_max);
 		b->status_dirty = 1;
 	}
-	refused_flush(&b->refused, now_wall, 0);
+	outbox_refused_flush(&b->refused, now_wall, 0);
 	if (outbox_high_water(&b->outbox)) {
 		log_warnx("outbox %s is %u%% full (%zu records wait for a consumer's ack)", b->outbox.path,
 		          outbox_fill_percent(&b->outbox), b->outbox.pending);
@@ -209,7 +209,7 @@ static void on_mqtt_message(void *ctx, const struct mqtt_message *msg)
 	struct ack_round r = {b, 0};
 	uint64_t held_back;
 
-	if (acks_parse(msg->payload, msg->len, retire, &r) < 0) {
+	if (outbox_acks_parse(msg->payload, msg->len, retire, &r) < 0) {
 		if (log_ratelimit_ok(&b->ack_log, clock_mono_ms(), &held_back))
 			log_warnx("mqtt: ignored a malformed ack on %s (%llu more since the last line)", msg->topic,
 			          (unsigned long long)held_back);
@@ -251,7 +251,7 @@ static void note_gap(struct bridge *b)
 
 	if (b->alive_ms <= 0)
 		return;
-	backfill_gap(&b->backfill, b->alive_ms, now, clock_mono_ms()); /* even a short one: calls may wait for it */
+	cdr_backfill_gap(&b->backfill, b->alive_ms, now, clock_mono_ms()); /* even a short one: calls may wait for it */
 	if (now - b->alive_ms < GAP_MIN_MS)
 		return;
 	b->gaps++;
@@ -345,7 +345,7 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 	b->shed_log.interval_ms = 10000;
 	b->outbox_log.interval_ms = 10000;
 	b->ack_log.interval_ms = 10000;
-	refused_init(&b->refused, s->outbox_dir);
+	outbox_refused_init(&b->refused, s->outbox_dir);
 	if (outbox_open(&b->outbox, s->outbox_dir, s->outbox_max_bytes, s->outbox_memory_max, s->outbox_resend_ms, err,
 	                errsz) < 0)
 		return -1;
@@ -355,7 +355,7 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 		setenv("TZ", s->cdr_timezone, 1);
 		tzset();
 	}
-	backfill_init(&b->backfill, &s->cdr, s->cdr_backfill_max_ms);
+	cdr_backfill_init(&b->backfill, &s->cdr, s->cdr_backfill_max_ms);
 	b->alive_ms = b->journal.seen_ms;
 	b->clock.offset_ms = b->journal.clock_offset_ms; /* the clock the carried-over calls are dated on */
 	jw_init(&b->json, JSON_EVENT_MAX);
@@ -407,7 +407,7 @@ void bridge_free(struct bridge *b)
 	event_filter_free(&b->filter);
 	call_tracker_free(&b->calls);
 	call_journal_close(&b->journal);
-	backfill_free(&b->backfill);
+	cdr_backfill_free(&b->backfill);
 	outbox_close(&b->outbox);
 	glob_list_free(&b->trunk_contexts);
 	glob_list_free(&b->trunk_endpoints);
@@ -444,7 +444,7 @@ static int64_t calls_tick(struct bridge *b, int64_t now)
 		call_tracker_expire(&b->calls, pbx_now);
 	}
 	int64_t wait = b->next_expire_ms - now < 1000 ? b->next_expire_ms - now : 1000;
-	int64_t bf = backfill_tick(&b->backfill, &b->calls, now, pbx_now);
+	int64_t bf = cdr_backfill_tick(&b->backfill, &b->calls, now, pbx_now);
 	if (bf < wait)
 		wait = bf;
 	return b->calls.starts_held > 0 || b->journal.dirty ? START_TICK_MS : wait;
@@ -474,7 +474,7 @@ static void shutdown_cleanly(struct bridge *b)
 	const char *doc = "{\"state\":\"offline\"}";
 
 	log_info("shutting down");
-	refused_flush(&b->refused, clock_wall_ms(), 1);
+	outbox_refused_flush(&b->refused, clock_wall_ms(), 1);
 	if (b->mqtt.connected) {
 		mqtt_link_publish(&b->mqtt, NULL, b->s->will_topic, doc, (int)strlen(doc), 1, 1);
 		mqtt_link_flush(&b->mqtt, 2000);

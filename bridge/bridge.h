@@ -11,19 +11,19 @@
 #include <stdint.h>
 
 #include "ami_client.h"
-#include "backfill.h"
 #include "bridge_config.h"
-#include "bridge_state.h"
 #include "call_journal.h"
 #include "call_tracker.h"
 #include "caller_presentation.h"
+#include "cdr_backfill.h"
 #include "event_filter.h"
 #include "json_writer.h"
 #include "log.h"
 #include "mqtt_link.h"
 #include "outbox.h"
+#include "outbox_refused.h"
 #include "pbx_clock.h"
-#include "refused_log.h"
+#include "state_service.h"
 
 struct bridge {
 	struct bridge_settings *s;
@@ -33,7 +33,7 @@ struct bridge {
 	struct call_tracker calls;
 	struct caller_presentation presentation;
 	struct call_journal journal;
-	struct backfill backfill;
+	struct cdr_backfill backfill;
 	int64_t journal_sync_ms;
 	int64_t alive_ms; /* PBX time the AMI session was last known whole (the journal keeps it) */
 	/* gaps in the bridge's view of the PBX: counted, the last one kept */
@@ -43,7 +43,7 @@ struct bridge {
 	struct pbx_clock clock;
 	struct state_service state;
 	struct log_ratelimit outbox_log, ack_log;
-	struct refused_log refused;
+	struct outbox_refused refused;
 	struct glob_list trunk_contexts, trunk_endpoints, phone_endpoints;
 	struct jw record_json;
 	int64_t next_expire_ms;
@@ -66,8 +66,5 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 void bridge_free(struct bridge *b);
 /* Runs until *stop is set; then publishes "offline" and disconnects. */
 void bridge_run(struct bridge *b, volatile sig_atomic_t *stop);
-
-/* Exposed for tests and benchmarks: what the loop does per event. */
-void bridge_handle_event(struct bridge *b, const struct ami_msg *m, int64_t now_ms);
 
 #endif

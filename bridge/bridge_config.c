@@ -30,7 +30,7 @@ const struct cfg_key bridge_keys[] = {
     MQTT_CONFIG_KEYS,
     CFG_S("mqtt_client_id", NULL, "MQTT client id (default: pbxbus-bridge-<pbx_id>)"),
     CFG_I("mqtt_qos_events", "0", 0, 1, "QoS of events/*"),
-    CFG_I("mqtt_qos_state", "1", 0, 1, "QoS of bridge/status (and the state/ topics to come)"),
+    CFG_I("mqtt_qos_state", "1", 0, 1, "QoS of bridge/status and the state/ topics"),
     CFG_I("mqtt_queue_max_messages", "30000", 10, 60000, "most messages held for the broker before events are shed"),
     CFG_I("mqtt_queue_max_bytes", "16777216", 65536, 1073741824,
           "most bytes held for the broker before events are shed"),

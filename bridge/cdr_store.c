@@ -96,7 +96,8 @@ int cdr_store_check(struct cdr_store *s)
 	return 0;
 }
 
-int64_t cdr_local_to_ms(const char *datetime)
+/* "2026-11-30 16:40:01" in the process's time zone <-> ms since the epoch. */
+static int64_t cdr_local_to_ms(const char *datetime)
 {
 	struct tm tm;
 	char extra;
@@ -113,7 +114,7 @@ int64_t cdr_local_to_ms(const char *datetime)
 	return t == (time_t)-1 ? -1 : (int64_t)t * 1000;
 }
 
-void cdr_ms_to_local(int64_t ms, char *out, size_t size)
+static void cdr_ms_to_local(int64_t ms, char *out, size_t size)
 {
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;

@@ -79,8 +79,4 @@ void cdr_cursor_init(struct cdr_cursor *c, int64_t from_ms, int64_t to_ms, int64
 int cdr_store_page(struct cdr_store *s, struct cdr_cursor *c, void (*fn)(void *ctx, const struct cdr_row *row),
                    void *ctx);
 
-/* "2026-11-30 16:40:01" in the process's time zone <-> ms since the epoch. */
-int64_t cdr_local_to_ms(const char *datetime);
-void cdr_ms_to_local(int64_t ms, char *out, size_t size);
-
 #endif

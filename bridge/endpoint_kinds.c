@@ -232,6 +232,25 @@ static int has_letter(const char *s)
 	return 0;
 }
 
+static const char *ep_kind_name(enum ep_kind kind)
+{
+	return kind == EP_TRUNK ? "trunk" : kind == EP_PHONE ? "phone" : "unknown";
+}
+
+static const char *ep_why_text(enum ep_why why)
+{
+	static const char *const text[] = {
+	    [EPW_NONE] = "nothing known",
+	    [EPW_GUESS] = "a guess: nothing tells (see the log)",
+	    [EPW_CALLER_NUMBER] = "the numbers its calls present",
+	    [EPW_DIALLED] = "how it is dialled",
+	    [EPW_LISTED] = "the PBX's endpoint list",
+	    [EPW_HINT] = "behind a hint",
+	    [EPW_CONFIGURED] = "trunk_endpoints / phone_endpoints",
+	};
+	return why <= EPW_CONFIGURED ? text[why] : "?";
+}
+
 static void guess(struct endpoint_kinds *k, const char *endpoint, const char *context)
 {
 	enum ep_kind kind = has_letter(endpoint) ? EP_TRUNK : EP_PHONE;
@@ -267,25 +286,6 @@ void endpoint_kinds_caller(struct endpoint_kinds *k, const char *endpoint, const
 }
 
 /* ---- reporting ---- */
-
-const char *ep_kind_name(enum ep_kind kind)
-{
-	return kind == EP_TRUNK ? "trunk" : kind == EP_PHONE ? "phone" : "unknown";
-}
-
-const char *ep_why_text(enum ep_why why)
-{
-	static const char *const text[] = {
-	    [EPW_NONE] = "nothing known",
-	    [EPW_GUESS] = "a guess: nothing tells (see the log)",
-	    [EPW_CALLER_NUMBER] = "the numbers its calls present",
-	    [EPW_DIALLED] = "how it is dialled",
-	    [EPW_LISTED] = "the PBX's endpoint list",
-	    [EPW_HINT] = "behind a hint",
-	    [EPW_CONFIGURED] = "trunk_endpoints / phone_endpoints",
-	};
-	return why <= EPW_CONFIGURED ? text[why] : "?";
-}
 
 static int by_name(const void *a, const void *b)
 {

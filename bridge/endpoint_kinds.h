@@ -71,8 +71,6 @@ void endpoint_kinds_dialled(struct endpoint_kinds *k, const char *endpoint, cons
 void endpoint_kinds_caller(struct endpoint_kinds *k, const char *endpoint, const char *context,
                            const char *caller_number);
 
-const char *ep_kind_name(enum ep_kind kind);
-const char *ep_why_text(enum ep_why why);
 /* {"100":{"kind":"phone","why":"behind a hint"},...} for --collect */
 void endpoint_kinds_render(struct jw *w, const struct endpoint_kinds *k);
 

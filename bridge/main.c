@@ -6,14 +6,14 @@
 #include <string.h>
 
 #include "bridge.h"
+#include "bridge_check.h"
 #include "bridge_config.h"
-#include "bridge_state.h"
-#include "check.h"
 #include "cli.h"
 #include "log.h"
 #include "mqtt_link.h"
 #include "privdrop.h"
 #include "signals.h"
+#include "state_service.h"
 #include "version.h"
 
 static volatile sig_atomic_t stop_requested;

@@ -2,15 +2,16 @@
  * The kinds of live state, one descriptor each: its name (the snapshot's
  * key, and the topic folder state/<name>/), its bound, the AMI lists that
  * give all of it, its key, how an entity of it starts and ends, and its
- * renderer.  A new kind is: its enum value and struct (pbx_state.h), a
- * descriptor here, its events in pbx_state.c's table, and its renderer
- * (state_render.c).  bridge_state.c, pbx_state.c and state_render.c loop
- * over the descriptors; none of them names a kind.
+ * renderer.  A new kind is: its enum value and struct (state_model.h), a
+ * descriptor here, its events in state_model.c's table, and its renderer
+ * (state_render.c).  state_service.c and the snapshot loop over the
+ * descriptors and name no kind; state_model.c's event handlers and the
+ * renderers are each for one kind, and name it.
  */
 #ifndef PBXBUS_STATE_KINDS_H
 #define PBXBUS_STATE_KINDS_H
 
-#include "pbx_state.h"
+#include "state_model.h"
 #include "state_render.h"
 
 struct st_kind_desc {

@@ -26,7 +26,8 @@ static void ktime(struct jw *w, const char *k, int64_t ms)
 	jw_time_ms(w, ms);
 }
 
-const char *state_call_of_endpoint(const struct state_view *v, const char *endpoint, char *buf, size_t size)
+/* The call (call_id) a live channel of this endpoint is in, or NULL. */
+static const char *state_call_of_endpoint(const struct state_view *v, const char *endpoint, char *buf, size_t size)
 {
 	const struct call_tracker *t = v->calls;
 
@@ -74,7 +75,7 @@ void render_extension(struct jw *w, const struct state_view *v, const struct st_
 
 	char ip[64], call[128];
 	int port;
-	const char *state = pbx_state_ext_state(x);
+	const char *state = state_model_ext_state(x);
 	const char *call_id = state_call_of_endpoint(v, x->endpoint, call, sizeof(call));
 
 	kv(w, "extension", x->ext);
@@ -248,7 +249,7 @@ void render_snapshot(struct jw *w, const struct state_view *v)
 			const struct st_entity *e = &v->st->e[i];
 			if ((int)e->kind != k || e->removed)
 				continue;
-			jw_keyz(w, pbx_state_key(e));
+			jw_keyz(w, state_model_key(e));
 			render_entity(w, v, e);
 		}
 		jw_obj_end(w);

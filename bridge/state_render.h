@@ -5,10 +5,10 @@
 
 #include "call_tracker.h"
 #include "json_writer.h"
-#include "pbx_state.h"
+#include "state_model.h"
 
 struct state_view {
-	const struct pbx_state *st;
+	const struct state_model *st;
 	const struct call_tracker *calls;
 	const struct endpoint_kinds *kinds; /* phone or trunk and why; NULL: left out */
 	const char *pbx_id;
@@ -24,11 +24,8 @@ void render_queue(struct jw *w, const struct state_view *v, const struct st_enti
 void render_parked(struct jw *w, const struct state_view *v, const struct st_entity *e);
 void render_system(struct jw *w, const struct state_view *v);
 void render_calls(struct jw *w, const struct state_view *v);
-/* Everything: {"system":..., "extensions":{...}, "trunks":{...}, "queues":{...}, "calls":[...],
- * "endpoints":{...}} */
+/* Everything: {"system":..., "extensions":{...}, "trunks":{...}, "queues":{...}, "parked":{...},
+ * "calls":[...], "endpoints":{...}} */
 void render_snapshot(struct jw *w, const struct state_view *v);
-
-/* The call (call_id) a live channel of this endpoint is in, or NULL. */
-const char *state_call_of_endpoint(const struct state_view *v, const char *endpoint, char *buf, size_t size);
 
 #endif

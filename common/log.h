@@ -14,7 +14,6 @@ enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 void log_init(const char *progname, enum log_level level);
 void log_set_level(enum log_level level);
 int log_level_parse(const char *s, enum log_level *out);
-enum log_level log_get_level(void);
 
 void log_crit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -443,13 +443,21 @@ static void drive_alone(struct mqtt_link *l)
 		mqtt_link_handle(l, pfd.revents, clock_mono_ms());
 }
 
-int mqtt_link_run_until(struct mqtt_link *l, int (*pred)(void *arg), void *arg, int timeout_ms)
+/* Drives the link alone (its timers and socket, 50 ms a round) until
+ * pred(arg) holds (0) or timeout_ms passed (-1): the one waiting loop of
+ * the --check steps and of a flush, as ami_client_run_until is AMI's. */
+static int mqtt_link_run_until(struct mqtt_link *l, int (*pred)(void *arg), void *arg, int timeout_ms)
 {
 	int64_t end = clock_mono_ms() + timeout_ms;
 
 	while (!pred(arg) && clock_mono_ms() < end)
 		drive_alone(l);
 	return pred(arg) ? 0 : -1;
+}
+
+static int mqtt_link_socket_open(struct mqtt_link *l)
+{
+	return mosquitto_socket(l->mosq) >= 0;
 }
 
 /* Up, or refused or unreachable (said in last_error). */
@@ -487,11 +495,6 @@ void mqtt_link_disconnect(struct mqtt_link *l)
 			mosquitto_loop_write(l->mosq, 1);
 	}
 	l->connected = 0;
-}
-
-int mqtt_link_socket_open(struct mqtt_link *l)
-{
-	return mosquitto_socket(l->mosq) >= 0;
 }
 
 void mqtt_link_hold(struct mqtt_link *l, int hold)

@@ -53,7 +53,7 @@ struct mqtt_opts {
 	int keepalive;
 	int clean_session;
 	int mqtt311;            /* MQTT 3.1.1: a persistent session that needs no expiry property */
-	int external;           /* acknowledgements wait for mqtt_link_release (consumer) */
+	int external;           /* PUBACKs can be held back (mqtt_link_hold; the consumer) */
 	const char *will_topic; /* retained, QoS 1 */
 	const char *will_payload;
 	int64_t reconnect_max_ms;
@@ -109,10 +109,6 @@ enum mqtt_rc mqtt_link_publish(struct mqtt_link *l, int *mid, const char *topic,
                                int retain);
 enum mqtt_rc mqtt_link_subscribe(struct mqtt_link *l, const char *pattern, int qos);
 
-/* Drives the link alone (its timers and socket, 50 ms a round) until
- * pred(arg) holds (0) or timeout_ms passed (-1): the one waiting loop of
- * the --check steps and of a flush, as ami_client_run_until is AMI's. */
-int mqtt_link_run_until(struct mqtt_link *l, int (*pred)(void *arg), void *arg, int timeout_ms);
 /* Drives the link until it is connected (0), or until the first attempt
  * failed or timeout_ms passed (-1; last_error says why, empty when it
  * timed out).  For the --check steps, before any other socket matters. */
@@ -139,7 +135,6 @@ void mqtt_link_go_offline(struct mqtt_link *l);
  * gets to act on what came (the consumer starts a batch) sooner. */
 void mqtt_link_read_round(struct mqtt_link *l, int most);
 void mqtt_link_go_online(struct mqtt_link *l);
-int mqtt_link_socket_open(struct mqtt_link *l);
 
 /* Once per process. */
 void mqtt_lib_init(void);

@@ -1,8 +1,9 @@
 /*
- * The consumer daemon's core: one poll() loop over the MQTT socket.  QoS 1
- * call records read in a round are committed to PostgreSQL in one
- * transaction; only then are their PUBACKs written and an end-to-end ack
- * published on <prefix>/acks/<consumer id>.  A crash at any point means the
+ * The consumer daemon's core: one poll() loop over the MQTT socket and the
+ * database's.  QoS 1 call records read in a round form a batch; a batch is
+ * committed to PostgreSQL in one transaction (up to DB_BATCHES_OUT batches
+ * are out at once, pipelined); only then are its PUBACKs written and an
+ * end-to-end ack published on <prefix>/acks/<consumer id>.  A crash at any point means the
  * broker delivers again, never a loss; the idempotent insert absorbs the
  * repeats.
  */

@@ -21,7 +21,6 @@ struct live_feed {
 	size_t ntopics;
 	pthread_t thread;
 	atomic_int stop;
-	atomic_int connected;
 	struct log_ratelimit refused_log;
 };
 
@@ -49,20 +48,12 @@ static void on_connect(void *ctx)
 {
 	struct live_feed *f = ctx;
 
-	atomic_store(&f->connected, 1);
 	for (size_t i = 0; i < f->ntopics; i++) {
 		enum mqtt_rc rc = mqtt_link_subscribe(&f->link, f->topics[i], 0);
 		if (rc != MQTT_OK)
 			log_warnx("live: subscribe %s: %s", f->topics[i], mqtt_rc_str(rc));
 	}
 	log_info("live: subscribed to the state and calls of %zu site(s) (QoS 0)", f->ntopics / LIVE_TOPICS_PER_SITE);
-}
-
-static void on_disconnect(void *ctx, int rc)
-{
-	struct live_feed *f = ctx;
-	(void)rc;
-	atomic_store(&f->connected, 0);
 }
 
 static void on_message(void *ctx, const struct mqtt_message *msg)
@@ -97,8 +88,7 @@ static void *run(void *arg)
 struct live_feed *live_feed_start(const struct consumer_settings *s, struct live_store *st, char *err, size_t errsz)
 {
 	struct live_feed *f = calloc(1, sizeof(*f));
-	struct mqtt_callbacks cb = {
-	    .on_connect = on_connect, .on_disconnect = on_disconnect, .on_message = on_message, .ctx = f};
+	struct mqtt_callbacks cb = {.on_connect = on_connect, .on_message = on_message, .ctx = f};
 
 	if (f == NULL) {
 		snprintf(err, errsz, "live: out of memory");
@@ -140,9 +130,4 @@ void live_feed_stop(struct live_feed *f)
 	pthread_join(f->thread, NULL);
 	mqtt_link_free(&f->link);
 	free(f);
-}
-
-int live_feed_connected(const struct live_feed *f)
-{
-	return f != NULL && atomic_load(&f->connected);
 }

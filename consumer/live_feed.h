@@ -17,6 +17,5 @@ struct live_feed;
 /* NULL with err set. */
 struct live_feed *live_feed_start(const struct consumer_settings *s, struct live_store *st, char *err, size_t errsz);
 void live_feed_stop(struct live_feed *f);
-int live_feed_connected(const struct live_feed *f);
 
 #endif

@@ -122,8 +122,8 @@ def test_replay_plain_login_and_refusal():
         r.close()
 
 
-def test_readme_gives_every_replay_switch_as_help_does():
-    # The README is the contract: its block of pbxbus-replay's options is
+def test_docs_give_every_replay_switch_as_help_does():
+    # docs/replay.md is the contract: its block of pbxbus-replay's options is
     # the --help text's, line for line (a switch added to one only fails).
     from harness import BIN_DIR
     import subprocess
@@ -131,9 +131,9 @@ def test_readme_gives_every_replay_switch_as_help_does():
     lines = out.split("\n")
     first = next(i for i, x in enumerate(lines) if x.startswith("  --listen"))
     last = next(i for i, x in enumerate(lines) if x.startswith("  -V, --version"))
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
-    block = readme.split("```\npbxbus-replay [options] [CAPTURE.server.txt...]\n", 1)[1].split("```", 1)[0]
-    assert block.rstrip("\n").split("\n") == lines[first:last + 1], "README's pbxbus-replay block differs from --help"
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "replay.md")).read()
+    block = doc.split("```\npbxbus-replay [options] [CAPTURE.server.txt...]\n", 1)[1].split("```", 1)[0]
+    assert block.rstrip("\n").split("\n") == lines[first:last + 1], "docs/replay.md's pbxbus-replay block differs from --help"
 
 
 def test_replay_faults_drop_and_skip_on_its_own():

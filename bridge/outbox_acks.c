@@ -1,8 +1,8 @@
-#include "acks.h"
+#include "outbox_acks.h"
 
 #include <cjson/cJSON.h>
 
-int acks_parse(const char *payload, size_t len, void (*fn)(void *ctx, const char *id), void *ctx)
+int outbox_acks_parse(const char *payload, size_t len, void (*fn)(void *ctx, const char *id), void *ctx)
 {
 	cJSON *o = payload ? cJSON_ParseWithLength(payload, len) : NULL;
 	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(o, "ids");

@@ -1,4 +1,4 @@
-#include "bridge_state.h"
+#include "state_service.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +41,7 @@ static void round_done(struct sync_round *r)
 		return;
 	if (!r->failed)
 		for (int k = 0; k < ST_KINDS; k++)
-			pbx_state_sync_end(r->st, (enum st_kind)k);
+			state_model_sync_end(r->st, (enum st_kind)k);
 	r->active = 0;
 }
 
@@ -56,7 +56,7 @@ static void on_list(void *arg, struct ami_client *c, const struct ami_msg *m, en
 		break;
 	case AMI_REPLY_LIST_ITEM:
 		endpoint_kinds_event(r->kinds, m);
-		pbx_state_event(r->st, m, clock_wall_ms());
+		state_model_event(r->st, m, clock_wall_ms());
 		break;
 	case AMI_REPLY_LIST_DONE:
 		round_done(r);
@@ -73,7 +73,7 @@ static void on_core_reply(void *arg, struct ami_client *c, const struct ami_msg 
 	struct sync_round *r = arg;
 	(void)c;
 	if (kind == AMI_REPLY_RESPONSE)
-		pbx_state_response(r->st, m);
+		state_model_response(r->st, m);
 	if (kind == AMI_REPLY_RESPONSE || kind == AMI_REPLY_LOST)
 		round_done(r);
 }
@@ -87,7 +87,7 @@ static int start_round(struct ami_client *ami, struct sync_round *r)
 	r->outstanding = (int)n + 2;
 	r->active = 1;
 	for (int k = 0; k < ST_KINDS; k++)
-		pbx_state_sync_begin(r->st, (enum st_kind)k);
+		state_model_sync_begin(r->st, (enum st_kind)k);
 	int ok = ami_client_action(ami, "CoreSettings", NULL, on_core_reply, r) == 0;
 	ok &= ami_client_action(ami, "CoreStatus", NULL, on_core_reply, r) == 0;
 	for (size_t i = 0; i < n; i++)
@@ -110,18 +110,18 @@ void state_service_init(struct state_service *ss, const struct bridge_settings *
 	ss->w = *w;
 	ss->started_wall_ms = started_wall_ms;
 	jw_init(&ss->json, 16 << 20);
-	pbx_state_init(&ss->st, is_trunk, w->kinds);
+	state_model_init(&ss->st, is_trunk, w->kinds);
 }
 
 void state_service_free(struct state_service *ss)
 {
 	jw_free(&ss->json);
-	pbx_state_free(&ss->st);
+	state_model_free(&ss->st);
 }
 
 void state_service_event(struct state_service *ss, const struct ami_msg *m, int64_t at_ms)
 {
-	pbx_state_event(&ss->st, m, at_ms);
+	state_model_event(&ss->st, m, at_ms);
 }
 
 void state_service_sync(struct state_service *ss, int new_session)
@@ -174,7 +174,7 @@ static int publish_entities(struct state_service *ss, const struct state_view *v
 
 	for (size_t i = 0; i < ss->st.n && budget > 0; i++) {
 		struct st_entity *e = &ss->st.e[i];
-		const char *key = pbx_state_key(e);
+		const char *key = state_model_key(e);
 		topic_segment(seg, sizeof(seg), key, strlen(key));
 		if (topic_join(topic, sizeof(topic), ss->s->prefix, st_kind(e->kind)->topic_folder, seg) < 0)
 			continue;
@@ -191,7 +191,7 @@ static int publish_entities(struct state_service *ss, const struct state_view *v
 	for (size_t i = 0; i < ss->st.n; i++)
 		left |= ss->st.e[i].removed && ss->st.e[i].published != 0;
 	if (!left)
-		pbx_state_compact(&ss->st);
+		state_model_compact(&ss->st);
 	return budget;
 }
 
@@ -257,7 +257,7 @@ void state_service_tick(struct state_service *ss, int64_t now)
 /* What --collect holds: the PBX's state and what each endpoint is. */
 struct collection {
 	struct ami_client ami;
-	struct pbx_state st;
+	struct state_model st;
 	struct glob_list trunks, phones;
 	struct endpoint_kinds kinds;
 	struct sync_round round;
@@ -279,14 +279,14 @@ static int collection_init(struct collection *c, struct bridge_settings *s)
 	    glob_list_parse(&c->phones, s->phone_endpoints) < 0 ||
 	    endpoint_kinds_init(&c->kinds, &c->trunks, &c->phones) < 0)
 		return -1;
-	pbx_state_init(&c->st, is_trunk, &c->kinds);
+	state_model_init(&c->st, is_trunk, &c->kinds);
 	return ami_client_init(&c->ami, &s->ami, &cb);
 }
 
 static void collection_free(struct collection *c)
 {
 	ami_client_free(&c->ami);
-	pbx_state_free(&c->st);
+	state_model_free(&c->st);
 	endpoint_kinds_free(&c->kinds);
 	glob_list_free(&c->trunks);
 	glob_list_free(&c->phones);

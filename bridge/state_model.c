@@ -1,4 +1,4 @@
-#include "pbx_state.h"
+#include "state_model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +29,7 @@ static long long num(const struct ami_msg *m, const char *key)
 	return (buf[0] && *end == '\0') ? v : 0;
 }
 
-void pbx_state_init(struct pbx_state *s, int (*is_trunk_endpoint)(void *ctx, const char *endpoint), void *ctx)
+void state_model_init(struct state_model *s, int (*is_trunk_endpoint)(void *ctx, const char *endpoint), void *ctx)
 {
 	memset(s, 0, sizeof(*s));
 	s->is_trunk_endpoint = is_trunk_endpoint;
@@ -41,7 +41,7 @@ static void free_entity(struct st_entity *e)
 	st_kind(e->kind)->end(e);
 }
 
-void pbx_state_free(struct pbx_state *s)
+void state_model_free(struct state_model *s)
 {
 	for (size_t i = 0; i < s->n; i++)
 		free_entity(&s->e[i]);
@@ -50,20 +50,20 @@ void pbx_state_free(struct pbx_state *s)
 	s->n = s->cap = 0;
 }
 
-const char *pbx_state_key(const struct st_entity *e)
+const char *state_model_key(const struct st_entity *e)
 {
 	return st_kind(e->kind)->key(e);
 }
 
-struct st_entity *pbx_state_find(struct pbx_state *s, enum st_kind kind, const char *key)
+static struct st_entity *state_model_find(struct state_model *s, enum st_kind kind, const char *key)
 {
 	for (size_t i = 0; i < s->n; i++)
-		if (s->e[i].kind == kind && !s->e[i].removed && strcmp(pbx_state_key(&s->e[i]), key) == 0)
+		if (s->e[i].kind == kind && !s->e[i].removed && strcmp(state_model_key(&s->e[i]), key) == 0)
 			return &s->e[i];
 	return NULL;
 }
 
-static size_t count_kind(const struct pbx_state *s, enum st_kind kind)
+static size_t count_kind(const struct state_model *s, enum st_kind kind)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < s->n; i++)
@@ -71,9 +71,9 @@ static size_t count_kind(const struct pbx_state *s, enum st_kind kind)
 	return n;
 }
 
-static struct st_entity *get_or_add(struct pbx_state *s, enum st_kind kind, const char *key)
+static struct st_entity *get_or_add(struct state_model *s, enum st_kind kind, const char *key)
 {
-	struct st_entity *e = pbx_state_find(s, kind, key);
+	struct st_entity *e = state_model_find(s, kind, key);
 
 	if (e != NULL || key[0] == '\0')
 		return e;
@@ -100,7 +100,7 @@ static struct st_entity *get_or_add(struct pbx_state *s, enum st_kind kind, cons
 	return e;
 }
 
-void pbx_state_compact(struct pbx_state *s)
+void state_model_compact(struct state_model *s)
 {
 	size_t j = 0;
 	for (size_t i = 0; i < s->n; i++) {
@@ -126,7 +126,7 @@ static void split_device(const char *dev, char *tech, size_t tsz, char *ep, size
 }
 
 /* The extension whose hint or endpoint is this endpoint. */
-static struct st_entity *ext_by_endpoint(struct pbx_state *s, const char *ep)
+static struct st_entity *ext_by_endpoint(struct state_model *s, const char *ep)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (s->e[i].kind == ST_EXT && !s->e[i].removed && strcmp(s->e[i].u.ext.endpoint, ep) == 0)
@@ -134,7 +134,7 @@ static struct st_entity *ext_by_endpoint(struct pbx_state *s, const char *ep)
 	return NULL;
 }
 
-static struct st_entity *trunk_by(struct pbx_state *s, int (*match)(const struct st_trunk *, const char *),
+static struct st_entity *trunk_by(struct state_model *s, int (*match)(const struct st_trunk *, const char *),
                                   const char *v)
 {
 	for (size_t i = 0; i < s->n; i++)
@@ -199,14 +199,14 @@ static const char *device_word(const char *state)
 	return "unknown";
 }
 
-const char *pbx_state_ext_state(const struct st_ext *x)
+const char *state_model_ext_state(const struct st_ext *x)
 {
 	if (x->hint_state[0])
 		return x->hint_state;
 	return x->dev_state[0] ? x->dev_state : "unknown";
 }
 
-static void on_extension_status(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
+static void on_extension_status(struct state_model *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
 	(void)ev;
 	(void)now_ms;
@@ -259,7 +259,7 @@ static void parse_contacts(struct st_entity *e, const char *list)
 	}
 }
 
-static void on_endpoint_list(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
+static void on_endpoint_list(struct state_model *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
 	(void)ev;
 	(void)now_ms;
@@ -289,7 +289,7 @@ static void on_endpoint_list(struct pbx_state *s, const struct ami_msg *m, const
 	parse_contacts(e, contacts);
 }
 
-static void on_device_state(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
+static void on_device_state(struct state_model *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
 	(void)ev;
 	(void)now_ms;
@@ -302,7 +302,7 @@ static void on_device_state(struct pbx_state *s, const struct ami_msg *m, const 
 	struct st_entity *e = ext_by_endpoint(s, ep);
 	if (e)
 		set_str(e, e->u.ext.dev_state, sizeof(e->u.ext.dev_state), word);
-	else if ((e = pbx_state_find(s, ST_TRUNK, ep)) != NULL)
+	else if ((e = state_model_find(s, ST_TRUNK, ep)) != NULL)
 		set_str(e, e->u.trunk.dev_state, sizeof(e->u.trunk.dev_state), word);
 }
 
@@ -336,7 +336,7 @@ static void contact_status(struct st_entity *e, const char *uri, const char *sta
 	}
 }
 
-static void on_contact_status(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
+static void on_contact_status(struct state_model *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
 	(void)ev;
 	(void)now_ms;
@@ -360,11 +360,11 @@ static void on_contact_status(struct pbx_state *s, const struct ami_msg *m, cons
 	struct st_entity *e = ext_by_endpoint(s, ep);
 	if (e && uri[0])
 		contact_status(e, uri, word, rtt_ms);
-	else if ((e = pbx_state_find(s, ST_TRUNK, ep)) != NULL && strcmp(word, "removed") != 0)
+	else if ((e = state_model_find(s, ST_TRUNK, ep)) != NULL && strcmp(word, "removed") != 0)
 		set_str(e, e->u.trunk.reachability, sizeof(e->u.trunk.reachability), word);
 }
 
-static void on_peer_status(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
+static void on_peer_status(struct state_model *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
 	(void)ev;
 	(void)now_ms;
@@ -375,13 +375,13 @@ static void on_peer_status(struct pbx_state *s, const struct ami_msg *m, const c
 	const char *word = strcasecmp(st, "Reachable") == 0 || strcasecmp(st, "Registered") == 0       ? "reachable"
 	                   : strcasecmp(st, "Unreachable") == 0 || strcasecmp(st, "Unregistered") == 0 ? "unreachable"
 	                                                                                               : "unknown";
-	struct st_entity *e = pbx_state_find(s, ST_TRUNK, ep);
+	struct st_entity *e = state_model_find(s, ST_TRUNK, ep);
 	if (e)
 		set_str(e, e->u.trunk.reachability, sizeof(e->u.trunk.reachability), word);
 }
 
 /* chan_sip's SIPpeers answer (PeerEntry), written from the AMI documentation. */
-static void on_peer_entry(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
+static void on_peer_entry(struct state_model *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
 	(void)ev;
 	(void)now_ms;
@@ -435,7 +435,7 @@ static void set_registration(struct st_entity *e, const char *word, int64_t now_
 	}
 }
 
-static void on_outbound_registration(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
+static void on_outbound_registration(struct state_model *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
 	(void)ev;
 	char name[ST_NAME], auth[ST_NAME], ep[ST_NAME], uri[ST_URI], st[24];
@@ -448,7 +448,7 @@ static void on_outbound_registration(struct pbx_state *s, const struct ami_msg *
 		size_t len = strlen(name);
 		if (len > 4 && strcmp(name + len - 4, "-reg") == 0) {
 			name[len - 4] = '\0';
-			e = pbx_state_find(s, ST_TRUNK, name);
+			e = state_model_find(s, ST_TRUNK, name);
 			name[len - 4] = '-';
 		}
 	}
@@ -461,7 +461,7 @@ static void on_outbound_registration(struct pbx_state *s, const struct ami_msg *
 }
 
 /* Registry event (PJSIP and chan_sip): Domain is the registrar. */
-static void on_registry(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
+static void on_registry(struct state_model *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
 	(void)ev;
 	char domain[ST_URI], st[24];
@@ -471,7 +471,7 @@ static void on_registry(struct pbx_state *s, const struct ami_msg *m, const char
 }
 
 /* chan_sip's SIPshowregistry answer (RegistryEntry), from the documentation. */
-static void on_registry_entry(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
+static void on_registry_entry(struct state_model *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
 	(void)ev;
 	char host[ST_NAME], st[24], uri[ST_URI], port[16];
@@ -568,7 +568,7 @@ static void remove_caller(struct st_entity *e, const char *channel)
 	}
 }
 
-static void on_queue_event(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
+static void on_queue_event(struct state_model *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
 	char qname[ST_NAME], buf[ST_NAME];
 	struct st_entity *e = get_or_add(s, ST_QUEUE, get(m, "Queue", qname, sizeof(qname)));
@@ -616,7 +616,7 @@ static void on_queue_event(struct pbx_state *s, const struct ami_msg *m, const c
 /* ParkedCall (parked, and each item of the ParkedCalls list), ParkedCallSwap
  * (another channel took the space's call over): the space holds this call.
  * UnParkedCall, ParkedCallTimeOut, ParkedCallGiveUp: the space is free. */
-static void on_parking_event(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
+static void on_parking_event(struct state_model *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
 	char lot[ST_NAME], space[16], key[ST_NAME + 24];
 
@@ -626,7 +626,7 @@ static void on_parking_event(struct pbx_state *s, const struct ami_msg *m, const
 		return;
 	snprintf(key, sizeof(key), "%s@%s", space, lot);
 	if (strcmp(ev, "ParkedCall") != 0 && strcmp(ev, "ParkedCallSwap") != 0) {
-		struct st_entity *gone = pbx_state_find(s, ST_PARKED, key);
+		struct st_entity *gone = state_model_find(s, ST_PARKED, key);
 		if (gone) {
 			gone->removed = 1;
 			gone->dirty = 1;
@@ -656,7 +656,7 @@ static void on_parking_event(struct pbx_state *s, const struct ami_msg *m, const
 		e->dirty = 1;
 }
 
-static void on_fully_booted(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
+static void on_fully_booted(struct state_model *s, const struct ami_msg *m, const char *ev, int64_t now_ms)
 {
 	(void)m;
 	(void)ev;
@@ -671,7 +671,7 @@ static void on_fully_booted(struct pbx_state *s, const struct ami_msg *m, const 
 static const struct {
 	const char *name;
 	int prefix;
-	void (*on)(struct pbx_state *s, const struct ami_msg *m, const char *ev, int64_t now_ms);
+	void (*on)(struct state_model *s, const struct ami_msg *m, const char *ev, int64_t now_ms);
 } events[] = {
     {"ExtensionStatus", 0, on_extension_status},
     {"EndpointList", 0, on_endpoint_list},
@@ -690,7 +690,7 @@ static const struct {
     {"FullyBooted", 0, on_fully_booted},
 };
 
-void pbx_state_event(struct pbx_state *s, const struct ami_msg *m, int64_t now_ms)
+void state_model_event(struct state_model *s, const struct ami_msg *m, int64_t now_ms)
 {
 	char ev[48];
 
@@ -704,7 +704,7 @@ void pbx_state_event(struct pbx_state *s, const struct ami_msg *m, int64_t now_m
 	}
 }
 
-void pbx_state_response(struct pbx_state *s, const struct ami_msg *m)
+void state_model_response(struct state_model *s, const struct ami_msg *m)
 {
 	struct st_system *y = &s->sys, before = s->sys;
 	char date[16], time_[16];
@@ -726,7 +726,7 @@ void pbx_state_response(struct pbx_state *s, const struct ami_msg *m)
 		y->dirty = 1;
 }
 
-void pbx_state_sync_begin(struct pbx_state *s, enum st_kind kind)
+void state_model_sync_begin(struct state_model *s, enum st_kind kind)
 {
 	s->syncing[kind] = 1;
 	for (size_t i = 0; i < s->n; i++)
@@ -734,7 +734,7 @@ void pbx_state_sync_begin(struct pbx_state *s, enum st_kind kind)
 			s->e[i].seen = 0;
 }
 
-void pbx_state_sync_end(struct pbx_state *s, enum st_kind kind)
+void state_model_sync_end(struct state_model *s, enum st_kind kind)
 {
 	if (!s->syncing[kind])
 		return;

@@ -7,15 +7,15 @@
  * <outbox_dir>/refused.ids ("<ISO time> <id>" per line) where the disk
  * takes it.
  */
-#ifndef PBXBUS_REFUSED_LOG_H
-#define PBXBUS_REFUSED_LOG_H
+#ifndef PBXBUS_OUTBOX_REFUSED_H
+#define PBXBUS_OUTBOX_REFUSED_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #define REFUSED_LINE_IDS 16
 
-struct refused_log {
+struct outbox_refused {
 	char path[512];
 	char ids[REFUSED_LINE_IDS * 80]; /* space-separated, for the next line */
 	size_t ids_len, in_line, beyond_line;
@@ -23,10 +23,10 @@ struct refused_log {
 	uint64_t total, not_listed; /* refused; of them not written to the file */
 };
 
-void refused_init(struct refused_log *r, const char *outbox_dir);
+void outbox_refused_init(struct outbox_refused *r, const char *outbox_dir);
 /* One more record that was not kept. */
-void refused_note(struct refused_log *r, const char *id);
+void outbox_refused_note(struct outbox_refused *r, const char *id);
 /* Writes the pending line if a second has passed since the last (or force). */
-void refused_flush(struct refused_log *r, int64_t now_ms, int force);
+void outbox_refused_flush(struct outbox_refused *r, int64_t now_ms, int force);
 
 #endif

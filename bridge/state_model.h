@@ -5,8 +5,8 @@
  * every full resync), then kept current by events.  Active calls come from
  * the call tracker.  Bounded: at most ST_MAX_* entities of each kind.
  */
-#ifndef PBXBUS_PBX_STATE_H
-#define PBXBUS_PBX_STATE_H
+#ifndef PBXBUS_STATE_MODEL_H
+#define PBXBUS_STATE_MODEL_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -97,7 +97,7 @@ struct st_system {
 	uint64_t published;
 };
 
-struct pbx_state {
+struct state_model {
 	struct st_entity *e;
 	size_t n, cap;
 	struct st_system sys;
@@ -107,24 +107,23 @@ struct pbx_state {
 	uint64_t dropped; /* entities refused by the bounds */
 };
 
-void pbx_state_init(struct pbx_state *s, int (*is_trunk_endpoint)(void *ctx, const char *endpoint), void *ctx);
-void pbx_state_free(struct pbx_state *s);
+void state_model_init(struct state_model *s, int (*is_trunk_endpoint)(void *ctx, const char *endpoint), void *ctx);
+void state_model_free(struct state_model *s);
 
 /* An event (or an item of a list we asked for), with the time it happened. */
-void pbx_state_event(struct pbx_state *s, const struct ami_msg *m, int64_t now_ms);
+void state_model_event(struct state_model *s, const struct ami_msg *m, int64_t now_ms);
 /* Responses of CoreSettings / CoreStatus. */
-void pbx_state_response(struct pbx_state *s, const struct ami_msg *m);
+void state_model_response(struct state_model *s, const struct ami_msg *m);
 
 /* A full list of one kind begins / is complete: entities not listed in
  * between are gone (their retained topics get cleared). */
-void pbx_state_sync_begin(struct pbx_state *s, enum st_kind kind);
-void pbx_state_sync_end(struct pbx_state *s, enum st_kind kind);
+void state_model_sync_begin(struct state_model *s, enum st_kind kind);
+void state_model_sync_end(struct state_model *s, enum st_kind kind);
 
-struct st_entity *pbx_state_find(struct pbx_state *s, enum st_kind kind, const char *key);
-const char *pbx_state_key(const struct st_entity *e);
+const char *state_model_key(const struct st_entity *e);
 /* The extension's state word: idle, in_use, busy, ringing, on_hold, unavailable, unknown. */
-const char *pbx_state_ext_state(const struct st_ext *x);
+const char *state_model_ext_state(const struct st_ext *x);
 /* Drops entities marked removed (after their topics were cleared). */
-void pbx_state_compact(struct pbx_state *s);
+void state_model_compact(struct state_model *s);
 
 #endif

@@ -1,4 +1,4 @@
-#include "backfill.h"
+#include "cdr_backfill.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,7 @@
 #define LOOKBACK_MS    (24LL * 3600 * 1000) /* a call in flight when the gap began started within a day */
 #define IDLE_MS        (3600LL * 1000)
 
-void backfill_init(struct backfill *b, const struct cdr_store_opts *o, int64_t max_ms)
+void cdr_backfill_init(struct cdr_backfill *b, const struct cdr_store_opts *o, int64_t max_ms)
 {
 	memset(b, 0, sizeof(*b));
 	cdr_store_init(&b->store, o);
@@ -20,14 +20,14 @@ void backfill_init(struct backfill *b, const struct cdr_store_opts *o, int64_t m
 	b->max_ms = max_ms;
 }
 
-void backfill_free(struct backfill *b)
+void cdr_backfill_free(struct cdr_backfill *b)
 {
 	cdr_store_close(&b->store);
 	free(b->rows);
 	b->rows = NULL;
 }
 
-void backfill_gap(struct backfill *b, int64_t from_ms, int64_t to_ms, int64_t now_mono_ms)
+void cdr_backfill_gap(struct cdr_backfill *b, int64_t from_ms, int64_t to_ms, int64_t now_mono_ms)
 {
 	char a[ISO8601_LEN], c[ISO8601_LEN];
 
@@ -53,9 +53,9 @@ void backfill_gap(struct backfill *b, int64_t from_ms, int64_t to_ms, int64_t no
 
 static void keep_row(void *ctx, const struct cdr_row *row)
 {
-	struct backfill *b = ctx;
+	struct cdr_backfill *b = ctx;
 
-	if (b->nrows == BACKFILL_ROWS_MAX) {
+	if (b->nrows == CDR_BACKFILL_ROWS_MAX) {
 		b->rows_dropped++; /* said loudly when the gap is read */
 		return;
 	}
@@ -81,7 +81,7 @@ static int by_call(const void *x, const void *y)
 	return a->start_ms < b->start_ms ? -1 : a->start_ms > b->start_ms;
 }
 
-static void hand_over(struct backfill *b, struct call_tracker *t, int64_t pbx_now_ms)
+static void hand_over(struct cdr_backfill *b, struct call_tracker *t, int64_t pbx_now_ms)
 {
 	if (b->nrows > 1) /* none read: rows may be NULL, which qsort may not be given */
 		qsort(b->rows, b->nrows, sizeof(*b->rows), by_call);
@@ -102,7 +102,7 @@ static void hand_over(struct backfill *b, struct call_tracker *t, int64_t pbx_no
 }
 
 /* The gap read in full: its calls to the tracker, and what came of it said. */
-static void finish(struct backfill *b, struct call_tracker *t, int64_t pbx_now_ms)
+static void finish(struct cdr_backfill *b, struct call_tracker *t, int64_t pbx_now_ms)
 {
 	char a[ISO8601_LEN], c[ISO8601_LEN];
 	uint64_t recovered = b->recovered, completed = b->completed;
@@ -114,14 +114,14 @@ static void finish(struct backfill *b, struct call_tracker *t, int64_t pbx_now_m
 	         "refused: a bad time or duration), %llu call(s) recovered, %llu completed, %zu without a CDR closed "
 	         "as partial",
 	         iso8601_ms(b->from_ms, a), iso8601_ms(b->to_ms, c), b->nrows, (unsigned long long)b->cursor.pages,
-	         (unsigned long long)(b->rows_dropped - b->dropped_at_start), BACKFILL_ROWS_MAX,
+	         (unsigned long long)(b->rows_dropped - b->dropped_at_start), CDR_BACKFILL_ROWS_MAX,
 	         (unsigned long long)b->cursor.rows_refused, (unsigned long long)(b->recovered - recovered),
 	         (unsigned long long)(b->completed - completed), partial);
 	if (b->rows_dropped > b->dropped_at_start)
 		log_crit("CDR backfill of %s to %s: %llu row(s) past the bound of %d not kept: their calls are not "
 		         "recovered (or come out partial)",
 		         iso8601_ms(b->from_ms, a), iso8601_ms(b->to_ms, c),
-		         (unsigned long long)(b->rows_dropped - b->dropped_at_start), BACKFILL_ROWS_MAX);
+		         (unsigned long long)(b->rows_dropped - b->dropped_at_start), CDR_BACKFILL_ROWS_MAX);
 	b->pending = 0;
 	b->reading = 0;
 	b->nrows = 0;
@@ -130,9 +130,9 @@ static void finish(struct backfill *b, struct call_tracker *t, int64_t pbx_now_m
 /*
  * One page of the gap a round, so the poll loop goes on between pages
  * (audit-3 N11: 100,000 rows read in one call held AMI and MQTT 39 s); the
- * rows kept are bounded (BACKFILL_ROWS_MAX).
+ * rows kept are bounded (CDR_BACKFILL_ROWS_MAX).
  */
-static void run(struct backfill *b, struct call_tracker *t, int64_t now_mono_ms, int64_t pbx_now_ms)
+static void run(struct cdr_backfill *b, struct call_tracker *t, int64_t now_mono_ms, int64_t pbx_now_ms)
 {
 	char a[ISO8601_LEN], c[ISO8601_LEN];
 
@@ -166,13 +166,13 @@ static void run(struct backfill *b, struct call_tracker *t, int64_t now_mono_ms,
 	b->pending = 0;
 }
 
-int64_t backfill_tick(struct backfill *b, struct call_tracker *t, int64_t now_mono_ms, int64_t pbx_now_ms)
+int64_t cdr_backfill_tick(struct cdr_backfill *b, struct call_tracker *t, int64_t now_mono_ms, int64_t pbx_now_ms)
 {
 	int64_t from, to;
 
 	/* calls begun while we were away that have ended since: their CDRs */
 	if (b->enabled && !b->reading && call_tracker_cdr_wanted(t, &from, &to))
-		backfill_gap(b, from, to, now_mono_ms);
+		cdr_backfill_gap(b, from, to, now_mono_ms);
 	if (!b->pending)
 		return IDLE_MS;
 	if (now_mono_ms < b->due_mono_ms)

@@ -1,6 +1,6 @@
 /* --check: validate config and connectivity step by step, say what is wrong. */
-#ifndef PBXBUS_CHECK_H
-#define PBXBUS_CHECK_H
+#ifndef PBXBUS_BRIDGE_CHECK_H
+#define PBXBUS_BRIDGE_CHECK_H
 
 #include "bridge_config.h"
 

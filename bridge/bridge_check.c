@@ -1,4 +1,4 @@
-#include "check.h"
+#include "bridge_check.h"
 
 #include <stdio.h>
 #include <string.h>

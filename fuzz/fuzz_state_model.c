@@ -7,13 +7,13 @@
 
 #include "ami_codec.h"
 #include "call_tracker.h"
-#include "pbx_state.h"
+#include "state_model.h"
 #include "state_render.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct world {
-	struct pbx_state st;
+	struct state_model st;
 	struct call_tracker calls;
 	int64_t clock_ms;
 };
@@ -47,7 +47,7 @@ static void on_message(void *ctx, const struct ami_msg *m)
 		call_tracker_listed(&w->calls, m);
 	else
 		call_tracker_event(&w->calls, m, w->clock_ms);
-	pbx_state_event(&w->st, m, w->clock_ms);
+	state_model_event(&w->st, m, w->clock_ms);
 }
 
 static void render_all(struct world *w)
@@ -86,18 +86,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .trunk_contexts = &contexts, .trunk_endpoints = &none, .idle_timeout_ms = 3600 * 1000, .max_calls = 64};
 	if (call_tracker_init(&w.calls, &o, NULL, NULL) < 0)
 		return 0;
-	pbx_state_init(&w.st, is_trunk, &w.calls.kinds);
+	state_model_init(&w.st, is_trunk, &w.calls.kinds);
 	codec.h.ctx = &w;
 	ami_codec_reset(&codec, 0);
 	int syncing = size > 0 && data[0] == 'S';
 	for (int k = 0; syncing && k < ST_KINDS; k++)
-		pbx_state_sync_begin(&w.st, (enum st_kind)k);
+		state_model_sync_begin(&w.st, (enum st_kind)k);
 	ami_codec_feed(&codec, (const char *)data, size);
 	ami_codec_feed(&codec, "\r\n\r\n", 4);
 	for (int k = 0; syncing && k < ST_KINDS; k++)
-		pbx_state_sync_end(&w.st, (enum st_kind)k);
+		state_model_sync_end(&w.st, (enum st_kind)k);
 	render_all(&w);
-	pbx_state_free(&w.st);
+	state_model_free(&w.st);
 	call_tracker_free(&w.calls);
 	return 0;
 }

@@ -1,10 +1,10 @@
-/* libFuzzer: a consumer's ack (bridge/acks.c) on arbitrary bytes, as anyone
+/* libFuzzer: a consumer's ack (bridge/outbox_acks.c) on arbitrary bytes, as anyone
  * with the ACL's write right could publish it: refused, or ids that are
  * strings. */
 #include <stdint.h>
 #include <string.h>
 
-#include "acks.h"
+#include "outbox_acks.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -17,7 +17,7 @@ static void each(void *ctx, const char *id)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t total = 0;
-	int n = acks_parse((const char *)data, size, each, &total);
+	int n = outbox_acks_parse((const char *)data, size, each, &total);
 	if (n < -1)
 		__builtin_trap();
 	return 0;

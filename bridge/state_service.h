@@ -1,13 +1,13 @@
 /*
- * The bridge's live state service: syncing pbx_state after a login (and
+ * The bridge's live state service: syncing the state model after a login (and
  * every state_resync_interval), feeding it events, and publishing what
  * changed as retained messages under <prefix>/state/ (at most once a
  * second, bounded per round), plus the --snapshot file and --collect.
  * It has its own struct and life cycle; the bridge wires it to the AMI
  * session, the MQTT link and the call tracker it owns.
  */
-#ifndef PBXBUS_BRIDGE_STATE_H
-#define PBXBUS_BRIDGE_STATE_H
+#ifndef PBXBUS_STATE_SERVICE_H
+#define PBXBUS_STATE_SERVICE_H
 
 #include <stdint.h>
 
@@ -16,11 +16,11 @@
 #include "call_tracker.h"
 #include "json_writer.h"
 #include "mqtt_link.h"
-#include "pbx_state.h"
+#include "state_model.h"
 
 /* One round of list actions, over when every answer is in. */
 struct sync_round {
-	struct pbx_state *st;
+	struct state_model *st;
 	struct endpoint_kinds *kinds; /* what the lists say endpoints are */
 	int outstanding;
 	int failed; /* an answer was lost: no verdict on what is gone */
@@ -38,7 +38,7 @@ struct state_wiring {
 struct state_service {
 	const struct bridge_settings *s;
 	struct state_wiring w;
-	struct pbx_state st;
+	struct state_model st;
 	struct sync_round round;
 	int64_t next_resync_ms, next_tick_ms;
 	uint64_t snapshot_hash, calls_published;

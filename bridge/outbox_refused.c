@@ -1,4 +1,4 @@
-#include "refused_log.h"
+#include "outbox_refused.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,13 +11,13 @@
 
 #define LINE_INTERVAL_MS 1000
 
-void refused_init(struct refused_log *r, const char *outbox_dir)
+void outbox_refused_init(struct outbox_refused *r, const char *outbox_dir)
 {
 	memset(r, 0, sizeof(*r));
 	snprintf(r->path, sizeof(r->path), "%s/refused.ids", outbox_dir);
 }
 
-static int append_to_file(const struct refused_log *r, const char *id)
+static int append_to_file(const struct outbox_refused *r, const char *id)
 {
 	char line[320], ts[ISO8601_LEN];
 	int fd = open(r->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -30,7 +30,7 @@ static int append_to_file(const struct refused_log *r, const char *id)
 	return ok ? 0 : -1;
 }
 
-void refused_note(struct refused_log *r, const char *id)
+void outbox_refused_note(struct outbox_refused *r, const char *id)
 {
 	size_t idl = strlen(id);
 
@@ -49,7 +49,7 @@ void refused_note(struct refused_log *r, const char *id)
 	}
 }
 
-void refused_flush(struct refused_log *r, int64_t now_ms, int force)
+void outbox_refused_flush(struct outbox_refused *r, int64_t now_ms, int force)
 {
 	if (r->in_line == 0 && r->beyond_line == 0)
 		return;
