@@ -74,7 +74,7 @@ static double run(const char *data, size_t len, int json, int rounds, size_t chu
 
 static uint64_t records;
 
-static void on_record(void *ctx, enum call_record_kind kind, const struct call *c, int64_t now_ms)
+static void on_record(void *ctx, enum call_phase kind, const struct call *c, int64_t now_ms)
 {
 	(void)ctx;
 	(void)kind;

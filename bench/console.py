@@ -21,7 +21,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
 os.environ["PBXBUS_BIN_DIR"] = os.path.join(ROOT, build)
-from harness import Daemon, Mosquitto, Postgres, TempDir, free_port, run_tool  # noqa: E402
+from rigs import consumer_env, migrate  # noqa: E402
+from harness import Daemon, Mosquitto, Postgres, TempDir, free_port  # noqa: E402
 
 ROWS = int(os.environ.get("ROWS", "1000000"))
 RATE = int(os.environ.get("RATE", "50"))
@@ -129,10 +130,9 @@ def main():
         pg.psql("ALTER DATABASE pbxbus SET " + setting, db="postgres")
     broker = Mosquitto(tmp).start()
     port = free_port()
-    env = {"PBXBUS_DB_CONNINFO": pg.conninfo(), "PBXBUS_MQTT_PORT": str(broker.port), "PBXBUS_CONSUMER_ID": "bench",
-           "PBXBUS_LOG_LEVEL": "info", "PBXBUS_HTTP_LISTEN": "127.0.0.1:%d" % port, "PBXBUS_HTTP_TOKEN": TOKEN}
-    rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], env)
-    assert rc == 0, err
+    env = consumer_env(pg.conninfo(), broker.port, PBXBUS_CONSUMER_ID="bench", PBXBUS_LOG_LEVEL="info",
+                       PBXBUS_HTTP_LISTEN="127.0.0.1:%d" % port, PBXBUS_HTTP_TOKEN=TOKEN)
+    migrate(env)
     pg.psql("INSERT INTO crm_customers (name, phone_e164) SELECT 'c' || g, '+1555' || lpad(g::text, 7, '0') "
             "FROM generate_series(1, 5000) g")
     try:

@@ -16,7 +16,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
 os.environ["PBXBUS_BIN_DIR"] = os.path.join(ROOT, build)
-from harness import Daemon, Mosquitto, Postgres, TempDir, run_tool, wait_for  # noqa: E402
+from rigs import consumer_env, migrate  # noqa: E402
+from harness import Daemon, Mosquitto, Postgres, TempDir, wait_for  # noqa: E402
 
 N = int(os.environ.get("ROWS", "100000"))
 
@@ -36,11 +37,10 @@ def main():
     pg = Postgres(tmp, durable=True).start()  # fsync on: every COMMIT reaches the disk
     pg.create_db()
     broker = Mosquitto(tmp, extra="max_queued_messages 0\nmax_inflight_messages %s\n" % os.environ.get("MAX_INFLIGHT", "1000")).start()
-    env = {"PBXBUS_DB_CONNINFO": pg.conninfo(), "PBXBUS_MQTT_PORT": str(broker.port),
-           "PBXBUS_CONSUMER_ID": "bench", "PBXBUS_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "warn"),
-           "PBXBUS_SITE_RECORD_RATE": "0"}  # one site's 100,000 rows at once: the drain is measured, not the rate
-    rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], env)
-    assert rc == 0, err
+    # one site's 100,000 rows at once: the drain is measured, not the rate
+    env = consumer_env(pg.conninfo(), broker.port, PBXBUS_CONSUMER_ID="bench",
+                       PBXBUS_LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "warn"), PBXBUS_SITE_RECORD_RATE=0)
+    migrate(env)
     # 5,000 customers, so every record is matched by an index lookup
     pg.psql("INSERT INTO crm_customers (name, phone_e164) SELECT 'c' || g, '+1555' || lpad(g::text, 7, '0') "
             "FROM generate_series(0, 4999) g; ANALYZE crm_customers; "

@@ -93,7 +93,7 @@ static int load_identity(struct bridge_settings *s, const struct config *cfg, ch
 		return -1;
 	}
 	snprintf(s->prefix, sizeof(s->prefix), "%s", prefix);
-	snprintf(s->will_topic, sizeof(s->will_topic), "%s/bridge/status", s->prefix);
+	snprintf(s->will_topic, sizeof(s->will_topic), "%s/" TOPIC_STATUS, s->prefix);
 	const char *cid = config_str(cfg, "mqtt_client_id");
 	snprintf(s->client_id, sizeof(s->client_id), "%s", cid ? cid : "");
 	if (cid == NULL)
@@ -225,7 +225,7 @@ int bridge_settings_load(struct bridge_settings *s, const struct config *cfg, ch
 	s->events_allow = config_str(cfg, "events_allow");
 	s->events_deny = config_str(cfg, "events_deny");
 	s->status_interval_ms = config_int(cfg, "status_interval") * 1000;
-	snprintf(s->acks_topic, sizeof(s->acks_topic), "%s/acks/#", s->prefix);
+	snprintf(s->acks_topic, sizeof(s->acks_topic), "%s/" TOPIC_ACKS "/#", s->prefix);
 	return load_cdr(s, cfg, err, errsz);
 }
 

@@ -3,113 +3,204 @@
 #include <string.h>
 
 #include "asterisk_version.h"
+#include "bridge.h"
 #include "clock.h"
 #include "version.h"
 
-/* A run of counters in the status document, in the order given. */
-struct counter {
+/* News fields change the document at most this often. */
+#define STATUS_MIN_INTERVAL_MS 5000
+#define STATUS_TICK_MS         1000
+/* The news fields are looked at this often, not at every loop round. */
+#define STATUS_CHECK_MS 250
+/* Room kept for a status message beside what the broker holds. */
+#define STATUS_ROOM_BYTES 1024
+
+/* One key of the document, in its order.  news: a change is published
+ * within STATUS_MIN_INTERVAL_MS, not only at the next status_interval. */
+struct status_field {
 	const char *key;
-	uint64_t value;
+	enum { SF_COUNT, SF_TEXT, SF_TIME } type;
+	uint64_t count;
+	const char *text; /* SF_TEXT; NULL is null */
+	int64_t time_ms;  /* SF_TIME; 0 is null */
+	int news;
 };
 
-static void put_counters(struct jw *w, const struct counter *c, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		jw_keyz(w, c[i].key);
-		jw_uint(w, c[i].value);
+#define COUNT(k, v, n)                                                                                                 \
+	{                                                                                                              \
+		.key = (k), .type = SF_COUNT, .count = (uint64_t)(v), .news = (n)                                      \
 	}
+#define TEXT(k, v, n)                                                                                                  \
+	{                                                                                                              \
+		.key = (k), .type = SF_TEXT, .text = (v), .news = (n)                                                  \
+	}
+#define TIME_AT(k, v)                                                                                                  \
+	{                                                                                                              \
+		.key = (k), .type = SF_TIME, .time_ms = (v)                                                            \
+	}
+#define STATUS_FIELDS_MAX 48
+
+static const char *cdr_store_state(const struct cdr_backfill *bf)
+{
+	return !bf->enabled ? "off" : bf->pending && bf->attempts ? "failing" : "on";
+}
+
+/* The document's table: every key, its value, whether it is news. */
+static size_t status_fields(const struct bridge *b, const char *state, char *since, struct status_field *out)
+{
+	const struct call_service *cs = &b->calls;
+	const struct call_tracker *t = &cs->tracker;
+	const struct delivery *d = &b->delivery;
+	const char *slash = strrchr(b->ami.version, '/');
+	const struct status_field f[] = {
+	    TEXT("state", state, 0),
+	    TEXT("ami", b->ami.state == AMI_UP ? "connected" : "disconnected", 0),
+	    TEXT("pbx", b->s->pbx_id, 0),
+	    TEXT("version", PBXBUS_VERSION, 0),
+	    TEXT("ami_version", slash ? slash + 1 : NULL, 0),
+	    TEXT("since", iso8601_ms(b->started_wall_ms, since), 0),
+	    TEXT("ami_error", b->ami.last_error[0] ? b->ami.last_error : NULL, 1),
+	    COUNT("events_published", b->events.published, 0),
+	    COUNT("events_shed", b->events.shed, 1),
+	    COUNT("events_filtered", b->events.filtered, 0),
+	    COUNT("events_too_big", b->events.too_big, 0),
+	    COUNT("ami_logins", b->ami.logins, 1),
+	    COUNT("ami_disconnects", b->ami.disconnects, 0),
+	    COUNT("ami_bad_input", b->ami.codec_errors, 1),
+	    COUNT("calls_active", t->ncalls, 0),
+	    COUNT("calls_completed", t->calls_ended, 1),
+	    COUNT("calls_partial", t->calls_partial, 0),
+	    COUNT("calls_untracked", t->calls_refused, 0),
+	    COUNT("calls_times_fixed", t->times_fixed, 0),
+	    COUNT("calls_bad_ids", t->bad_linkedids, 0),
+	    COUNT("calls_restored", t->calls_restored, 0),
+	    COUNT("calls_seen_late", t->calls_seen_late, 0),
+	    COUNT("gaps", cs->gaps.count, 0),
+	    COUNT("gap_seconds", cs->gaps.seconds, 0),
+	    TIME_AT("last_gap_from", cs->gaps.last_from_ms),
+	    TIME_AT("last_gap_to", cs->gaps.last_to_ms),
+	    TEXT("cdr_store", cdr_store_state(&cs->backfill), 0),
+	    COUNT("cdr_calls_recovered", cs->backfill.recovered, 0),
+	    COUNT("cdr_calls_completed", cs->backfill.completed, 0),
+	    COUNT("journal_write_failures", cs->journal.write_failures, 0),
+	    COUNT("endpoints_guessed", t->kinds.guessed, 0),
+	    TEXT("call_records", t->no_linkedid ? "off: " ASTERISK_TOO_OLD : "on", 1),
+	    COUNT("records_published", d->records_published, 0),
+	    COUNT("records_shed", d->records_shed, 0),
+	    TEXT("outbox", delivery_outbox_state(d, clock_mono_ms()), 1),
+	    COUNT("outbox_pending", d->outbox.pending, 1),
+	    COUNT("outbox_bytes", d->outbox.size, 0),
+	    COUNT("outbox_memory_bytes", d->outbox.mem_bytes, 0),
+	    COUNT("outbox_write_failures", d->outbox.write_failures, 1),
+	    COUNT("outbox_refused", d->outbox.refused, 1),
+	    COUNT("outbox_resent", d->outbox.resent, 0),
+	    COUNT("acks_received", d->acks_received, 0),
+	    COUNT("mqtt_connects", b->mqtt.connects, 0),
+	    COUNT("mqtt_held_messages", b->mqtt.held_msgs, 0),
+	    COUNT("mqtt_held_bytes", b->mqtt.held_total_bytes, 0),
+	};
+	_Static_assert(sizeof(f) / sizeof(f[0]) <= STATUS_FIELDS_MAX, "raise STATUS_FIELDS_MAX");
+	memcpy(out, f, sizeof(f));
+	return sizeof(f) / sizeof(f[0]);
 }
 
 const char *bridge_status_json(struct bridge *b, const char *state)
 {
+	struct status_field f[STATUS_FIELDS_MAX];
 	char since[ISO8601_LEN];
 	struct jw *w = &b->json;
+	size_t n = status_fields(b, state, since, f);
 
 	jw_reset(w);
 	jw_obj_begin(w);
-	jw_keyz(w, "state");
-	jw_strz(w, state);
-	jw_keyz(w, "ami");
-	jw_strz(w, b->ami.state == AMI_UP ? "connected" : "disconnected");
-	jw_keyz(w, "pbx");
-	jw_strz(w, b->s->pbx_id);
-	jw_keyz(w, "version");
-	jw_strz(w, PBXBUS_VERSION);
-	jw_keyz(w, "ami_version");
-	const char *slash = strrchr(b->ami.version, '/');
-	jw_strz(w, slash ? slash + 1 : NULL);
-	jw_keyz(w, "since");
-	jw_strz(w, iso8601_ms(b->started_wall_ms, since));
-	jw_keyz(w, "ami_error");
-	jw_strz(w, b->ami.last_error[0] ? b->ami.last_error : NULL);
-	const struct counter events_and_calls[] = {
-	    {"events_published", (uint64_t)b->events_published},
-	    {"events_shed", (uint64_t)b->events_shed},
-	    {"events_filtered", (uint64_t)b->events_filtered},
-	    {"events_too_big", (uint64_t)b->events_too_big},
-	    {"ami_logins", (uint64_t)b->ami.logins},
-	    {"ami_disconnects", (uint64_t)b->ami.disconnects},
-	    {"ami_bad_input", (uint64_t)b->ami.codec_errors},
-	    {"calls_active", (uint64_t)b->calls.ncalls},
-	    {"calls_completed", (uint64_t)b->calls.calls_ended},
-	    {"calls_partial", (uint64_t)b->calls.calls_partial},
-	    {"calls_untracked", (uint64_t)b->calls.calls_refused},
-	    {"calls_times_fixed", (uint64_t)b->calls.times_fixed},
-	    {"calls_bad_ids", (uint64_t)b->calls.bad_linkedids},
-	    {"calls_restored", (uint64_t)b->calls.calls_restored},
-	    {"calls_seen_late", (uint64_t)b->calls.calls_seen_late},
-	    {"gaps", (uint64_t)b->gaps},
-	    {"gap_seconds", (uint64_t)b->gap_seconds},
-	};
-	put_counters(w, events_and_calls, sizeof(events_and_calls) / sizeof(events_and_calls[0]));
-	jw_keyz(w, "last_gap_from");
-	jw_time_ms(w, b->last_gap_from_ms);
-	jw_keyz(w, "last_gap_to");
-	jw_time_ms(w, b->last_gap_to_ms);
-	jw_keyz(w, "cdr_store");
-	jw_strz(w, !b->backfill.enabled ? "off" : b->backfill.pending && b->backfill.attempts ? "failing" : "on");
-	const struct counter cdr_and_kinds[] = {
-	    {"cdr_calls_recovered", (uint64_t)b->backfill.recovered},
-	    {"cdr_calls_completed", (uint64_t)b->backfill.completed},
-	    {"journal_write_failures", (uint64_t)b->journal.write_failures},
-	    {"endpoints_guessed", (uint64_t)b->calls.kinds.guessed},
-	};
-	put_counters(w, cdr_and_kinds, sizeof(cdr_and_kinds) / sizeof(cdr_and_kinds[0]));
-	jw_keyz(w, "call_records");
-	jw_strz(w, b->calls.no_linkedid ? "off: " ASTERISK_TOO_OLD : "on");
-	const struct counter records[] = {
-	    {"records_published", (uint64_t)b->records_published},
-	    {"records_shed", (uint64_t)b->records_shed},
-	};
-	put_counters(w, records, sizeof(records) / sizeof(records[0]));
-	jw_keyz(w, "outbox");
-	unsigned fill = outbox_fill_percent(&b->outbox);
-	int refusing = b->refused_at_ms != 0 && clock_mono_ms() - b->refused_at_ms < 60000;
-	jw_strz(w, refusing || fill >= 100 || b->outbox.disk_failing ? "full" : fill >= 80 ? "high" : "ok");
-	const struct counter outbox_and_mqtt[] = {
-	    {"outbox_pending", (uint64_t)b->outbox.pending},
-	    {"outbox_bytes", (uint64_t)b->outbox.size},
-	    {"outbox_memory_bytes", (uint64_t)b->outbox.mem_bytes},
-	    {"outbox_write_failures", (uint64_t)b->outbox.write_failures},
-	    {"outbox_refused", (uint64_t)b->outbox.refused},
-	    {"outbox_resent", (uint64_t)b->outbox.resent},
-	    {"acks_received", (uint64_t)b->acks_received},
-	    {"mqtt_connects", (uint64_t)b->mqtt.connects},
-	    {"mqtt_held_messages", (uint64_t)b->mqtt.held_msgs},
-	    {"mqtt_held_bytes", (uint64_t)b->mqtt.held_total_bytes},
-	};
-	put_counters(w, outbox_and_mqtt, sizeof(outbox_and_mqtt) / sizeof(outbox_and_mqtt[0]));
+	for (size_t i = 0; i < n; i++) {
+		jw_keyz(w, f[i].key);
+		if (f[i].type == SF_COUNT)
+			jw_uint(w, f[i].count);
+		else if (f[i].type == SF_TEXT)
+			jw_strz(w, f[i].text);
+		else
+			jw_time_ms(w, f[i].time_ms);
+	}
 	jw_obj_end(w);
 	return jw_finish(w, NULL);
 }
 
-/* A digest of what the status says, to notice that it changed. */
-uint64_t bridge_status_digest(const struct bridge *b)
+static uint64_t mix(uint64_t h, uint64_t v)
 {
-	uint64_t h = b->calls.no_linkedid * 29u + b->events_shed * 1000003u + b->ami.codec_errors * 10007u +
-	             b->ami.logins * 101u + b->calls.calls_ended * 7u + b->outbox.pending * 13u +
-	             b->outbox.refused * 17u + b->outbox.write_failures * 19u + (uint64_t)b->outbox.blocked * 23u;
-	for (const char *p = b->ami.last_error; *p; p++)
-		h = h * 31 + (unsigned char)*p;
+	return (h ^ v) * 1099511628211u; /* FNV-1a's prime, a word at a time */
+}
+
+/* A digest of the news fields: a change in any of them is seen. */
+static uint64_t news_digest(const struct bridge *b)
+{
+	struct status_field f[STATUS_FIELDS_MAX];
+	char since[ISO8601_LEN];
+	size_t n = status_fields(b, "online", since, f);
+	uint64_t h = 14695981039346656037u;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!f[i].news)
+			continue;
+		h = mix(h, i);
+		if (f[i].type == SF_COUNT)
+			h = mix(h, f[i].count);
+		else if (f[i].type == SF_TEXT && f[i].text)
+			for (const char *p = f[i].text; *p; p++)
+				h = mix(h, (unsigned char)*p);
+		else
+			h = mix(h, (uint64_t)f[i].time_ms);
+	}
 	return h;
+}
+
+void status_publisher_news(struct status_publisher *p)
+{
+	p->dirty = 1;
+}
+
+void status_publisher_ami(struct status_publisher *p, int up)
+{
+	/* Only "connected" changes are news; failed reconnects are not. */
+	if (up != p->ami_up)
+		p->dirty = 1;
+	p->ami_up = up;
+}
+
+static void publish(struct bridge *b)
+{
+	const char *doc = bridge_status_json(b, "online");
+
+	if (doc == NULL)
+		return;
+	enum mqtt_rc rc =
+	    mqtt_link_publish(&b->mqtt, NULL, b->s->will_topic, doc, (int)strlen(doc), b->s->qos_state, 1);
+	if (rc != MQTT_OK)
+		log_warnx("mqtt: status publish failed: %s", mqtt_rc_str(rc));
+}
+
+int64_t bridge_status_tick(struct bridge *b, int64_t now)
+{
+	struct status_publisher *p = &b->status;
+
+	if (now >= p->next_ms) {
+		p->dirty = 1;
+		p->next_ms = now + b->s->status_interval_ms;
+	}
+	if (now - p->sent_ms >= STATUS_MIN_INTERVAL_MS && now - p->checked_ms >= STATUS_CHECK_MS) {
+		p->checked_ms = now;
+		if (news_digest(b) != p->digest_sent)
+			p->dirty = 1;
+	}
+	/* A frozen broker must not make status messages pile up either. */
+	if (p->dirty && b->mqtt.connected &&
+	    mqtt_link_has_room(&b->mqtt, (uint64_t)b->s->queue_max_messages, (uint64_t)b->s->queue_max_bytes,
+	                       STATUS_ROOM_BYTES)) {
+		publish(b);
+		p->dirty = 0;
+		p->digest_sent = news_digest(b);
+		p->sent_ms = now;
+	}
+	int64_t wait = p->next_ms - now;
+	return wait < STATUS_TICK_MS ? wait : STATUS_TICK_MS;
 }

@@ -6,19 +6,6 @@
 #include "clock.h"
 #include "topic.h"
 
-const char *call_record_kind_name(enum call_record_kind kind)
-{
-	switch (kind) {
-	case CALL_START:
-		return "start";
-	case CALL_ANSWER:
-		return "answer";
-	case CALL_HANGUP:
-		return "hangup";
-	}
-	return "?";
-}
-
 static void str_or_null(struct jw *w, const char *v)
 {
 	jw_strz(w, v && *v ? v : NULL);
@@ -44,8 +31,8 @@ static int64_t seconds_between(int64_t from_ms, int64_t to_ms)
 }
 
 /* The value of one field of the schema (common/call_record_schema.h). */
-static void put_field(struct jw *w, enum record_field f, const struct call *c, enum call_record_kind kind,
-                      const char *pbx_id, const char *call_id)
+static void put_field(struct jw *w, enum record_field f, const struct call *c, enum call_phase kind, const char *pbx_id,
+                      const char *call_id)
 {
 	int ended = kind == CALL_HANGUP;
 	enum call_direction dir = call_direction(c);
@@ -138,6 +125,11 @@ static void put_field(struct jw *w, enum record_field f, const struct call *c, e
 	case RF_LEGS:
 		jw_int(w, c->legs);
 		break;
+	case RF_RECORDING:
+		/* FreePBX puts the caller's number in the file's name: a withheld
+		 * caller's recording is not named (the PBX still has it) */
+		str_or_null(w, c->withheld || !c->recording[0] ? NULL : c->recording);
+		break;
 	case RF_ORIGIN:
 		jw_strz(w, call_record_origins[c->from_cdr ? RO_CDR : RO_AMI]);
 		break;
@@ -146,8 +138,7 @@ static void put_field(struct jw *w, enum record_field f, const struct call *c, e
 	}
 }
 
-const char *call_record_json(struct jw *w, const struct call *c, enum call_record_kind kind, const char *pbx_id,
-                             size_t *len)
+const char *call_record_json(struct jw *w, const struct call *c, enum call_phase kind, const char *pbx_id, size_t *len)
 {
 	char call_id[256];
 

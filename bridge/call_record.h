@@ -7,8 +7,6 @@
 #include "json_writer.h"
 
 /* Writes the record into w (reset first); NULL if it did not fit. */
-const char *call_record_json(struct jw *w, const struct call *c, enum call_record_kind kind, const char *pbx_id,
-                             size_t *len);
-const char *call_record_kind_name(enum call_record_kind kind);
+const char *call_record_json(struct jw *w, const struct call *c, enum call_phase kind, const char *pbx_id, size_t *len);
 
 #endif

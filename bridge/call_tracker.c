@@ -19,14 +19,6 @@ static const char *get(const struct ami_msg *m, const char *key, char *buf, size
 	return ami_msg_get(m, key, buf, size);
 }
 
-static size_t hash_id(const char *s)
-{
-	size_t h = 5381;
-	while (*s)
-		h = h * 33 + (unsigned char)*s++;
-	return h;
-}
-
 /*
  * "PJSIP/100-0000000a" → endpoint "100"; "PJSIP/trunk-provider-00000009" →
  * "trunk-provider"; "Local/100@ext-local-00000000;1" → "100@ext-local".
@@ -80,63 +72,19 @@ int call_tracker_init(struct call_tracker *t, const struct call_tracker_opts *o,
 	t->ctx = ctx;
 	t->times_log.interval_ms = 10000;
 	t->bad_id_log.interval_ms = 10000;
-	/* small, and grown with the calls: every whole-table walk (expiry,
-	 * state/calls, a moved channel's search) costs the buckets, not the calls */
-	t->nbuckets = 16;
-	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-	if (t->buckets == NULL || endpoint_kinds_init(&t->kinds, o->trunk_endpoints, o->phone_endpoints) < 0) {
-		free(t->buckets);
-		t->buckets = NULL;
+	if (ct_table_init(t) < 0)
+		return -1;
+	if (endpoint_kinds_init(&t->kinds, o->trunk_endpoints, o->phone_endpoints) < 0) {
+		ct_table_free(t);
 		return -1;
 	}
 	return 0;
 }
 
-void ct_free_call(struct call *c)
-{
-	free(c->ch);
-	free(c);
-}
-
 void call_tracker_free(struct call_tracker *t)
 {
-	for (size_t i = 0; i < t->nbuckets; i++) {
-		for (struct call *c = t->buckets[i], *next; c; c = next) {
-			next = c->next;
-			ct_free_call(c);
-		}
-	}
-	free(t->buckets);
-	t->buckets = NULL;
-	t->ncalls = 0;
+	ct_table_free(t);
 	endpoint_kinds_free(&t->kinds);
-}
-
-struct call **ct_slot_of(struct call_tracker *t, const char *linkedid)
-{
-	struct call **p = &t->buckets[hash_id(linkedid) & (t->nbuckets - 1)];
-	while (*p && strcmp((*p)->linkedid, linkedid) != 0)
-		p = &(*p)->next;
-	return p;
-}
-
-static void grow_table(struct call_tracker *t)
-{
-	size_t n = t->nbuckets * 2;
-	struct call **nb = calloc(n, sizeof(*nb));
-	if (nb == NULL)
-		return; /* longer chains, still correct */
-	for (size_t i = 0; i < t->nbuckets; i++) {
-		for (struct call *c = t->buckets[i], *next; c; c = next) {
-			next = c->next;
-			size_t h = hash_id(c->linkedid) & (n - 1);
-			c->next = nb[h];
-			nb[h] = c;
-		}
-	}
-	free(t->buckets);
-	t->buckets = nb;
-	t->nbuckets = n;
 }
 
 /* Something happened to c: it is written to the journal in this round. */
@@ -147,40 +95,6 @@ void ct_touch(struct call_tracker *t, struct call *c, int64_t now_ms)
 		c->journal_dirty = 1;
 		t->journal_dirty++;
 	}
-}
-
-struct call *ct_new_call(struct call_tracker *t, const char *linkedid, int64_t now_ms)
-{
-	if (t->ncalls >= t->o.max_calls) {
-		t->calls_refused++;
-		return NULL;
-	}
-	if (t->ncalls >= t->nbuckets * 2)
-		grow_table(t);
-	struct call *c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return NULL;
-	memcpy(c->linkedid, linkedid, strlen(linkedid) + 1);
-	c->started_ms = now_ms;
-	ct_touch(t, c, now_ms);
-	c->clock_provisional = t->clock_provisional != 0;
-	struct call **p = ct_slot_of(t, linkedid);
-	c->next = *p;
-	*p = c;
-	t->ncalls++;
-	t->calls_started++;
-	return c;
-}
-
-static void remove_call(struct call_tracker *t, struct call *c)
-{
-	struct call **p = ct_slot_of(t, c->linkedid);
-	if (c->journal_dirty)
-		t->journal_dirty--;
-	if (*p == c)
-		*p = c->next;
-	t->ncalls--;
-	ct_free_call(c);
 }
 
 struct ct_channel *ct_find_channel(struct call *c, const char *uniqueid)
@@ -229,101 +143,12 @@ void call_tracker_listed(struct call_tracker *t, const struct ami_msg *m)
 	endpoint_kinds_event(&t->kinds, m);
 }
 
-/* ---- derived fields ---- */
-
-static const struct ct_channel *trunk_channel(const struct call *c)
-{
-	for (int i = 0; i < c->nch; i++)
-		if (c->ch[i].is_trunk)
-			return &c->ch[i];
-	return NULL;
-}
-
-enum call_direction call_direction(const struct call *c)
-{
-	if (c->nch == 0)
-		return CALL_DIR_UNKNOWN;
-	if (c->ch[0].is_trunk)
-		return CALL_DIR_INBOUND;
-	return trunk_channel(c) ? CALL_DIR_OUTBOUND : CALL_DIR_INTERNAL;
-}
-
-const char *call_direction_name(enum call_direction d)
-{
-	switch (d) {
-	case CALL_DIR_INBOUND:
-		return call_record_directions[RD_INBOUND];
-	case CALL_DIR_OUTBOUND:
-		return call_record_directions[RD_OUTBOUND];
-	case CALL_DIR_INTERNAL:
-		return call_record_directions[RD_INTERNAL];
-	case CALL_DIR_UNKNOWN:
-		break;
-	}
-	return NULL;
-}
-
-const char *call_trunk(const struct call *c)
-{
-	const struct ct_channel *tr = trunk_channel(c);
-	return tr ? tr->endpoint : NULL;
-}
-
-/* The caller leg's extension; an originated call starts on a Local channel. */
-static const char *placing_extension(const struct call *c)
-{
-	for (int i = 0; i < c->nch; i++)
-		if (!c->ch[i].is_trunk && !c->ch[i].is_local)
-			return c->ch[i].endpoint;
-	return NULL;
-}
-
-const char *call_extension(const struct call *c)
-{
-	if (call_direction(c) != CALL_DIR_INBOUND)
-		return placing_extension(c);
-	if (c->answered_by[0])
-		return c->answered_by;
-	return c->nrung > 0 ? c->rung[0] : NULL;
-}
-
-const char *call_external_number(const struct call *c)
-{
-	if (c->start_held)
-		return NULL; /* not yet known not to be withheld: not shown (state/calls) */
-	switch (call_direction(c)) {
-	case CALL_DIR_INBOUND:
-		return c->external_number[0] ? c->external_number : NULL;
-	case CALL_DIR_OUTBOUND:
-		return c->dialled[0] ? c->dialled : NULL;
-	default:
-		return NULL;
-	}
-}
-
-const char *call_disposition(const struct call *c)
-{
-	int cause = c->nch > 0 ? c->ch[0].cause : 0;
-
-	const char *const *words = call_record_dispositions;
-
-	if (c->answered)
-		return words[RP_ANSWERED];
-	if (c->dial_busy || cause == 17)
-		return words[RP_BUSY];
-	if (c->dial_congestion || cause == 34 || cause == 38 || cause == 42)
-		return words[RP_CONGESTION];
-	if (c->dial_unavail)
-		return words[RP_FAILED];
-	return words[RP_NO_ANSWER];
-}
-
 /* ---- event handling ---- */
 
 /* started <= answered <= ended, whatever the clocks did: a time out of
  * order (a PBX clock stepped back, an adopted call dated before its clock
  * was known) is moved up to the one before it, and counted. */
-static void keep_times_in_order(struct call_tracker *t, struct call *c, enum call_record_kind kind, int64_t now_ms)
+static void keep_times_in_order(struct call_tracker *t, struct call *c, enum call_phase kind, int64_t now_ms)
 {
 	uint64_t held_back;
 	int fixed = 0;
@@ -346,7 +171,7 @@ static void keep_times_in_order(struct call_tracker *t, struct call *c, enum cal
 	}
 }
 
-static void emit(struct call_tracker *t, enum call_record_kind kind, struct call *c, int64_t now_ms)
+static void emit(struct call_tracker *t, enum call_phase kind, struct call *c, int64_t now_ms)
 {
 	judge_channels(t, c);
 	keep_times_in_order(t, c, kind, now_ms);
@@ -422,7 +247,7 @@ void ct_finish(struct call_tracker *t, struct call *c, int64_t now_ms, int parti
 	emit(t, CALL_HANGUP, c, now_ms);
 	if (t->o.journal)
 		call_journal_end(t->o.journal, c->linkedid);
-	remove_call(t, c);
+	ct_remove_call(t, c);
 }
 
 /* Room for one more channel in c, zeroed; NULL past the cap (counted). */
@@ -739,6 +564,7 @@ enum ev_kind {
 	EV_QUEUEJOIN,
 	EV_TRANSFER,
 	EV_NEWCALLERID,
+	EV_VARSET, /* only the variables that name a call's recording */
 	EV_OTHER_CHANNEL
 };
 
@@ -759,6 +585,7 @@ static enum ev_kind classify(const struct ami_field *ev)
 	    {"BlindTransfer", EV_TRANSFER},
 	    {"AttendedTransfer", EV_TRANSFER},
 	    {"NewCallerid", EV_NEWCALLERID},
+	    {"VarSet", EV_VARSET},
 	    {"NewConnectedLine", EV_OTHER_CHANNEL},
 	    {"HangupRequest", EV_OTHER_CHANNEL},
 	    {"SoftHangupRequest", EV_OTHER_CHANNEL},
@@ -775,6 +602,33 @@ static enum ev_kind classify(const struct ami_field *ev)
 
 /* The call an event belongs to; created when a channel shows up.  A call
  * first seen by anything but its first Newchannel is partial. */
+/* FreePBX names a recorded call's file in two variables: CALLFILENAME
+ * (its name, set first) and MIXMONITOR_FILENAME (the file MixMonitor
+ * writes, with its folder and extension), which wins. */
+enum recording_var { REC_NONE, REC_CALLFILENAME, REC_MIXMONITOR };
+
+static enum recording_var recording_variable(const struct ami_msg *m)
+{
+	const struct ami_field *v = ami_msg_find(m, "Variable");
+
+	if (ami_field_is(v, "MIXMONITOR_FILENAME"))
+		return REC_MIXMONITOR;
+	return ami_field_is(v, "CALLFILENAME") ? REC_CALLFILENAME : REC_NONE;
+}
+
+static void note_recording(struct call *c, const struct ami_msg *m)
+{
+	enum recording_var var = recording_variable(m);
+	const struct ami_field *v = ami_msg_find(m, "Value");
+
+	if (v == NULL || v->val_len == 0 || v->val_len >= sizeof(c->recording) ||
+	    (var == REC_CALLFILENAME && c->recording_mixed))
+		return; /* none, or too long to keep whole: better none than a wrong name */
+	memcpy(c->recording, v->val, v->val_len);
+	c->recording[v->val_len] = '\0';
+	c->recording_mixed = var == REC_MIXMONITOR;
+}
+
 static struct call *call_for(struct call_tracker *t, const struct ami_msg *m, enum ev_kind kind, int64_t now_ms)
 {
 	char linkedid[CT_ID_MAX], uid[CT_ID_MAX];
@@ -795,7 +649,7 @@ static struct call *call_for(struct call_tracker *t, const struct ami_msg *m, en
 		return NULL;
 	}
 	struct call *c = *ct_slot_of(t, linkedid);
-	if (c != NULL || kind == EV_TRANSFER || kind == EV_HANGUP)
+	if (c != NULL || kind == EV_TRANSFER || kind == EV_HANGUP || kind == EV_VARSET)
 		return c;
 	if (get(m, "Uniqueid", uid, sizeof(uid))[0] == '\0' || get(m, "Channel", uid, sizeof(uid))[0] == '\0')
 		return NULL;
@@ -814,10 +668,16 @@ void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t
 		endpoint_kinds_event(&t->kinds, m); /* hints, as extensions change state */
 		return;
 	}
+	if (kind == EV_VARSET && recording_variable(m) == REC_NONE)
+		return; /* the many other VarSets: no call is looked for */
 	struct call *c = call_for(t, m, kind, now_ms);
 	if (c == NULL)
 		return;
 	ct_touch(t, c, now_ms);
+	if (kind == EV_VARSET) {
+		note_recording(c, m);
+		return;
+	}
 	if (kind == EV_TRANSFER) {
 		c->transferred = 1;
 		return;
@@ -885,6 +745,11 @@ void call_tracker_expire(struct call_tracker *t, int64_t now_ms)
 				ct_finish(t, c, c->last_event_ms, 1);
 		}
 	}
+}
+
+void call_tracker_clock_unconfirmed(struct call_tracker *t)
+{
+	t->clock_provisional = 1;
 }
 
 void call_tracker_clock_confirmed(struct call_tracker *t, int64_t moved_ms)

@@ -22,19 +22,20 @@
 #include "endpoint_kinds.h"
 #include "globs.h"
 #include "log.h"
+#include "topic.h"
 
 /* Sizes kept small: 1000 calls in flight must fit the bridge's 8 MiB. */
 #define CT_ID_MAX       40 /* Uniqueid / Linkedid "1795341833.12", BridgeUniqueid (a UUID) */
 #define CT_NAME_MAX     64 /* channel name, truncated */
 #define CT_ENDPOINT_MAX EP_NAME_MAX
-#define CT_NUMBER_MAX   40 /* numbers are truncated here */
-#define CT_LABEL_MAX    64 /* caller names, queue names */
-#define CT_MAX_CHANNELS 64 /* per call; more are counted in legs only */
+#define CT_NUMBER_MAX   40  /* numbers are truncated here */
+#define CT_LABEL_MAX    64  /* caller names, queue names */
+#define CT_PATH_MAX     256 /* a recording's file name: longer ones are not kept */
+#define CT_MAX_CHANNELS 64  /* per call; more are counted in legs only */
 #define CT_MAX_RUNG     8
 #define CT_MAX_LEGS     1000000 /* as the record schema bounds legs */
 
 enum call_direction { CALL_DIR_UNKNOWN, CALL_DIR_INBOUND, CALL_DIR_OUTBOUND, CALL_DIR_INTERNAL };
-enum call_record_kind { CALL_START, CALL_ANSWER, CALL_HANGUP };
 
 struct ct_channel {
 	char uniqueid[CT_ID_MAX];
@@ -55,7 +56,8 @@ struct call {
 	int nch, cap, legs;
 	char external_number[CT_NUMBER_MAX], external_name[CT_LABEL_MAX];
 	char did[CT_NUMBER_MAX], dialled[CT_NUMBER_MAX], queue[CT_LABEL_MAX];
-	char answered_by[CT_ENDPOINT_MAX];      /* last person connected to the caller */
+	char answered_by[CT_ENDPOINT_MAX]; /* last person connected to the caller */
+	char recording[CT_PATH_MAX];       /* the file the PBX records it to (MIXMONITOR_FILENAME, else CALLFILENAME) */
 	char dial_answered_by[CT_ENDPOINT_MAX]; /* a DialEnd ANSWER to a channel never seen */
 	int64_t dial_answered_ms;
 	char rung[CT_MAX_RUNG][CT_ENDPOINT_MAX];
@@ -64,6 +66,7 @@ struct call {
 	unsigned dial_busy : 1, dial_congestion : 1, dial_unavail : 1;
 	unsigned clock_provisional : 1; /* dated before the PBX's clock was confirmed */
 	unsigned start_held : 1;        /* calls/start waits (start_hold_ms) for a withheld caller to show */
+	unsigned recording_mixed : 1;   /* recording is MIXMONITOR_FILENAME's (CALLFILENAME no longer replaces it) */
 	unsigned journal_dirty : 1;     /* changed since it was last written to the journal */
 	unsigned restored : 1;          /* carried over from before a bridge restart */
 	unsigned from_cdr : 1;          /* made from the PBX's CDR store, not seen live */
@@ -77,7 +80,7 @@ struct call {
 	int64_t start_due_ms;
 };
 
-typedef void (*call_record_cb)(void *ctx, enum call_record_kind kind, const struct call *c, int64_t now_ms);
+typedef void (*call_record_cb)(void *ctx, enum call_phase kind, const struct call *c, int64_t now_ms);
 /* A call's first channel is up: ask whether its caller's presentation is
  * restricted (a call that arrives restricted raises no NewCallerid). */
 typedef void (*call_caller_cb)(void *ctx, const char *channel, const char *linkedid);
@@ -166,6 +169,9 @@ void call_tracker_sync_end(struct call_tracker *t, int64_t now_ms);
 /* The list was lost with the session: no verdict, every call stays open. */
 void call_tracker_sync_lost(struct call_tracker *t);
 
+/* A new AMI session: until its first Timestamp: confirms the PBX's clock,
+ * calls that begin are dated on an assumed one. */
+void call_tracker_clock_unconfirmed(struct call_tracker *t);
 /* The PBX's clock was confirmed and is moved_ms from what calls dated while
  * it was not assumed: their times move by as much. */
 void call_tracker_clock_confirmed(struct call_tracker *t, int64_t moved_ms);

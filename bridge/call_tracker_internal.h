@@ -1,10 +1,10 @@
 /*
  * The call tracker's own parts, shared by its files and nothing else:
- * call_tracker.c (live events, the table of calls), call_sync.c (the
- * channel list after a gap), call_image.c (a call as the journal holds it,
- * and its restore) and call_from_cdr.c (calls made or completed from the
- * PBX's CDR store).  Not for the bridge: it
- * uses call_tracker.h.
+ * call_tracker.c (live events), call_table.c (the table of calls),
+ * call_view.c (what a record says of a call), call_sync.c (the channel
+ * list after a gap), call_image.c (a call as the journal holds it, and
+ * its restore) and call_from_cdr.c (calls made or completed from the PBX's
+ * CDR store).  Not for the bridge: it uses call_tracker.h.
  */
 #ifndef PBXBUS_CALL_TRACKER_INTERNAL_H
 #define PBXBUS_CALL_TRACKER_INTERNAL_H
@@ -13,6 +13,10 @@
 
 /* The table: a call's bucket slot (*slot NULL when unknown), a new call
  * (NULL past max_calls), one freed. */
+/* The table of calls (call_table.c). */
+int ct_table_init(struct call_tracker *t);
+void ct_table_free(struct call_tracker *t);
+void ct_remove_call(struct call_tracker *t, struct call *c);
 struct call **ct_slot_of(struct call_tracker *t, const char *linkedid);
 struct call *ct_new_call(struct call_tracker *t, const char *linkedid, int64_t now_ms);
 void ct_free_call(struct call *c);

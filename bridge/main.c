@@ -3,7 +3,9 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bridge.h"
 #include "bridge_check.h"
@@ -17,6 +19,17 @@
 #include "version.h"
 
 static volatile sig_atomic_t stop_requested;
+
+/* The CDR store's calldate is the PBX's local time: the process reads and
+ * writes it in cdr_timezone when one is set (a process-wide setting, so it
+ * is made here, once, not by a module). */
+static void use_pbx_timezone(const struct bridge_settings *s)
+{
+	if (s->cdr_timezone[0]) {
+		setenv("TZ", s->cdr_timezone, 1);
+		tzset();
+	}
+}
 
 int main(int argc, char **argv)
 {
@@ -46,11 +59,7 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
-	if (cli.help || cli.version) {
-		if (cli.help)
-			cli_usage(&cli, &cfg, stdout);
-		else
-			printf("pbxbus-bridge %s\n", PBXBUS_VERSION);
+	if (cli_answered(&cli, &cfg, "pbxbus-bridge")) {
 		config_free(&cfg);
 		return 0;
 	}
@@ -73,6 +82,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	mqtt_lib_init();
+	use_pbx_timezone(&s);
 	const char *own[] = {s.outbox_dir, NULL};
 	if (modes[0].set) {
 		rc = bridge_check(&s);

@@ -1,5 +1,10 @@
 #include "pbx_clock.h"
 
+void pbx_clock_resume(struct pbx_clock *c, int64_t offset_ms)
+{
+	c->offset_ms = offset_ms;
+}
+
 void pbx_clock_new_session(struct pbx_clock *c)
 {
 	c->seen_in_session = 0;

@@ -19,6 +19,9 @@ struct pbx_clock {
 };
 
 /* A new AMI session: the offset is confirmed again by its first Timestamp:. */
+/* The offset a previous run kept (the call journal): carried-over calls
+ * were dated on it. */
+void pbx_clock_resume(struct pbx_clock *c, int64_t offset_ms);
 void pbx_clock_new_session(struct pbx_clock *c);
 /* An event stamped pbx_ms arrived at wall_ms.  Returns how far the offset
  * moved when this is the session's first stamp (times taken before it on

@@ -72,14 +72,10 @@ static const char *const queue_lists[] = {"QueueStatus", NULL};
 static const char *const parked_lists[] = {"ParkedCalls", NULL};
 
 static const struct st_kind_desc kinds[ST_KINDS] = {
-    [ST_EXT] = {"extensions", "state/extensions", ST_MAX_EXTS, ext_lists, ext_key, ext_start, nothing_to_end,
-                render_extension},
-    [ST_TRUNK] = {"trunks", "state/trunks", ST_MAX_TRUNKS, trunk_lists, trunk_key, trunk_start, nothing_to_end,
-                  render_trunk},
-    [ST_QUEUE] = {"queues", "state/queues", ST_MAX_QUEUES, queue_lists, queue_key, queue_start, queue_end,
-                  render_queue},
-    [ST_PARKED] = {"parked", "state/parked", ST_MAX_PARKED, parked_lists, parked_key, parked_start, nothing_to_end,
-                   render_parked},
+    [ST_EXT] = {STATE_EXTENSIONS, ST_MAX_EXTS, ext_lists, ext_key, ext_start, nothing_to_end, render_extension},
+    [ST_TRUNK] = {STATE_TRUNKS, ST_MAX_TRUNKS, trunk_lists, trunk_key, trunk_start, nothing_to_end, render_trunk},
+    [ST_QUEUE] = {STATE_QUEUES, ST_MAX_QUEUES, queue_lists, queue_key, queue_start, queue_end, render_queue},
+    [ST_PARKED] = {STATE_PARKED, ST_MAX_PARKED, parked_lists, parked_key, parked_start, nothing_to_end, render_parked},
 };
 
 const struct st_kind_desc *st_kind(enum st_kind kind)

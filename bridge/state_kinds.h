@@ -13,10 +13,10 @@
 
 #include "state_model.h"
 #include "state_render.h"
+#include "state_topics.h"
 
 struct st_kind_desc {
-	const char *name;         /* "extensions" */
-	const char *topic_folder; /* "state/extensions" */
+	enum state_topic topic;   /* its folder and snapshot key (common/state_topics.c) */
 	size_t max;               /* entities of this kind kept at most */
 	const char *const *lists; /* actions whose lists give every entity; NULL-ended */
 	const char *(*key)(const struct st_entity *e);

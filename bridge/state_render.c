@@ -240,10 +240,10 @@ void render_calls(struct jw *w, const struct state_view *v)
 void render_snapshot(struct jw *w, const struct state_view *v)
 {
 	jw_obj_begin(w);
-	jw_keyz(w, "system");
+	jw_keyz(w, state_topics[STATE_SYSTEM].folder);
 	render_system(w, v);
 	for (int k = 0; k < ST_KINDS; k++) {
-		jw_keyz(w, st_kind((enum st_kind)k)->name);
+		jw_keyz(w, state_topics[st_kind((enum st_kind)k)->topic].folder);
 		jw_obj_begin(w);
 		for (size_t i = 0; i < v->st->n; i++) {
 			const struct st_entity *e = &v->st->e[i];
@@ -254,7 +254,7 @@ void render_snapshot(struct jw *w, const struct state_view *v)
 		}
 		jw_obj_end(w);
 	}
-	jw_keyz(w, "calls");
+	jw_keyz(w, state_topics[STATE_CALLS].folder);
 	render_calls(w, v);
 	if (v->kinds) {
 		jw_keyz(w, "endpoints");

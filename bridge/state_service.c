@@ -14,6 +14,7 @@
 #include "version.h"
 
 #define STATE_PUBLISH_PER_ROUND 500
+#define STATE_ROUND_MS          1000 /* changes go out at most this often */
 
 /* Read-only actions whose answers fill the state; an Error answer (no
  * chan_sip, no PJSIP) is normal.  CoreShowChannels is the call tracker's. */
@@ -176,7 +177,7 @@ static int publish_entities(struct state_service *ss, const struct state_view *v
 		struct st_entity *e = &ss->st.e[i];
 		const char *key = state_model_key(e);
 		topic_segment(seg, sizeof(seg), key, strlen(key));
-		if (topic_join(topic, sizeof(topic), ss->s->prefix, st_kind(e->kind)->topic_folder, seg) < 0)
+		if (state_topic_join(topic, sizeof(topic), ss->s->prefix, st_kind(e->kind)->topic, seg) < 0)
 			continue;
 		const char *doc = NULL;
 		if (!e->removed) {
@@ -220,7 +221,7 @@ static void write_snapshot(struct state_service *ss, const struct state_view *v)
 }
 
 /* state/system and state/calls: one document each. */
-static void publish_whole(struct state_service *ss, const char *folder,
+static void publish_whole(struct state_service *ss, enum state_topic kind,
                           void (*render)(struct jw *, const struct state_view *), const struct state_view *v,
                           uint64_t *published)
 {
@@ -230,26 +231,39 @@ static void publish_whole(struct state_service *ss, const char *folder,
 	jw_reset(&ss->json);
 	render(&ss->json, v);
 	const char *doc = jw_finish(&ss->json, &len);
-	if (doc && topic_join(topic, sizeof(topic), ss->s->prefix, folder, NULL) == 0)
+	if (doc && state_topic_join(topic, sizeof(topic), ss->s->prefix, kind, NULL) == 0)
 		publish_if_changed(ss, topic, doc, len, published);
 }
 
-void state_service_tick(struct state_service *ss, int64_t now)
+/* Once a second: the snapshot file written and the changes published. */
+static void publish_round(struct state_service *ss)
 {
-	if (ss->w.ami->state == AMI_UP && now >= ss->next_resync_ms)
-		state_service_sync(ss, 0);
-	if (now < ss->next_tick_ms)
-		return;
-	ss->next_tick_ms = now + 1000;
 	struct state_view v = view_of(ss);
+
 	if (ss->s->snapshot_file)
 		write_snapshot(ss, &v);
 	if (!ss->w.mqtt->connected || !ss->s->publish_state)
 		return;
 	if (publish_entities(ss, &v, STATE_PUBLISH_PER_ROUND) <= 0)
 		return;
-	publish_whole(ss, "state/system", render_system, &v, &ss->st.sys.published);
-	publish_whole(ss, "state/calls", render_calls, &v, &ss->calls_published);
+	publish_whole(ss, STATE_SYSTEM, render_system, &v, &ss->st.sys.published);
+	publish_whole(ss, STATE_CALLS, render_calls, &v, &ss->calls_published);
+}
+
+int64_t state_service_tick(struct state_service *ss, int64_t now)
+{
+	int up = ss->w.ami->state == AMI_UP;
+
+	if (up && now >= ss->next_resync_ms)
+		state_service_sync(ss, 0);
+	if (now >= ss->next_tick_ms) {
+		ss->next_tick_ms = now + STATE_ROUND_MS;
+		publish_round(ss);
+	}
+	int64_t wait = ss->next_tick_ms - now;
+	if (up && ss->next_resync_ms - now < wait)
+		wait = ss->next_resync_ms - now;
+	return wait;
 }
 
 /* ---- --collect ---- */

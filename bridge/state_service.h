@@ -54,8 +54,9 @@ void state_service_event(struct state_service *ss, const struct ami_msg *m, int6
 /* Every list again: after a login (new_session: a round of the lost
  * session never completes), after FullyBooted, and every resync interval. */
 void state_service_sync(struct state_service *ss, int new_session);
-/* Resyncs when due; once a second, the snapshot file and what changed. */
-void state_service_tick(struct state_service *ss, int64_t now_mono);
+/* Resyncs when due; once a second, the snapshot file and what changed.
+ * Returns ms until it needs to run again. */
+int64_t state_service_tick(struct state_service *ss, int64_t now_mono);
 
 /* --collect: log in, sync, print the whole state as JSON; exit status. */
 int bridge_collect(struct bridge_settings *s);

@@ -2,10 +2,6 @@
 
 #include <string.h>
 
-#define RF_DEF(id, key, type, required, max, column) [id] = {key, type, required, max, column},
-const struct record_field_def call_record_fields[RF_COUNT] = {CALL_RECORD_FIELDS(RF_DEF)};
-#undef RF_DEF
-
 const char *const call_record_directions[] = {
     [RD_INBOUND] = "inbound", [RD_OUTBOUND] = "outbound", [RD_INTERNAL] = "internal", NULL};
 const char *const call_record_dispositions[] = {
@@ -21,3 +17,7 @@ int call_record_word_ok(const char *s, const char *const *words)
 			return 1;
 	return 0;
 }
+
+#define RF_DEF(id, key, type, required, max, column, words) [id] = {key, type, required, max, column, words},
+const struct record_field_def call_record_fields[RF_COUNT] = {CALL_RECORD_FIELDS(RF_DEF)};
+#undef RF_DEF

@@ -1,9 +1,9 @@
 /*
  * The call record's contract, in one place: its version, its keys in order
  * with their type and bounds, which ones a hangup record must carry, the
- * crm_comms_log column each feeds, and the words of direction and
- * disposition.  The bridge's writer, the consumer's parser and a unit test
- * holding docs/topics.md against it all loop over this table.
+ * crm_comms_log column each feeds, and the words of direction,
+ * disposition and origin (checked by the parser for any field with words).  The bridge's writer, the consumer's parser
+ * and a unit test holding docs/topics.md against it all loop over this table.
  *
  * Adding a field: a line in CALL_RECORD_FIELDS, its value in the writer's
  * switch (bridge/call_record.c: the compiler names a missing case), the
@@ -22,35 +22,37 @@ enum record_type { RT_INT, RT_STRING, RT_BOOL, RT_TIME, RT_STRINGS };
 
 /* X(id, JSON key, type, in every hangup record (never null there), max
  * (an integer's largest value, a string's bytes, a list's items), SQL
- * column in crm_comms_log or NULL) */
+ * column in crm_comms_log or NULL, the words a string may be (a
+ * NULL-terminated list, below) or NULL for any) */
 #define CALL_RECORD_FIELDS(X)                                                                                          \
-	X(RF_V, "v", RT_INT, 1, 1000, NULL)                                                                            \
-	X(RF_PBX, "pbx", RT_STRING, 0, 120, NULL)                                                                      \
-	X(RF_CALL_ID, "call_id", RT_STRING, 1, 199, "ext_message_id")                                                  \
-	X(RF_DIRECTION, "direction", RT_STRING, 1, 15, "direction")                                                    \
-	X(RF_EXTERNAL_NUMBER, "external_number", RT_STRING, 0, 63, "external_number")                                  \
-	X(RF_EXTERNAL_NAME, "external_name", RT_STRING, 0, 255, NULL)                                                  \
-	X(RF_WITHHELD, "withheld", RT_BOOL, 0, 1, NULL)                                                                \
-	X(RF_DID, "did", RT_STRING, 0, 63, "did")                                                                      \
-	X(RF_EXTENSION, "extension", RT_STRING, 0, 63, "extension")                                                    \
-	X(RF_EXTENSIONS_RUNG, "extensions_rung", RT_STRINGS, 0, 64, NULL)                                              \
-	X(RF_TRUNK, "trunk", RT_STRING, 0, 255, NULL)                                                                  \
-	X(RF_QUEUE, "queue", RT_STRING, 0, 255, NULL)                                                                  \
-	X(RF_TRANSFERRED, "transferred", RT_BOOL, 0, 1, NULL)                                                          \
-	X(RF_PARTIAL, "partial", RT_BOOL, 0, 1, NULL)                                                                  \
-	X(RF_STARTED_AT, "started_at", RT_TIME, 1, 39, "occurred_at")                                                  \
-	X(RF_ANSWERED_AT, "answered_at", RT_TIME, 0, 39, NULL)                                                         \
-	X(RF_ENDED_AT, "ended_at", RT_TIME, 1, 39, NULL)                                                               \
-	X(RF_DURATION_S, "duration_s", RT_INT, 1, 10LL * 365 * 86400, "duration_seconds")                              \
-	X(RF_BILLSEC_S, "billsec_s", RT_INT, 1, 10LL * 365 * 86400, "billsec_seconds")                                 \
-	X(RF_DISPOSITION, "disposition", RT_STRING, 1, 15, "disposition")                                              \
-	X(RF_PBX_ANSWERED, "pbx_answered", RT_BOOL, 0, 1, NULL)                                                        \
-	X(RF_HANGUP_CAUSE, "hangup_cause", RT_INT, 0, 1000, NULL)                                                      \
-	X(RF_HANGUP_CAUSE_TEXT, "hangup_cause_text", RT_STRING, 0, 255, NULL)                                          \
-	X(RF_LEGS, "legs", RT_INT, 0, 1000000, NULL)                                                                   \
-	X(RF_ORIGIN, "origin", RT_STRING, 0, 7, NULL)
+	X(RF_V, "v", RT_INT, 1, 1000, NULL, NULL)                                                                      \
+	X(RF_PBX, "pbx", RT_STRING, 0, 120, NULL, NULL)                                                                \
+	X(RF_CALL_ID, "call_id", RT_STRING, 1, 199, "ext_message_id", NULL)                                            \
+	X(RF_DIRECTION, "direction", RT_STRING, 1, 15, "direction", call_record_directions)                            \
+	X(RF_EXTERNAL_NUMBER, "external_number", RT_STRING, 0, 63, "external_number", NULL)                            \
+	X(RF_EXTERNAL_NAME, "external_name", RT_STRING, 0, 255, NULL, NULL)                                            \
+	X(RF_WITHHELD, "withheld", RT_BOOL, 0, 1, NULL, NULL)                                                          \
+	X(RF_DID, "did", RT_STRING, 0, 63, "did", NULL)                                                                \
+	X(RF_EXTENSION, "extension", RT_STRING, 0, 63, "extension", NULL)                                              \
+	X(RF_EXTENSIONS_RUNG, "extensions_rung", RT_STRINGS, 0, 64, NULL, NULL)                                        \
+	X(RF_TRUNK, "trunk", RT_STRING, 0, 255, NULL, NULL)                                                            \
+	X(RF_QUEUE, "queue", RT_STRING, 0, 255, NULL, NULL)                                                            \
+	X(RF_TRANSFERRED, "transferred", RT_BOOL, 0, 1, NULL, NULL)                                                    \
+	X(RF_PARTIAL, "partial", RT_BOOL, 0, 1, NULL, NULL)                                                            \
+	X(RF_STARTED_AT, "started_at", RT_TIME, 1, 39, "occurred_at", NULL)                                            \
+	X(RF_ANSWERED_AT, "answered_at", RT_TIME, 0, 39, NULL, NULL)                                                   \
+	X(RF_ENDED_AT, "ended_at", RT_TIME, 1, 39, NULL, NULL)                                                         \
+	X(RF_DURATION_S, "duration_s", RT_INT, 1, 10LL * 365 * 86400, "duration_seconds", NULL)                        \
+	X(RF_BILLSEC_S, "billsec_s", RT_INT, 1, 10LL * 365 * 86400, "billsec_seconds", NULL)                           \
+	X(RF_DISPOSITION, "disposition", RT_STRING, 1, 15, "disposition", call_record_dispositions)                    \
+	X(RF_PBX_ANSWERED, "pbx_answered", RT_BOOL, 0, 1, NULL, NULL)                                                  \
+	X(RF_HANGUP_CAUSE, "hangup_cause", RT_INT, 0, 1000, NULL, NULL)                                                \
+	X(RF_HANGUP_CAUSE_TEXT, "hangup_cause_text", RT_STRING, 0, 255, NULL, NULL)                                    \
+	X(RF_LEGS, "legs", RT_INT, 0, 1000000, NULL, NULL)                                                             \
+	X(RF_ORIGIN, "origin", RT_STRING, 0, 7, NULL, call_record_origins)                                             \
+	X(RF_RECORDING, "recording", RT_STRING, 0, 255, "recording", NULL)
 
-#define RF_ENUM(id, key, type, required, max, column) id,
+#define RF_ENUM(id, key, type, required, max, column, words) id,
 enum record_field { CALL_RECORD_FIELDS(RF_ENUM) RF_COUNT };
 #undef RF_ENUM
 
@@ -59,7 +61,8 @@ struct record_field_def {
 	enum record_type type;
 	int required; /* in a hangup record, present and not null */
 	long long max;
-	const char *column; /* crm_comms_log column it feeds, or NULL */
+	const char *column;       /* crm_comms_log column it feeds, or NULL */
+	const char *const *words; /* the only values it may take, NULL-terminated; NULL: any */
 };
 extern const struct record_field_def call_record_fields[RF_COUNT];
 

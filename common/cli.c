@@ -3,6 +3,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "version.h"
+
 static struct cli_mode *find_mode(struct cli *cli, const char *arg)
 {
 	for (size_t i = 0; i < cli->nmodes; i++)
@@ -116,4 +118,13 @@ void cli_usage(const struct cli *cli, const struct config *cfg, FILE *out)
 		        (k->flags & CFG_SECRET) ? "(no flag: secret)" : "--", (k->flags & CFG_SECRET) ? "" : flag, env,
 		        k->def ? (*k->def ? k->def : "\"\"") : "(unset)");
 	}
+}
+
+int cli_answered(const struct cli *cli, const struct config *cfg, const char *progname)
+{
+	if (cli->help)
+		cli_usage(cli, cfg, stdout);
+	else if (cli->version)
+		printf("%s %s\n", progname, PBXBUS_VERSION);
+	return cli->help || cli->version;
 }

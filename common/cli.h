@@ -30,5 +30,8 @@ struct cli {
 /* Returns 0, or -1 with the reason in err (print it and exit 2). */
 int cli_load(struct cli *cli, struct config *cfg, int argc, char **argv, char *err, size_t errsz);
 void cli_usage(const struct cli *cli, const struct config *cfg, FILE *out);
+/* --help (the usage) or --version ("<progname> <version>") asked for:
+ * printed on stdout, 1; else 0.  The caller then exits 0. */
+int cli_answered(const struct cli *cli, const struct config *cfg, const char *progname);
 
 #endif

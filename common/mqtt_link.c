@@ -485,6 +485,11 @@ void mqtt_link_flush(struct mqtt_link *l, int timeout_ms)
 	mqtt_link_run_until(l, flushed, l, timeout_ms);
 }
 
+int mqtt_link_has_room(const struct mqtt_link *l, uint64_t max_msgs, uint64_t max_bytes, size_t len)
+{
+	return l->held_msgs < max_msgs && l->held_total_bytes + len <= max_bytes;
+}
+
 void mqtt_link_disconnect(struct mqtt_link *l)
 {
 	if (mosquitto_socket(l->mosq) >= 0) {

@@ -115,6 +115,9 @@ enum mqtt_rc mqtt_link_subscribe(struct mqtt_link *l, const char *pattern, int q
 int mqtt_link_wait_connected(struct mqtt_link *l, int timeout_ms);
 /* Publishes nothing more; waits up to timeout_ms for what is held to go. */
 void mqtt_link_flush(struct mqtt_link *l, int timeout_ms);
+/* 1 if a message of len bytes fits beside what libmosquitto holds for the
+ * broker, under max_msgs messages and max_bytes bytes in all. */
+int mqtt_link_has_room(const struct mqtt_link *l, uint64_t max_msgs, uint64_t max_bytes, size_t len);
 void mqtt_link_disconnect(struct mqtt_link *l);
 
 /*

@@ -91,6 +91,31 @@ int topic_join(char *out, size_t outsz, const char *prefix, const char *a, const
 	return (n < 0 || (size_t)n >= outsz) ? -1 : 0;
 }
 
+const char *const topic_call_phases[CALL_PHASES] = {
+    [CALL_START] = "start", [CALL_ANSWER] = "answer", [CALL_HANGUP] = "hangup"};
+
+const char *topic_strip_share(const char *filter)
+{
+	static const char share[] = "$share/";
+
+	if (strncmp(filter, share, sizeof(share) - 1) != 0)
+		return filter;
+	const char *p = strchr(filter + sizeof(share) - 1, '/');
+	return p ? p + 1 : filter;
+}
+
+int topic_record_prefix(const char *topic, char *out, size_t outsz)
+{
+	static const char suffix[] = "/" TOPIC_CALL_RECORDS;
+	size_t len = strlen(topic), sl = sizeof(suffix) - 1;
+
+	if (len <= sl || strcmp(topic + len - sl, suffix) != 0 || len - sl >= outsz)
+		return -1;
+	memcpy(out, topic, len - sl);
+	out[len - sl] = '\0';
+	return 0;
+}
+
 int call_id_format(char *out, size_t outsz, const char *pbx_id, const char *linkedid)
 {
 	int n = snprintf(out, outsz, "%s:%s", pbx_id, linkedid);

@@ -1,8 +1,36 @@
-/* Topic building: nothing from the PBX reaches a topic unsanitised. */
+/*
+ * The topic tree (docs/topics.md), named once for both daemons, and topic
+ * building: nothing from the PBX reaches a topic unsanitised.  Under a
+ * bridge's prefix ("pbx", or "pbx/<site>"):
+ *   events/<Event>                      TOPIC_EVENTS
+ *   calls/start|answer|hangup           TOPIC_CALLS, topic_call_phases
+ *   bridge/status                       TOPIC_STATUS
+ *   state/<folder>[/<name>]             TOPIC_STATE (state_topics.h)
+ *   acks/<consumer>                     TOPIC_ACKS
+ */
 #ifndef PBXBUS_TOPIC_H
 #define PBXBUS_TOPIC_H
 
 #include <stddef.h>
+
+#define TOPIC_EVENTS "events"
+#define TOPIC_CALLS  "calls"
+#define TOPIC_STATUS "bridge/status"
+#define TOPIC_STATE  "state"
+#define TOPIC_ACKS   "acks"
+/* The call records the consumer stores: <prefix>/calls/hangup. */
+#define TOPIC_CALL_RECORDS TOPIC_CALLS "/hangup"
+
+/* A call's phases, each a topic under calls/: "start", "answer", "hangup". */
+enum call_phase { CALL_START, CALL_ANSWER, CALL_HANGUP, CALL_PHASES };
+extern const char *const topic_call_phases[CALL_PHASES];
+
+/* A subscription's filter without a "$share/<group>/" in front. */
+const char *topic_strip_share(const char *filter);
+
+/* The prefix of a call-record topic or filter ("pbx/site1/calls/hangup" →
+ * "pbx/site1"); -1 when it does not end in /calls/hangup or out is short. */
+int topic_record_prefix(const char *topic, char *out, size_t outsz);
 
 /*
  * in[0..len) as one safe topic segment, reversibly: letters, digits and

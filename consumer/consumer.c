@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "db.h"
 #include "log.h"
 #include "topic.h"
 
@@ -87,10 +88,8 @@ static int skip_retained(struct consumer *c, const struct mqtt_message *msg)
 	return 1;
 }
 
-static void on_message(void *ctx, const struct mqtt_message *msg)
+void consumer_received(struct consumer *c, const struct mqtt_message *msg)
 {
-	struct consumer *c = ctx;
-
 	if (skip_retained(c, msg))
 		return;
 
@@ -133,6 +132,11 @@ static void on_message(void *ctx, const struct mqtt_message *msg)
 	mqtt_link_hold(&c->mqtt, 1); /* no PUBACK before the COMMIT */
 }
 
+static void on_message(void *ctx, const struct mqtt_message *msg)
+{
+	consumer_received(ctx, msg);
+}
+
 static void on_connect(void *ctx)
 {
 	struct consumer *c = ctx;
@@ -157,15 +161,6 @@ static void on_disconnect(void *ctx, int rc)
 	mqtt_link_hold(&c->mqtt, 0);
 }
 
-/* A subscription's filter without a "$share/<group>/" in front. */
-static const char *filter_of(const char *sub)
-{
-	if (strncmp(sub, "$share/", 7) != 0)
-		return sub;
-	const char *p = strchr(sub + 7, '/');
-	return p ? p + 1 : sub;
-}
-
 /*
  * Trust between PBXs: under a subscription with a site level
  * ("pbx/+/calls/hangup"), a record must be its site's own: its pbx and the
@@ -181,7 +176,7 @@ static int foreign_record(const struct consumer *c, struct batch_item *it)
 	char site[TOPIC_SEGMENT_MAX + 1];
 
 	for (size_t i = 0; i < c->s->nsubs; i++) {
-		int rc = topic_site(filter_of(c->s->subs[i]), it->topic, site, sizeof(site));
+		int rc = topic_site(topic_strip_share(c->s->subs[i]), it->topic, site, sizeof(site));
 		if (rc < 0)
 			continue;
 		if (rc == 0 && c->s->single_pbx_id[0] == '\0')
@@ -207,7 +202,7 @@ static int over_site_rate(struct consumer *c, struct batch_item *it)
 {
 	char site[TOPIC_MAX];
 
-	if (record_topic_prefix(it->topic, site, sizeof(site)) < 0 || site_rate_take(&c->sites, site, clock_mono_ms()))
+	if (topic_record_prefix(it->topic, site, sizeof(site)) < 0 || site_rate_take(&c->sites, site, clock_mono_ms()))
 		return 0;
 	it->deferred = 1;
 	it->dl_dropped = 1;
@@ -242,7 +237,8 @@ static void parse_batch(struct consumer *c)
  * letters: they go by the dead-letter rate like any other. */
 static void allow_collision_letters(struct consumer *c)
 {
-	c->db.collisions_kept_max = dead_letters_allowance(&c->dead, clock_mono_ms());
+	if (c->db)
+		c->db->collisions_kept_max = dead_letters_allowance(&c->dead, clock_mono_ms());
 }
 
 /* The id of a record, even of a bad one when it names one: a dead letter
@@ -265,14 +261,14 @@ static void publish_acks(struct consumer *c, size_t from, size_t to)
 	for (size_t i = from; i < to; i++) {
 		const struct batch_item *first = &c->batch[i];
 		if (first->outcome == ITEM_PENDING || settled_id(first) == NULL ||
-		    record_topic_prefix(first->topic, prefix, sizeof(prefix)) < 0)
+		    topic_record_prefix(first->topic, prefix, sizeof(prefix)) < 0)
 			continue;
 		/* One ack message per topic prefix: gather this prefix's ids. */
 		int seen_before = 0;
 		for (size_t j = from; j < i && !seen_before; j++) {
 			char p2[TOPIC_MAX];
 			seen_before = c->batch[j].outcome != ITEM_PENDING && settled_id(&c->batch[j]) &&
-			              record_topic_prefix(c->batch[j].topic, p2, sizeof(p2)) == 0 &&
+			              topic_record_prefix(c->batch[j].topic, p2, sizeof(p2)) == 0 &&
 			              strcmp(p2, prefix) == 0;
 		}
 		if (seen_before)
@@ -287,7 +283,7 @@ static void publish_acks(struct consumer *c, size_t from, size_t to)
 			char p2[TOPIC_MAX];
 			const struct batch_item *it = &c->batch[j];
 			if (it->outcome != ITEM_PENDING && settled_id(it) &&
-			    record_topic_prefix(it->topic, p2, sizeof(p2)) == 0 && strcmp(p2, prefix) == 0)
+			    topic_record_prefix(it->topic, p2, sizeof(p2)) == 0 && strcmp(p2, prefix) == 0)
 				jw_strz(w, settled_id(it));
 		}
 		jw_arr_end(w);
@@ -295,7 +291,7 @@ static void publish_acks(struct consumer *c, size_t from, size_t to)
 		size_t len;
 		const char *doc = jw_finish(w, &len);
 		topic_segment(seg, sizeof(seg), c->s->consumer_id, strlen(c->s->consumer_id));
-		if (doc && topic_join(topic, sizeof(topic), prefix, "acks", seg) == 0 &&
+		if (doc && topic_join(topic, sizeof(topic), prefix, TOPIC_ACKS, seg) == 0 &&
 		    mqtt_link_publish(&c->mqtt, NULL, topic, doc, (int)len, 1, 0) == MQTT_OK)
 			atomic_fetch_add(&c->m.acks_published, 1);
 	}
@@ -345,14 +341,19 @@ static void count_outcomes(struct consumer *c, size_t n, int64_t now_wall)
 /* The first sink: the database, which decides the outcomes. */
 #define PRIMARY(c) (&(c)->sinks[0])
 
+static struct sink_gauges *gauges_of(struct consumer *c, const struct sink *k)
+{
+	return &c->m.sinks[k - c->sinks];
+}
+
 static void sink_down(struct consumer *c, const struct sink *k)
 {
-	atomic_store(k == PRIMARY(c) ? &c->m.db_up : &c->m.archive_up, 0);
+	atomic_store(&gauges_of(c, k)->up, 0);
 	c->sinks_up = 0;
 	if (c->sinks_down_since_ms == 0)
 		c->sinks_down_since_ms = clock_mono_ms();
-	int64_t delay = backoff_next(&c->db_backoff);
-	c->next_db_attempt_ms = clock_mono_ms() + delay;
+	int64_t delay = backoff_next(&c->sinks_backoff);
+	c->next_sinks_attempt_ms = clock_mono_ms() + delay;
 	log_warnx("%s: %s; records wait in the broker; retry in %lld ms", k->name, k->error(k->ctx), (long long)delay);
 }
 
@@ -360,7 +361,7 @@ static int ensure_sinks(struct consumer *c)
 {
 	int was_up = c->sinks_up;
 
-	if (!was_up && clock_mono_ms() < c->next_db_attempt_ms)
+	if (!was_up && clock_mono_ms() < c->next_sinks_attempt_ms)
 		return -1;
 	for (size_t i = 0; i < c->nsinks; i++) {
 		struct sink *k = &c->sinks[i];
@@ -370,15 +371,16 @@ static int ensure_sinks(struct consumer *c)
 		}
 	}
 	if (!was_up) {
-		backoff_reset(&c->db_backoff);
+		backoff_reset(&c->sinks_backoff);
 		c->sinks_up = 1;
 		c->sinks_down_since_ms = 0;
 		for (size_t i = 0; i < c->nsinks; i++)
 			log_info("%s: connected", c->sinks[i].name);
 	}
-	atomic_store(&c->m.db_up, 1);
-	atomic_store(&c->m.db_reconnects, PRIMARY(c)->reconnects(PRIMARY(c)->ctx));
-	atomic_store(&c->m.archive_up, c->nsinks > 1 ? 1 : 0);
+	for (size_t i = 0; i < c->nsinks; i++) {
+		atomic_store(&c->m.sinks[i].up, 1);
+		atomic_store(&c->m.sinks[i].reconnects, c->sinks[i].reconnects(c->sinks[i].ctx));
+	}
 	return 0;
 }
 
@@ -418,30 +420,48 @@ static const struct sink *write_copies(struct consumer *c, size_t n)
 	return NULL;
 }
 
+/* The longest the main loop waits on a sink in one go: half the MQTT
+ * keepalive, as long as a held batch may wait before going offline. */
+static int64_t wait_bound_ms(const struct consumer *c)
+{
+	return (int64_t)c->s->mqtt.keepalive * 1000 / 2;
+}
+
 /* Waits up to a second for the first sink's answer to move on. */
 static void await_primary(struct consumer *c)
 {
 	struct pollfd p = {PRIMARY(c)->socket(PRIMARY(c)->ctx), POLLIN, 0};
-	if (p.fd >= 0 && poll(&p, 1, 1000) < 0 && errno != EINTR)
+	if (p.fd < 0)
+		(void)poll(NULL, 0, 10); /* nothing to wait on: a short pause, not a spin */
+	else if (poll(&p, 1, 1000) < 0 && errno != EINTR)
 		log_warn("poll");
 }
 
-/* The answers to every batch still out, waited for: the database's
+/* The answers to every batch still out, waited for, but no longer than
+ * half a keepalive (the MQTT link waits meanwhile): the database's
  * connection is then free for one-by-one writes, or clean after a failure
- * (a batch it refused to us is no longer in its pipeline). */
+ * (a batch it refused to us is no longer in its pipeline).  Past the bound
+ * the sink gives them up (SINK_DOWN: they come again). */
 static void wait_for_all_out(struct consumer *c)
 {
 	const struct sink *k = PRIMARY(c);
+	int64_t deadline = clock_mono_ms() + wait_bound_ms(c);
 	size_t at = 0;
 
 	for (int i = 0; i < c->nout; at += c->out[i].n, i++) {
 		struct batch_out *o = &c->out[i];
-		while (!o->done) {
-			o->rc = k->receive(k->ctx, c->batch + at, o->n);
+		while (!o->done && clock_mono_ms() < deadline) {
+			o->rc = k->receive(k->ctx, c->batch + at, o->n, &o->sb);
 			o->done = o->rc != SINK_BUSY;
 			if (!o->done)
 				await_primary(c);
 		}
+	}
+	if (c->nout > 0 && !c->out[c->nout - 1].done) {
+		k->drop(k->ctx, "no answer within half the MQTT keepalive");
+		for (int i = 0; i < c->nout; i++)
+			c->out[i] =
+			    (struct batch_out){.n = c->out[i].n, .done = 1, .rc = SINK_DOWN, .sb = c->out[i].sb};
 	}
 }
 
@@ -503,7 +523,7 @@ static void start_batch(struct consumer *c)
 	size_t most = (size_t)c->s->batch_max;
 	const struct sink *k = PRIMARY(c);
 
-	while (c->nout < DB_BATCHES_OUT) {
+	while (c->nout < SINK_BATCHES_OUT) {
 		size_t from = items_out(c), waiting = c->nbatch - from;
 		if (waiting == 0 || (c->nout > 0 && waiting < most))
 			return;
@@ -514,11 +534,13 @@ static void start_batch(struct consumer *c)
 		size_t n = waiting < most ? waiting : most;
 		if (c->nout == 0) /* the send itself may wait (a first one prepares its statements) */
 			db_waiting(c, clock_mono_ms());
-		if (k->send(k->ctx, c->batch + from, n) != SINK_OK) {
+		struct batch_out *o = &c->out[c->nout];
+		*o = (struct batch_out){.n = n, .sent_ms = clock_mono_ms()};
+		if (k->send(k->ctx, c->batch + from, n, &o->sb) != SINK_OK) {
 			batch_failed(c, k);
 			return;
 		}
-		c->out[c->nout++] = (struct batch_out){.n = n, .sent_ms = clock_mono_ms()};
+		c->nout++;
 		db_waiting(c, c->out[0].sent_ms);
 	}
 }
@@ -532,7 +554,7 @@ static void finish_batch(struct consumer *c)
 	while (c->nout > 0) {
 		struct batch_out *o = &c->out[0];
 		if (!o->done) {
-			o->rc = k->receive(k->ctx, c->batch, o->n);
+			o->rc = k->receive(k->ctx, c->batch, o->n, &o->sb);
 			if (o->rc == SINK_BUSY)
 				return;
 			o->done = 1;
@@ -550,47 +572,63 @@ static void finish_batch(struct consumer *c)
 			return;
 		}
 		size_t n = o->n;
-		c->out[0] = c->out[1];
 		c->nout--;
+		memmove(&c->out[0], &c->out[1], (size_t)c->nout * sizeof(c->out[0]));
 		db_waiting(c, c->nout > 0 ? c->out[0].sent_ms : 0);
 		settle(c, n);
 	}
 }
 
-/* Everything read, written before this returns (or the sinks are down). */
+/* Everything read, written before this returns (or the sinks are down, or
+ * the first sink did not answer in time: what it had is given up). */
 static void commit_all(struct consumer *c)
 {
+	int64_t deadline = clock_mono_ms() + wait_bound_ms(c);
+
 	do {
 		start_batch(c);
-		while (c->nout > 0) {
+		while (c->nout > 0 && clock_mono_ms() < deadline) {
 			await_primary(c);
 			finish_batch(c);
+		}
+		if (c->nout > 0) {
+			PRIMARY(c)->drop(PRIMARY(c)->ctx, "no answer before the stop");
+			batch_failed(c, PRIMARY(c));
+			return;
 		}
 	} while (c->nbatch > 0 && c->sinks_up);
 }
 
-int consumer_init(struct consumer *c, struct consumer_settings *s, char *err, size_t errsz)
+int consumer_init(struct consumer *c, struct consumer_settings *s, struct db *db, const struct sink *sinks,
+                  size_t nsinks, char *err, size_t errsz)
 {
 	struct mqtt_callbacks cb = {
 	    .on_connect = on_connect, .on_disconnect = on_disconnect, .on_message = on_message, .ctx = c};
 
 	memset(c, 0, sizeof(*c));
 	c->s = s;
+	c->db = db;
 	c->retained_log.interval_ms = 10000;
 	c->collision_log.interval_ms = 1000;
+	if (nsinks == 0 || nsinks > CONSUMER_MAX_SINKS) {
+		snprintf(err, errsz, "1 to %d sinks", CONSUMER_MAX_SINKS);
+		return -1;
+	}
 	dead_letters_init(&c->dead, &c->m.dead_letters_dropped, &c->m.bad_times, clock_mono_ms());
 	if (site_rate_init(&c->sites, s->site_record_rate, s->site_record_burst) < 0) {
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
 	jw_init(&c->ack_json, 1 << 20);
-	backoff_init(&c->db_backoff, 500, s->mqtt.reconnect_max_ms, (uint32_t)clock_wall_ms());
-	db_init(&c->db, s->db_conninfo, s->db_password[0] ? s->db_password : NULL, s->suffix_digits);
-	db_sink(&c->db, &c->sinks[c->nsinks++]);
+	backoff_init(&c->sinks_backoff, 500, s->mqtt.reconnect_max_ms, (uint32_t)clock_wall_ms());
+	if (db)
+		db->wait_max_ms = (int)wait_bound_ms(c);
+	memcpy(c->sinks, sinks, nsinks * sizeof(*sinks));
+	c->nsinks = nsinks;
+	for (size_t i = 0; i < nsinks; i++)
+		c->m.sinks[i].name = sinks[i].name;
+	c->m.nsinks = nsinks;
 	c->sinks_up = 1; /* main waits for the database; a sink failing later is retried with back-off */
-	archive_init(&c->archive, s->archive_file);
-	if (s->archive_file)
-		archive_sink(&c->archive, &c->sinks[c->nsinks++]);
 	if (mqtt_link_init(&c->mqtt, &s->mqtt, &cb) < 0) {
 		snprintf(err, errsz, "mqtt: %s", c->mqtt.last_error);
 		return -1;
@@ -607,8 +645,6 @@ void consumer_free(struct consumer *c)
 	free(c->batch);
 	mqtt_link_free(&c->mqtt);
 	site_rate_free(&c->sites);
-	db_close(&c->db);
-	archive_close(&c->archive);
 	jw_free(&c->ack_json);
 }
 
@@ -631,11 +667,11 @@ static void trim_dead_letters(struct consumer *c, int64_t now)
 	if (now < c->next_trim_ms || stored == c->dead_letters_at_trim)
 		return;
 	db_waiting(c, now);
-	long long n = db_trim_dead_letters(&c->db, c->s->dead_letters_max_bytes, &more);
+	long long n = db_trim_dead_letters(c->db, c->s->dead_letters_max_bytes, &more);
 	db_waiting(c, 0);
 	c->next_trim_ms = next_step(now, n, more, TRIM_INTERVAL_MS);
 	if (n < 0) {
-		log_warnx("db: dead letters not trimmed, tried again in a minute: %s", c->db.last_error);
+		log_warnx("db: dead letters not trimmed, tried again in a minute: %s", c->db->last_error);
 		return;
 	}
 	if (!more)
@@ -654,11 +690,11 @@ static void purge_old(struct consumer *c, int64_t now)
 	if (now < c->next_purge_ms)
 		return;
 	db_waiting(c, now);
-	long long n = db_purge(&c->db, c->s->retention_days, &more);
+	long long n = db_purge(c->db, c->s->retention_days, &more);
 	db_waiting(c, 0);
 	c->next_purge_ms = next_step(now, n, more, PURGE_INTERVAL_MS);
 	if (n < 0)
-		log_warnx("db: purge postponed a minute: %s", c->db.last_error);
+		log_warnx("db: purge postponed a minute: %s", c->db->last_error);
 	else if (n > 0)
 		log_info("db: purged the raw record or dead letter of %lld row(s) older than %d days", n,
 		         c->s->retention_days);
@@ -667,10 +703,10 @@ static void purge_old(struct consumer *c, int64_t now)
 /* Housekeeping between batches, each step a bounded statement. */
 static void purge_tick(struct consumer *c, int64_t now)
 {
-	if (c->nbatch > 0 || !db_connected(&c->db))
+	if (c->db == NULL || c->nbatch > 0 || !db_connected(c->db))
 		return;
 	purge_old(c, now);
-	if (db_connected(&c->db))
+	if (db_connected(c->db))
 		trim_dead_letters(c, now);
 }
 
@@ -703,6 +739,14 @@ static void follow_sinks(struct consumer *c, int64_t now)
 	}
 }
 
+void consumer_work(struct consumer *c)
+{
+	if (c->nout > 0)
+		parse_batch(c); /* what came meanwhile, while the database works */
+	finish_batch(c);
+	start_batch(c);
+}
+
 void consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 {
 	size_t read_ahead = READ_AHEAD_BATCHES * (size_t)c->s->batch_max;
@@ -713,7 +757,7 @@ void consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 		follow_sinks(c, now);
 		int64_t wait = mqtt_link_tick(&c->mqtt, now);
 		if ((c->nbatch > 0 || c->offline) && !c->sinks_up) { /* wake for the next try */
-			int64_t until = c->next_db_attempt_ms - now;
+			int64_t until = c->next_sinks_attempt_ms - now;
 			if (until < wait)
 				wait = until < 0 ? 0 : until;
 		}
@@ -727,10 +771,7 @@ void consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 			log_warn("poll");
 		if (n > 0 && pfd[0].revents)
 			mqtt_link_handle(&c->mqtt, pfd[0].revents, clock_mono_ms());
-		if (c->nout > 0)
-			parse_batch(c); /* what came meanwhile, while the database works */
-		finish_batch(c);
-		start_batch(c);
+		consumer_work(c);
 	}
 	log_info("shutting down");
 	commit_all(c);

@@ -35,6 +35,12 @@ const struct cfg_key consumer_keys[] = {
     CFG_S("archive_file", NULL,
           "also append each committed call record to this file, one JSON line each, on disk before it is "
           "acknowledged; unset: off"),
+    CFG_S("webhook_url", NULL,
+          "also POST each committed call record (its JSON) to this http(s) URL of the CRM, before it is "
+          "acknowledged; unset: off"),
+    CFG_SECRET_S("webhook_token", "bearer token sent to webhook_url (prefer webhook_token_file)"),
+    CFG_S("webhook_token_file", NULL, "file holding the webhook's bearer token (mode 600)"),
+    CFG_I("webhook_timeout", "5", 1, 60, "seconds one POST to webhook_url may take"),
     CFG_I("retention_days", "90", 1, 36500, "days after which the raw record and dead letters are purged"),
     CFG_I("site_record_rate", "50", 0, 100000,
           "call records a second one site may send after its burst; past it they wait in its bridge's outbox (0: "
@@ -95,8 +101,8 @@ static int load_subscriptions(struct consumer_settings *s, const struct config *
 	}
 	for (size_t i = 0; i < subs.n; i++) {
 		const char *t = subs.globs[i];
-		size_t len = strlen(t);
-		if (len < 13 || strcmp(t + len - 13, "/calls/hangup") != 0 || strchr(t, '#')) {
+		char prefix[TOPIC_MAX];
+		if (topic_record_prefix(t, prefix, sizeof(prefix)) < 0 || strchr(t, '#')) {
 			snprintf(err, errsz, "subscribe: '%s' must end in /calls/hangup (use + for a level)", t);
 			glob_list_free(&subs);
 			return -1;
@@ -146,6 +152,23 @@ static int load_http(struct consumer_settings *s, const struct config *cfg, char
 		return -1;
 	}
 	return 0;
+}
+
+/* The webhook sink: an http or https URL (nothing else libcurl speaks),
+ * its token and its time. */
+static int load_webhook(struct consumer_settings *s, const struct config *cfg, char *err, size_t errsz)
+{
+	s->webhook_url = config_str(cfg, "webhook_url");
+	if (s->webhook_url && s->webhook_url[0] == '\0')
+		s->webhook_url = NULL;
+	if (s->webhook_url && strncmp(s->webhook_url, "http://", 7) != 0 &&
+	    strncmp(s->webhook_url, "https://", 8) != 0) {
+		snprintf(err, errsz, "webhook_url: an http:// or https:// URL");
+		return -1;
+	}
+	s->webhook_timeout_ms = (int)config_int(cfg, "webhook_timeout") * 1000;
+	return config_secret(cfg, "webhook_token", "webhook_token_file", s->webhook_token, sizeof(s->webhook_token),
+	                     err, errsz);
 }
 
 int consumer_settings_load(struct consumer_settings *s, const struct config *cfg, char *err, size_t errsz)
@@ -207,7 +230,7 @@ int consumer_settings_load(struct consumer_settings *s, const struct config *cfg
 		snprintf(err, errsz, "archive_file: an absolute path (the daemon may change directory)");
 		return -1;
 	}
-	return 0;
+	return load_webhook(s, cfg, err, errsz);
 }
 
 void consumer_settings_wipe(struct consumer_settings *s)
@@ -215,4 +238,5 @@ void consumer_settings_wipe(struct consumer_settings *s)
 	explicit_bzero(s->mqtt_password, sizeof(s->mqtt_password));
 	explicit_bzero(s->db_password, sizeof(s->db_password));
 	explicit_bzero(s->http_token, sizeof(s->http_token));
+	explicit_bzero(s->webhook_token, sizeof(s->webhook_token));
 }

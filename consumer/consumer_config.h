@@ -36,6 +36,9 @@ struct consumer_settings {
 	const char *http_listen;        /* "127.0.0.1:8080", NULL: off */
 	const char *http_trusted_proxy; /* its X-Forwarded-For names the client; NULL: none */
 	const char *archive_file;       /* NULL: off */
+	const char *webhook_url;        /* NULL: off */
+	char webhook_token[SECRET_MAX]; /* "": none sent */
+	int webhook_timeout_ms;
 	char http_host[64];
 	int http_port;
 };

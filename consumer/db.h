@@ -1,6 +1,9 @@
 /*
- * The consumer's PostgreSQL side (libpq): connection with back-off,
- * migrations, and the batch write.  A batch is one pipeline (one implicit
+ * The consumer's PostgreSQL side (libpq), one file a concern: the
+ * connection and migrations (db.c), the record sink (db_sink.c: the insert
+ * statement from the schema, the pipelined batch write, dead letters), the
+ * HTTP side's requests on their own connection (db_requests.c), and
+ * retention (db_housekeeping.c).  A batch is one pipeline (one implicit
  * transaction up to its Sync): either every row of it is committed or none
  * is, and the caller releases the MQTT acknowledgements only after a
  * commit.  Connection loss (SQLSTATE class 08, 57P0x, or none) is told
@@ -18,7 +21,8 @@
 struct pg_conn;
 struct pg_result;
 
-#define DB_BATCHES_OUT 2
+/* wait_max_ms unless the consumer sets it (from its MQTT keepalive). */
+#define DB_WAIT_MAX_MS 30000
 
 struct db {
 	struct pg_conn *conn;
@@ -26,20 +30,13 @@ struct db {
 	const char *password; /* may be NULL: libpq's own sources apply */
 	int suffix_digits;
 	int statement_timeout_ms; /* 0: none (the batch path waits for the database) */
+	int wait_max_ms;          /* the longest wait for a batch's answer: then the connection is given up */
 	int prepared;
 	int row_params; /* the insert statement's, once prepared */
 	/* Collisions the next insert statement may keep as dead letters: the
 	 * consumer sets it from its dead-letter rate (dead_letters_allowance). */
 	int collisions_kept_max;
-	/* Batches on their way, oldest first (db_send_batch .. db_receive_batch):
-	 * a second is queued behind the first so the server never waits for us. */
-	struct db_batch_out {
-		size_t next;     /* the item whose result is due */
-		int as_set;      /* its parsed rows went as one statement */
-		int set_taken;   /* ... whose result is taken */
-		enum sink_rc rc; /* the first failure so far */
-	} out[DB_BATCHES_OUT];
-	int out_head, out_count;
+	int out_count; /* batches sent, not yet all answered (the consumer holds their sink_batch) */
 	uint64_t connects, reconnects;
 	char last_error[512];
 };
@@ -70,17 +67,21 @@ int db_insert_sql(char *out, size_t size, int suffix_digits);
 
 /* Writes every item (rows, or dead letters for unparsed ones) in one
  * transaction and fills in their outcomes: SINK_DOWN when the connection is
- * lost (SQLSTATE class 08, 57P0x, or none), SINK_BAD_ITEM when a row was
+ * lost (SQLSTATE class 08, 57P0x, or none) or no answer came in
+ * wait_max_ms (the connection is then closed), SINK_BAD_ITEM when a row was
  * refused (nothing of the batch is in). */
 enum sink_rc db_write_batch(struct db *d, struct batch_item *items, size_t n);
 /* The same in two halves (see struct sink): the batch sent, then its
  * results taken as they come, SINK_BUSY until all have; items must stay
- * where they are in between.  Up to DB_BATCHES_OUT may be out at once
+ * where they are in between.  Up to SINK_BATCHES_OUT may be out at once
  * (each its own transaction); receive takes the oldest's.  db_write_batch
  * only with none out.  db_socket: what to poll meanwhile. */
-enum sink_rc db_send_batch(struct db *d, struct batch_item *items, size_t n);
-enum sink_rc db_receive_batch(struct db *d, struct batch_item *items, size_t n);
+enum sink_rc db_send_batch(struct db *d, struct batch_item *items, size_t n, struct sink_batch *b);
+enum sink_rc db_receive_batch(struct db *d, struct batch_item *items, size_t n, struct sink_batch *b);
 int db_socket(const struct db *d);
+/* Gives up every batch out: the connection is closed, and with it their
+ * transactions (none of them counts; they come again). */
+void db_drop_batches(struct db *d, const char *why);
 /* The database as the consumer's sink (connecting in open). */
 void db_sink(struct db *d, struct sink *out);
 

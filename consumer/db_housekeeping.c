@@ -1,13 +1,11 @@
 /* Housekeeping of the consumer's tables (consumer/db.h): the purge of old
  * personal data and the bound on dead letters, each step one short
  * statement that gives way to a lock (audit-3 N15). */
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "db.h"
-
-#define CONN(d) ((PGconn *)(d)->conn)
+#include "db_internal.h"
 
 /* One bounded housekeeping statement in a transaction of its own that
  * waits at most DB_PURGE_LOCK_WAIT for a lock and DB_PURGE_STATEMENT for

@@ -5,6 +5,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "clock.h"
 #include "console.h"
+#include "db.h"
 #include "http_guard.h"
 #include "http_reply.h"
 #include "live_feed.h"
@@ -29,7 +31,8 @@
 
 struct http_server {
 	struct MHD_Daemon *daemon;
-	struct consumer *c;
+	const struct consumer_settings *s;
+	const struct consumer_metrics *m;
 	pthread_mutex_t db_lock; /* db is one connection: one request uses it at a time */
 	struct db db;
 	pthread_mutex_t health_lock;
@@ -131,8 +134,8 @@ static int db_answering(struct http_server *h)
 static enum MHD_Result healthz(struct http_server *h, struct MHD_Connection *conn)
 {
 	char out[128];
-	int mq = atomic_load(&h->c->m.mqtt_up), db = atomic_load(&h->c->m.db_up);
-	int64_t since = atomic_load(&h->c->m.db_wait_since_ms);
+	int mq = atomic_load(&h->m->mqtt_up), db = atomic_load(&h->m->sinks[0].up); /* the database */
+	int64_t since = atomic_load(&h->m->db_wait_since_ms);
 	/* the consumer's own work waits on the database (a table locked, say):
 	 * said as the database's, whatever MQTT looks like meanwhile */
 	int stalled = since > 0 && clock_mono_ms() - since > DB_REQUEST_TIMEOUT_MS;
@@ -144,9 +147,51 @@ static enum MHD_Result healthz(struct http_server *h, struct MHD_Connection *con
 	return http_reply(conn, mq && answering ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", out);
 }
 
+/* The gauge of the sink named so, 0 when there is none. */
+static int sink_up(const struct consumer_metrics *m, const char *name)
+{
+	for (size_t i = 0; i < m->nsinks; i++)
+		if (strcmp(m->sinks[i].name, name) == 0)
+			return atomic_load(&m->sinks[i].up);
+	return 0;
+}
+
+/* snprintf at out[*n], the rest of size; *n stops at size (the text is then cut). */
+static void append(char *out, size_t size, size_t *n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void append(char *out, size_t size, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (*n >= size)
+		return;
+	va_start(ap, fmt);
+	int k = vsnprintf(out + *n, size - *n, fmt, ap);
+	va_end(ap);
+	*n = k < 0 || (size_t)k >= size - *n ? size : *n + (size_t)k;
+}
+
+/* Every sink's gauges, labelled by its name. */
+static void sink_rows(const struct consumer_metrics *m, char *out, size_t size, size_t *n)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} kind[] = {{"sink_up", "gauge", "1 while the sink takes records"},
+	            {"sink_reconnects_total", "counter", "the sink's reconnections (a file: its reopenings)"}};
+
+	for (size_t k = 0; k < sizeof(kind) / sizeof(kind[0]); k++) {
+		append(out, size, n, "# HELP pbxbus_consumer_%s %s\n# TYPE pbxbus_consumer_%s %s\n", kind[k].name,
+		       kind[k].help, kind[k].name, kind[k].type);
+		for (size_t i = 0; i < m->nsinks; i++) {
+			double v = k == 0 ? (double)atomic_load(&m->sinks[i].up)
+			                  : (double)atomic_load(&m->sinks[i].reconnects);
+			append(out, size, n, "pbxbus_consumer_%s{sink=\"%s\"} %g\n", kind[k].name, m->sinks[i].name, v);
+		}
+	}
+}
+
 static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *conn)
 {
-	const struct consumer_metrics *m = &h->c->m;
+	const struct consumer_metrics *m = h->m;
 	char out[8192];
 	struct {
 		const char *name, *type, *help;
@@ -166,7 +211,7 @@ static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *con
 	     (double)m->bad_times},
 	    {"retained_ignored_total", "counter", "retained messages on call record topics, skipped",
 	     (double)m->retained_ignored},
-	    {"db_reconnects_total", "counter", "database reconnections", (double)m->db_reconnects},
+	    {"db_reconnects_total", "counter", "database reconnections", (double)m->sinks[0].reconnects},
 	    {"acks_published_total", "counter", "end-to-end ack messages published", (double)m->acks_published},
 	    {"dead_letters_trimmed_total", "counter", "oldest dead letters deleted past dead_letters_max_mb",
 	     (double)m->dead_letters_trimmed},
@@ -176,16 +221,16 @@ static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *con
 	    {"last_record_lag_seconds", "gauge", "commit time minus the call's end, last record",
 	     (double)m->last_lag_ms / 1000.0},
 	    {"mqtt_connected", "gauge", "1 when connected to the broker", (double)m->mqtt_up},
-	    {"db_connected", "gauge", "1 when connected to PostgreSQL", (double)m->db_up},
+	    {"db_connected", "gauge", "1 when connected to PostgreSQL", (double)m->sinks[0].up},
 	    {"archive_ok", "gauge", "1 when the archive file takes records (0 when archive_file is not set)",
-	     (double)m->archive_up},
+	     (double)sink_up(m, "archive")},
 	};
 	size_t n = 0;
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]) && n < sizeof(out); i++)
-		n += (size_t)snprintf(
-		    out + n, sizeof(out) - n,
-		    "# HELP pbxbus_consumer_%s %s\n# TYPE pbxbus_consumer_%s %s\npbxbus_consumer_%s %g\n", rows[i].name,
-		    rows[i].help, rows[i].name, rows[i].type, rows[i].name, rows[i].v);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		append(out, sizeof(out), &n,
+		       "# HELP pbxbus_consumer_%s %s\n# TYPE pbxbus_consumer_%s %s\npbxbus_consumer_%s %g\n",
+		       rows[i].name, rows[i].help, rows[i].name, rows[i].type, rows[i].name, rows[i].v);
+	sink_rows(m, out, sizeof(out), &n);
 	return http_reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", out);
 }
 
@@ -196,7 +241,7 @@ static int refused_early(struct http_server *h, struct MHD_Connection *conn, con
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 	if (strcmp(url, "/api/crm/calls/log") == 0) {
-		if (h->c->s->http_token[0] == '\0') {
+		if (h->s->http_token[0] == '\0') {
 			*rc = http_reply_error(conn, MHD_HTTP_NOT_FOUND,
 			                       "the manual call log is off (no http_token is set)");
 			return 1;
@@ -293,40 +338,42 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 	*state = NULL;
 }
 
-struct http_server *http_start(struct consumer *c, char *err, size_t errsz)
+struct http_server *http_start(const struct consumer_settings *s, const struct consumer_metrics *m, char *err,
+                               size_t errsz)
 {
 	struct sockaddr_in addr = {0};
-	const char *host = c->s->http_host;
+	const char *host = s->http_host;
 
 	if (strcmp(host, "localhost") == 0)
 		host = "127.0.0.1";
 	addr.sin_family = AF_INET;
-	addr.sin_port = htons((uint16_t)c->s->http_port);
+	addr.sin_port = htons((uint16_t)s->http_port);
 	if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-		snprintf(err, errsz, "http_listen: '%s' is not an IPv4 address", c->s->http_host);
+		snprintf(err, errsz, "http_listen: '%s' is not an IPv4 address", s->http_host);
 		return NULL;
 	}
 	struct http_server *h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return NULL;
-	h->c = c;
-	db_init(&h->db, c->s->db_conninfo, c->s->db_password[0] ? c->s->db_password : NULL, c->s->suffix_digits);
+	h->s = s;
+	h->m = m;
+	db_init(&h->db, s->db_conninfo, s->db_password[0] ? s->db_password : NULL, s->suffix_digits);
 	h->db.statement_timeout_ms = DB_REQUEST_TIMEOUT_MS;
 	pthread_mutex_init(&h->db_lock, NULL);
 	pthread_mutex_init(&h->health_lock, NULL);
 	console_init(&h->console);
-	h->console.token = c->s->http_token;
-	h->console.trusted_proxy = c->s->http_trusted_proxy;
+	h->console.token = s->http_token;
+	h->console.trusted_proxy = s->http_trusted_proxy;
 	h->console.query = console_query;
 	h->console.query_ctx = h;
 	if ((h->console.store = live_store_new()) == NULL ||
-	    (h->feed = live_feed_start(c->s, h->console.store, err, errsz)) == NULL) {
+	    (h->feed = live_feed_start(s, h->console.store, err, errsz)) == NULL) {
 		if (h->console.store == NULL)
 			snprintf(err, errsz, "http: out of memory");
 		http_stop(h);
 		return NULL;
 	}
-	if (http_guard_start(&h->guard, c->s->http_trusted_proxy) < 0) {
+	if (http_guard_start(&h->guard, s->http_trusted_proxy) < 0) {
 		snprintf(err, errsz, "http: cannot start the listener's guard thread");
 		http_stop(h);
 		return NULL;
@@ -339,11 +386,11 @@ struct http_server *http_start(struct consumer *c, char *err, size_t errsz)
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned)HTTP_PER_IP_LIMIT, MHD_OPTION_END);
 	if (h->daemon == NULL) {
-		snprintf(err, errsz, "http_listen: cannot listen on %s:%d", c->s->http_host, c->s->http_port);
+		snprintf(err, errsz, "http_listen: cannot listen on %s:%d", s->http_host, s->http_port);
 		http_stop(h);
 		return NULL;
 	}
-	log_info("http: listening on %s:%d", c->s->http_host, c->s->http_port);
+	log_info("http: listening on %s:%d", s->http_host, s->http_port);
 	return h;
 }
 

@@ -6,12 +6,16 @@
 #ifndef PBXBUS_HTTP_H
 #define PBXBUS_HTTP_H
 
-#include "consumer.h"
+#include "consumer_config.h"
+#include "consumer_metrics.h"
 
 struct http_server;
 
-/* NULL with err set when it cannot listen. */
-struct http_server *http_start(struct consumer *c, char *err, size_t errsz);
+/* NULL with err set when it cannot listen.  It runs on libmicrohttpd's
+ * threads: it reads the settings and the metrics, and has its own database
+ * connection and live feed. */
+struct http_server *http_start(const struct consumer_settings *s, const struct consumer_metrics *m, char *err,
+                               size_t errsz);
 void http_stop(struct http_server *h);
 
 #endif

@@ -9,8 +9,9 @@
 #include "clock.h"
 #include "log.h"
 #include "mqtt_link.h"
+#include "topic.h"
 
-#define LIVE_TOPICS_PER_SITE 4
+#define LIVE_TOPICS_PER_SITE (1 + CALL_PHASES) /* state/# and calls/<phase> */
 
 struct live_feed {
 	struct mqtt_link link;
@@ -24,22 +25,19 @@ struct live_feed {
 	struct log_ratelimit refused_log;
 };
 
-/* From "[$share/<group>/]<site>/calls/hangup": the site's live topics. */
+/* From "[$share/<group>/]<site>/calls/hangup": the site's live topics,
+ * <site>/state/# and <site>/calls/<phase> for each phase. */
 static int live_topics(struct live_feed *f, const struct consumer_settings *s)
 {
-	static const char *const suffix[LIVE_TOPICS_PER_SITE] = {"state/#", "calls/start", "calls/answer",
-	                                                         "calls/hangup"};
 	for (size_t i = 0; i < s->nsubs; i++) {
-		const char *t = s->subs[i];
-		if (strncmp(t, "$share/", 7) == 0 && (t = strchr(t + 7, '/')) != NULL)
-			t++;
-		size_t site = strlen(t) - strlen("calls/hangup");
-		for (size_t k = 0; k < LIVE_TOPICS_PER_SITE; k++) {
-			int n = snprintf(f->topics[f->ntopics], TOPIC_MAX, "%.*s%s", (int)site, t, suffix[k]);
-			if (n < 0 || n >= TOPIC_MAX)
+		char site[TOPIC_MAX];
+		if (topic_record_prefix(topic_strip_share(s->subs[i]), site, sizeof(site)) < 0)
+			return -1;
+		if (topic_join(f->topics[f->ntopics++], TOPIC_MAX, site, TOPIC_STATE, "#") < 0)
+			return -1;
+		for (int k = 0; k < CALL_PHASES; k++)
+			if (topic_join(f->topics[f->ntopics++], TOPIC_MAX, site, TOPIC_CALLS, topic_call_phases[k]) < 0)
 				return -1;
-			f->ntopics++;
-		}
 	}
 	return 0;
 }

@@ -7,19 +7,29 @@
 #include <string.h>
 #include <time.h>
 
+#include "state_topics.h"
+#include "topic.h"
+
 #define TOMBSTONE_KEEP_MS 60000 /* a removal is remembered this long for readers behind */
 #define UNLISTED_GRACE_MS 5000  /* a call missing from state/calls is gone after this */
 #define SWEEP_EVERY_MS    1000  /* stale calls and old removals are looked for at most this often */
 #define NAME_MAX_BYTES    256
 #define SITE_MAX_BYTES    256
 
-enum kind { K_EXTENSION, K_TRUNK, K_QUEUE, K_PARKED, K_CALLS, K_SYSTEM, K_CALL };
-static const char *const kind_names[] = {"extension", "trunk", "queue", "parked", "calls", "system", "call"};
+/* The kinds of state (common/state_topics.h) and, after them, the calls. */
+#define K_CALLS STATE_CALLS
+#define K_CALL  STATE_TOPICS
+typedef int kind_t; /* an enum state_topic, or K_CALL */
+
+static const char *kind_name(kind_t kind)
+{
+	return kind == K_CALL ? "call" : state_topics[kind].item;
+}
 
 struct entry {
 	char site[SITE_MAX_BYTES];
 	char name[NAME_MAX_BYTES];
-	enum kind kind;
+	kind_t kind;
 	char *value; /* canonical JSON (one line), NULL: removed (a tombstone) */
 	uint64_t version;
 	int64_t changed_ms;
@@ -70,58 +80,71 @@ void live_store_free(struct live_store *st)
 	free(st);
 }
 
+/* site = topic[0..len) when it fits; 0 or -1. */
+static int take_site(char *site, const char *topic, size_t len)
+{
+	if (len == 0 || len >= SITE_MAX_BYTES)
+		return -1;
+	memcpy(site, topic, len);
+	site[len] = '\0';
+	return 0;
+}
+
+/* The last place mid occurs in topic past its first byte, or NULL (a site
+ * may hold the word too). */
+static const char *last_in(const char *topic, const char *mid)
+{
+	const char *at = NULL;
+	for (const char *p = strstr(topic, mid); p; p = strstr(p + 1, mid))
+		at = p;
+	return at == topic ? NULL : at;
+}
+
 /* Splits a topic into site, kind and name; -1 when it is neither a state
  * topic nor a call record topic.  *phase: 'h' for calls/hangup. */
-static int classify(const char *topic, char *site, enum kind *kind, char *name, char *phase)
+static int classify(const char *topic, char *site, kind_t *kind, char *name, char *phase)
 {
-	static const struct {
-		const char *suffix;
-		enum kind kind;
-	} fixed[] = {{"/state/calls", K_CALLS},
-	             {"/state/system", K_SYSTEM},
-	             {"/calls/start", K_CALL},
-	             {"/calls/answer", K_CALL},
-	             {"/calls/hangup", K_CALL}};
-	static const struct {
-		const char *mid;
-		enum kind kind;
-	} named[] = {{"/state/extensions/", K_EXTENSION},
-	             {"/state/trunks/", K_TRUNK},
-	             {"/state/queues/", K_QUEUE},
-	             {"/state/parked/", K_PARKED}};
+	char fix[64];
 	size_t len = strlen(topic);
 
 	*phase = 0;
 	name[0] = '\0';
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		size_t sl = strlen(fixed[i].suffix);
-		if (len > sl && len - sl < SITE_MAX_BYTES && strcmp(topic + len - sl, fixed[i].suffix) == 0) {
-			memcpy(site, topic, len - sl);
-			site[len - sl] = '\0';
-			*kind = fixed[i].kind;
-			*phase = topic[len - 1] == 'p' && topic[len - 2] == 'u' ? 'h' : 0; /* .../hangup */
-			return 0;
+	for (int k = 0; k < CALL_PHASES; k++) {
+		snprintf(fix, sizeof(fix), "/" TOPIC_CALLS "/%s", topic_call_phases[k]);
+		size_t fl = strlen(fix);
+		if (len > fl && strcmp(topic + len - fl, fix) == 0) {
+			*kind = K_CALL;
+			*phase = k == CALL_HANGUP ? 'h' : 0;
+			return take_site(site, topic, len - fl);
 		}
 	}
-	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
-		const char *at = NULL;
-		for (const char *p = strstr(topic, named[i].mid); p; p = strstr(p + 1, named[i].mid))
-			at = p; /* the last one: a site may hold the word too */
-		if (at == NULL || at == topic || (size_t)(at - topic) >= SITE_MAX_BYTES)
+	/* whole documents first: their suffix is exact, an entity's name is not */
+	for (int i = 0; i < 2 * STATE_TOPICS; i++) {
+		int k = i % STATE_TOPICS;
+		const struct state_topic_desc *d = &state_topics[k];
+		if (d->per_entity != (i >= STATE_TOPICS))
 			continue;
-		const char *n = at + strlen(named[i].mid);
+		snprintf(fix, sizeof(fix), "/" TOPIC_STATE "/%s%s", d->folder, d->per_entity ? "/" : "");
+		size_t fl = strlen(fix);
+		*kind = k;
+		if (!d->per_entity) {
+			if (len > fl && strcmp(topic + len - fl, fix) == 0)
+				return take_site(site, topic, len - fl);
+			continue;
+		}
+		const char *at = last_in(topic, fix);
+		if (at == NULL)
+			continue;
+		const char *n = at + fl;
 		if (*n == '\0' || strchr(n, '/') != NULL || strlen(n) >= NAME_MAX_BYTES)
 			return -1;
-		memcpy(site, topic, (size_t)(at - topic));
-		site[at - topic] = '\0';
 		memcpy(name, n, strlen(n) + 1);
-		*kind = named[i].kind;
-		return 0;
+		return take_site(site, topic, (size_t)(at - topic));
 	}
 	return -1;
 }
 
-static struct entry *find(struct live_store *st, const char *site, enum kind kind, const char *name)
+static struct entry *find(struct live_store *st, const char *site, kind_t kind, const char *name)
 {
 	for (size_t i = 0; i < st->n; i++) {
 		struct entry *e = &st->e[i];
@@ -188,7 +211,7 @@ static void prune_calls(struct live_store *st, const char *site, const cJSON *li
 }
 
 /* The document in one line, or NULL when it is not what its topic carries. */
-static char *canonical(const char *payload, size_t len, enum kind kind, cJSON **doc)
+static char *canonical(const char *payload, size_t len, kind_t kind, cJSON **doc)
 {
 	*doc = len ? cJSON_ParseWithLength(payload, len) : NULL;
 	if (*doc == NULL || (kind == K_CALLS ? !cJSON_IsArray(*doc) : !cJSON_IsObject(*doc)))
@@ -213,7 +236,7 @@ static int over_site_share(const struct live_store *st, const char *site, const 
 	return entries > LIVE_SITE_MAX_ENTRIES || bytes > LIVE_SITE_MAX_BYTES;
 }
 
-static int store_locked(struct live_store *st, const char *site, enum kind kind, const char *name, char *value,
+static int store_locked(struct live_store *st, const char *site, kind_t kind, const char *name, char *value,
                         int64_t now_ms)
 {
 	struct entry *e = find(st, site, kind, name);
@@ -243,7 +266,7 @@ static int store_locked(struct live_store *st, const char *site, enum kind kind,
 int live_store_message(struct live_store *st, const char *topic, const char *payload, size_t len, int64_t now_ms)
 {
 	char site[SITE_MAX_BYTES], name[NAME_MAX_BYTES], phase;
-	enum kind kind;
+	kind_t kind;
 	cJSON *doc = NULL;
 	char *value = NULL;
 	int rc = -1;
@@ -287,7 +310,7 @@ static cJSON *item_json(const struct entry *e)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "site", e->site);
-	cJSON_AddStringToObject(o, "kind", kind_names[e->kind]);
+	cJSON_AddStringToObject(o, "kind", kind_name(e->kind));
 	cJSON_AddStringToObject(o, "name", e->name);
 	cJSON_AddItemToObject(o, "value", e->value ? cJSON_CreateRaw(e->value) : cJSON_CreateNull());
 	return o;

@@ -6,16 +6,19 @@
 #include <string.h>
 #include <time.h>
 
+#include "archive_sink.h"
 #include "cli.h"
 #include "clock.h"
 #include "consumer.h"
 #include "consumer_config.h"
+#include "db.h"
 #include "http.h"
 #include "log.h"
 #include "migrations.h"
 #include "privdrop.h"
 #include "signals.h"
 #include "version.h"
+#include "webhook_sink.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -23,6 +26,37 @@ static void step(int ok, const char *what, const char *detail)
 {
 	printf("%s %s%s%s\n", ok ? "\u2713" : "\u2717", what, detail && *detail ? ": " : "", detail ? detail : "");
 	fflush(stdout);
+}
+
+/* Where records go: the database (which decides), then the archive file
+ * when one is set.  The sinks are made here and handed to the consumer. */
+struct sinks {
+	struct db db;
+	struct archive archive;
+	struct webhook webhook;
+	struct sink table[CONSUMER_MAX_SINKS];
+	size_t n;
+};
+
+static void sinks_build(struct sinks *k, const struct consumer_settings *s)
+{
+	db_init(&k->db, s->db_conninfo, s->db_password[0] ? s->db_password : NULL, s->suffix_digits);
+	db_sink(&k->db, &k->table[k->n++]);
+	archive_init(&k->archive, s->archive_file);
+	if (s->archive_file)
+		archive_sink(&k->archive, &k->table[k->n++]);
+	/* a batch's POSTs take at most half a keepalive, as any wait of the loop */
+	webhook_init(&k->webhook, s->webhook_url, s->webhook_token, s->webhook_timeout_ms,
+	             s->mqtt.keepalive * 1000 / 2);
+	if (s->webhook_url)
+		webhook_sink(&k->webhook, &k->table[k->n++]);
+}
+
+static void sinks_free(struct sinks *k)
+{
+	db_close(&k->db);
+	archive_close(&k->archive);
+	webhook_close(&k->webhook);
 }
 
 /* Until the database answers (it may start after us), then the schema. */
@@ -75,12 +109,15 @@ static int check(struct consumer_settings *s)
 	db_close(&db);
 	if (v != SCHEMA_VERSION)
 		return 1;
+	static struct sinks k;
 	struct consumer c;
 	char err[256];
 	s->mqtt.client_id = "pbxbus-consumer-check"; /* never take over the running consumer's session */
 	s->mqtt.clean_session = 1;
-	if (consumer_init(&c, s, err, sizeof(err)) < 0) {
+	sinks_build(&k, s);
+	if (consumer_init(&c, s, &k.db, k.table, k.n, err, sizeof(err)) < 0) {
 		step(0, "MQTT", err);
+		sinks_free(&k);
 		return 1;
 	}
 	int ok = mqtt_link_wait_connected(&c.mqtt, 10000) == 0;
@@ -88,6 +125,7 @@ static int check(struct consumer_settings *s)
 	step(ok, line, ok ? NULL : (c.mqtt.last_error[0] ? c.mqtt.last_error : "timed out"));
 	mqtt_link_disconnect(&c.mqtt);
 	consumer_free(&c);
+	sinks_free(&k);
 	if (ok)
 		printf("all checks passed\n");
 	return ok ? 0 : 1;
@@ -110,24 +148,29 @@ static int migrate(struct consumer_settings *s)
 
 static int run(struct consumer_settings *s)
 {
+	static struct sinks k; /* beside the consumer for its whole run */
 	struct consumer c;
 	char err[512];
-	int rc = 0;
 
-	if (privdrop(s->user, NULL, err, sizeof(err)) < 0 || consumer_init(&c, s, err, sizeof(err)) < 0) {
+	sinks_build(&k, s);
+	if (privdrop(s->user, NULL, err, sizeof(err)) < 0 ||
+	    consumer_init(&c, s, &k.db, k.table, k.n, err, sizeof(err)) < 0) {
 		log_crit("%s", err);
+		sinks_free(&k);
 		return 1;
 	}
 	signals_install(&stop_requested);
-	if (wait_for_db(&c.db, &stop_requested, s->migrate_at_start) < 0) {
+	if (wait_for_db(&k.db, &stop_requested, s->migrate_at_start) < 0) {
 		consumer_free(&c);
+		sinks_free(&k);
 		return stop_requested ? 0 : 1;
 	}
-	atomic_store(&c.m.db_up, 1);
+	atomic_store(&c.m.sinks[0].up, 1); /* wait_for_db connected it */
 	struct http_server *h = NULL;
-	if (s->http_listen && (h = http_start(&c, err, sizeof(err))) == NULL) {
+	if (s->http_listen && (h = http_start(s, &c.m, err, sizeof(err))) == NULL) {
 		log_crit("%s", err);
 		consumer_free(&c);
+		sinks_free(&k);
 		return 1;
 	}
 	log_info("starting %s: MQTT %s:%d as %s, %zu subscription(s)", PBXBUS_VERSION, s->mqtt.host, s->mqtt.port,
@@ -135,7 +178,8 @@ static int run(struct consumer_settings *s)
 	consumer_run(&c, &stop_requested);
 	http_stop(h);
 	consumer_free(&c);
-	return rc;
+	sinks_free(&k);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -167,16 +211,14 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
-	if (cli.help || cli.version) {
-		if (cli.help)
-			cli_usage(&cli, &cfg, stdout);
-		else
-			printf("pbxbus-consumer %s\n", PBXBUS_VERSION);
+	if (cli_answered(&cli, &cfg, "pbxbus-consumer")) {
 		config_free(&cfg);
 		return 0;
 	}
 	log_set_level(cli.debug ? LOG_LVL_DEBUG : level);
 	mqtt_lib_init();
+	if (webhook_global_init() < 0) /* before any thread: libcurl's global state */
+		fatalx("libcurl: cannot initialise");
 	if (modes[0].set)
 		rc = check(&s);
 	else if (modes[1].set)

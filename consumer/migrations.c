@@ -120,9 +120,14 @@ static const char v3[] =
     "  END IF;\n"
     "END $$;\n";
 
+/* Version 4: the file a recorded call is in, as the PBX names it (the
+ * record's `recording`); added only where the CRM's table lacks it. */
+static const char v4[] = "ALTER TABLE crm_comms_log ADD COLUMN IF NOT EXISTS recording text;\n";
+
 const struct migration migrations[] = {
     {1, "call log, customer matching, dead letters", v1},
     {2, "dead letters: payload SHA-256", v2},
     {3, "console: calls by time, customer names", v3},
+    {4, "call log: the recording's file name", v4},
 };
 const int migrations_count = sizeof(migrations) / sizeof(migrations[0]);

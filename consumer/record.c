@@ -47,6 +47,8 @@ static int check_field(const cJSON *v, const struct record_field_def *d, const c
 			return snprintf(err, errsz, "%s longer than %lld bytes", d->key, d->max), -1;
 		if (d->type == RT_TIME && iso8601_parse_ms(v->valuestring) < 0)
 			return snprintf(err, errsz, "%s is not an ISO 8601 UTC time", d->key), -1;
+		if (d->words && !call_record_word_ok(v->valuestring, d->words))
+			return snprintf(err, errsz, "%s not one of the documented values", d->key), -1;
 		break;
 	case RT_BOOL:
 		if (!cJSON_IsBool(v))
@@ -241,15 +243,6 @@ static int check_fields(const cJSON *o, const struct phone_plan *plan, struct ca
 		snprintf(err, errsz, "call_id is not \"<pbx>:<Linkedid>\"");
 		return -1;
 	}
-	if (!call_record_word_ok(r->direction, call_record_directions) ||
-	    !call_record_word_ok(r->disposition, call_record_dispositions)) {
-		snprintf(err, errsz, "direction or disposition not one of the documented values");
-		return -1;
-	}
-	if (cJSON_IsString(val[RF_ORIGIN]) && !call_record_word_ok(val[RF_ORIGIN]->valuestring, call_record_origins)) {
-		snprintf(err, errsz, "origin not one of the documented values");
-		return -1;
-	}
 	r->started_ms = iso8601_parse_ms(started);
 	r->ended_ms = iso8601_parse_ms(ended);
 	/* Well-formed but contradicting itself: a bridge's clock problem,
@@ -290,16 +283,4 @@ int record_parse(const char *payload, size_t len, const struct phone_plan *plan,
 	int rc = check_fields(o, plan, row, err, errsz);
 	cJSON_Delete(o);
 	return rc;
-}
-
-int record_topic_prefix(const char *topic, char *out, size_t size)
-{
-	static const char suffix[] = "/calls/hangup";
-	size_t len = strlen(topic), sl = sizeof(suffix) - 1;
-
-	if (len <= sl || strcmp(topic + len - sl, suffix) != 0 || len - sl >= size)
-		return -1;
-	memcpy(out, topic, len - sl);
-	out[len - sl] = '\0';
-	return 0;
 }

@@ -51,7 +51,6 @@ int record_call_id_ok(const char *id);
 
 /* "pbx/site1/calls/hangup" → "pbx/site1" (where its acks go); -1 if the
  * topic does not end in /calls/hangup. */
-int record_topic_prefix(const char *topic, char *out, size_t size);
 
 /* The crm_comms_log body: "Call duration: 65s", "Missed call", "Busy"... */
 void record_body(const char *direction, const char *disposition, long long seconds, char *out, size_t size);

@@ -16,13 +16,31 @@
 
 #include "batch_item.h"
 
-#define CONSUMER_MAX_SINKS 2
+#define CONSUMER_MAX_SINKS 3 /* the database, the archive file, the webhook */
+/* Batches on their way to the first sink at once: a second is queued
+ * behind the first so the database never waits for us. */
+#define SINK_BATCHES_OUT 2
 
 enum sink_rc {
 	SINK_OK = 0,        /* written and committed: outcomes set */
 	SINK_DOWN = -1,     /* the sink is gone: nothing of the batch counts, it comes again */
 	SINK_BAD_ITEM = -2, /* an item was refused: the consumer writes them one by one */
 	SINK_BUSY = -3      /* receive: the answer has not all come yet */
+};
+
+/*
+ * Every sink fills the whole table.  The first sink's send/receive/socket
+ * let the consumer read on while it works; a sink that writes at once
+ * (the archive) keeps the answer of send for receive, and has no socket
+ * to wait on and nothing out to drop: sink_none_socket, sink_none_drop.
+ */
+/* What a sink keeps of one batch sent and not yet all answered, held in
+ * the consumer's one queue of batches in flight (its order is the order
+ * they were sent, and receive is always given the oldest). */
+struct sink_batch {
+	size_t taken;   /* items whose result is taken */
+	unsigned flags; /* the sink's own (the database: sent as one statement, its result taken) */
+	int rc;         /* enum sink_rc: the first failure so far */
 };
 
 struct sink {
@@ -35,11 +53,17 @@ struct sink {
 	 * on while it works: send puts the batch on its way (SINK_OK) or fails;
 	 * receive takes what has come of the answer, SINK_BUSY until all has,
 	 * then what write would have returned; socket is what to poll for it. */
-	enum sink_rc (*send)(void *ctx, struct batch_item *items, size_t n);
-	enum sink_rc (*receive)(void *ctx, struct batch_item *items, size_t n);
+	enum sink_rc (*send)(void *ctx, struct batch_item *items, size_t n, struct sink_batch *b);
+	enum sink_rc (*receive)(void *ctx, struct batch_item *items, size_t n, struct sink_batch *b);
 	int (*socket)(void *ctx);
+	/* Gives up every batch sent and not yet received (a sink that does
+	 * not answer in time): none of them counts. */
+	void (*drop)(void *ctx, const char *why);
 	const char *(*error)(void *ctx);
 	unsigned long long (*reconnects)(void *ctx);
 };
+
+int sink_none_socket(void *ctx);
+void sink_none_drop(void *ctx, const char *why);
 
 #endif

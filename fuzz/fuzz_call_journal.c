@@ -16,32 +16,12 @@
 #include "call_record.h"
 #include "call_tracker.h"
 #include "crc32.h"
+#include "fuzz_record.h"
+#include "fuzz_scratch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_CALLS 16
-
-static char dir[64], path[128];
-static struct jw writer;
-
-static void on_record(void *ctx, enum call_record_kind kind, const struct call *c, int64_t now_ms)
-{
-	(void)ctx;
-	(void)now_ms;
-	if (call_record_json(&writer, c, kind, "fuzz", NULL) == NULL)
-		__builtin_trap();
-}
-
-static int setup(void)
-{
-	snprintf(dir, sizeof(dir), "%s/pbxbus-fuzz-journal-XXXXXX",
-	         access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "%s/calls.journal", dir);
-	jw_init(&writer, 1 << 20);
-	return 0;
-}
 
 /* The input as entries whose CRCs are right (the loader's first check),
  * when it starts with '!': what a crafted file would be; else as it is. */
@@ -68,21 +48,17 @@ static void write_input(int fd, const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int ready;
 	static struct glob_list none;
 	struct call_journal j;
 	struct call_tracker t;
 	char err[256];
 
-	if (!ready && setup() < 0)
-		return 0;
-	ready = 1;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = fuzz_scratch_file("journal", "calls.journal");
 	if (fd < 0)
 		return 0;
 	write_input(fd, data, size);
 	close(fd);
-	if (call_journal_open(&j, dir, MAX_CALLS, err, sizeof(err)) < 0) {
+	if (call_journal_open(&j, fuzz_dir, MAX_CALLS, err, sizeof(err)) < 0) {
 		call_journal_close(&j);
 		return 0;
 	}
@@ -93,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                              .idle_timeout_ms = 1000,
 	                              .max_calls = MAX_CALLS,
 	                              .journal = &j};
-	if (call_tracker_init(&t, &o, on_record, NULL) == 0) {
+	if (call_tracker_init(&t, &o, fuzz_record_renders, NULL) == 0) {
 		call_tracker_restore(&t);
 		call_tracker_sync_begin(&t);
 		call_tracker_sync_end(&t, 10000); /* every restored call is gone: its record is written */

@@ -5,19 +5,11 @@
 #include "ami_codec.h"
 #include "call_record.h"
 #include "call_tracker.h"
+#include "fuzz_record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct jw writer;
 static int64_t clock_ms;
-
-static void on_record(void *ctx, enum call_record_kind kind, const struct call *c, int64_t now_ms)
-{
-	(void)ctx;
-	(void)now_ms;
-	if (call_record_json(&writer, c, kind, "fuzz", NULL) == NULL)
-		__builtin_trap();
-}
 
 static void on_message(void *ctx, const struct ami_msg *m)
 {
@@ -41,7 +33,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!ready) {
 		struct ami_codec_handlers h = {NULL, on_message, NULL, &t};
-		jw_init(&writer, 1 << 20);
 		glob_list_parse(&contexts, "from-trunk from-pstn");
 		glob_list_parse(&endpoints, "trunk*");
 		if (ami_codec_init(&codec, &h) < 0)
@@ -52,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                              .trunk_endpoints = &endpoints,
 	                              .idle_timeout_ms = 3600 * 1000,
 	                              .max_calls = 64};
-	if (call_tracker_init(&t, &o, on_record, NULL) < 0)
+	if (call_tracker_init(&t, &o, fuzz_record_renders, NULL) < 0)
 		return 0;
 	ami_codec_reset(&codec, 0);
 	clock_ms = 0;

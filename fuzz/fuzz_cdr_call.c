@@ -13,20 +13,11 @@
 #include "call_record.h"
 #include "call_tracker.h"
 #include "cdr_store.h"
+#include "fuzz_record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_ROWS 64
-
-static struct jw writer;
-
-static void on_record(void *ctx, enum call_record_kind kind, const struct call *c, int64_t now_ms)
-{
-	(void)ctx;
-	(void)now_ms;
-	if (call_record_json(&writer, c, kind, "fuzz", NULL) == NULL)
-		__builtin_trap();
-}
 
 static void cell(char *dst, const char *src, size_t n)
 {
@@ -79,7 +70,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = 0;
 
 	if (!ready) {
-		jw_init(&writer, 1 << 20);
 		glob_list_parse(&contexts, "from-pstn from-trunk");
 		ready = 1;
 	}
@@ -93,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	struct call_tracker_opts o = {
 	    .trunk_contexts = &contexts, .trunk_endpoints = &none, .idle_timeout_ms = 3600 * 1000, .max_calls = 16};
-	if (call_tracker_init(&t, &o, on_record, NULL) < 0)
+	if (call_tracker_init(&t, &o, fuzz_record_renders, NULL) < 0)
 		return 0;
 	qsort(rows, n, sizeof(rows[0]), by_call);
 	for (size_t i = 0, k; i < n; i = k) {

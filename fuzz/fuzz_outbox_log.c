@@ -10,11 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_scratch.h"
 #include "outbox.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static char dir[64], path[128];
 
 static int sent(void *ctx, const char *id, const char *payload, size_t len)
 {
@@ -25,33 +24,20 @@ static int sent(void *ctx, const char *id, const char *payload, size_t len)
 	return 0;
 }
 
-static int setup(void)
-{
-	snprintf(dir, sizeof(dir), "%s/pbxbus-fuzz-outbox-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "%s/outbox.log", dir);
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int ready;
 	struct outbox o;
 	char err[256];
 	size_t n = 0;
 
-	if (!ready && setup() < 0)
-		return 0;
-	ready = 1;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = fuzz_scratch_file("outbox", "outbox.log");
 	if (fd < 0)
 		return 0;
 	ssize_t w = size ? write(fd, data, size) : 0;
 	close(fd);
 	if (w != (ssize_t)size)
 		return 0;
-	if (outbox_open(&o, dir, 1 << 30, 1 << 24, 1000, err, sizeof(err)) < 0)
+	if (outbox_open(&o, fuzz_dir, 1 << 30, 1 << 24, 1000, err, sizeof(err)) < 0)
 		return 0;
 	outbox_pump(&o, 1, 100000, sent, &n);
 	if (n > o.pending)

@@ -1,4 +1,5 @@
 #include "replay_server.h"
+#include "replay_internal.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -22,66 +23,8 @@
 #define OUT_PAUSE (1024 * 1024)      /* no events while this much waits unsent */
 #define OUT_LIMIT (32 * 1024 * 1024) /* a client this far behind is dropped */
 
-struct live_channel {
-	char channel[128], state[32], cid[64], context[80], exten[80], uid[48], lid[48];
-	char bridge[48]; /* the bridge it is in (BridgeEnter), as CoreShowChannel's BridgeId says */
-	int64_t born_ms; /* monotonic, when its Newchannel was sent */
-};
-
-/* A call of the schedule: what the PBX did, and what a client heard of it. */
-struct sched_call {
-	char lid[48];
-	int64_t start_ms, answer_ms; /* wall clock */
-	int live;                    /* channels up */
-	unsigned heard, missed;      /* its events sent to a client, or played to nobody */
-};
-#define SCHED_MAX 4096
-
-struct session {
-	int fd;
-	struct ami_codec codec;
-	char challenge[16];
-	int logged_in;
-	int closing;            /* flush what is queued, then close */
-	int64_t half_closed_ms; /* our side shut after the flush: waiting for the client's */
-	char *out;
-	size_t out_len, out_cap;
-};
-
-struct server {
-	const struct replay_options *o;
-	const struct replay_stream_item *items;
-	size_t n, pos;
-	unsigned loop;
-	int done;          /* every loop queued */
-	int done_reported; /* ... and written to the client: DONE said */
-	int64_t next_due_ms;
-	double due_carry_ms; /* below a millisecond, kept so a --pace under 1 ms adds up */
-	int64_t first_sent_ms;
-	uint64_t sent, bytes;
-	const struct recorded *answers;
-	struct live_channel *live;
-	size_t nlive, live_cap;
-	char *scratch; /* a rewritten event, reused */
-	size_t scratch_cap;
-	int started;     /* a client logged in once: with run_on the PBX now plays on */
-	unsigned logins; /* accepted, for hide_later */
-	uint64_t missed; /* events played while nobody was logged in */
-	uint64_t played; /* events played, heard or not, over all loops */
-	unsigned drops_left;
-	uint64_t drop_at;
-	unsigned loop_said; /* the last loop "LOOP n" announced */
-	int garbage_sent;
-	FILE *schedule;
-	struct sched_call *sched;
-	size_t nsched;
-	struct session s;
-};
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* What a test or the demo follows: one line per happening on stdout. */
-static void say(const char *fmt, ...)
+void replay_say(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -91,7 +34,7 @@ static void say(const char *fmt, ...)
 	fflush(stdout);
 }
 
-static void queue(struct session *s, const char *data, size_t len)
+void replay_queue(struct session *s, const char *data, size_t len)
 {
 	if (s->fd < 0 || s->closing)
 		return;
@@ -113,9 +56,7 @@ static void queue(struct session *s, const char *data, size_t len)
 	s->out_len += len;
 }
 
-static void queuef(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void queuef(struct session *s, const char *fmt, ...)
+void replay_queuef(struct session *s, const char *fmt, ...)
 {
 	char buf[2048];
 	va_list ap;
@@ -123,181 +64,7 @@ static void queuef(struct session *s, const char *fmt, ...)
 	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		queue(s, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
-}
-
-static void id_line(char *buf, size_t size, const char *action_id)
-{
-	if (action_id[0])
-		snprintf(buf, size, "ActionID: %s\r\n", action_id);
-	else
-		buf[0] = '\0';
-}
-
-/* --hide-later: after the first login this extension is gone from the
- * lists (as when a phone is deleted while the bridge is away). */
-static int hidden(const struct server *srv, const char *msg, size_t len)
-{
-	const char *ext = srv->o->hide_later;
-	static const char *const keys[] = {"Exten", "ObjectName", "Device"};
-	char v[128], pjsip[128];
-
-	if (ext == NULL || srv->logins < 2)
-		return 0;
-	snprintf(pjsip, sizeof(pjsip), "PJSIP/%s", ext);
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (capture_field(msg, len, keys[i], v, sizeof(v)) && (strcmp(v, ext) == 0 || strcmp(v, pjsip) == 0))
-			return 1;
-	return 0;
-}
-
-/* One recorded message under the asker's ActionID line. */
-static void send_with_id(struct session *s, const char *msg, size_t len, const char *idl)
-{
-	const char *end = msg + len;
-
-	for (const char *p = msg; p < end;) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *next = nl ? nl + 1 : end;
-		if (strncasecmp(p, "ActionID:", 9) == 0)
-			queue(s, idl, strlen(idl));
-		else
-			queue(s, p, (size_t)(next - p));
-		p = next;
-	}
-}
-
-/* A recorded answer, message by message, under the asker's ActionID. */
-static void send_recorded(struct server *srv, const struct recorded_answer *a, const char *action_id)
-{
-	char idl[300];
-	const char *end = a->blob + a->len;
-
-	id_line(idl, sizeof(idl), action_id);
-	for (const char *p = a->blob; p < end;) {
-		const char *blank = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
-		const char *next = blank ? blank + 4 : end;
-		if (!hidden(srv, p, (size_t)(next - p)))
-			send_with_id(&srv->s, p, (size_t)(next - p), idl);
-		p = next;
-	}
-}
-
-static void send_channels(struct server *srv, const char *idl)
-{
-	struct session *s = &srv->s;
-
-	queuef(s, "Response: Success\r\n%sEventList: start\r\nMessage: Channels will follow\r\n\r\n", idl);
-	for (size_t i = 0; i < srv->nlive; i++) {
-		const struct live_channel *c = &srv->live[i];
-		/* its age on the PBX's clock, which runs --speed times the real one */
-		double speed = srv->o->speed > 0 ? srv->o->speed : 1;
-		long age = (long)((double)(clock_mono_ms() - c->born_ms) * speed / 1000.0);
-		queuef(s,
-		       "Event: CoreShowChannel\r\n%sChannel: %s\r\nChannelStateDesc: %s\r\nCallerIDNum: %s\r\n"
-		       "Context: %s\r\nExten: %s\r\nUniqueid: %s\r\nLinkedid: %s\r\nDuration: %02ld:%02ld:%02ld\r\n"
-		       "BridgeId: %s\r\n\r\n",
-		       idl, c->channel, c->state[0] ? c->state : "Up", c->cid, c->context, c->exten, c->uid, c->lid,
-		       age / 3600, age / 60 % 60, age % 60, c->bridge);
-	}
-	queuef(s, "Event: CoreShowChannelsComplete\r\n%sEventList: Complete\r\nListItems: %zu\r\n\r\n", idl,
-	       srv->nlive);
-}
-
-static void login(struct server *srv, const struct ami_msg *m, const char *idl)
-{
-	struct session *s = &srv->s;
-	char user[128], auth[16], given[128], want[33], events[64];
-	int ok;
-
-	ami_msg_get(m, "Username", user, sizeof(user));
-	ami_msg_get(m, "AuthType", auth, sizeof(auth));
-	if (strcasecmp(auth, "md5") == 0) {
-		ami_msg_get(m, "Key", given, sizeof(given));
-		ok = s->challenge[0] &&
-		     md5_hex(s->challenge, strlen(s->challenge), srv->o->secret, strlen(srv->o->secret), want) == 0 &&
-		     strcasecmp(given, want) == 0;
-	} else {
-		ami_msg_get(m, "Secret", given, sizeof(given));
-		ok = strcmp(given, srv->o->secret) == 0;
-	}
-	ok = ok && strcmp(user, srv->o->user) == 0 && !(srv->o->refuse_logins && *srv->o->refuse_logins);
-	if (!ok) {
-		say("LOGIN fail");
-		queuef(s, "Response: Error\r\n%sMessage: Authentication failed\r\n\r\n", idl);
-		s->closing = 1; /* as Asterisk: the connection ends */
-		return;
-	}
-	ami_msg_get(m, "Events", events, sizeof(events));
-	say("LOGIN ok %s", events);
-	srv->logins++;
-	s->logged_in = 1;
-	queuef(s, "Response: Success\r\n%sMessage: Authentication accepted\r\n\r\n", idl);
-	queuef(s, "Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 12\r\nLastReload: 12\r\n"
-	          "Status: Fully Booted\r\n\r\n");
-	/* With run_on the PBX's time goes on; a login only joins it. */
-	if (!(srv->o->run_on && srv->started))
-		srv->next_due_ms = clock_mono_ms() + (int64_t)(srv->o->delay * 1000);
-	srv->started = 1;
-}
-
-/* "ACTION coreshowchannels": tests count what the bridge asked. */
-static void say_action(const char *name)
-{
-	char lower[64];
-	size_t i = 0;
-
-	for (; name[i] && i + 1 < sizeof(lower); i++)
-		lower[i] = (char)tolower((unsigned char)name[i]);
-	lower[i] = '\0';
-	say("ACTION %s", lower);
-}
-
-static void on_action(void *ctx, const struct ami_msg *m)
-{
-	struct server *srv = ctx;
-	struct session *s = &srv->s;
-	char name[64], aid[256], idl[300];
-
-	ami_msg_get(m, "Action", name, sizeof(name));
-	ami_msg_get(m, "ActionID", aid, sizeof(aid));
-	id_line(idl, sizeof(idl), aid);
-	say_action(name);
-	if (strcasecmp(name, "Challenge") == 0) {
-		snprintf(s->challenge, sizeof(s->challenge), "%09u", (unsigned)(clock_wall_ms() % 1000000000));
-		queuef(s, "Response: Success\r\n%sChallenge: %s\r\n\r\n", idl, s->challenge);
-	} else if (strcasecmp(name, "Login") == 0) {
-		login(srv, m, idl);
-	} else if (!s->logged_in ||
-	           (srv->o->refuse_actions && strcasecmp(name, "Ping") != 0 && strcasecmp(name, "Logoff") != 0)) {
-		queuef(s, "Response: Error\r\n%sMessage: Permission denied\r\n\r\n", idl);
-	} else if (strcasecmp(name, "Ping") == 0) {
-		if (srv->o->ignore_ping)
-			return;
-		queuef(s, "Response: Success\r\n%sPing: Pong\r\nTimestamp: %.6f\r\n\r\n", idl,
-		       (double)clock_wall_ms() / 1000.0);
-	} else if (strcasecmp(name, "CoreShowChannels") == 0) {
-		send_channels(srv, idl);
-	} else if (strcasecmp(name, "Getvar") == 0) {
-		char var[64];
-		ami_msg_get(m, "Variable", var, sizeof(var));
-		queuef(s, "Response: Success\r\n%sVariable: %s\r\nValue: %s\r\n\r\n", idl, var,
-		       strcasecmp(var, "CALLERID(num-pres)") != 0 ? ""
-		       : srv->o->withheld                         ? "prohib_passed_screen"
-		                                                  : "allowed_not_screened");
-	} else if (recorded_find(srv->answers, name)) {
-		send_recorded(srv, recorded_find(srv->answers, name), aid);
-	} else if (strcasecmp(name, "Filter") == 0) {
-		queuef(s, "Response: Success\r\n%sMessage: Success\r\n\r\n", idl);
-	} else if (strcasecmp(name, "Logoff") == 0) {
-		queuef(s, "Response: Goodbye\r\n%sMessage: Thanks for all the fish.\r\n\r\n", idl);
-		s->closing = 1;
-	} else {
-		queuef(s,
-		       "Response: Error\r\n%sMessage: Invalid/unknown command: %s. Use Action: ListCommands to show "
-		       "available commands.\r\n\r\n",
-		       idl, name);
-	}
+		replay_queue(s, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 static void on_codec_error(void *ctx, enum ami_err err)
@@ -450,7 +217,7 @@ static void play(struct server *srv, const char *raw, size_t len, int heard, int
 	if (heard) {
 		if (srv->sent++ == 0)
 			srv->first_sent_ms = now;
-		queue(&srv->s, raw, len);
+		replay_queue(&srv->s, raw, len);
 		srv->bytes += len;
 	} else {
 		srv->missed++;
@@ -483,7 +250,7 @@ static void advance(struct server *srv)
 	if (wait < 0)
 		wait = 0;
 	if (next->first_of_capture && wait > 0)
-		say("GAP %llu", (unsigned long long)srv->played); /* quiet from now: between calls */
+		replay_say("GAP %llu", (unsigned long long)srv->played); /* quiet from now: between calls */
 	srv->due_carry_ms += o->pace >= 0 ? wait * 1000.0 : (double)scaled_ms(srv, wait);
 	int64_t whole = (int64_t)srv->due_carry_ms;
 	srv->next_due_ms += whole;
@@ -501,9 +268,9 @@ static int drop_here(struct server *srv, const char *raw, size_t len, int64_t no
 		return 0;
 	srv->drops_left--;
 	srv->drop_at += o->drop_every;
-	queue(&srv->s, raw, len / 2);
+	replay_queue(&srv->s, raw, len / 2);
 	srv->s.closing = 1;
-	say("DROPPED at %llu", (unsigned long long)srv->played);
+	replay_say("DROPPED at %llu", (unsigned long long)srv->played);
 	for (unsigned i = 0; i < o->skip_after_drop && !srv->done; i++) {
 		raw = event_for_loop(srv, srv->items[srv->pos].msg, &len);
 		if (raw)
@@ -523,11 +290,11 @@ static void send_garbage(struct server *srv)
 	srv->garbage_sent = 1;
 	for (size_t left = srv->o->garbage; left > 0;) {
 		size_t n = left < sizeof(chunk) ? left : sizeof(chunk);
-		queue(&srv->s, chunk, n);
+		replay_queue(&srv->s, chunk, n);
 		left -= n;
 	}
-	queue(&srv->s, "\r\n\r\n", 4);
-	say("GARBAGE sent");
+	replay_queue(&srv->s, "\r\n\r\n", 4);
+	replay_say("GARBAGE sent");
 }
 
 /* Plays every event that is due. */
@@ -542,7 +309,7 @@ static void play_due(struct server *srv, int64_t now)
 			continue; /* events wait for the garbage to go out */
 		}
 		if (srv->pos == 0 && srv->loop > srv->loop_said)
-			say("LOOP %u", srv->loop_said = srv->loop);
+			replay_say("LOOP %u", srv->loop_said = srv->loop);
 		size_t len;
 		const char *raw = event_for_loop(srv, srv->items[srv->pos].msg, &len);
 		if (raw == NULL)
@@ -562,10 +329,11 @@ static void report_done(struct server *srv)
 	if (!srv->done || srv->done_reported || srv->s.fd < 0 || srv->s.out_len > 0)
 		return;
 	srv->done_reported = 1;
-	say("DONE %llu events %llu bytes in %.3f s%s", (unsigned long long)srv->sent, (unsigned long long)srv->bytes,
-	    (double)(clock_mono_ms() - srv->first_sent_ms) / 1000.0, srv->missed ? " (some played to nobody)" : "");
+	replay_say("DONE %llu events %llu bytes in %.3f s%s", (unsigned long long)srv->sent,
+	           (unsigned long long)srv->bytes, (double)(clock_mono_ms() - srv->first_sent_ms) / 1000.0,
+	           srv->missed ? " (some played to nobody)" : "");
 	if (srv->missed)
-		say("MISSED %llu events", (unsigned long long)srv->missed);
+		replay_say("MISSED %llu events", (unsigned long long)srv->missed);
 }
 
 static void end_session(struct server *srv, const char *why)
@@ -574,7 +342,7 @@ static void end_session(struct server *srv, const char *why)
 
 	if (s->fd < 0)
 		return;
-	say("CLOSED %s", why);
+	replay_say("CLOSED %s", why);
 	close(s->fd);
 	s->fd = -1;
 	s->logged_in = 0;
@@ -592,8 +360,8 @@ static void start_session(struct server *srv, int fd)
 		end_session(srv, "replaced by a new connection");
 	s->fd = fd;
 	ami_codec_reset(&s->codec, 0);
-	say("CONNECT");
-	queue(s, "Asterisk Call Manager/11.0.0\r\n", 30);
+	replay_say("CONNECT");
+	replay_queue(s, "Asterisk Call Manager/11.0.0\r\n", 30);
 }
 
 static void read_client(struct server *srv)
@@ -649,7 +417,7 @@ static int listen_on(const struct replay_options *o)
 			close(fd);
 		return -1;
 	}
-	say("LISTEN %d", ntohs(a.sin_port));
+	replay_say("LISTEN %d", ntohs(a.sin_port));
 	return fd;
 }
 
@@ -673,7 +441,7 @@ int replay_serve(const struct replay_options *o, const struct replay_stream_item
 	                     .drops_left = o->drops,
 	                     .drop_at = o->drop_at,
 	                     .s = {.fd = -1}};
-	struct ami_codec_handlers h = {.on_message = on_action, .on_error = on_codec_error, .ctx = &srv};
+	struct ami_codec_handlers h = {.on_message = replay_on_action, .on_error = on_codec_error, .ctx = &srv};
 	int lfd = listen_on(o);
 
 	if (lfd < 0 || ami_codec_init(&srv.s.codec, &h) < 0)

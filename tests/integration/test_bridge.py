@@ -12,8 +12,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import amicap  # noqa: E402
 from harness import (Daemon, Mosquitto, ReplayPbx, Subscriber, TempDir, fixture, free_port, run_tool,  # noqa: E402
                      wait_for, SLOW)
+from rigs import REPLAY_SECRET, bridge_env  # noqa: E402
 
-SECRET = "bridgepass"
+SECRET = REPLAY_SECRET
 DENY = ["VarSet", "Newexten", "RTCP*"]
 
 
@@ -35,12 +36,10 @@ class Rig:
         # (as they should be) and the exact-event tests miss them
         self.ami = ReplayPbx.scripted(self.tmp, "--delay", str(0.5 * SLOW), *server_args)
         self.sub = Subscriber(self.tmp, self.broker, subscribe) if subscribe else None
-        e = {"PBXBUS_AMI_HOST": "127.0.0.1", "PBXBUS_AMI_PORT": str(self.ami.port),
-             "PBXBUS_AMI_USERNAME": "bridge", "PBXBUS_AMI_SECRET": SECRET,
-             "PBXBUS_MQTT_PORT": str(self.broker.port), "PBXBUS_PBX_ID": "lab",
-             "PBXBUS_RECONNECT_MAX": "2", "PBXBUS_OUTBOX_DIR": self.tmp.path + "/outbox",
-             # exact-event tests must not shed on a busy machine; the shedding tests set their own bound
-             "PBXBUS_MQTT_QUEUE_MAX_BYTES": str(64 << 20), "PBXBUS_MQTT_QUEUE_MAX_MESSAGES": "60000"}
+        # exact-event tests must not shed on a busy machine; the shedding tests set their own bound
+        e = bridge_env(self.ami.port, self.broker.port, self.tmp.path + "/outbox", PBXBUS_AMI_HOST="127.0.0.1",
+                       PBXBUS_RECONNECT_MAX="2", PBXBUS_MQTT_QUEUE_MAX_BYTES=64 << 20,
+                       PBXBUS_MQTT_QUEUE_MAX_MESSAGES=60000)
         if shipped_bounds:
             del e["PBXBUS_MQTT_QUEUE_MAX_BYTES"], e["PBXBUS_MQTT_QUEUE_MAX_MESSAGES"]
         e.update(env or {})

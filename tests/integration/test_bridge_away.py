@@ -17,6 +17,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import Daemon, Mosquitto, ReplayPbx, Subscriber, TempDir, fixture, wait_for, SLOW  # noqa: E402
+import rigs  # noqa: E402
 
 BURST = fixture("19-burst-20-inbound")
 
@@ -33,10 +34,8 @@ class Rig:
         self.pbx = ReplayPbx(self.tmp, "--run-on", "--schedule", self.schedule, "--speed", str(speed), "--gap", "1",
                              "--delay", "0.5", "--loops", str(loops), *captures)
         self.sub = Subscriber(self.tmp, self.broker, "pbx/#")
-        self.env = {"PBXBUS_AMI_PORT": str(self.pbx.port), "PBXBUS_AMI_USERNAME": "bridge",
-                    "PBXBUS_AMI_SECRET": "bridgepass", "PBXBUS_MQTT_PORT": str(self.broker.port),
-                    "PBXBUS_PBX_ID": "lab", "PBXBUS_OUTBOX_DIR": self.tmp.path + "/outbox",
-                    "PBXBUS_RECONNECT_MAX": "1", "PBXBUS_AMI_AUTH_RETRY": "1", "PBXBUS_EVENTS_ALLOW": "FullyBooted"}
+        self.env = rigs.bridge_env(self.pbx.port, self.broker.port, self.tmp.path + "/outbox",
+                                   PBXBUS_AMI_AUTH_RETRY=1, PBXBUS_EVENTS_ALLOW="FullyBooted")
         self.env.update(bridge_env or {})
         self.bridges = []
         self.start_bridge()

@@ -12,6 +12,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import amicap  # noqa: E402
 from harness import BIN_DIR, fixture  # noqa: E402
+from rigs import bridge_env  # noqa: E402
 
 # capture: direction, extension, external number, disposition, extra checks
 EXPECT = {
@@ -177,9 +178,7 @@ class CallRig:
         # answer records are shed while it is not)
         self.ami = ReplayPbx.scripted(self.tmp, "--delay", str(0.5 * SLOW), *server_args)
         self.sub = Subscriber(self.tmp, self.broker, "pbx/calls/#", qos=1)
-        e = {"PBXBUS_AMI_PORT": str(self.ami.port), "PBXBUS_AMI_USERNAME": "bridge",
-             "PBXBUS_AMI_SECRET": "bridgepass", "PBXBUS_MQTT_PORT": str(self.broker.port), "PBXBUS_PBX_ID": "lab",
-             "PBXBUS_RECONNECT_MAX": "1", "PBXBUS_OUTBOX_DIR": self.tmp.path + "/outbox"}
+        e = bridge_env(self.ami.port, self.broker.port, self.tmp.path + "/outbox")
         e.update(env or {})
         self.bridge = Daemon(self.tmp, "pbxbus-bridge", e, ["-c", "/dev/null"]).start()
 

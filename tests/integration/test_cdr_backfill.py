@@ -18,6 +18,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import (Daemon, MariaDB, Mosquitto, Postgres, ReplayPbx, Subscriber, TempDir, fixture,  # noqa: E402
                      run_tool, wait_for, SLOW)
+from rigs import bridge_env, consumer_env, migrate  # noqa: E402
 
 BURST = fixture("19-burst-20-inbound")
 PBX_TZ = "America/New_York"
@@ -36,21 +37,16 @@ class Rig:
         self.broker = Mosquitto(self.tmp).start()
         self.db = MariaDB(self.tmp).start()
         user, password = self.db.add_reader()
-        cenv = {"PBXBUS_DB_CONNINFO": self.pg.conninfo(), "PBXBUS_MQTT_PORT": str(self.broker.port),
-                "PBXBUS_CONSUMER_ID": "crm1", "PBXBUS_RECONNECT_MAX": "1"}
-        rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], cenv)
-        assert rc == 0, err
+        cenv = consumer_env(self.pg.conninfo(), self.broker.port)
+        migrate(cenv)
         self.consumer = Daemon(self.tmp, "pbxbus-consumer", cenv, ["-c", "/dev/null"]).start()
         self.consumer.wait_log("mqtt: subscribed to")
         self.pbx = ReplayPbx(self.tmp, "--run-on", "--schedule", self.schedule, "--speed", "1", "--gap", "1",
                              "--delay", "0.5", "--loops", str(loops), "--cdr-socket", self.db.socket, *captures,
                              env={"TZ": PBX_TZ})
         self.sub = Subscriber(self.tmp, self.broker, "pbx/#")
-        self.env = {"PBXBUS_AMI_PORT": str(self.pbx.port), "PBXBUS_AMI_USERNAME": "bridge",
-                    "PBXBUS_AMI_SECRET": "bridgepass", "PBXBUS_MQTT_PORT": str(self.broker.port),
-                    "PBXBUS_PBX_ID": "lab", "PBXBUS_OUTBOX_DIR": self.tmp.path + "/outbox",
-                    "PBXBUS_RECONNECT_MAX": "1", "PBXBUS_EVENTS_ALLOW": "FullyBooted", "PBXBUS_OUTBOX_RESEND_TIMEOUT": "3",
-                    "TZ": "UTC"}
+        self.env = bridge_env(self.pbx.port, self.broker.port, self.tmp.path + "/outbox",
+                              PBXBUS_EVENTS_ALLOW="FullyBooted", PBXBUS_OUTBOX_RESEND_TIMEOUT=3, TZ="UTC")
         if cdr:
             self.env.update({"PBXBUS_CDR_DB_HOST": "127.0.0.1", "PBXBUS_CDR_DB_PORT": str(self.db.port),
                              "PBXBUS_CDR_DB_USER": user, "PBXBUS_CDR_DB_PASSWORD": password,
@@ -205,9 +201,8 @@ def test_check_connects_to_the_cdr_store_and_reads_its_columns():
         user, password = db.add_reader()
         pbx = ReplayPbx(tmp, fixture("12-in-noanswer"))
         broker = Mosquitto(tmp).start()
-        env = {"PBXBUS_AMI_PORT": str(pbx.port), "PBXBUS_AMI_USERNAME": "bridge", "PBXBUS_AMI_SECRET": "bridgepass",
-               "PBXBUS_MQTT_PORT": str(broker.port), "PBXBUS_CDR_DB_SOCKET": db.socket, "PBXBUS_CDR_DB_USER": user,
-               "PBXBUS_CDR_DB_PASSWORD": password, "PBXBUS_CDR_TIMEZONE": PBX_TZ}
+        env = bridge_env(pbx.port, broker.port, PBXBUS_CDR_DB_SOCKET=db.socket, PBXBUS_CDR_DB_USER=user,
+                         PBXBUS_CDR_DB_PASSWORD=password, PBXBUS_CDR_TIMEZONE=PBX_TZ)
         rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], env)
         assert rc == 0 and "\u2713 CDR store asteriskcdrdb.cdr at %s as pbxbus" % db.socket in out, (out, err)
         assert password not in out + err
@@ -244,10 +239,8 @@ def test_a_hostile_cdr_store_neither_injects_nor_stalls_the_bridge():
         user, password = db.add_reader()
         db.sql("ALTER TABLE asteriskcdrdb.cdr MODIFY calldate varchar(64) NOT NULL, MODIFY uniqueid varchar(150) "
                "NOT NULL, MODIFY clid mediumtext NOT NULL")
-        env = {"PBXBUS_AMI_PORT": str(pbx.port), "PBXBUS_AMI_USERNAME": "bridge", "PBXBUS_AMI_SECRET": "bridgepass",
-               "PBXBUS_MQTT_PORT": str(broker.port), "PBXBUS_PBX_ID": "lab", "PBXBUS_OUTBOX_DIR": tmp.path + "/ob",
-               "PBXBUS_RECONNECT_MAX": "1", "PBXBUS_CDR_DB_SOCKET": db.socket, "PBXBUS_CDR_DB_USER": user,
-               "PBXBUS_CDR_DB_PASSWORD": password, "TZ": "UTC", "PBXBUS_STATUS_INTERVAL": "5"}
+        env = bridge_env(pbx.port, broker.port, tmp.path + "/ob", PBXBUS_CDR_DB_SOCKET=db.socket,
+                         PBXBUS_CDR_DB_USER=user, PBXBUS_CDR_DB_PASSWORD=password, TZ="UTC", PBXBUS_STATUS_INTERVAL=5)
         bridge = Daemon(tmp, "pbxbus-bridge", env, ["-c", "/dev/null"]).start()
         bridge.wait_log("ami: logged in", 20)
         time.sleep(2 * SLOW)  # its view of the PBX is whole, on disk

@@ -17,6 +17,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import Daemon, Mosquitto, ReplayPbx, Subscriber, TempDir, fixture, wait_for, SLOW  # noqa: E402
+from rigs import bridge_env  # noqa: E402
 
 OUTSIDE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "fixtures", "ami-outside")
 ANSWERS = fixture("04-info-actions")[:-len(".server.txt")]
@@ -78,9 +79,7 @@ class Rig:
         self.pbx = ReplayPbx(self.tmp, "--loops", "1", "--speed", "0", "--gap", "0",
                              "--delay", "0.3", *replay_args, *captures)
         self.sub = Subscriber(self.tmp, self.broker, "pbx/#")
-        env = {"PBXBUS_AMI_PORT": str(self.pbx.port), "PBXBUS_AMI_USERNAME": "bridge",
-               "PBXBUS_AMI_SECRET": "bridgepass", "PBXBUS_MQTT_PORT": str(self.broker.port), "PBXBUS_PBX_ID": "lab",
-               "PBXBUS_OUTBOX_DIR": self.tmp.path + "/outbox", "PBXBUS_RECONNECT_MAX": "1"}
+        env = bridge_env(self.pbx.port, self.broker.port, self.tmp.path + "/outbox")
         self.bridge = Daemon(self.tmp, "pbxbus-bridge", env, ["-c", "/dev/null"]).start()
 
     def hangups(self):

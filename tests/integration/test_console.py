@@ -13,7 +13,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import (BIN_DIR, Daemon, Mosquitto, Postgres, ReplayPbx, TempDir, fixture, free_port,  # noqa: E402
-                     run_tool, wait_for)
+                     wait_for)
+from rigs import bridge_env, consumer_env, migrate  # noqa: E402
 from browser import Browser  # noqa: E402
 
 TOKEN = "console-token-0123456789"
@@ -42,12 +43,10 @@ class Rig:
         self.broker = Mosquitto(self.tmp).start()
         self.http_port = free_port()
         self.base = "http://127.0.0.1:%d" % self.http_port
-        self.env = {"PBXBUS_DB_CONNINFO": self.pg.conninfo(), "PBXBUS_MQTT_PORT": str(self.broker.port),
-                    "PBXBUS_CONSUMER_ID": "crm1", "PBXBUS_RECONNECT_MAX": "2",
-                    "PBXBUS_HTTP_LISTEN": "127.0.0.1:%d" % self.http_port, "PBXBUS_HTTP_TOKEN": TOKEN}
+        self.env = consumer_env(self.pg.conninfo(), self.broker.port, PBXBUS_RECONNECT_MAX=2,
+                                PBXBUS_HTTP_LISTEN="127.0.0.1:%d" % self.http_port, PBXBUS_HTTP_TOKEN=TOKEN)
         self.env.update(env or {})
-        rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], self.env)
-        assert rc == 0, err
+        migrate(self.env)
         for name, phone in CUSTOMERS:
             self.pg.psql("INSERT INTO crm_customers (name, phone_e164) VALUES (%s, '%s')"
                          % (sql_text(name), phone))
@@ -59,10 +58,9 @@ class Rig:
     def play(self, captures, speed="1", delay="1"):
         self.pbx = ReplayPbx(self.tmp, "--loops", "1", "--speed", speed, "--delay", delay, "--gap", "1",
                              *[fixture(c) for c in captures])
-        self.bridge = Daemon(self.tmp, "pbxbus-bridge", {
-            "PBXBUS_AMI_HOST": "127.0.0.1", "PBXBUS_AMI_PORT": str(self.pbx.port), "PBXBUS_AMI_USERNAME": "bridge",
-            "PBXBUS_AMI_SECRET": "bridgepass", "PBXBUS_MQTT_PORT": str(self.broker.port), "PBXBUS_PBX_ID": "lab",
-            "PBXBUS_OUTBOX_DIR": self.tmp.path + "/outbox"}, ["-c", "/dev/null"])
+        self.bridge = Daemon(self.tmp, "pbxbus-bridge",
+                             bridge_env(self.pbx.port, self.broker.port, self.tmp.path + "/outbox",
+                                        PBXBUS_AMI_HOST="127.0.0.1"), ["-c", "/dev/null"])
         self.bridge.start()
 
     def open_browser(self):

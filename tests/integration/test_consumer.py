@@ -15,6 +15,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import (BIN_DIR, Daemon, Mosquitto, Postgres, Subscriber, TempDir, fixture, free_port,  # noqa: E402
                      SLOW, run_tool, wait_for)
+from rigs import consumer_env, migrate as migrate_schema  # noqa: E402
 
 TOKEN = "test-token-0123456789abcdef"
 CUSTOMERS = [("John Smith", "+15559876543"), ("Ivy Caller", "+15550001111"), ("Early Leaver", "+1 555 000 2222"),
@@ -27,15 +28,13 @@ class Rig:
         self.pg = Postgres(self.tmp).start()
         self.pg.create_db()
         self.broker = Mosquitto(self.tmp, extra=broker_extra).start()
-        self.env = {"PBXBUS_DB_CONNINFO": self.pg.conninfo(), "PBXBUS_MQTT_PORT": str(self.broker.port),
-                    "PBXBUS_CONSUMER_ID": "crm1", "PBXBUS_RECONNECT_MAX": "2", "PBXBUS_MQTT_KEEPALIVE": "5"}
+        self.env = consumer_env(self.pg.conninfo(), self.broker.port, PBXBUS_RECONNECT_MAX=2, PBXBUS_MQTT_KEEPALIVE=5)
         if http:
             self.http_port = free_port()
             self.env.update({"PBXBUS_HTTP_LISTEN": "127.0.0.1:%d" % self.http_port, "PBXBUS_HTTP_TOKEN": TOKEN})
         self.env.update(env or {})
         if migrate:
-            rc, out, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], self.env)
-            assert rc == 0, err
+            migrate_schema(self.env)
             for name, phone in CUSTOMERS:
                 e164 = phone.replace(" ", "")
                 self.pg.psql("INSERT INTO crm_customers (name, phone_e164) VALUES ('%s', '%s')" % (name, e164))
@@ -150,7 +149,7 @@ def test_archive_file_copies_every_record_on_disk_before_the_ack():
     # A second sink (consumer/archive_sink.c): its file missing holds the
     # records back in the broker like a database that is down; a line cut
     # by a crash is ended at the next open, so the next record has its own.
-    r = Rig(start=False)
+    r = Rig(start=False, http=True)
     archive = r.tmp.path + "/archive/calls.jsonl"
     try:
         r.consumer = r.new_consumer({"PBXBUS_ARCHIVE_FILE": archive}).start()
@@ -159,8 +158,16 @@ def test_archive_file_copies_every_record_on_disk_before_the_ack():
         r.consumer.wait_log("archive: open " + archive + ": No such file or directory")
         time.sleep(0.5)
         assert r.rows() == 0 and r.acked_ids() == []  # nothing settled while a sink is down
+        # each sink its own gauge, labelled by its name (the database's old name kept)
+        _, text = http(r, "GET", "/metrics", token=None)
+        assert 'pbxbus_consumer_sink_up{sink="archive"} 0' in text and "pbxbus_consumer_archive_ok 0" in text, text
         os.mkdir(r.tmp.path + "/archive")
         wait_for(lambda: len(set(r.acked_ids())) == 20, 30, "acks for all 20")
+        _, text = http(r, "GET", "/metrics", token=None)
+        for line in ('pbxbus_consumer_sink_up{sink="db"} 1', 'pbxbus_consumer_sink_up{sink="archive"} 1',
+                     "pbxbus_consumer_db_connected 1", "pbxbus_consumer_archive_ok 1",
+                     'pbxbus_consumer_sink_reconnects_total{sink="archive"} 0'):
+            assert line in text, (line, text)
         assert r.rows() == 20
         lines = archive_lines(archive)
         assert lines[-1] == "" and len(lines) == 21, lines[-3:]
@@ -183,6 +190,73 @@ def test_archive_file_copies_every_record_on_disk_before_the_ack():
         assert rc != 0 and "archive_file: an absolute path" in err, (rc, err)
     finally:
         r.close()
+
+
+class CrmEndpoint:
+    """The CRM's webhook endpoint: a small HTTP server on loopback that
+    keeps every POST (its headers and body) and answers with `status`."""
+
+    def __init__(self):
+        import http.server
+        self.posts, self.status = [], 503
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                outer.posts.append((dict(self.headers), body))
+                self.send_response(outer.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/pbx/calls" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_webhook_posts_every_settled_record_before_the_ack():
+    # The third sink (consumer/webhook_sink.c): a CRM answering 503 holds
+    # the records back in the broker (no ack, its gauge 0); once it answers
+    # 200 every record is POSTed, as received, with the bearer token, and
+    # acknowledged.  Dead letters are not POSTed.
+    crm = CrmEndpoint()
+    r = Rig(start=False, http=True)
+    try:
+        token = r.tmp.file("webhook.token", "crm-hook-secret-1\n", 0o600)
+        r.consumer = r.new_consumer({"PBXBUS_WEBHOOK_URL": crm.url, "PBXBUS_WEBHOOK_TOKEN_FILE": token,
+                                     "PBXBUS_WEBHOOK_TIMEOUT": "2"}).start()
+        r.consumer.wait_log("mqtt: subscribed to")
+        r.publish([record(i) for i in range(3)] + ["not json"])
+        r.consumer.wait_log("webhook: POST to %s: HTTP 503" % crm.url)
+        assert r.acked_ids() == []
+        _, text = http(r, "GET", "/metrics", token=None)
+        assert 'pbxbus_consumer_sink_up{sink="webhook"} 0' in text, text
+        crm.status = 200
+        wait_for(lambda: len(set(r.acked_ids())) == 3, 30, "acks for all 3")
+        bodies = [json.loads(b) for _, b in crm.posts if b]
+        assert sorted({b["call_id"] for b in bodies}) == ["lab:1795400000.%d" % i for i in range(3)]
+        for b in bodies:  # each as it was published
+            assert b == json.loads(record(int(b["call_id"].rsplit(".", 1)[1]))), b
+        for headers, _ in crm.posts:
+            assert headers.get("Authorization") == "Bearer crm-hook-secret-1", headers
+            assert headers.get("Content-Type") == "application/json", headers
+        assert r.rows() == 3
+        _, text = http(r, "GET", "/metrics", token=None)
+        assert 'pbxbus_consumer_sink_up{sink="webhook"} 1' in text, text
+        assert "crm-hook-secret-1" not in r.consumer.text()
+        rc, out, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--check"],
+                                dict(r.env, PBXBUS_WEBHOOK_URL="ftp://crm.example.com/"))
+        assert rc == 2 and "webhook_url: an http:// or https:// URL" in err, (rc, err)
+    finally:
+        r.close()
+        crm.close()
 
 
 def test_suffix_match_and_ambiguity():
@@ -358,7 +432,7 @@ def test_bad_payloads_are_dead_letters_and_the_next_good_one_goes_in():
         wait_for(lambda: r.pg.psql("SELECT count(*) FROM pbxbus_dead_letters") == "12", 20, "12 dead letters")
         errors = r.pg.psql("SELECT error FROM pbxbus_dead_letters ORDER BY id")
         for want in ["not a JSON object", "missing call_id", "duration_s is not a whole number",
-                     "direction or disposition", "ISO 8601", "billsec_s greater", "unsupported record version",
+                     "direction not one of the documented values", "ISO 8601", "billsec_s greater", "unsupported record version",
                      "call_id is not", "valid UTF-8", "over the 65536 byte limit"]:
             assert want in errors, (want, errors)
         assert r.pg.psql("SELECT max(payload_size) FROM pbxbus_dead_letters") == str(10 * 1024 * 1024)
@@ -944,7 +1018,10 @@ def test_schema_behind_is_a_clear_error():
         r.consumer.start()
         wait_for(lambda: r.consumer.proc.poll() is not None, 20, "exit")  # noqa: the schema check comes first
         assert r.consumer.stop() == 1  # stopped here: close() expects a clean exit otherwise
-        assert "schema is at version 0, this consumer needs 3: run pbxbus-consumer --migrate" in r.consumer.text()
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "consumer", "migrations.h")) as f:
+            version = re.search(r"#define SCHEMA_VERSION (\d+)", f.read()).group(1)
+        assert ("schema is at version 0, this consumer needs %s: run pbxbus-consumer --migrate" % version
+                in r.consumer.text())
         rc, out, _ = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--check"], r.env)
         assert rc == 1 and "\u2717 database schema" in out and "--migrate" in out, out
     finally:
@@ -959,15 +1036,21 @@ def test_existing_crm_table_is_extended_not_rewritten():
                   "occurred_at timestamptz NOT NULL, whatsapp_extra text); "
                   "INSERT INTO crm_comms_log (customer_id, type, direction, body, ext_message_id, occurred_at, "
                   "whatsapp_extra) VALUES (1, 'whatsapp', 'inbound', 'hello', 'wamid.1', now(), 'keep me')")
-        rc, out, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], r.env)
-        assert rc == 0, err
+        migrate_schema(r.env)
         assert r.pg.psql("SELECT body || '|' || whatsapp_extra FROM crm_comms_log") == "hello|keep me"
+        # the optional columns the CRM's table lacked are added, recording (migration 4) among them
+        assert r.pg.psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'crm_comms_log' "
+                         "AND column_name IN ('recording', 'disposition', 'raw')") == "3"
         assert r.pg.psql("SELECT count(*) FROM pg_indexes WHERE tablename = 'crm_comms_log' "
                          "AND indexdef LIKE '%UNIQUE%ext_message_id%'") == "1"
         r.consumer.start()
         r.consumer.wait_log("mqtt: subscribed to")
-        r.publish([record(1)])
-        wait_for(lambda: r.rows("type = 'call'") == 1, 15, "call row")
+        r.publish([record(1, recording="/var/spool/asterisk/monitor/2026/11/22/in-5551000-1.wav"),
+                   record(2)])
+        wait_for(lambda: r.rows("type = 'call'") == 2, 15, "call rows")
+        assert r.pg.psql("SELECT ext_message_id || '|' || coalesce(recording, '-') FROM crm_comms_log "
+                         "WHERE type = 'call' ORDER BY ext_message_id").splitlines() == [
+            "lab:1795400000.1|/var/spool/asterisk/monitor/2026/11/22/in-5551000-1.wav", "lab:1795400000.2|-"]
     finally:
         r.close()
 

@@ -15,7 +15,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import (Daemon, Mosquitto, Postgres, ReplayPbx, Subscriber, TempDir, fixture,  # noqa: E402
-                     run_tool, wait_for)
+                     wait_for)
+from rigs import bridge_env, consumer_env, migrate  # noqa: E402
 
 LOOPS = int(os.environ.get("PBXBUS_FAULT_LOOPS", "100"))  # 20 calls each
 
@@ -33,20 +34,16 @@ def test_faults_two_thousand_calls():
     pg.create_db()
     broker = Mosquitto(tmp, extra="max_queued_messages 0\nmax_inflight_messages 1000\npersistence true\n"
                        "persistence_location %s/\nautosave_interval 1\n" % tmp.path).start()
-    cenv = {"PBXBUS_DB_CONNINFO": pg.conninfo(), "PBXBUS_MQTT_PORT": str(broker.port), "PBXBUS_CONSUMER_ID": "crm1",
-            "PBXBUS_RECONNECT_MAX": "1", "PBXBUS_MQTT_KEEPALIVE": "5"}
-    rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], cenv)
-    assert rc == 0, err
+    cenv = consumer_env(pg.conninfo(), broker.port, PBXBUS_MQTT_KEEPALIVE=5)
+    migrate(cenv)
     burst = len(open(fixture("19-burst-20-inbound"), "rb").read())
     per_loop = 1954  # replayable messages of capture 19
     schedule = tmp.path + "/schedule.jsonl"
     ami = ReplayPbx.scripted(tmp, fixture("19-burst-20-inbound"), "--loops", str(LOOPS), "--gap", "1.0",
                     "--delay", "1", "--schedule", schedule, "--drop", "3", "--drop-at", str(per_loop * LOOPS // 5 + 77),
                     "--drop-every", str(per_loop * LOOPS // 4))
-    benv = {"PBXBUS_AMI_PORT": str(ami.port), "PBXBUS_AMI_USERNAME": "bridge", "PBXBUS_AMI_SECRET": "bridgepass",
-            "PBXBUS_MQTT_PORT": str(broker.port), "PBXBUS_PBX_ID": "lab", "PBXBUS_RECONNECT_MAX": "1",
-            "PBXBUS_OUTBOX_RESEND_TIMEOUT": "3", "PBXBUS_OUTBOX_DIR": tmp.path + "/outbox",
-            "PBXBUS_EVENTS_ALLOW": "FullyBooted"}
+    benv = bridge_env(ami.port, broker.port, tmp.path + "/outbox", PBXBUS_OUTBOX_RESEND_TIMEOUT=3,
+                      PBXBUS_EVENTS_ALLOW="FullyBooted")
     consumer = Daemon(tmp, "pbxbus-consumer", cenv, ["-c", "/dev/null"]).start()
     consumer.wait_log("mqtt: subscribed to")
     records = Subscriber(tmp, broker, "pbx/calls/hangup", name="records")

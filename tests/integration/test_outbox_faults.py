@@ -13,53 +13,38 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import (Daemon, Mosquitto, Postgres, ReplayPbx, Subscriber, TempDir, fixture,  # noqa: E402
-                     run_tool, wait_for)
+from harness import (Daemon, ReplayPbx, Subscriber, TempDir, fixture,  # noqa: E402
+                     wait_for)
+import rigs  # noqa: E402
 
 TMPFS_SIZE = "64k"
 
 
-class Pipeline:
+class Pipeline(rigs.Pipeline):
+    """rigs.Pipeline whose outbox may be a small tmpfs (to fill), its
+    broker keeping 1000 messages in flight."""
+
     def __init__(self, outbox_tmpfs=False, broker_extra=""):
-        self.tmp = TempDir()
-        self.outbox = self.tmp.path + "/outbox"
+        tmp = TempDir()
+        outbox = tmp.path + "/outbox"
         self.mounted = False
         if outbox_tmpfs:
-            os.makedirs(self.outbox)
-            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" % TMPFS_SIZE, "tmpfs", self.outbox],
+            os.makedirs(outbox)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" % TMPFS_SIZE, "tmpfs", outbox],
                            check=True)
             self.mounted = True
-        self.pg = Postgres(self.tmp).start()
-        self.pg.create_db()
-        self.broker = Mosquitto(self.tmp, extra="max_queued_messages 0\nmax_inflight_messages 1000\n"
-                                "persistence true\npersistence_location %s/\n%s" % (self.tmp.path, broker_extra)).start()
-        self.cenv = {"PBXBUS_DB_CONNINFO": self.pg.conninfo(), "PBXBUS_MQTT_PORT": str(self.broker.port),
-                     "PBXBUS_CONSUMER_ID": "crm1", "PBXBUS_RECONNECT_MAX": "1", "PBXBUS_MQTT_KEEPALIVE": "5"}
-        rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], self.cenv)
-        assert rc == 0, err
-        self.consumer = Daemon(self.tmp, "pbxbus-consumer", self.cenv, ["-c", "/dev/null"]).start()
-        self.consumer.wait_log("mqtt: subscribed to")
-        self.pbx = None
-        self.bridge = None
+        super().__init__(broker_extra="max_inflight_messages 1000\n" + broker_extra, tmp=tmp, outbox=outbox)
         self.bridge_logs = ""
 
     def start_bridge(self, pbx_port, extra=None):
-        env = {"PBXBUS_AMI_PORT": str(pbx_port), "PBXBUS_AMI_USERNAME": "bridge", "PBXBUS_AMI_SECRET": "bridgepass",
-               "PBXBUS_MQTT_PORT": str(self.broker.port), "PBXBUS_PBX_ID": "lab", "PBXBUS_RECONNECT_MAX": "1",
-               "PBXBUS_OUTBOX_RESEND_TIMEOUT": "3", "PBXBUS_OUTBOX_DIR": self.outbox,
-               "PBXBUS_EVENTS_ALLOW": "FullyBooted", "PBXBUS_PUBLISH_STATE": "no"}
-        env.update(extra or {})
-        self.bridge = Daemon(self.tmp, "pbxbus-bridge", env, ["-c", "/dev/null"]).start()
+        over = {"PBXBUS_OUTBOX_RESEND_TIMEOUT": 3, "PBXBUS_EVENTS_ALLOW": "FullyBooted", "PBXBUS_PUBLISH_STATE": "no"}
+        over.update(extra or {})
+        return super().start_bridge(pbx_port, **over)
 
     def kill_bridge_and_restart(self):
         self.bridge.stop(signal.SIGKILL)
         self.bridge_logs += self.bridge.text()
         self.bridge = Daemon(self.tmp, "pbxbus-bridge", self.bridge.env, ["-c", "/dev/null"]).start()
-
-    def status(self):
-        out = subprocess.run(["mosquitto_sub", "-p", str(self.broker.port), "-t", "pbx/bridge/status", "-C", "1",
-                              "-W", "2"], capture_output=True, timeout=10).stdout
-        return json.loads(out) if out.strip() else None
 
     def rows(self):
         return self.pg.psql("SELECT ext_message_id FROM crm_comms_log").split()
@@ -94,17 +79,9 @@ class Pipeline:
         assert set(rows) == expected, (sorted(set(rows) - expected)[:5], sorted(expected - set(rows))[:5])
         assert self.dead_letters() == 0, self.pg.psql("SELECT error FROM pbxbus_dead_letters LIMIT 5")
 
-    def close(self):
-        for d in (self.bridge, self.consumer):
-            if d:
-                d.stop()
-        if self.pbx:
-            self.pbx.stop()
-        self.broker.stop()
-        self.pg.stop("immediate")
+    def release(self):
         if self.mounted:
             subprocess.run(["umount", "-l", self.outbox])
-        self.tmp.cleanup()
 
 
 def burst_pbx(p, loops, gap="0.5"):
@@ -188,8 +165,7 @@ def test_faults_outbox_full_and_broker_killed_loses_nothing():
         p.expect_every_call_once(expected)
         assert "NOT kept" not in p.bridge.text()
         # bridge/status follows the outbox within seconds (status_interval is 60 s)
-        wait_for(lambda: (p.status() or {}).get("outbox_pending") == 0, 15, "outbox_pending 0 in bridge/status")
-        assert p.status()["outbox"] == "ok"
+        assert p.status(lambda s: s.get("outbox_pending") == 0)["outbox"] == "ok"
     finally:
         p.close()
 

@@ -9,6 +9,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import (Daemon, Mosquitto, Postgres, ReplayPbx, Subscriber, TempDir, fixture,  # noqa: E402
                      run_tool, wait_for)
+import rigs  # noqa: E402
+from rigs import bridge_env, consumer_env, migrate  # noqa: E402
 
 CALLS = ["10-in-answered-caller-hangup", "12-in-noanswer", "13-in-busy", "14-out-answered", "16-internal-100-to-101",
          "17-queue-answered", "18-queue-abandon", "72-in-ringgroup-5554000-100-answers"]
@@ -21,32 +23,29 @@ RECORD = {"v": 1, "pbx": "lab", "call_id": "lab:1795400000.1", "direction": "inb
           "pbx_answered": True, "hangup_cause": 16, "hangup_cause_text": "Normal Clearing", "legs": 2}
 
 
-class Pipeline:
+# The bridge of every Pipeline: records sent again after 2 s, its status every 5 s.
+BRIDGE = {"PBXBUS_OUTBOX_RESEND_TIMEOUT": 2, "PBXBUS_STATUS_INTERVAL": 5}
+
+
+class Pipeline(rigs.Pipeline):
+    """rigs.Pipeline with the stand-in PBX playing captures at a fixed pace
+    (all the calls of CALLS by default), and the bridge started."""
+
     def __init__(self, loops=1, start_consumer=True, pace=0.002, delay=1.0, captures=None):
+        super().__init__(start_consumer=start_consumer)
         captures = captures or [fixture(c) for c in CALLS]
-        self.tmp = TempDir()
-        self.pg = Postgres(self.tmp).start()
-        self.pg.create_db()
-        self.broker = Mosquitto(self.tmp, extra="max_queued_messages 0\npersistence true\npersistence_location %s/\n"
-                                % self.tmp.path).start()
-        self.cenv = {"PBXBUS_DB_CONNINFO": self.pg.conninfo(), "PBXBUS_MQTT_PORT": str(self.broker.port),
-                     "PBXBUS_CONSUMER_ID": "crm1", "PBXBUS_RECONNECT_MAX": "1", "PBXBUS_MQTT_KEEPALIVE": "5"}
-        rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], self.cenv)
-        assert rc == 0, err
-        args = ["--loops", str(loops), "--pace", str(pace), "--delay", str(delay)]
-        for c in captures:
-            args += [c]
-        self.ami = ReplayPbx.scripted(self.tmp, *args)
+        self.pbx = ReplayPbx.scripted(self.tmp, "--loops", str(loops), "--pace", str(pace), "--delay", str(delay),
+                                      *captures)
         self.expected = len(captures) * loops
-        self.benv = {"PBXBUS_AMI_PORT": str(self.ami.port), "PBXBUS_AMI_USERNAME": "bridge",
-                     "PBXBUS_AMI_SECRET": "bridgepass", "PBXBUS_MQTT_PORT": str(self.broker.port),
-                     "PBXBUS_PBX_ID": "lab", "PBXBUS_RECONNECT_MAX": "1", "PBXBUS_OUTBOX_RESEND_TIMEOUT": "2",
-                     "PBXBUS_OUTBOX_DIR": self.tmp.path + "/outbox", "PBXBUS_STATUS_INTERVAL": "5"}
-        self.consumer = Daemon(self.tmp, "pbxbus-consumer", self.cenv, ["-c", "/dev/null"])
-        if start_consumer:
-            self.consumer.start()
-            self.consumer.wait_log("mqtt: subscribed to")
-        self.bridge = Daemon(self.tmp, "pbxbus-bridge", self.benv, ["-c", "/dev/null"]).start()
+        self.start_bridge(self.pbx.port, **BRIDGE)
+
+    @property
+    def ami(self):
+        return self.pbx
+
+    @ami.setter
+    def ami(self, pbx):
+        self.pbx = pbx
 
     def rows(self):
         return int(self.pg.psql("SELECT count(*) FROM crm_comms_log"))
@@ -58,20 +57,8 @@ class Pipeline:
         p = self.tmp.path + "/outbox/outbox.log"
         return os.path.getsize(p) if os.path.exists(p) else 0
 
-    def status(self, pred=lambda s: True):
-        """The newest bridge/status that satisfies pred (it is refreshed at most every 5 s)."""
-        sub = Subscriber(self.tmp, self.broker, "pbx/bridge/status", name="status")
-        try:
-            return wait_for(lambda: [s for s in sub.json_of("pbx/bridge/status") if pred(s)], 20, "status")[-1]
-        finally:
-            sub.stop()
-
     def close(self):
-        rcs = [self.bridge.stop(), self.consumer.stop()]
-        self.ami.stop()
-        self.broker.stop()
-        self.pg.stop("immediate")
-        self.tmp.cleanup()
+        rcs = super().close()
         assert all(rc in (None, 0) for rc in rcs), rcs
 
 
@@ -129,8 +116,7 @@ def test_bridge_killed_with_records_pending_sends_them_after_restart():
         assert before > 0
         p.ami.stop()
         p.ami = ReplayPbx.scripted(p.tmp)  # the PBX is quiet now
-        p.benv["PBXBUS_AMI_PORT"] = str(p.ami.port)
-        p.bridge = Daemon(p.tmp, "pbxbus-bridge", p.benv, ["-c", "/dev/null"]).start()
+        p.start_bridge(p.ami.port, **BRIDGE)
         p.bridge.wait_log("record\\(s\\) pending from before")
         p.consumer.start()
         wait_for(lambda: p.rows() == p.expected, 60, "%d rows" % p.expected)
@@ -215,16 +201,12 @@ def test_tls_and_acls_for_real():
     pg.create_db()
     secret_file = tmp.file("crm.secret", "crm-secret-1\n", 0o600)
     bsecret_file = tmp.file("bridge.secret", "bridge-secret-1\n", 0o600)
-    cenv = {"PBXBUS_DB_CONNINFO": pg.conninfo(), "PBXBUS_MQTT_PORT": str(port), "PBXBUS_CONSUMER_ID": "crm1",
-            "PBXBUS_MQTT_USERNAME": "crm", "PBXBUS_MQTT_PASSWORD_FILE": secret_file,
-            "PBXBUS_MQTT_TLS_CA": tls + "/ca.crt", "PBXBUS_RECONNECT_MAX": "1"}
-    rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], cenv)
-    assert rc == 0, err
+    cenv = consumer_env(pg.conninfo(), port, PBXBUS_MQTT_USERNAME="crm", PBXBUS_MQTT_PASSWORD_FILE=secret_file,
+                        PBXBUS_MQTT_TLS_CA=tls + "/ca.crt")
+    migrate(cenv)
     ami = ReplayPbx.scripted(tmp, fixture("10-in-answered-caller-hangup"), fixture("14-out-answered"), "--delay", "1.5")
-    benv = {"PBXBUS_AMI_PORT": str(ami.port), "PBXBUS_AMI_USERNAME": "bridge", "PBXBUS_AMI_SECRET": "bridgepass",
-            "PBXBUS_MQTT_PORT": str(port), "PBXBUS_PBX_ID": "lab", "PBXBUS_MQTT_USERNAME": "bridge",
-            "PBXBUS_MQTT_PASSWORD_FILE": bsecret_file, "PBXBUS_MQTT_TLS_CA": tls + "/ca.crt",
-            "PBXBUS_OUTBOX_DIR": tmp.path + "/outbox", "PBXBUS_RECONNECT_MAX": "1", "PBXBUS_LOG_LEVEL": "debug"}
+    benv = bridge_env(ami.port, port, tmp.path + "/outbox", PBXBUS_MQTT_USERNAME="bridge",
+                      PBXBUS_MQTT_PASSWORD_FILE=bsecret_file, PBXBUS_MQTT_TLS_CA=tls + "/ca.crt", PBXBUS_LOG_LEVEL="debug")
     consumer = Daemon(tmp, "pbxbus-consumer", cenv, ["-c", "/dev/null"]).start()
     bridge = Daemon(tmp, "pbxbus-bridge", benv, ["-c", "/dev/null"]).start()
     denied = None
@@ -354,11 +336,9 @@ def test_one_pbx_login_cannot_take_another_session():
     pg.create_db()
     b = ShippedBroker(tmp)
     secret = tmp.file("crm.secret", "y\n", 0o600)
-    cenv = {"PBXBUS_DB_CONNINFO": pg.conninfo(), "PBXBUS_MQTT_PORT": str(b.crm_port), "PBXBUS_CONSUMER_ID": "crm1",
-            "PBXBUS_MQTT_USERNAME": "crm", "PBXBUS_MQTT_PASSWORD_FILE": secret, "PBXBUS_RECONNECT_MAX": "1",
-            "PBXBUS_SUBSCRIBE": "pbx/+/calls/hangup"}
-    rc, _, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], cenv)
-    assert rc == 0, err
+    cenv = consumer_env(pg.conninfo(), b.crm_port, PBXBUS_MQTT_USERNAME="crm", PBXBUS_MQTT_PASSWORD_FILE=secret,
+                        PBXBUS_SUBSCRIBE="pbx/+/calls/hangup")
+    migrate(cenv)
     west = None
     consumer = Daemon(tmp, "pbxbus-consumer", cenv, ["-c", "/dev/null"]).start()
     try:

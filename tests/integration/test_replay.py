@@ -12,6 +12,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import amicap  # noqa: E402
 from harness import Daemon, Mosquitto, ReplayPbx, Subscriber, TempDir, fixture, wait_for, SLOW  # noqa: E402
+import rigs  # noqa: E402
 
 CAPS = ["10-in-answered-caller-hangup", "12-in-noanswer"]
 
@@ -31,10 +32,7 @@ class Rig:
         self.broker = Mosquitto(self.tmp).start()
         self.pbx = ReplayPbx(self.tmp, *replay_args, env={"PBXBUS_REPLAY_SECRET": secret})
         self.sub = Subscriber(self.tmp, self.broker, "pbx/calls/#")
-        env = {"PBXBUS_AMI_PORT": str(self.pbx.port), "PBXBUS_AMI_USERNAME": "bridge",
-               "PBXBUS_AMI_SECRET": "bridgepass", "PBXBUS_MQTT_PORT": str(self.broker.port), "PBXBUS_PBX_ID": "lab",
-               "PBXBUS_OUTBOX_DIR": self.tmp.path + "/outbox", "PBXBUS_RECONNECT_MAX": "1",
-               "PBXBUS_AMI_AUTH_RETRY": "1"}
+        env = rigs.bridge_env(self.pbx.port, self.broker.port, self.tmp.path + "/outbox", PBXBUS_AMI_AUTH_RETRY=1)
         env.update(bridge_env or {})
         self.bridge = Daemon(self.tmp, "pbxbus-bridge", env, ["-c", "/dev/null"]).start()
 

@@ -8,16 +8,13 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import Daemon, Mosquitto, ReplayPbx, Subscriber, TempDir, fixture, free_port, run_tool, wait_for  # noqa
+from rigs import bridge_env  # noqa: E402
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 def env_for(tmp, ami_port, broker_port=1, **extra):
-    e = {"PBXBUS_AMI_PORT": str(ami_port), "PBXBUS_AMI_USERNAME": "bridge", "PBXBUS_AMI_SECRET": "bridgepass",
-         "PBXBUS_MQTT_PORT": str(broker_port), "PBXBUS_PBX_ID": "lab", "PBXBUS_OUTBOX_DIR": tmp.path + "/outbox",
-         "PBXBUS_RECONNECT_MAX": "1"}
-    e.update(extra)
-    return e
+    return bridge_env(ami_port, broker_port, tmp.path + "/outbox", **extra)
 
 
 # Written by reading capture 04's answers (EndpointList, ExtensionStatus,

@@ -24,12 +24,12 @@ struct replay {
 	int64_t last_ms;
 };
 
-static void on_record(void *ctx, enum call_record_kind kind, const struct call *c, int64_t now_ms)
+static void on_record(void *ctx, enum call_phase kind, const struct call *c, int64_t now_ms)
 {
 	struct replay *r = ctx;
 	(void)now_ms;
 	const char *doc = call_record_json(&r->w, c, kind, "lab", NULL);
-	printf("%s %s\n", call_record_kind_name(kind), doc ? doc : "null");
+	printf("%s %s\n", topic_call_phases[kind], doc ? doc : "null");
 }
 
 static void on_message(void *ctx, const struct ami_msg *m)

@@ -133,7 +133,7 @@ struct run {
 	int index;
 };
 
-static void on_rec(void *ctx, enum call_record_kind kind, const struct call *c, int64_t now_ms)
+static void on_rec(void *ctx, enum call_phase kind, const struct call *c, int64_t now_ms)
 {
 	struct run *r = ctx;
 	(void)now_ms;

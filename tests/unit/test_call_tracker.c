@@ -22,7 +22,7 @@ struct feeder {
 	int as_sync_item; /* a CoreShowChannels item rather than an event */
 };
 
-static void on_rec(void *ctx, enum call_record_kind kind, const struct call *c, int64_t now_ms)
+static void on_rec(void *ctx, enum call_phase kind, const struct call *c, int64_t now_ms)
 {
 	struct rec_log *l = ctx;
 	(void)now_ms;
@@ -465,7 +465,7 @@ static void on_ask(void *ctx, const char *channel, const char *linkedid)
 
 static struct rec_log start_log;
 
-static void on_start_rec(void *ctx, enum call_record_kind kind, const struct call *c, int64_t now_ms)
+static void on_start_rec(void *ctx, enum call_phase kind, const struct call *c, int64_t now_ms)
 {
 	on_rec(ctx, kind, c, now_ms);
 	if (kind == CALL_START) {
@@ -531,4 +531,52 @@ void test_tracker_holds_the_start_until_the_caller_is_known(void)
 	glob_list_free(&contexts);
 	jw_free(&l.w);
 	jw_free(&start_log.w);
+}
+
+/* recording: FreePBX's CALLFILENAME first, then MIXMONITOR_FILENAME (the
+ * file itself), which wins; other VarSets and a call not tracked change
+ * nothing; a withheld caller's is not named. */
+void test_tracker_records_the_recording_file_name(void)
+{
+	struct call_tracker t;
+	struct rec_log l;
+	setup(&t, &l, 100);
+	ev(&t, 1000, TRUNK_NEW("7", "00"));
+	ev(&t, 1010,
+	   "Event: VarSet|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 7.00|Linkedid: 7.00|Variable: "
+	   "CALLFILENAME|Value: exten-100-15550001-20261122-100358-7.00");
+	ev(&t, 1020,
+	   "Event: VarSet|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 7.00|Linkedid: 7.00|Variable: "
+	   "MIXMONITOR_FILENAME|Value: /var/spool/asterisk/monitor/2026/11/22/"
+	   "exten-100-15550001-20261122-100358-7.00.wav");
+	ev(&t, 1030,
+	   "Event: VarSet|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 7.00|Linkedid: 7.00|Variable: "
+	   "CALLFILENAME|Value: later-and-not-the-file");
+	ev(&t, 1040,
+	   "Event: VarSet|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 7.00|Linkedid: 7.00|Variable: "
+	   "BRIDGEPEER|Value: PJSIP/100-00000001");
+	ev(&t, 1050,
+	   "Event: VarSet|Channel: PJSIP/x-00000009|Uniqueid: 8.00|Linkedid: 8.00|Variable: "
+	   "MIXMONITOR_FILENAME|Value: /a/b.wav"); /* no call 8.00: none made for it */
+	CHECK_EQ_INT(t.ncalls, 1);
+	ev(&t, 3000,
+	   "Event: Hangup|Channel: PJSIP/trunk-provider-00000000|Uniqueid: 7.00|Linkedid: 7.00|Cause: 16|Cause-txt: "
+	   "Normal Clearing");
+	CHECK_EQ_INT(l.hangups, 1);
+	CHECK(strstr(l.last, "\"recording\":\"/var/spool/asterisk/monitor/2026/11/22/"
+	                     "exten-100-15550001-20261122-100358-7.00.wav\"") != NULL);
+	/* the same for a withheld caller: not named */
+	ev(&t, 5000,
+	   "Event: Newchannel|Channel: PJSIP/trunk-provider-00000002|CallerIDNum: anonymous|CallerIDName: "
+	   "Anonymous|Context: from-pstn|Exten: 5551000|Uniqueid: 6.00|Linkedid: 6.00");
+	ev(&t, 5010,
+	   "Event: VarSet|Channel: PJSIP/trunk-provider-00000002|Uniqueid: 6.00|Linkedid: 6.00|Variable: "
+	   "MIXMONITOR_FILENAME|Value: /var/spool/asterisk/monitor/in-5551000-anonymous-6.00.wav");
+	ev(&t, 6000,
+	   "Event: Hangup|Channel: PJSIP/trunk-provider-00000002|Uniqueid: 6.00|Linkedid: 6.00|Cause: 16|Cause-txt: "
+	   "Normal Clearing");
+	CHECK_EQ_INT(l.hangups, 2);
+	CHECK(strstr(l.last, "\"withheld\":true") != NULL);
+	CHECK(strstr(l.last, "\"recording\":null") != NULL);
+	teardown(&t, &l);
 }

@@ -34,6 +34,21 @@ void test_topic_site_of_a_multi_pbx_filter(void)
 	CHECK_EQ_INT(topic_site("pbx/+/calls/hangup", "pbx//calls/hangup", site, sizeof(site)), -1);
 }
 
+void test_topic_vocabulary_parses_what_it_names(void)
+{
+	char prefix[64];
+	CHECK(topic_record_prefix("pbx/site1/calls/hangup", prefix, sizeof(prefix)) == 0);
+	CHECK_EQ_STR(prefix, "pbx/site1");
+	CHECK(topic_record_prefix("pbx/calls/start", prefix, sizeof(prefix)) < 0);
+	CHECK(topic_record_prefix("/calls/hangup", prefix, sizeof(prefix)) < 0);
+	CHECK(topic_record_prefix("pbx/site1/calls/hangup", prefix, 9) < 0); /* "pbx/site1" needs 10 */
+	CHECK_EQ_STR(topic_strip_share("$share/crm/pbx/+/calls/hangup"), "pbx/+/calls/hangup");
+	CHECK_EQ_STR(topic_strip_share("pbx/calls/hangup"), "pbx/calls/hangup");
+	CHECK_EQ_STR(topic_strip_share("$share/nogroup"), "$share/nogroup");
+	CHECK_EQ_STR("calls/hangup", TOPIC_CALL_RECORDS);
+	CHECK_EQ_STR(topic_call_phases[CALL_HANGUP], "hangup");
+}
+
 void test_topic_segment_sanitised(void)
 {
 	char out[128];

@@ -1,0 +1,102 @@
+"""What every suite starts, written once: a bridge's environment against a
+stand-in PBX and a broker, a consumer's against PostgreSQL and a broker,
+and the consumer's migrate step.  Overrides are given by their variable
+names: bridge_env(pbx.port, broker.port, PBXBUS_RECONNECT_MAX="2")."""
+from harness import run_tool
+
+# The one secret pbxbus-replay accepts unless PBXBUS_REPLAY_SECRET says
+# otherwise (docs/replay.md).
+REPLAY_SECRET = "bridgepass"
+
+
+def _with(base, over):
+    e = dict(base)
+    e.update({k: str(v) for k, v in over.items()})
+    return e
+
+
+def bridge_env(ami_port, mqtt_port, outbox_dir=None, **over):
+    """A bridge logging in to the stand-in PBX at ami_port as its user
+    `bridge`, publishing to the broker at mqtt_port as PBX `lab`; its outbox
+    and journal in outbox_dir when one is given."""
+    e = {"PBXBUS_AMI_PORT": str(ami_port), "PBXBUS_AMI_USERNAME": "bridge", "PBXBUS_AMI_SECRET": REPLAY_SECRET,
+         "PBXBUS_MQTT_PORT": str(mqtt_port), "PBXBUS_PBX_ID": "lab", "PBXBUS_RECONNECT_MAX": "1"}
+    if outbox_dir:
+        e["PBXBUS_OUTBOX_DIR"] = outbox_dir
+    return _with(e, over)
+
+
+def consumer_env(conninfo, mqtt_port, **over):
+    """A consumer `crm1` reading the broker at mqtt_port into the database
+    at conninfo."""
+    e = {"PBXBUS_DB_CONNINFO": conninfo, "PBXBUS_MQTT_PORT": str(mqtt_port), "PBXBUS_CONSUMER_ID": "crm1",
+         "PBXBUS_RECONNECT_MAX": "1"}
+    return _with(e, over)
+
+
+def migrate(env):
+    """pbxbus-consumer --migrate with env: the schema at its version."""
+    rc, out, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--migrate"], env)
+    assert rc == 0, (out, err)
+    return out
+
+
+class Pipeline:
+    """The whole path on loopback: a persistent mosquitto, PostgreSQL, a
+    migrated consumer (started unless start_consumer is false) and, once a
+    stand-in PBX is there, a bridge (start_bridge).  A context manager;
+    close() stops everything and returns the daemons' exit codes."""
+
+    def __init__(self, broker_extra="", start_consumer=True, tmp=None, outbox=None):
+        from harness import Daemon, Mosquitto, Postgres, TempDir
+        self.tmp = tmp or TempDir()
+        self.outbox = outbox or self.tmp.path + "/outbox"
+        self.pg = Postgres(self.tmp).start()
+        self.pg.create_db()
+        self.broker = Mosquitto(self.tmp, extra="max_queued_messages 0\npersistence true\npersistence_location %s/\n%s"
+                                % (self.tmp.path, broker_extra)).start()
+        self.cenv = consumer_env(self.pg.conninfo(), self.broker.port, PBXBUS_MQTT_KEEPALIVE=5)
+        migrate(self.cenv)
+        self.consumer = Daemon(self.tmp, "pbxbus-consumer", self.cenv, ["-c", "/dev/null"])
+        self.pbx = self.bridge = None
+        if start_consumer:
+            self.start_consumer()
+
+    def start_consumer(self):
+        self.consumer.start()
+        self.consumer.wait_log("mqtt: subscribed to")
+
+    def start_bridge(self, pbx_port, **over):
+        from harness import Daemon
+        self.bridge = Daemon(self.tmp, "pbxbus-bridge", bridge_env(pbx_port, self.broker.port, self.outbox, **over),
+                             ["-c", "/dev/null"]).start()
+        return self.bridge
+
+    def status(self, pred=lambda s: True):
+        """The newest bridge/status that satisfies pred (it is refreshed at
+        most every 5 s, and at every status_interval)."""
+        from harness import Subscriber, wait_for
+        sub = Subscriber(self.tmp, self.broker, "pbx/bridge/status", name="status")
+        try:
+            return wait_for(lambda: [s for s in sub.json_of("pbx/bridge/status") if pred(s)], 20, "status")[-1]
+        finally:
+            sub.stop()
+
+    def close(self):
+        rcs = [d.stop() for d in (self.bridge, self.consumer) if d]
+        if self.pbx:
+            self.pbx.stop()
+        self.broker.stop()
+        self.pg.stop("immediate")
+        self.release()
+        self.tmp.cleanup()
+        return rcs
+
+    def release(self):
+        """What a rig adds is undone here, before the temp dir goes (a mount, say)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
