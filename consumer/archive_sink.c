@@ -123,16 +123,7 @@ static enum sink_rc archive_write(void *ctx, struct batch_item *items, size_t n)
 /* Written at once: send keeps the answer in the batch, receive gives it. */
 static enum sink_rc archive_send(void *ctx, struct batch_item *items, size_t n, struct sink_batch *b)
 {
-	*b = (struct sink_batch){.taken = n, .rc = archive_write(ctx, items, n)};
-	return b->rc == SINK_DOWN ? SINK_DOWN : SINK_OK;
-}
-
-static enum sink_rc archive_receive(void *ctx, struct batch_item *items, size_t n, struct sink_batch *b)
-{
-	(void)ctx;
-	(void)items;
-	(void)n;
-	return (enum sink_rc)b->rc;
+	return sink_written(b, n, archive_write(ctx, items, n));
 }
 
 static const char *archive_error(void *ctx)
@@ -154,7 +145,7 @@ void archive_sink(struct archive *a, struct sink *out)
 	                     .open = archive_open,
 	                     .write = archive_write,
 	                     .send = archive_send,
-	                     .receive = archive_receive,
+	                     .receive = sink_kept_receive,
 	                     .socket = sink_none_socket,
 	                     .drop = sink_none_drop,
 	                     .error = archive_error,

@@ -46,6 +46,10 @@ struct live_store {
 	int64_t swept_ms;
 	int closing;
 	struct live_text *whole; /* the whole picture at whole_version, shared; NULL: not written */
+	/* what a topic ends in, or holds, for each kind: written once, from the
+	 * shared vocabulary ("/calls/hangup", "/state/system", "/state/queues/") */
+	char call_suffix[CALL_PHASES][32];
+	char state_suffix[STATE_TOPICS][48];
 	uint64_t whole_version;
 };
 
@@ -64,6 +68,11 @@ struct live_store *live_store_new(void)
 	pthread_cond_init(&st->changed, &attr);
 	pthread_condattr_destroy(&attr);
 	st->version = 1; /* 0 is a new reader's: it never equals a version given out */
+	for (int k = 0; k < CALL_PHASES; k++)
+		snprintf(st->call_suffix[k], sizeof(st->call_suffix[k]), "/" TOPIC_CALLS "/%s", topic_call_phases[k]);
+	for (int k = 0; k < STATE_TOPICS; k++)
+		snprintf(st->state_suffix[k], sizeof(st->state_suffix[k]), "/" TOPIC_STATE "/%s%s",
+		         state_topics[k].folder, state_topics[k].per_entity ? "/" : "");
 	return st;
 }
 
@@ -102,15 +111,14 @@ static const char *last_in(const char *topic, const char *mid)
 
 /* Splits a topic into site, kind and name; -1 when it is neither a state
  * topic nor a call record topic.  *phase: 'h' for calls/hangup. */
-static int classify(const char *topic, char *site, kind_t *kind, char *name, char *phase)
+static int classify(const struct live_store *st, const char *topic, char *site, kind_t *kind, char *name, char *phase)
 {
-	char fix[64];
 	size_t len = strlen(topic);
 
 	*phase = 0;
 	name[0] = '\0';
 	for (int k = 0; k < CALL_PHASES; k++) {
-		snprintf(fix, sizeof(fix), "/" TOPIC_CALLS "/%s", topic_call_phases[k]);
+		const char *fix = st->call_suffix[k];
 		size_t fl = strlen(fix);
 		if (len > fl && strcmp(topic + len - fl, fix) == 0) {
 			*kind = K_CALL;
@@ -124,7 +132,7 @@ static int classify(const char *topic, char *site, kind_t *kind, char *name, cha
 		const struct state_topic_desc *d = &state_topics[k];
 		if (d->per_entity != (i >= STATE_TOPICS))
 			continue;
-		snprintf(fix, sizeof(fix), "/" TOPIC_STATE "/%s%s", d->folder, d->per_entity ? "/" : "");
+		const char *fix = st->state_suffix[k];
 		size_t fl = strlen(fix);
 		*kind = k;
 		if (!d->per_entity) {
@@ -271,7 +279,7 @@ int live_store_message(struct live_store *st, const char *topic, const char *pay
 	char *value = NULL;
 	int rc = -1;
 
-	if (len > LIVE_PAYLOAD_MAX || classify(topic, site, &kind, name, &phase) < 0)
+	if (len > LIVE_PAYLOAD_MAX || classify(st, topic, site, &kind, name, &phase) < 0)
 		return -1;
 	if (len > 0 && (value = canonical(payload, len, kind, &doc)) == NULL)
 		goto out;

@@ -31,8 +31,9 @@ enum sink_rc {
 /*
  * Every sink fills the whole table.  The first sink's send/receive/socket
  * let the consumer read on while it works; a sink that writes at once
- * (the archive) keeps the answer of send for receive, and has no socket
- * to wait on and nothing out to drop: sink_none_socket, sink_none_drop.
+ * (the archive, the webhook) keeps the answer of send for receive, and
+ * has no socket to wait on and nothing out to drop: sink_written,
+ * sink_kept_receive, sink_none_socket, sink_none_drop.
  */
 /* What a sink keeps of one batch sent and not yet all answered, held in
  * the consumer's one queue of batches in flight (its order is the order
@@ -65,5 +66,9 @@ struct sink {
 
 int sink_none_socket(void *ctx);
 void sink_none_drop(void *ctx, const char *why);
+/* For a sink that writes at once: send is its write, the answer kept in
+ * the batch (sink_written), and receive gives it back (sink_kept_receive). */
+enum sink_rc sink_written(struct sink_batch *b, size_t n, enum sink_rc rc);
+enum sink_rc sink_kept_receive(void *ctx, struct batch_item *items, size_t n, struct sink_batch *b);
 
 #endif

@@ -20,11 +20,21 @@ void webhook_init(struct webhook *w, const char *url, const char *token, int tim
 	w->batch_ms = batch_ms;
 }
 
+/* The headers' memory holds the token: wiped before it is freed. */
+static void free_headers(struct curl_slist *h)
+{
+	for (struct curl_slist *l = h; l; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
+	curl_slist_free_all(h);
+}
+
 void webhook_close(struct webhook *w)
 {
 	if (w->curl)
 		curl_easy_cleanup(w->curl);
+	free_headers(w->headers);
 	w->curl = NULL;
+	w->headers = NULL;
 }
 
 /* The CRM's answer is not read: its status says it all. */
@@ -35,8 +45,28 @@ static size_t discard(char *data, size_t size, size_t n, void *ctx)
 	return size * n;
 }
 
-/* The handle, made once and kept (its connection is reused): POSTs to
- * the URL, http and https only, no redirects, no signals. */
+/* The headers of every POST, made once: the type, and the token when set. */
+static struct curl_slist *headers_for(const struct webhook *w)
+{
+	char auth[600];
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+
+	if (h && w->token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", w->token);
+		struct curl_slist *more = curl_slist_append(h, auth);
+		explicit_bzero(auth, sizeof(auth));
+		if (more == NULL) {
+			free_headers(h);
+			return NULL;
+		}
+		h = more;
+	}
+	return h;
+}
+
+/* The handle and its headers, made once and kept (its connection is
+ * reused): POSTs to the URL, http and https only, no redirects, no
+ * signals. */
 static int webhook_open(void *ctx)
 {
 	struct webhook *w = ctx;
@@ -44,7 +74,9 @@ static int webhook_open(void *ctx)
 	if (w->curl)
 		return 0;
 	CURL *c = curl_easy_init();
-	if (c == NULL || curl_easy_setopt(c, CURLOPT_URL, w->url) != CURLE_OK ||
+	struct curl_slist *h = c ? headers_for(w) : NULL;
+	if (h == NULL || curl_easy_setopt(c, CURLOPT_URL, w->url) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
@@ -53,50 +85,29 @@ static int webhook_open(void *ctx)
 		snprintf(w->last_error, sizeof(w->last_error), "webhook: cannot set up a transfer to %s", w->url);
 		if (c)
 			curl_easy_cleanup(c);
+		free_headers(h);
 		return -1;
 	}
 	w->curl = c;
+	w->headers = h;
 	return 0;
-}
-
-/* The headers of a POST; the token's line is wiped once it is sent. */
-static struct curl_slist *headers_for(const struct webhook *w, char *auth, size_t authsz)
-{
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-
-	if (h && w->token) {
-		snprintf(auth, authsz, "Authorization: Bearer %s", w->token);
-		struct curl_slist *more = curl_slist_append(h, auth);
-		if (more == NULL) {
-			curl_slist_free_all(h);
-			return NULL;
-		}
-		h = more;
-	}
-	return h;
 }
 
 /* One record POSTed within ms; 0, or -1 with last_error (and the
  * connection given up, so that the next try starts clean). */
 static int post(struct webhook *w, const struct batch_item *it, int64_t ms)
 {
-	char auth[600] = "";
-	struct curl_slist *h = headers_for(w, auth, sizeof(auth));
 	long status = 0;
-	CURLcode rc = h == NULL ? CURLE_OUT_OF_MEMORY : CURLE_OK;
+	CURLcode rc = CURLE_OK;
 
-	if (rc == CURLE_OK && (curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, h) != CURLE_OK ||
-	                       curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, it->payload) != CURLE_OK ||
-	                       curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE, (long)it->len) != CURLE_OK ||
-	                       curl_easy_setopt(w->curl, CURLOPT_TIMEOUT_MS, (long)ms) != CURLE_OK))
+	if (curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, it->payload) != CURLE_OK ||
+	    curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE, (long)it->len) != CURLE_OK ||
+	    curl_easy_setopt(w->curl, CURLOPT_TIMEOUT_MS, (long)ms) != CURLE_OK)
 		rc = CURLE_FAILED_INIT;
 	if (rc == CURLE_OK)
 		rc = curl_easy_perform(w->curl);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, NULL); /* h is freed next */
-	curl_slist_free_all(h);
-	explicit_bzero(auth, sizeof(auth));
 	if (rc == CURLE_OK && status >= 200 && status < 300) {
 		w->posts++;
 		return 0;
@@ -142,16 +153,7 @@ static enum sink_rc webhook_write(void *ctx, struct batch_item *items, size_t n)
 /* Written at once: send keeps the answer in the batch, receive gives it. */
 static enum sink_rc webhook_send(void *ctx, struct batch_item *items, size_t n, struct sink_batch *b)
 {
-	*b = (struct sink_batch){.taken = n, .rc = webhook_write(ctx, items, n)};
-	return b->rc == SINK_DOWN ? SINK_DOWN : SINK_OK;
-}
-
-static enum sink_rc webhook_receive(void *ctx, struct batch_item *items, size_t n, struct sink_batch *b)
-{
-	(void)ctx;
-	(void)items;
-	(void)n;
-	return (enum sink_rc)b->rc;
+	return sink_written(b, n, webhook_write(ctx, items, n));
 }
 
 static const char *webhook_error(void *ctx)
@@ -173,7 +175,7 @@ void webhook_sink(struct webhook *w, struct sink *out)
 	                     .open = webhook_open,
 	                     .write = webhook_write,
 	                     .send = webhook_send,
-	                     .receive = webhook_receive,
+	                     .receive = sink_kept_receive,
 	                     .socket = sink_none_socket,
 	                     .drop = sink_none_drop,
 	                     .error = webhook_error,

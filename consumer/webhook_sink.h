@@ -21,6 +21,7 @@ struct webhook {
 	int timeout_ms;         /* one POST */
 	int batch_ms;           /* a batch's POSTs in all: then the rest waits (SINK_DOWN) */
 	void *curl;             /* CURL *, kept for its connection */
+	void *headers;          /* struct curl_slist *: the type and the token, for every POST */
 	uint64_t posts, resets; /* resets: the connection given up after a failure */
 	char last_error[320];
 };
