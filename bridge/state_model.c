@@ -29,6 +29,17 @@ static long long num(const struct ami_msg *m, const char *key)
 	return (buf[0] && *end == '\0') ? v : 0;
 }
 
+/* A span of time the PBX gives in seconds (a wait, a parking timeout): kept
+ * only within a year, so that turning it into milliseconds cannot overflow
+ * whatever a hostile or broken peer sends. Out of range reads as unknown. */
+#define PBX_SECONDS_MAX (366LL * 24 * 3600)
+
+static long long seconds(const struct ami_msg *m, const char *key)
+{
+	long long v = num(m, key);
+	return (v >= 0 && v <= PBX_SECONDS_MAX) ? v : 0;
+}
+
 void state_model_init(struct state_model *s, int (*is_trunk_endpoint)(void *ctx, const char *endpoint), void *ctx)
 {
 	memset(s, 0, sizeof(*s));
@@ -597,7 +608,7 @@ static void on_queue_event(struct state_model *s, const struct ami_msg *m, const
 	} else if (strcmp(ev, "QueueMemberRemoved") == 0) {
 		remove_member(e, get(m, "Interface", buf, sizeof(buf)));
 	} else if (strcmp(ev, "QueueEntry") == 0) {
-		add_caller(e, m, now_ms - num(m, "Wait") * 1000);
+		add_caller(e, m, now_ms - seconds(m, "Wait") * 1000);
 	} else if (strcmp(ev, "QueueCallerJoin") == 0) {
 		add_caller(e, m, now_ms);
 	} else if (strcmp(ev, "QueueCallerLeave") == 0) {
@@ -647,9 +658,9 @@ static void on_parking_event(struct state_model *s, const struct ami_msg *m, con
 	/* The list repeats a call every resync: its start is kept, not moved
 	 * by a second of rounding each time. */
 	if (p->parked_ms == 0 || strcmp(before.channel, p->channel) != 0)
-		p->parked_ms = now_ms - num(m, "ParkingDuration") * 1000;
+		p->parked_ms = now_ms - seconds(m, "ParkingDuration") * 1000;
 	if (p->timeout_from_ms == 0 || strcmp(before.channel, p->channel) != 0) {
-		p->timeout_s = num(m, "ParkingTimeout");
+		p->timeout_s = seconds(m, "ParkingTimeout");
 		p->timeout_from_ms = now_ms;
 	}
 	if (memcmp(&before, p, sizeof(before)) != 0)
