@@ -79,9 +79,10 @@ void call_tracker_sync_channel(struct call_tracker *t, const struct ami_msg *m, 
 	if ((ch = ct_add_channel(t, c, m)) == NULL)
 		return;
 	ami_msg_get(m, "BridgeId", ch->bridge, sizeof(ch->bridge));
-	if (first) {
+	if (first)
 		ct_first_channel(t, c, m, now_ms);
-	}
+	else
+		ch = ct_originator_found(t, c, ch, m);
 	if (ch->bridge[0])
 		ct_check_answer(t, c, now_ms);
 }

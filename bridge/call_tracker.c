@@ -299,7 +299,10 @@ static void note_caller(struct call_tracker *t, struct call *c, const struct ami
 	struct ct_channel *leg = &c->ch[0];
 
 	get(m, "CallerIDNum", num, sizeof(num));
-	if (!leg->is_local && !leg->in_trunk_context)
+	/* a call known in part may have put a callee's leg first for now:
+	 * its number teaches nothing of the endpoint */
+	int placed_the_call = !c->partial || strcmp(leg->uniqueid, c->linkedid) == 0;
+	if (!leg->is_local && !leg->in_trunk_context && placed_the_call)
 		endpoint_kinds_caller(&t->kinds, leg->endpoint, get(m, "Context", context, sizeof(context)), num);
 	get(m, "CallerIDName", name, sizeof(name));
 	if (num[0] && ct_withheld(num))
@@ -347,6 +350,28 @@ void ct_first_channel(struct call_tracker *t, struct call *c, const struct ami_m
 	if (t->o.ask_presentation && !c->ch[0].is_local)
 		t->o.ask_presentation(t->ctx, c->ch[0].name, c->linkedid);
 	hold_start(t, c, now_ms);
+}
+
+/* The channel whose Uniqueid is its call's Linkedid began the call: it is
+ * the caller leg.  A call known only in part may have learnt of another of
+ * its channels first (the PBX lists channels in no set order; a mid-call
+ * event may come before the list): its originator, once it shows, goes
+ * first, and the caller is taken again from it.  A withheld caller stays
+ * withheld.  Returns where ch now is. */
+struct ct_channel *ct_originator_found(struct call_tracker *t, struct call *c, struct ct_channel *ch,
+                                       const struct ami_msg *m)
+{
+	if (ch == &c->ch[0] || !c->partial || strcmp(ch->uniqueid, c->linkedid) != 0)
+		return ch;
+	struct ct_channel first = c->ch[0];
+	c->ch[0] = *ch;
+	*ch = first;
+	memset(c->external_number, 0, sizeof(c->external_number));
+	memset(c->external_name, 0, sizeof(c->external_name));
+	note_caller(t, c, m);
+	if (t->o.ask_presentation && !c->ch[0].is_local)
+		t->o.ask_presentation(t->ctx, c->ch[0].name, c->linkedid);
+	return &c->ch[0];
 }
 
 /*
@@ -696,9 +721,10 @@ void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t
 	}
 	if (ch == NULL && kind != EV_HANGUP) {
 		ch = ct_add_channel(t, c, m);
-		if (ch && first) {
+		if (ch && first)
 			ct_first_channel(t, c, m, now_ms);
-		}
+		else if (ch)
+			ch = ct_originator_found(t, c, ch, m);
 	}
 	if (ch == NULL)
 		return;

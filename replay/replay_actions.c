@@ -76,7 +76,10 @@ static void send_channels(struct server *srv, const char *idl)
 	struct session *s = &srv->s;
 
 	replay_queuef(s, "Response: Success\r\n%sEventList: start\r\nMessage: Channels will follow\r\n\r\n", idl);
-	for (size_t i = 0; i < srv->nlive; i++) {
+	/* Asterisk lists its channels in no set order; newest first here, so
+	 * that a call's callee leg comes before its caller's, the order a
+	 * bridge must not take for granted. */
+	for (size_t i = srv->nlive; i-- > 0;) {
 		const struct live_channel *c = &srv->live[i];
 		/* its age on the PBX's clock, which runs --speed times the real one */
 		double speed = srv->o->speed > 0 ? srv->o->speed : 1;

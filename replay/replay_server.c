@@ -111,8 +111,9 @@ static void track(struct server *srv, const char *raw, size_t len)
 		}
 	} else if (strcmp(ev, "Hangup") == 0) {
 		for (size_t i = 0; i < srv->nlive; i++)
-			if (strcmp(srv->live[i].uid, uid) == 0) {
-				srv->live[i] = srv->live[--srv->nlive];
+			if (strcmp(srv->live[i].uid, uid) == 0) { /* kept in birth order */
+				memmove(&srv->live[i], &srv->live[i + 1], (srv->nlive - i - 1) * sizeof(srv->live[0]));
+				srv->nlive--;
 				break;
 			}
 	}

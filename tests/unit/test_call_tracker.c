@@ -191,6 +191,43 @@ void test_tracker_reconnect_sync_closes_vanished_calls(void)
 	teardown(&t, &l);
 }
 
+/* A call begun while we were away, its channels listed callee first (the
+ * PBX's list has no set order) or a callee's event heard before the list:
+ * the trunk leg whose Uniqueid is the Linkedid began it, so the call is
+ * inbound from the trunk's caller, not outbound to nobody (the flake of
+ * the CDR outage test: "outbound", no number). */
+void test_tracker_call_seen_late_takes_its_originator_as_caller(void)
+{
+	static const char *const callee_first_by[] = {
+	    "Event: CoreShowChannel|Channel: PJSIP/100-00000009|Context: from-internal|Exten: 100|CallerIDNum: "
+	    "15550001|Uniqueid: 7.09|Linkedid: 7.08|Duration: 00:00:03|BridgeId: b7",
+	    "Event: Newstate|Channel: PJSIP/100-00000009|ChannelStateDesc: Up|Context: from-internal|Exten: "
+	    "100|CallerIDNum: 15550001|Uniqueid: 7.09|Linkedid: 7.08"};
+	for (int way = 0; way < 2; way++) {
+		struct call_tracker t;
+		struct rec_log l;
+		setup(&t, &l, 100);
+		call_tracker_sync_begin(&t);
+		feed(&t, 5000, callee_first_by[way], way == 0);
+		sync_item(&t, 5000,
+		          "Event: CoreShowChannel|Channel: PJSIP/trunk-provider-00000008|Context: from-pstn|Exten: "
+		          "5551000|CallerIDNum: 15550002|CallerIDName: Y|Uniqueid: 7.08|Linkedid: 7.08|Duration: "
+		          "00:00:04|BridgeId: b7");
+		sync_item(&t, 5000, callee_first_by[0]); /* listed after all, or again */
+		call_tracker_sync_end(&t, 5100);
+		ev(&t, 9000, "Event: Hangup|Channel: PJSIP/100-00000009|Uniqueid: 7.09|Linkedid: 7.08|Cause: 16");
+		ev(&t, 9010,
+		   "Event: Hangup|Channel: PJSIP/trunk-provider-00000008|Uniqueid: 7.08|Linkedid: 7.08|Cause: 16");
+		CHECK_EQ_INT(l.hangups, 1);
+		CHECK(strstr(l.last, "\"direction\":\"inbound\"") != NULL);
+		CHECK(strstr(l.last, "\"external_number\":\"15550002\",\"external_name\":\"Y\"") != NULL);
+		CHECK(strstr(l.last, "\"extension\":\"100\"") != NULL);
+		enum ep_why why;
+		CHECK(endpoint_kind(&t.kinds, "100", &why) != EP_TRUNK); /* a callee's number taught nothing */
+		teardown(&t, &l);
+	}
+}
+
 void test_tracker_idle_calls_expire_and_are_freed(void)
 {
 	struct call_tracker t;
