@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cli_command.h"
 #include "clock.h"
 #include "log.h"
 #include "md5hex.h"
@@ -167,6 +168,21 @@ int ami_client_action(struct ami_client *c, const char *action, const char *head
 	if (c->state != AMI_UP)
 		return -1;
 	return send_action(c, action, headers, cb, arg);
+}
+
+int ami_client_command(struct ami_client *c, const char *command, int64_t timeout_ms, ami_action_cb cb, void *arg)
+{
+	char norm[CLI_COMMAND_MAX + 1], hdr[CLI_COMMAND_MAX + 16];
+	enum cli_verdict v = cli_command_check(c->o.commands, command, norm, sizeof(norm));
+
+	if (v != CLI_OK) {
+		log_crit("ami: refusing to send a CLI command: %s", cli_verdict_str(v));
+		return -1;
+	}
+	if (c->state != AMI_UP)
+		return -1;
+	snprintf(hdr, sizeof(hdr), "Command: %s\r\n", norm);
+	return send_action_timeout(c, "Command", hdr, cb, arg, timeout_ms);
 }
 
 static void on_filter_reply(void *arg, struct ami_client *c, const struct ami_msg *m, enum ami_reply kind)

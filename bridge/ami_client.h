@@ -33,6 +33,7 @@ enum ami_reply {
 };
 
 struct ami_client;
+struct cli_rules;
 typedef void (*ami_action_cb)(void *arg, struct ami_client *c, const struct ami_msg *msg, enum ami_reply kind);
 
 struct ami_opts {
@@ -49,7 +50,8 @@ struct ami_opts {
 	int64_t ping_timeout_ms;
 	int64_t action_timeout_ms;
 	int64_t reconnect_max_ms;
-	int64_t auth_retry_ms; /* after a refused login */
+	int64_t auth_retry_ms;            /* after a refused login */
+	const struct cli_rules *commands; /* CLI commands that may run (ami_client_command); NULL: none */
 };
 
 struct ami_callbacks {
@@ -112,6 +114,15 @@ int64_t ami_client_tick(struct ami_client *c, int64_t now_ms);
  * when not logged in or the output buffer or action table is full.
  */
 int ami_client_action(struct ami_client *c, const char *action, const char *headers, ami_action_cb cb, void *arg);
+
+/*
+ * The one way an Asterisk CLI command leaves the bridge (Command is not on
+ * the read-only allow-list): checked here against opts.commands, whoever
+ * asks, and sent in its folded form.  The reply is one Response whose
+ * Output fields are the lines (both of Asterisk's forms read alike).
+ * Returns 0, or -1 when refused, not logged in, or the buffer is full.
+ */
+int ami_client_command(struct ami_client *c, const char *command, int64_t timeout_ms, ami_action_cb cb, void *arg);
 
 /* Drops the session (a later tick reconnects after the back-off). */
 void ami_client_drop(struct ami_client *c, const char *why);

@@ -103,13 +103,15 @@ static void on_mqtt_connect(void *ctx)
 {
 	struct bridge *b = ctx;
 	delivery_connected(&b->delivery);
+	command_channel_connected(&b->commands);
 }
 
-/* The bridge's one subscription is the acks'. */
+/* The bridge's subscriptions: the acks, and the command channel's. */
 static void on_mqtt_message(void *ctx, const struct mqtt_message *msg)
 {
 	struct bridge *b = ctx;
-	delivery_ack(&b->delivery, msg);
+	if (!command_channel_message(&b->commands, msg, clock_wall_ms()))
+		delivery_ack(&b->delivery, msg);
 }
 
 static void on_mqtt_publish(void *ctx, int mid, int reason)
@@ -147,6 +149,8 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
+	if (command_channel_open(&b->commands, s, &b->mqtt, &b->ami, err, errsz) < 0)
+		return -1;
 	struct state_wiring sw = {
 	    .ami = &b->ami, .mqtt = &b->mqtt, .calls = &b->calls.tracker, .kinds = &b->calls.tracker.kinds};
 	state_service_init(&b->state, s, &sw, b->started_wall_ms);
@@ -163,7 +167,8 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 
 void bridge_free(struct bridge *b)
 {
-	ami_client_free(&b->ami);
+	ami_client_free(&b->ami); /* a command still running is answered first */
+	command_channel_close(&b->commands);
 	mqtt_link_free(&b->mqtt);
 	event_filter_free(&b->filter);
 	call_service_free(&b->calls);

@@ -19,6 +19,7 @@
 #include "bridge_config.h"
 #include "bridge_status.h"
 #include "call_service.h"
+#include "command_channel.h"
 #include "delivery.h"
 #include "event_filter.h"
 #include "json_writer.h"
@@ -40,6 +41,7 @@ struct bridge {
 	struct delivery delivery;
 	struct state_service state;
 	struct status_publisher status;
+	struct command_channel commands;
 	struct jw json; /* an event's JSON, or the status document */
 	uint64_t seq;   /* the last event's sequence number */
 	int64_t started_wall_ms;

@@ -69,6 +69,13 @@ const struct cfg_key bridge_keys[] = {
           "this host's)"),
     CFG_I("cdr_backfill_max", "604800", 60, 31536000,
           "longest gap read from the CDR store, in seconds (its last part)"),
+    CFG_B("commands_enabled", "no",
+          "answer requests on <prefix>/commands/+ (docs/commands.md); off: the bridge does not subscribe"),
+    {"commands_allow", CFG_MULTI, NULL, 0, 0, 0,
+     "a CLI command that may run (a glob, case and spaces folded); repeat the key; newline-separated in the "
+     "environment; empty: none"},
+    CFG_I("commands_per_minute", "30", 1, 600, "most requests run on the PBX in any minute; more are refused"),
+    CFG_I("commands_timeout", "10", 1, 300, "seconds the PBX has to answer a request before it is answered timeout"),
 };
 const size_t bridge_nkeys = sizeof(bridge_keys) / sizeof(bridge_keys[0]);
 
@@ -226,6 +233,11 @@ int bridge_settings_load(struct bridge_settings *s, const struct config *cfg, ch
 	s->events_deny = config_str(cfg, "events_deny");
 	s->status_interval_ms = config_int(cfg, "status_interval") * 1000;
 	snprintf(s->acks_topic, sizeof(s->acks_topic), "%s/" TOPIC_ACKS "/#", s->prefix);
+	s->commands_enabled = config_bool(cfg, "commands_enabled");
+	s->command_rules.allow = config_list(cfg, "commands_allow", &s->command_rules.nallow);
+	s->commands_per_minute = (size_t)config_int(cfg, "commands_per_minute");
+	s->commands_timeout_ms = config_int(cfg, "commands_timeout") * 1000;
+	s->ami.commands = &s->command_rules;
 	return load_cdr(s, cfg, err, errsz);
 }
 

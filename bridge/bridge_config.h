@@ -4,6 +4,7 @@
 
 #include "ami_client.h"
 #include "cdr_store.h"
+#include "cli_command.h"
 #include "config.h"
 #include "limits.h"
 #include "mqtt_link.h"
@@ -39,6 +40,10 @@ struct bridge_settings {
 	long long queue_max_messages, queue_max_bytes;
 	long long status_interval_ms;
 	const char *events_allow, *events_deny;
+	int commands_enabled;
+	struct cli_rules command_rules; /* commands_allow; the AMI client's opts point at it */
+	size_t commands_per_minute;
+	int64_t commands_timeout_ms;
 };
 
 /* Validates the loaded config and fills s (which points into cfg).  Returns

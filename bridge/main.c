@@ -11,6 +11,7 @@
 #include "bridge_check.h"
 #include "bridge_config.h"
 #include "cli.h"
+#include "cli_command.h"
 #include "log.h"
 #include "mqtt_link.h"
 #include "privdrop.h"
@@ -37,6 +38,10 @@ int main(int argc, char **argv)
 	    {"--check", "check config, AMI login, Ping, CoreSettings and the broker; then exit", 0, 0, NULL},
 	    {"--collect", "log in, read the PBX's state, print it as JSON; then exit", 0, 0, NULL},
 	    {"--snapshot", "FILE: keep the whole state as JSON in FILE (as snapshot_file)", 1, 0, NULL},
+	    {"--command",
+	     "CMD: log in, run this CLI command (it must be on commands_allow), print its output; then "
+	     "exit",
+	     1, 0, NULL},
 	};
 	struct cli cli = {.progname = "pbxbus-bridge",
 	                  .default_config = "/etc/pbxbus/bridge.conf",
@@ -88,6 +93,8 @@ int main(int argc, char **argv)
 		rc = bridge_check(&s);
 	} else if (modes[1].set) {
 		rc = bridge_collect(&s);
+	} else if (modes[3].set) {
+		rc = cli_command_once(&s, modes[3].arg);
 	} else if (privdrop(config_str(&cfg, "user"), own, err, sizeof(err)) < 0) {
 		log_crit("%s", err);
 		rc = 1;

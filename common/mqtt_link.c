@@ -170,15 +170,31 @@ static void on_message_cb(struct mosquitto *m, void *ctx, const struct mosquitto
                           const mosquitto_property *props)
 {
 	struct mqtt_link *l = ctx;
+	char *response = NULL;
+	void *correlation = NULL;
+	uint16_t clen = 0;
+	uint32_t expiry = 0;
 	(void)m;
-	(void)props;
-	if (l->cb.on_message) {
-		struct mqtt_message our = {.topic = msg->topic,
-		                           .payload = msg->payload ? msg->payload : "",
-		                           .len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0,
-		                           .retain = msg->retain};
-		l->cb.on_message(l->cb.ctx, &our);
+	if (l->cb.on_message == NULL)
+		return;
+	struct mqtt_message our = {.topic = msg->topic,
+	                           .payload = msg->payload ? msg->payload : "",
+	                           .len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0,
+	                           .retain = msg->retain,
+	                           .expiry_s = -1};
+	if (props) { /* MQTT 5: a request's response topic, correlation and expiry */
+		if (mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &response, false))
+			our.response_topic = response;
+		if (mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &correlation, &clen, false)) {
+			our.correlation = correlation;
+			our.correlation_len = clen;
+		}
+		if (mosquitto_property_read_int32(props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, &expiry, false))
+			our.expiry_s = expiry;
 	}
+	l->cb.on_message(l->cb.ctx, &our);
+	free(response);
+	free(correlation);
 }
 
 /* libmosquitto says why a TLS handshake failed ("OpenSSL Error[0]: ...
@@ -406,14 +422,14 @@ int64_t mqtt_link_tick(struct mqtt_link *l, int64_t now_ms)
 	return wait < 0 ? 0 : wait;
 }
 
-enum mqtt_rc mqtt_link_publish(struct mqtt_link *l, int *mid, const char *topic, const void *payload, int len, int qos,
-                               int retain)
+static enum mqtt_rc publish_with(struct mqtt_link *l, int *mid, const char *topic, const void *payload, int len,
+                                 int qos, int retain, const mosquitto_property *props)
 {
 	int m = 0;
 
 	l->publishing = 1;
 	l->done_while_publishing = -1;
-	int rc = mosquitto_publish_v5(l->mosq, &m, topic, len, payload, qos, retain ? true : false, NULL);
+	int rc = mosquitto_publish_v5(l->mosq, &m, topic, len, payload, qos, retain ? true : false, props);
 	l->publishing = 0;
 	/* What the library really keeps: the packet (payload, topic, header)
 	 * and, for QoS 1, a second copy in the message it may have to resend. */
@@ -423,6 +439,25 @@ enum mqtt_rc mqtt_link_publish(struct mqtt_link *l, int *mid, const char *topic,
 	if (mid)
 		*mid = m;
 	return our_rc(rc, qos);
+}
+
+enum mqtt_rc mqtt_link_publish(struct mqtt_link *l, int *mid, const char *topic, const void *payload, int len, int qos,
+                               int retain)
+{
+	return publish_with(l, mid, topic, payload, len, qos, retain, NULL);
+}
+
+enum mqtt_rc mqtt_link_publish_answer(struct mqtt_link *l, const char *topic, const void *payload, int len,
+                                      const void *correlation, size_t correlation_len)
+{
+	mosquitto_property *props = NULL;
+
+	if (correlation != NULL && mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, correlation,
+	                                                         (uint16_t)correlation_len) != MOSQ_ERR_SUCCESS)
+		return MQTT_NO_MEMORY;
+	enum mqtt_rc rc = publish_with(l, NULL, topic, payload, len, 1, 0, props);
+	mosquitto_property_free_all(&props);
+	return rc;
 }
 
 enum mqtt_rc mqtt_link_subscribe(struct mqtt_link *l, const char *pattern, int qos)

@@ -39,6 +39,11 @@ struct mqtt_message {
 	const void *payload;
 	size_t len;
 	int retain;
+	/* MQTT 5, where the sender set them (else NULL, 0, -1) */
+	const char *response_topic;
+	const void *correlation;
+	size_t correlation_len;
+	long long expiry_s; /* what is left of its message expiry interval */
 };
 
 struct mqtt_opts {
@@ -107,6 +112,10 @@ int64_t mqtt_link_tick(struct mqtt_link *l, int64_t now_ms);
 /* Publishes; MQTT_QUEUED is kept by the library for after the reconnect. */
 enum mqtt_rc mqtt_link_publish(struct mqtt_link *l, int *mid, const char *topic, const void *payload, int len, int qos,
                                int retain);
+/* An answer to a request: QoS 1, not retained, with the request's MQTT 5
+ * correlation data when it had some (correlation NULL: none). */
+enum mqtt_rc mqtt_link_publish_answer(struct mqtt_link *l, const char *topic, const void *payload, int len,
+                                      const void *correlation, size_t correlation_len);
 enum mqtt_rc mqtt_link_subscribe(struct mqtt_link *l, const char *pattern, int qos);
 
 /* Drives the link until it is connected (0), or until the first attempt

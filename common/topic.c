@@ -116,6 +116,21 @@ int topic_record_prefix(const char *topic, char *out, size_t outsz)
 	return 0;
 }
 
+int topic_command_kind(const char *prefix, const char *topic, char *out, size_t outsz)
+{
+	size_t pl = strlen(prefix), cl = sizeof(TOPIC_COMMANDS) - 1;
+
+	if (strncmp(topic, prefix, pl) != 0 || topic[pl] != '/' || strncmp(topic + pl + 1, TOPIC_COMMANDS, cl) != 0 ||
+	    topic[pl + 1 + cl] != '/')
+		return -1;
+	const char *kind = topic + pl + cl + 2;
+	size_t kl = strlen(kind);
+	if (kl == 0 || kl >= outsz || strchr(kind, '/') != NULL)
+		return -1;
+	memcpy(out, kind, kl + 1);
+	return 0;
+}
+
 int call_id_format(char *out, size_t outsz, const char *pbx_id, const char *linkedid)
 {
 	int n = snprintf(out, outsz, "%s:%s", pbx_id, linkedid);

@@ -7,17 +7,21 @@
  *   bridge/status                       TOPIC_STATUS
  *   state/<folder>[/<name>]             TOPIC_STATE (state_topics.h)
  *   acks/<consumer>                     TOPIC_ACKS
+ *   commands/<kind>                     TOPIC_COMMANDS (requests to the bridge)
+ *   commands/result/<id>                TOPIC_COMMAND_RESULTS (its answers)
  */
 #ifndef PBXBUS_TOPIC_H
 #define PBXBUS_TOPIC_H
 
 #include <stddef.h>
 
-#define TOPIC_EVENTS "events"
-#define TOPIC_CALLS  "calls"
-#define TOPIC_STATUS "bridge/status"
-#define TOPIC_STATE  "state"
-#define TOPIC_ACKS   "acks"
+#define TOPIC_EVENTS          "events"
+#define TOPIC_CALLS           "calls"
+#define TOPIC_STATUS          "bridge/status"
+#define TOPIC_STATE           "state"
+#define TOPIC_ACKS            "acks"
+#define TOPIC_COMMANDS        "commands"
+#define TOPIC_COMMAND_RESULTS TOPIC_COMMANDS "/result"
 /* The call records the consumer stores: <prefix>/calls/hangup. */
 #define TOPIC_CALL_RECORDS TOPIC_CALLS "/hangup"
 
@@ -43,6 +47,10 @@ char *topic_segment(char *out, size_t outsz, const char *in, size_t len);
 
 /* 0 if prefix is usable as a topic prefix, else -1 with a reason. */
 int topic_prefix_valid(const char *prefix, const char **why);
+
+/* The kind of a request on "<prefix>/commands/<kind>" ("cli"); -1 when
+ * topic is not one (a result, another prefix, a deeper level) or out is short. */
+int topic_command_kind(const char *prefix, const char *topic, char *out, size_t outsz);
 
 /* A call's id, "<pbx_id>:<Linkedid>" (call records, state, acks); -1 if
  * it did not fit. */

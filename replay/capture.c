@@ -226,25 +226,49 @@ static int add_answer(struct recorded *r, size_t *cap, const char *name, const s
 	return 0;
 }
 
-/* The client file's actions: ActionID → Action, the name its answers go under. */
+/* The client file's actions: ActionID → Action, the name its answers go
+ * under; a Command's is "command:<its text>" (recorded_command_key). */
 static int action_of(const char *client, size_t clen, const char *action_id, char *name, size_t namesz)
 {
-	char id[128];
+	char id[128], text[RECORDED_NAME_MAX];
 	const char *end = client + clen;
 
 	for (const char *p = client; p < end;) {
 		const char *stop = strstr(p, "\r\n\r\n");
 		size_t n = stop ? (size_t)(stop - p) + 4 : (size_t)(end - p);
-		if (capture_field(p, n, "ActionID", id, sizeof(id)) && strcmp(id, action_id) == 0)
-			return capture_field(p, n, "Action", name, namesz);
+		if (capture_field(p, n, "ActionID", id, sizeof(id)) && strcmp(id, action_id) == 0) {
+			if (!capture_field(p, n, "Action", name, namesz))
+				return 0;
+			if (strcasecmp(name, "command") == 0 && capture_field(p, n, "Command", text, sizeof(text)))
+				recorded_command_key(name, namesz, text);
+			return 1;
+		}
 		p += n;
 	}
 	return 0;
 }
 
+void recorded_command_key(char *out, size_t outsz, const char *command)
+{
+	size_t n = (size_t)snprintf(out, outsz, "command:");
+	int blank = 0;
+
+	for (const char *p = command; *p && n + 2 < outsz; p++) {
+		if (*p == ' ' || *p == '\t') {
+			blank = 1;
+			continue;
+		}
+		if (blank && out[n - 1] != ':')
+			out[n++] = ' ';
+		blank = 0;
+		out[n++] = (char)tolower((unsigned char)*p);
+	}
+	out[n] = '\0';
+}
+
 int recorded_load(struct recorded *r, const char *base, char *err, size_t errsz)
 {
-	char path[4096], id[128], name[48];
+	char path[4096], id[128], name[RECORDED_NAME_MAX];
 	size_t clen, cap = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -262,10 +286,8 @@ int recorded_load(struct recorded *r, const char *base, char *err, size_t errsz)
 		if (!capture_field(m->raw, m->len, "ActionID", id, sizeof(id)) ||
 		    !action_of(client, clen, id, name, sizeof(name)))
 			continue;
-		/* Login and Logoff are the server's own; Command output is not
-		 * served (the bridge's allow-list never sends it). */
-		if (strcasecmp(name, "login") == 0 || strcasecmp(name, "logoff") == 0 ||
-		    strcasecmp(name, "command") == 0)
+		/* Login and Logoff are the server's own */
+		if (strcasecmp(name, "login") == 0 || strcasecmp(name, "logoff") == 0)
 			continue;
 		if (add_answer(r, &cap, name, m) < 0) {
 			snprintf(err, errsz, "%s: out of memory", path);

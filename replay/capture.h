@@ -38,8 +38,10 @@ int capture_is_replayable(const struct cap_msg *m);
 /* The answers Asterisk gave to each read-only action, from the info-actions
  * capture: a blob of messages per action name, ActionID lines to be
  * replaced by the asker's. */
+#define RECORDED_NAME_MAX 300 /* "command:" and a CLI command */
+
 struct recorded_answer {
-	char name[48];
+	char name[RECORDED_NAME_MAX];
 	char *blob;
 	size_t len;
 };
@@ -54,6 +56,9 @@ struct recorded {
 int recorded_load(struct recorded *r, const char *base, char *err, size_t errsz);
 const struct recorded_answer *recorded_find(const struct recorded *r, const char *action);
 void recorded_free(struct recorded *r);
+/* The name a Command's answer goes under: "command:" and the command in
+ * lower case, its blanks collapsed. */
+void recorded_command_key(char *out, size_t outsz, const char *command);
 
 /* Every loop of a replay is new calls: raw with the epoch part of each
  * *Uniqueid / *Linkedid value and of Timestamp moved on by loop days (later

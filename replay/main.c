@@ -62,6 +62,10 @@ static void usage(FILE *f)
 	           "                      event (once)\n"
 	           "  --hide-later EXT    extension EXT is left out of the lists after the first login\n"
 	           "  --ignore-ping       Ping goes unanswered\n"
+	           "  --ignore-commands   Command (a CLI command) goes unanswered\n"
+	           "  --old-commands      Command answered as Asterisk before 14 did (Response:\n"
+	           "                      Follows, raw lines, --END COMMAND--; synthetic: no capture\n"
+	           "                      of ours has it)\n"
 	           "  --refuse-logins     refuse logins from the start (as SIGUSR1)\n"
 	           "  -h, --help          this text\n"
 	           "  -V, --version       version\n\n"
@@ -126,6 +130,8 @@ enum {
 	OPT_GARBAGE,
 	OPT_HIDE,
 	OPT_NO_PING,
+	OPT_NO_COMMANDS,
+	OPT_OLD_COMMANDS,
 	OPT_REFUSE
 };
 
@@ -172,6 +178,12 @@ static int parse_fault(int c, const char *arg, struct replay_options *o, struct 
 	case OPT_NO_PING:
 		o->ignore_ping = 1;
 		return 1;
+	case OPT_NO_COMMANDS:
+		o->ignore_commands = 1;
+		return 1;
+	case OPT_OLD_COMMANDS:
+		o->old_commands = 1;
+		return 1;
 	case OPT_REFUSE:
 		refuse_logins = 1;
 		return 1;
@@ -192,6 +204,8 @@ static int parse_args(int argc, char **argv, struct replay_options *o, const cha
 	                                     {"garbage", required_argument, NULL, OPT_GARBAGE},
 	                                     {"hide-later", required_argument, NULL, OPT_HIDE},
 	                                     {"ignore-ping", no_argument, NULL, OPT_NO_PING},
+	                                     {"ignore-commands", no_argument, NULL, OPT_NO_COMMANDS},
+	                                     {"old-commands", no_argument, NULL, OPT_OLD_COMMANDS},
 	                                     {"refuse-logins", no_argument, NULL, OPT_REFUSE},
 	                                     {"listen", required_argument, NULL, 'l'},
 	                                     {"user", required_argument, NULL, 'u'},

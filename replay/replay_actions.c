@@ -71,6 +71,82 @@ static void send_recorded(struct server *srv, const struct recorded_answer *a, c
 	}
 }
 
+/* The pre-Asterisk-14 form of a command's answer, made from the recorded
+ * one (synthetic: no capture of ours has it): "Response: Follows", the
+ * output lines raw, "--END COMMAND--". */
+static void send_follows(struct server *srv, const char *blob, size_t len, const char *idl)
+{
+	struct session *s = &srv->s;
+	const char *end = blob + len;
+
+	replay_queuef(s, "Response: Follows\r\nPrivilege: Command\r\n%s", idl);
+	for (const char *p = blob; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *next = nl ? nl + 1 : end;
+		size_t n = (size_t)(next - p);
+		if (n >= 8 && strncmp(p, "Output: ", 8) == 0)
+			replay_queue(s, p + 8, n - 8);
+		else if (n >= 7 && strncmp(p, "Output:", 7) == 0)
+			replay_queue(s, p + 7, n - 7);
+		p = next;
+	}
+	replay_queuef(s, "--END COMMAND--\r\n\r\n");
+}
+
+/* The recorded answer with every "core show nosuchthing" made text: how
+ * Asterisk answers any command it does not know (capture 04's). */
+static void send_unknown(struct server *srv, const struct recorded_answer *a, const char *text, const char *aid)
+{
+	static const char asked[] = "core show nosuchthing";
+	struct recorded_answer made = {.blob = NULL, .len = 0};
+	char buf[8192];
+	size_t n = 0;
+
+	for (const char *p = a->blob; *p && n + strlen(text) + 2 < sizeof(buf);) {
+		if (strncmp(p, asked, sizeof(asked) - 1) == 0) {
+			memcpy(buf + n, text, strlen(text));
+			n += strlen(text);
+			p += sizeof(asked) - 1;
+		} else {
+			buf[n++] = *p++;
+		}
+	}
+	buf[n] = '\0';
+	made.blob = buf;
+	made.len = n;
+	send_recorded(srv, &made, aid);
+}
+
+/* Command: the recorded answer to its text (capture 04), or Asterisk's
+ * answer to an unknown command; --ignore-commands: none, --old-commands:
+ * the old form. */
+static void command(struct server *srv, const struct ami_msg *m, const char *aid, const char *idl)
+{
+	char text[300], key[RECORDED_NAME_MAX];
+	const struct recorded_answer *a;
+
+	ami_msg_get(m, "Command", text, sizeof(text));
+	replay_say("COMMAND %s", text);
+	if (srv->o->ignore_commands)
+		return;
+	recorded_command_key(key, sizeof(key), text);
+	if ((a = recorded_find(srv->answers, key)) == NULL) {
+		recorded_command_key(key, sizeof(key), "core show nosuchthing");
+		if ((a = recorded_find(srv->answers, key)) == NULL) {
+			replay_queuef(&srv->s, "Response: Error\r\n%sMessage: Command output follows\r\n\r\n", idl);
+			return;
+		}
+		if (!srv->o->old_commands) {
+			send_unknown(srv, a, text, aid);
+			return;
+		}
+	}
+	if (srv->o->old_commands)
+		send_follows(srv, a->blob, a->len, idl);
+	else
+		send_recorded(srv, a, aid);
+}
+
 static void send_channels(struct server *srv, const char *idl)
 {
 	struct session *s = &srv->s;
@@ -177,6 +253,8 @@ void replay_on_action(void *ctx, const struct ami_msg *m)
 		              strcasecmp(var, "CALLERID(num-pres)") != 0 ? ""
 		              : srv->o->withheld                         ? "prohib_passed_screen"
 		                                                         : "allowed_not_screened");
+	} else if (strcasecmp(name, "Command") == 0) {
+		command(srv, m, aid, idl);
 	} else if (recorded_find(srv->answers, name)) {
 		send_recorded(srv, recorded_find(srv->answers, name), aid);
 	} else if (strcasecmp(name, "Filter") == 0) {

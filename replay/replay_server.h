@@ -46,6 +46,8 @@ struct replay_options {
 	size_t garbage;           /* bytes of one line without a colon before the first event */
 	const char *hide_later;   /* an extension left out of the lists after the first login */
 	int ignore_ping;          /* Ping goes unanswered */
+	int ignore_commands;      /* Command goes unanswered */
+	int old_commands;         /* Command answered in the pre-14 "Follows" form (synthetic) */
 };
 
 struct replay_stream_item {

@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import (Daemon, Mosquitto, Postgres, ReplayPbx, Subscriber, TempDir, fixture,  # noqa: E402
                      run_tool, wait_for)
 import rigs  # noqa: E402
-from rigs import bridge_env, consumer_env, migrate  # noqa: E402
+from rigs import ShippedBroker, bridge_env, consumer_env, migrate  # noqa: E402
 
 CALLS = ["10-in-answered-caller-hangup", "12-in-noanswer", "13-in-busy", "14-out-answered", "16-internal-100-to-101",
          "17-queue-answered", "18-queue-abandon", "72-in-ringgroup-5554000-100-answers"]
@@ -241,44 +241,6 @@ def test_tls_and_acls_for_real():
         broker.stop()
         pg.stop("immediate")
         tmp.cleanup()
-
-
-class ShippedBroker:
-    """deploy/mosquitto/mosquitto.conf and acl as users get them, with paths
-    and ports for here: pbx_port is the bridges' listener, crm_port the
-    consumers'.  Users: bridge/x, site1/z, east/e on the first; crm/y on
-    the second."""
-
-    def __init__(self, tmp):
-        import subprocess as sp
-        root = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "mosquitto")
-        free_port = __import__("harness").free_port
-        self.pbx_port, self.crm_port = free_port(), free_port()
-        pw, pw_crm = tmp.path + "/passwd", tmp.path + "/passwd-crm"
-        sp.run(["mosquitto_passwd", "-c", "-b", pw, "bridge", "x"], check=True)
-        for user, secret in (("site1", "z"), ("west", "w"), ("east", "e")):
-            sp.run(["mosquitto_passwd", "-b", pw, user, secret], check=True)
-        sp.run(["mosquitto_passwd", "-c", "-b", pw_crm, "crm", "y"], check=True)
-        conf = open(root + "/mosquitto.conf").read()
-        conf = conf.replace("listener 1883\n", "listener %d 127.0.0.1\n" % self.pbx_port)
-        conf = conf.replace("listener 1884 127.0.0.1\n", "listener %d 127.0.0.1\n" % self.crm_port)
-        conf = conf.replace("/var/lib/mosquitto/", tmp.path + "/")
-        conf = conf.replace("/etc/mosquitto/passwd-crm", pw_crm).replace("/etc/mosquitto/passwd\n", pw + "\n")
-        conf = conf.replace("/etc/mosquitto/acl", os.path.abspath(root + "/acl"))
-        assert str(self.pbx_port) in conf and str(self.crm_port) in conf, "the shipped listeners moved"
-        self.dir = tmp.path
-        path = tmp.file("m.conf", "user root\nlog_dest file %s/mosquitto.log\n" % tmp.path + conf, 0o644)
-        self.proc = sp.Popen(["mosquitto", "-c", path], stdout=sp.DEVNULL, stderr=sp.PIPE)
-        for port in (self.pbx_port, self.crm_port):
-            wait_for(Mosquitto(tmp, port=port).ready, 10, "the shipped broker config")
-
-    def log(self):
-        with open(self.dir + "/mosquitto.log") as f:
-            return f.read()
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(5)
 
 
 def test_shipped_broker_config_starts():

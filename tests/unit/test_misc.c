@@ -47,6 +47,15 @@ void test_topic_vocabulary_parses_what_it_names(void)
 	CHECK_EQ_STR(topic_strip_share("$share/nogroup"), "$share/nogroup");
 	CHECK_EQ_STR("calls/hangup", TOPIC_CALL_RECORDS);
 	CHECK_EQ_STR(topic_call_phases[CALL_HANGUP], "hangup");
+	char kind[16];
+	CHECK(topic_command_kind("pbx/site1", "pbx/site1/commands/cli", kind, sizeof(kind)) == 0);
+	CHECK_EQ_STR(kind, "cli");
+	CHECK(topic_command_kind("pbx/site1", "pbx/site1/commands/result/x1", kind, sizeof(kind)) < 0);
+	CHECK(topic_command_kind("pbx/site1", "pbx/site2/commands/cli", kind, sizeof(kind)) < 0);
+	CHECK(topic_command_kind("pbx", "pbx/site1/commands/cli", kind, sizeof(kind)) < 0);
+	CHECK(topic_command_kind("pbx", "pbx/commands/", kind, sizeof(kind)) < 0);
+	CHECK(topic_command_kind("pbx", "pbx/commands/averyveryverylongkind", kind, sizeof(kind)) < 0);
+	CHECK_EQ_STR(TOPIC_COMMAND_RESULTS, "commands/result");
 }
 
 void test_topic_segment_sanitised(void)
@@ -147,6 +156,7 @@ void test_clock_formats(void)
 #include <sys/socket.h>
 
 #include "ami_client.h"
+#include "cli_command.h"
 #include "log.h"
 
 void test_ami_actions_are_read_only(void)
@@ -173,6 +183,86 @@ void test_ami_actions_are_read_only(void)
 	CHECK(n > 0);
 	out[n > 0 ? n : 0] = '\0';
 	CHECK_EQ_STR(out, "Action: CoreSettings\r\nActionID: pbxbus-1\r\n\r\n");
+	/* Command leaves only through ami_client_command, which checks the
+	 * rules itself: none set, nothing goes; a secret never, whatever the list */
+	static char *const allow[] = {"core show *", "PJSIP  show auth*"};
+	struct cli_rules rules = {allow, 2};
+	log_set_level((enum log_level) - 1);
+	CHECK(ami_client_command(&c, "core show version", 1000, NULL, NULL) < 0);
+	c.o.commands = &rules;
+	CHECK(ami_client_command(&c, "pjsip show auths", 1000, NULL, NULL) < 0);
+	CHECK(ami_client_command(&c, "core restart now", 1000, NULL, NULL) < 0);
+	CHECK(ami_client_command(&c, "core show version\r\nAction: Originate", 1000, NULL, NULL) < 0);
+	log_set_level(LOG_LVL_ERROR);
+	CHECK(ami_client_command(&c, "  Core   SHOW\tversion ", 1000, NULL, NULL) == 0);
+	n = read(sv[1], out, sizeof(out) - 1);
+	out[n > 0 ? n : 0] = '\0';
+	CHECK_EQ_STR(out, "Action: Command\r\nActionID: pbxbus-2\r\nCommand: core show version\r\n\r\n");
 	close(sv[1]);
 	ami_client_free(&c);
+}
+
+void test_cli_command_rules(void)
+{
+	static char *const allow[] = {"core show channels*", "queue show*", "database show*", "sip show *"};
+	struct cli_rules r = {allow, 4};
+	char norm[CLI_COMMAND_MAX + 1], big[400];
+
+	CHECK_EQ_INT(cli_command_check(&r, "core show channels concise", norm, sizeof(norm)), CLI_OK);
+	CHECK_EQ_INT(cli_command_check(&r, "Queue  Show", norm, sizeof(norm)), CLI_OK);
+	CHECK_EQ_STR(norm, "queue show");
+	CHECK_EQ_INT(cli_command_check(&r, "core show uptime", norm, sizeof(norm)), CLI_NOT_LISTED);
+	CHECK_EQ_INT(cli_command_check(&r, "database show", norm, sizeof(norm)),
+	             CLI_SECRET); /* listed, still refused */
+	CHECK_EQ_INT(cli_command_check(&r, "sip show users", norm, sizeof(norm)), CLI_SECRET);
+	CHECK_EQ_INT(cli_command_check(&r, "sip show peers", norm, sizeof(norm)), CLI_OK);
+	CHECK_EQ_INT(cli_command_check(&r, "core stop now", norm, sizeof(norm)), CLI_NOT_A_SHOW);
+	CHECK_EQ_INT(cli_command_check(&r, "core showx", norm, sizeof(norm)), CLI_NOT_A_SHOW);
+	CHECK_EQ_INT(cli_command_check(&r, "show", norm, sizeof(norm)), CLI_NOT_A_SHOW);
+	CHECK_EQ_INT(cli_command_check(&r, "queue show\nq", norm, sizeof(norm)), CLI_MALFORMED);
+	CHECK_EQ_INT(cli_command_check(&r, "   ", norm, sizeof(norm)), CLI_MALFORMED);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "queue show ", 11);
+	CHECK_EQ_INT(cli_command_check(&r, big, norm, sizeof(norm)), CLI_MALFORMED);
+	CHECK_EQ_INT(cli_command_check(NULL, "queue show", norm, sizeof(norm)), CLI_NOT_LISTED);
+}
+
+#include "command_ids.h"
+
+void test_command_ids_survive_a_restart_for_ten_minutes(void)
+{
+	struct command_ids t;
+	char dir[] = "/tmp/pbxbus-ids-XXXXXX", err[256];
+	int64_t now = 1800000000000;
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(command_ids_open(&t, dir, now, err, sizeof(err)) == 0);
+	CHECK(!command_ids_seen(&t, "a1", now));
+	CHECK(command_ids_add(&t, "a1", now) == 0);
+	CHECK(command_ids_add(&t, "a2", now + 1000) == 0);
+	CHECK(command_ids_add(&t, "bad id", now) < 0);
+	CHECK(command_ids_seen(&t, "a1", now + 2000));
+	CHECK_EQ_INT(command_ids_since(&t, now + 500), 1);
+	command_ids_close(&t);
+	CHECK(command_ids_open(&t, dir, now + 5 * 60 * 1000, err, sizeof(err)) == 0); /* a restart */
+	CHECK(command_ids_seen(&t, "a1", now + 5 * 60 * 1000));
+	CHECK(!command_ids_seen(&t, "a3", now + 5 * 60 * 1000));
+	CHECK(!command_ids_seen(&t, "a1", now + 10 * 60 * 1000 + 1)); /* ten minutes on: forgotten */
+	CHECK(command_ids_seen(&t, "a2", now + 10 * 60 * 1000 + 1));
+	for (int i = 0; i < 500; i++) { /* the file is rewritten, not grown without end */
+		char id[16];
+		snprintf(id, sizeof(id), "b%d", i);
+		CHECK(command_ids_add(&t, id, now + 11 * 60 * 1000 + i) == 0);
+	}
+	CHECK(t.lines <= 2 * t.n + 64);
+	command_ids_close(&t);
+	CHECK(command_ids_open(&t, dir, now + 11 * 60 * 1000 + 600, err, sizeof(err)) == 0);
+	CHECK_EQ_INT(t.n, 500);
+	CHECK(command_ids_seen(&t, "b499", now + 11 * 60 * 1000 + 600));
+	command_ids_close(&t);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/command-ids", dir);
+	unlink(path);
+	rmdir(dir);
 }
