@@ -25,7 +25,7 @@ BASE_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-reco
 SAN_LDFLAGS := -fsanitize=$(SANITIZE)
 endif
 
-PKG_BRIDGE = libmosquitto libcrypto libcjson libmariadb
+PKG_BRIDGE = libmosquitto libssl libcrypto libcjson libmariadb
 CFLAGS_ALL = $(BASE_CFLAGS) $(shell pkg-config --cflags libcjson libpq libmariadb libcurl) $(CFLAGS)
 LIBS_BRIDGE = $(shell pkg-config --libs $(PKG_BRIDGE))
 LIBS_CONSUMER = $(shell pkg-config --libs libmosquitto libcjson libpq libmicrohttpd libcrypto libcurl) -lpthread
@@ -44,8 +44,9 @@ DELIVERY_SRC := bridge/delivery.c bridge/outbox.c bridge/outbox_refused.c bridge
 STATE_MODEL_SRC := bridge/state_model.c bridge/state_kinds.c bridge/state_render.c
 STATE_SRC := $(STATE_MODEL_SRC) bridge/state_service.c
 COMMAND_SRC := bridge/command_channel.c bridge/command_ids.c
-# common/md5hex.c (libcrypto) is shared by the bridge and the replay only.
-BRIDGE_SRC := common/md5hex.c bridge/bridge_config.c bridge/bridge.c bridge/bridge_check.c bridge/bridge_status.c \
+# common/md5hex.c (libcrypto) and common/tls.c (libssl) are shared by the
+# bridge and the replay only.
+BRIDGE_SRC := common/md5hex.c common/tls.c bridge/bridge_config.c bridge/bridge.c bridge/bridge_check.c bridge/bridge_status.c \
 	bridge/call_service.c \
 	$(AMI_SRC) $(CALLS_SRC) $(CDR_SRC) $(DELIVERY_SRC) $(STATE_SRC) $(COMMAND_SRC)
 CONSUMER_SRC := consumer/phone.c consumer/manual_call.c consumer/payload_digest.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/db_sink.c consumer/db_requests.c consumer/db_housekeeping.c consumer/migrations.c \
@@ -83,10 +84,10 @@ pbxbus-consumer: $(CONSUMER_BIN)
 pbxbus-replay: $(REPLAY_BIN)
 	cp $< $@
 
-# The stand-in PBX: the codec and MD5 of the bridge, no MQTT.
+# The stand-in PBX: the codec, MD5 and TLS of the bridge, no MQTT.
 $(REPLAY_BIN): $(REPLAY_OBJ) $(BUILD)/replay/main.o $(BUILD)/common/ami_codec.o $(BUILD)/common/log.o \
-		$(BUILD)/common/clock.o $(BUILD)/common/signals.o $(BUILD)/common/md5hex.o
-	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcrypto libmariadb)
+		$(BUILD)/common/clock.o $(BUILD)/common/signals.o $(BUILD)/common/md5hex.o $(BUILD)/common/tls.o
+	$(CC) $(SAN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libssl libcrypto libmariadb)
 
 # The console's files, built into the consumer.
 $(BUILD)/console_assets.c: $(CONSOLE_FILES) scripts/embed-assets

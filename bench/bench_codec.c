@@ -9,8 +9,8 @@
 
 #include "ami_codec.h"
 #include "ami_json.h"
+#include "bounds.h"
 #include "call_tracker.h"
-#include "limits.h"
 #include <malloc.h>
 
 struct sink {

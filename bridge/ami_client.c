@@ -22,6 +22,8 @@
 
 static const char action_prefix[] = "pbxbus-";
 
+static void read_input(struct ami_client *c);
+
 static void set_state(struct ami_client *c, enum ami_state st)
 {
 	if (c->state == st)
@@ -45,6 +47,12 @@ static void fail_pending(struct ami_client *c)
 
 static void close_session(struct ami_client *c, int64_t retry_in_ms)
 {
+	if (c->conn != NULL) {
+		tls_close_notify(c->conn);
+		tls_conn_free(c->conn);
+		c->conn = NULL;
+	}
+	c->tls_want_write = 0;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -78,6 +86,19 @@ void ami_client_drop(struct ami_client *c, const char *why)
 
 static int flush_out(struct ami_client *c)
 {
+	while (c->out_len > 0 && c->conn != NULL) {
+		char why[256];
+		long n = tls_write(c->conn, c->out, c->out_len, why, sizeof(why));
+		c->tls_want_write = n == TLS_WANT_WRITE;
+		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE)
+			return 0;
+		if (n < 0) {
+			ami_client_drop(c, n == TLS_EOF ? "connection closed by the server" : why);
+			return -1;
+		}
+		memmove(c->out, c->out + n, c->out_len - (size_t)n);
+		c->out_len -= (size_t)n;
+	}
 	while (c->out_len > 0) {
 		ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL);
 		if (n < 0) {
@@ -398,15 +419,51 @@ int ami_client_init(struct ami_client *c, const struct ami_opts *o, const struct
 	c->bad_input_log.interval_ms = 10000;
 	c->state = AMI_DISCONNECTED;
 	backoff_init(&c->backoff, 500, o->reconnect_max_ms, (uint32_t)getpid() * 2654435761u);
-	return ami_codec_init(&c->codec, &h);
+	if (ami_codec_init(&c->codec, &h) < 0) {
+		snprintf(c->last_error, sizeof(c->last_error), "out of memory");
+		return -1;
+	}
+	if (o->tls_ca != NULL &&
+	    (c->tls = tls_client_new(o->tls_ca, o->tls_cert, o->tls_key, c->last_error, sizeof(c->last_error))) == NULL)
+		return -1;
+	return 0;
 }
 
 void ami_client_free(struct ami_client *c)
 {
+	if (c->conn != NULL)
+		tls_close_notify(c->conn);
+	tls_conn_free(c->conn);
+	c->conn = NULL;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
 	ami_codec_free(&c->codec);
+	tls_ctx_free(c->tls);
+	c->tls = NULL;
+}
+
+/* One step of the TLS handshake; once done, the banner is awaited as on
+ * a plain connection. */
+static void tls_step(struct ami_client *c)
+{
+	char why[256];
+	int rc = tls_handshake(c->conn, why, sizeof(why));
+
+	c->tls_want_write = rc == TLS_WANT_WRITE;
+	if (rc == 0) {
+		c->tls_fail_logged = 0;
+		log_debug("ami: TLS with %s:%d established", c->o.host, c->o.port);
+		c->deadline_ms = c->now_ms + c->o.connect_timeout_ms;
+		set_state(c, AMI_BANNER);
+		if (tls_has_pending(c->conn))
+			read_input(c); /* the banner may have come with the handshake's last record */
+	} else if (rc == TLS_FAILED) {
+		if (!c->tls_fail_logged)
+			log_warnx("ami: %s:%d: %s; retrying with back-off", c->o.host, c->o.port, why);
+		c->tls_fail_logged = 1;
+		ami_client_drop(c, why);
+	}
 }
 
 static int open_socket(struct ami_client *c)
@@ -470,7 +527,18 @@ static void connect_finished(struct ami_client *c)
 		return;
 	}
 	c->deadline_ms = c->now_ms + c->o.connect_timeout_ms;
-	set_state(c, AMI_BANNER);
+	if (c->tls == NULL) {
+		set_state(c, AMI_BANNER);
+		return;
+	}
+	const char *name = c->o.tls_server_name ? c->o.tls_server_name : c->o.host;
+	if ((c->conn = tls_conn_new(c->tls, c->fd, name)) == NULL) {
+		ami_client_drop(c, "TLS: out of memory, or a server name that cannot be checked");
+		return;
+	}
+	c->tls_handshakes++;
+	set_state(c, AMI_TLS);
+	tls_step(c);
 }
 
 void ami_client_pollfd(struct ami_client *c, struct pollfd *pfd)
@@ -481,8 +549,36 @@ void ami_client_pollfd(struct ami_client *c, struct pollfd *pfd)
 		pfd->events = 0;
 	else if (c->state == AMI_CONNECTING)
 		pfd->events = POLLOUT;
+	else if (c->state == AMI_TLS)
+		pfd->events = c->tls_want_write ? POLLOUT : POLLIN;
 	else
-		pfd->events = (short)(POLLIN | (c->out_len > 0 ? POLLOUT : 0));
+		pfd->events = (short)(POLLIN | (c->out_len > 0 || c->tls_want_write ? POLLOUT : 0));
+}
+
+/* Bytes from the server, through TLS when it is on: > 0, 0 when there
+ * is nothing now, -1 when the session was dropped. */
+static ssize_t receive(struct ami_client *c, char *buf, size_t size)
+{
+	char why[256];
+
+	if (c->conn == NULL) {
+		ssize_t n = read(c->fd, buf, size);
+		if (n > 0)
+			return n;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return 0;
+		ami_client_drop(c, n == 0 ? "connection closed by the server" : strerror(errno));
+		return -1;
+	}
+	long n = tls_read(c->conn, buf, size, why, sizeof(why));
+	if (n > 0)
+		return n;
+	if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
+		c->tls_want_write = n == TLS_WANT_WRITE;
+		return 0;
+	}
+	ami_client_drop(c, n == TLS_EOF ? "connection closed by the server" : why);
+	return -1;
 }
 
 static void read_input(struct ami_client *c)
@@ -490,7 +586,7 @@ static void read_input(struct ami_client *c)
 	char buf[READ_CHUNK];
 
 	for (int i = 0; i < READS_PER_ROUND && c->fd >= 0; i++) {
-		ssize_t n = read(c->fd, buf, sizeof(buf));
+		ssize_t n = receive(c, buf, sizeof(buf));
 		if (n > 0) {
 			c->in_feed = 1;
 			ami_codec_feed(&c->codec, buf, (size_t)n);
@@ -499,17 +595,11 @@ static void read_input(struct ami_client *c)
 				ami_client_drop(c, NULL);
 				return;
 			}
-			if ((size_t)n < sizeof(buf))
+			/* a TLS record is at most 16 KiB: a short read says nothing */
+			if ((size_t)n < sizeof(buf) && c->conn == NULL)
 				return;
 			continue;
 		}
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n < 0 && errno == EINTR)
-			continue;
-		char why[128];
-		snprintf(why, sizeof(why), "%s", n == 0 ? "connection closed by the server" : strerror(errno));
-		ami_client_drop(c, why);
 		return;
 	}
 }
@@ -524,10 +614,17 @@ void ami_client_handle(struct ami_client *c, short revents, int64_t now_ms)
 			connect_finished(c);
 		return;
 	}
+	if (c->state == AMI_TLS) {
+		if (revents)
+			tls_step(c);
+		return;
+	}
 	if (revents & (POLLIN | POLLHUP | POLLERR))
 		read_input(c);
 	if (c->fd >= 0 && (revents & POLLOUT))
 		flush_out(c);
+	if (c->conn != NULL && c->fd >= 0 && (revents & POLLOUT) && c->out_len == 0 && c->tls_want_write)
+		read_input(c); /* a read that waited for the socket to be writable */
 }
 
 static void on_ping_reply(void *arg, struct ami_client *c, const struct ami_msg *m, enum ami_reply kind)
@@ -567,15 +664,18 @@ int64_t ami_client_tick(struct ami_client *c, int64_t now_ms)
 			next = earliest(next, c->next_attempt_ms);
 		break;
 	case AMI_CONNECTING:
+	case AMI_TLS:
 	case AMI_BANNER:
 	case AMI_LOGIN:
 		if (now_ms >= c->deadline_ms) {
 			char why[96];
-			snprintf(why, sizeof(why), "no %s within %lld ms",
+			snprintf(why, sizeof(why), "no %s within %lld ms%s",
 			         c->state == AMI_CONNECTING ? "connection"
+			         : c->state == AMI_TLS      ? "TLS handshake"
 			         : c->state == AMI_BANNER   ? "banner"
 			                                    : "login answer",
-			         (long long)c->o.connect_timeout_ms);
+			         (long long)c->o.connect_timeout_ms,
+			         c->state == AMI_BANNER && c->tls == NULL ? " (a TLS port? then set ami_tls_ca)" : "");
 			ami_client_drop(c, why);
 		}
 		next = earliest(next, c->deadline_ms);
@@ -594,6 +694,12 @@ int64_t ami_client_tick(struct ami_client *c, int64_t now_ms)
 	for (size_t i = 0; i < AMI_PENDING_ACTIONS; i++)
 		if (c->pending[i].used)
 			next = earliest(next, c->pending[i].deadline_ms);
+	/* bytes TLS already took off the socket: poll() would not wake for them */
+	if (c->conn != NULL && c->state >= AMI_BANNER && tls_has_pending(c->conn)) {
+		read_input(c);
+		if (c->conn != NULL && tls_has_pending(c->conn))
+			next = now_ms;
+	}
 	return next > now_ms ? next - now_ms : 0;
 }
 

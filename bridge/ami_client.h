@@ -14,12 +14,14 @@
 
 #include "ami_codec.h"
 #include "backoff.h"
-#include "limits.h"
+#include "bounds.h"
 #include "log.h"
+#include "tls.h"
 
 enum ami_state {
 	AMI_DISCONNECTED, /* waiting for the next attempt */
 	AMI_CONNECTING,
+	AMI_TLS, /* the TLS handshake (ami_tls_ca set) */
 	AMI_BANNER,
 	AMI_LOGIN, /* challenge and/or login sent */
 	AMI_UP,
@@ -52,6 +54,9 @@ struct ami_opts {
 	int64_t reconnect_max_ms;
 	int64_t auth_retry_ms;            /* after a refused login */
 	const struct cli_rules *commands; /* CLI commands that may run (ami_client_command); NULL: none */
+	const char *tls_ca;               /* set: TLS, the server's certificate must chain to it */
+	const char *tls_cert, *tls_key;   /* the bridge's own, when the server asks for one */
+	const char *tls_server_name;      /* the name (or address) the certificate must carry; NULL: host */
 };
 
 struct ami_callbacks {
@@ -79,6 +84,10 @@ struct ami_client {
 	struct ami_callbacks cb;
 	enum ami_state state;
 	int fd;
+	struct tls_ctx *tls;     /* NULL: plain AMI */
+	struct tls_conn *conn;   /* this session's TLS, once connected */
+	int tls_want_write;      /* TLS needs the socket writable to go on */
+	int tls_fail_logged;     /* a failing handshake is said once until one works */
 	int64_t deadline_ms;     /* connect/banner/login timeout */
 	int64_t next_attempt_ms; /* when DISCONNECTED */
 	int64_t next_ping_ms;
@@ -96,10 +105,13 @@ struct ami_client {
 	char last_error[256];
 	/* counters */
 	uint64_t connects, logins, disconnects, codec_errors, events;
+	uint64_t tls_handshakes; /* begun: the TCP connection was made */
 	struct log_ratelimit bad_input_log;
 	int64_t now_ms;
 };
 
+/* Returns 0, or -1 with the reason in c->last_error (out of memory, a TLS
+ * file that cannot be read); ami_client_free is safe either way. */
 int ami_client_init(struct ami_client *c, const struct ami_opts *o, const struct ami_callbacks *cb);
 void ami_client_free(struct ami_client *c);
 

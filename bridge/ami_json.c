@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "limits.h"
+#include "bounds.h"
 
 /*
  * Hot path (every event): one reservation of the worst case, then plain

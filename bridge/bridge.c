@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "ami_json.h"
+#include "bounds.h"
 #include "clock.h"
-#include "limits.h"
 #include "topic.h"
 
 static void shed(struct bridge *b, int64_t now_ms, const char *why)
@@ -146,7 +146,7 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 		return -1;
 	}
 	if (ami_client_init(&b->ami, &s->ami, &acb) < 0) {
-		snprintf(err, errsz, "out of memory");
+		snprintf(err, errsz, "ami: %s", b->ami.last_error);
 		return -1;
 	}
 	if (command_channel_open(&b->commands, s, &b->mqtt, &b->ami, err, errsz) < 0)

@@ -28,6 +28,27 @@ static int ami_attempt_over(void *arg)
 	return x->ami->state >= AMI_BANNER || (x->ami->state == AMI_DISCONNECTED && x->ami->connects > 0);
 }
 
+/* The TLS step, when ami_tls_ca is set: connected (a handshake began),
+ * then the server's certificate and name accepted. */
+static int check_ami_tls(struct bridge_settings *s, struct ami_client *ami, const char *connect_line)
+{
+	char line[384];
+
+	if (ami->tls_handshakes == 0) {
+		step(0, connect_line, ami->last_error[0] ? ami->last_error : "timed out");
+		return -1;
+	}
+	step(1, connect_line, NULL);
+	snprintf(line, sizeof(line), "AMI TLS (the certificate of %s, from %s)",
+	         s->ami.tls_server_name ? s->ami.tls_server_name : s->ami.host, s->ami.tls_ca);
+	if (ami->state < AMI_BANNER) {
+		step(0, line, ami->last_error[0] ? ami->last_error : "timed out");
+		return -1;
+	}
+	step(1, line, NULL);
+	return 0;
+}
+
 static int answered(void *arg)
 {
 	struct check_ctx *x = arg;
@@ -80,15 +101,21 @@ static int check_ami(struct bridge_settings *s)
 	int rc = -1;
 
 	s->ami.reconnect_max_ms = s->ami.auth_retry_ms = 3600 * 1000; /* one attempt */
-	if (ami_client_init(&ami, &s->ami, &cb) < 0)
-		return -1;
-	snprintf(line, sizeof(line), "AMI connect to %s:%d", s->ami.host, s->ami.port);
-	ami_client_run_until(&ami, ami_attempt_over, &x, s->ami.connect_timeout_ms + 1000);
-	if (ami.state < AMI_BANNER) {
-		step(0, line, ami.last_error[0] ? ami.last_error : "timed out");
+	snprintf(line, sizeof(line), "AMI connect to %s:%d%s", s->ami.host, s->ami.port, s->ami.tls_ca ? " (TLS)" : "");
+	if (ami_client_init(&ami, &s->ami, &cb) < 0) {
+		step(0, line, ami.last_error);
 		goto out;
 	}
-	step(1, line, NULL);
+	ami_client_run_until(&ami, ami_attempt_over, &x, s->ami.connect_timeout_ms + 1000);
+	if (s->ami.tls_ca) {
+		if (check_ami_tls(s, &ami, line) < 0)
+			goto out;
+	} else if (ami.state < AMI_BANNER) {
+		step(0, line, ami.last_error[0] ? ami.last_error : "timed out");
+		goto out;
+	} else {
+		step(1, line, NULL);
+	}
 	snprintf(line, sizeof(line), "AMI login as %s (%s)", s->ami.username, s->ami.auth_md5 ? "md5" : "plain");
 	ami_client_run_until(&ami, ami_client_login_settled, &ami, s->ami.connect_timeout_ms + 1000);
 	if (ami.state != AMI_UP) {

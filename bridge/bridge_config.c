@@ -21,6 +21,11 @@ const struct cfg_key bridge_keys[] = {
     CFG_S("ami_auth", "md5", "login method: md5 (challenge) or plain"),
     CFG_S("ami_events", "on", "EventMask sent at login (on, off, or classes: call,cdr,...)"),
     {"ami_filter", CFG_MULTI, NULL, 0, 0, 0, "AMI Filter sent after login; repeat the key for several"},
+    CFG_S("ami_tls_ca", NULL,
+          "CA file: turns TLS on for AMI (Asterisk's tlsenable, port 5039); the server is verified"),
+    CFG_S("ami_tls_cert", NULL, "the bridge's certificate for AMI over TLS, when Asterisk asks for one"),
+    CFG_S("ami_tls_key", NULL, "its key"),
+    CFG_S("ami_tls_server_name", NULL, "the name (or address) AMI's certificate must carry (default: ami_host)"),
     CFG_I("ami_connect_timeout", "5", 1, 300, "seconds for TCP connect, banner and login"),
     CFG_I("ami_ping_interval", "20", 1, 3600, "seconds between keepalive Pings"),
     CFG_I("ami_ping_timeout", "10", 1, 3600, "seconds to wait for a Ping answer before reconnecting"),
@@ -138,6 +143,15 @@ static int load_ami(struct bridge_settings *s, const struct config *cfg, char *e
 	a->secret = s->ami_secret;
 	a->event_mask = config_str(cfg, "ami_events") ? config_str(cfg, "ami_events") : "on";
 	a->filters = config_list(cfg, "ami_filter", &a->nfilters);
+	a->tls_ca = config_str(cfg, "ami_tls_ca");
+	a->tls_cert = config_str(cfg, "ami_tls_cert");
+	a->tls_key = config_str(cfg, "ami_tls_key");
+	a->tls_server_name = config_str(cfg, "ami_tls_server_name");
+	if ((a->tls_cert || a->tls_key || a->tls_server_name) && a->tls_ca == NULL) {
+		snprintf(err, errsz,
+		         "ami_tls_cert, ami_tls_key and ami_tls_server_name need ami_tls_ca (which turns TLS on)");
+		return -1;
+	}
 	a->connect_timeout_ms = config_int(cfg, "ami_connect_timeout") * 1000;
 	a->ping_interval_ms = config_int(cfg, "ami_ping_interval") * 1000;
 	a->ping_timeout_ms = config_int(cfg, "ami_ping_timeout") * 1000;

@@ -3,10 +3,10 @@
 #define PBXBUS_BRIDGE_CONFIG_H
 
 #include "ami_client.h"
+#include "bounds.h"
 #include "cdr_store.h"
 #include "cli_command.h"
 #include "config.h"
-#include "limits.h"
 #include "mqtt_link.h"
 
 extern const struct cfg_key bridge_keys[];

@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #include "ami_client.h"
+#include "bounds.h"
 #include "call_tracker.h"
-#include "limits.h"
 
 struct presentation_ask {
 	struct caller_presentation *owner;

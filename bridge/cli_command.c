@@ -166,7 +166,8 @@ int cli_command_once(const struct bridge_settings *s, const char *command)
 	opts.reconnect_max_ms = opts.auth_retry_ms = 3600 * 1000; /* one attempt */
 	memset(&o, 0, sizeof(o));
 	if (ami_client_init(&o.ami, &opts, &cb) < 0) {
-		fprintf(stderr, "pbxbus-bridge: out of memory\n");
+		fprintf(stderr, "pbxbus-bridge: ami: %s\n", o.ami.last_error);
+		ami_client_free(&o.ami);
 		return 1;
 	}
 	int64_t login_wait = opts.connect_timeout_ms + opts.action_timeout_ms + 2000;

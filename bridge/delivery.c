@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "call_record.h"
 #include "clock.h"
-#include "limits.h"
 #include "outbox_acks.h"
 #include "topic.h"
 

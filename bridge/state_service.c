@@ -339,7 +339,7 @@ int bridge_collect(struct bridge_settings *s)
 
 	s->ami.reconnect_max_ms = s->ami.auth_retry_ms = 3600 * 1000;
 	if (collection_init(&c, s) < 0) {
-		fprintf(stderr, "pbxbus-bridge: out of memory\n");
+		fprintf(stderr, "pbxbus-bridge: %s\n", c.ami.last_error[0] ? c.ami.last_error : "out of memory");
 		collection_free(&c);
 		return 1;
 	}

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "limits.h"
+#include "bounds.h"
 
 /* Line scanner states, carried across feeds so a "\r\n\r\n" split over two
  * TCP chunks is still seen as the end of a message. */

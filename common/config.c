@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "bounds.h"
 
 int parse_ll(const char *s, long long min, long long max, long long *out)
 {

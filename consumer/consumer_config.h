@@ -2,9 +2,9 @@
 #ifndef PBXBUS_CONSUMER_CONFIG_H
 #define PBXBUS_CONSUMER_CONFIG_H
 
+#include "bounds.h"
 #include "config.h"
 #include "globs.h"
-#include "limits.h"
 #include "mqtt_link.h"
 #include "phone.h"
 

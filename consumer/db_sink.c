@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "call_record_schema.h"
 #include "clock.h"
 #include "db_internal.h"
-#include "limits.h"
 #include "pg_array.h"
 
 /*

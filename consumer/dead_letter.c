@@ -1,6 +1,6 @@
 #include "dead_letter.h"
 
-#include "limits.h"
+#include "bounds.h"
 
 void dead_letters_init(struct dead_letters *d, _Atomic uint64_t *dropped, _Atomic uint64_t *bad_times, int64_t now_ms)
 {

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bounds.h"
 #include "call_record_schema.h"
-#include "limits.h"
 #include "phone.h"
 
 /* Room for the text of every field that feeds a column (a unit test holds

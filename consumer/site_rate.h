@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "bounds.h"
 #include "log.h"
 
 #define SITE_RATE_SITES 1024 /* sites followed; the one idle longest makes room */

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "ami_codec.h"
-#include "limits.h"
+#include "bounds.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
 
 #include "ami_codec.h"
 #include "ami_json.h"
-#include "limits.h"
+#include "bounds.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

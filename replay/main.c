@@ -14,6 +14,7 @@
 #include "log.h"
 #include "replay_server.h"
 #include "signals.h"
+#include "tls.h"
 #include "version.h"
 
 static void usage(FILE *f)
@@ -24,8 +25,9 @@ static void usage(FILE *f)
 	           "sends, and the captures' events at their recorded pace, looping with new\n"
 	           "Uniqueid/Linkedid values on every loop; with no capture it only answers.\n"
 	           "Prints one line per happening on stdout: LISTEN <port>, CONNECT, LOGIN ok\n"
-	           "<events>|fail, ACTION <name>, GAP <n> (quiet begins), LOOP <n>, DROPPED at <n>,\n"
-	           "GARBAGE sent, CLOSED <why>, DONE <n> events <b> bytes in <s> s once the last\n"
+	           "<events>|fail, ACTION <name>, COMMAND <text>, TLS ok|failed: <why>, GAP <n>\n"
+	           "(quiet begins), LOOP <n>, DROPPED at <n>, GARBAGE sent, CLOSED <why>, DONE <n>\n"
+	           "events <b> bytes in <s> s once the last\n"
 	           "loop is written, and MISSED <n> events when some were played to nobody.\n\n"
 	           "  --listen HOST:PORT  address to listen on (default 127.0.0.1:5038; port 0: any)\n"
 	           "  --user NAME         AMI user accepted (default bridge)\n"
@@ -47,6 +49,8 @@ static void usage(FILE *f)
 	           "                      FreePBX does (replay/freepbx-cdr.sql); calldate in local time\n"
 	           "  --schedule FILE     write each call as it ends: {\"linkedid\", \"start\", \"answer\",\n"
 	           "                      \"end\", \"heard\": all|part|none}, one JSON object a line\n"
+	           "  --tls-cert FILE     serve AMI over TLS with this certificate (chain) ...\n"
+	           "  --tls-key FILE      ... and its key (as Asterisk's tlsenable on port 5039)\n"
 	           "  --log-level L       error, warn, info or debug (default info)\n"
 	           "Pace and faults, for tests:\n"
 	           "  --pace SECONDS      events this far apart whatever was recorded; --gap is\n"
@@ -220,6 +224,8 @@ static int parse_args(int argc, char **argv, struct replay_options *o, const cha
 	                                     {"cdr-socket", required_argument, NULL, 'C'},
 	                                     {"schedule", required_argument, NULL, 'S'},
 	                                     {"log-level", required_argument, NULL, 'L'},
+	                                     {"tls-cert", required_argument, NULL, 'T'},
+	                                     {"tls-key", required_argument, NULL, 'K'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {"version", no_argument, NULL, 'V'},
 	                                     {NULL, 0, NULL, 0}};
@@ -256,6 +262,12 @@ static int parse_args(int argc, char **argv, struct replay_options *o, const cha
 			break;
 		case 'a':
 			*answers = optarg;
+			break;
+		case 'T':
+			o->tls_cert = optarg;
+			break;
+		case 'K':
+			o->tls_key = optarg;
 			break;
 		case 'r':
 			o->run_on = 1;
@@ -404,11 +416,14 @@ int main(int argc, char **argv)
 			fatalx("%s", cdr ? err : "out of memory");
 		o.cdr = cdr;
 	}
+	if ((o.tls_cert || o.tls_key) && (o.tls = tls_server_new(o.tls_cert, o.tls_key, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
 	signals_install(&stop);
 	install_refuse_signals();
 	o.refuse_logins = &refuse_logins;
 	int rc = replay_serve(&o, items, nitems, &answers, &stop);
 	recorded_free(&answers);
+	tls_ctx_free(o.tls);
 	if (cdr) {
 		cdr_writer_close(cdr);
 		free(cdr);

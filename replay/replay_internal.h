@@ -30,6 +30,8 @@ struct sched_call {
 
 struct session {
 	int fd;
+	struct tls_conn *tls; /* --tls-cert: this connection's TLS */
+	int handshaking;      /* ... not yet done: nothing is written before it */
 	struct ami_codec codec;
 	char challenge[16];
 	int logged_in;

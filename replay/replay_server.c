@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "log.h"
 #include "md5hex.h"
+#include "tls.h"
 
 #define OUT_PAUSE (1024 * 1024)      /* no events while this much waits unsent */
 #define OUT_LIMIT (32 * 1024 * 1024) /* a client this far behind is dropped */
@@ -344,6 +345,9 @@ static void end_session(struct server *srv, const char *why)
 	if (s->fd < 0)
 		return;
 	replay_say("CLOSED %s", why);
+	tls_conn_free(s->tls);
+	s->tls = NULL;
+	s->handshaking = 0;
 	close(s->fd);
 	s->fd = -1;
 	s->logged_in = 0;
@@ -362,38 +366,118 @@ static void start_session(struct server *srv, int fd)
 	s->fd = fd;
 	ami_codec_reset(&s->codec, 0);
 	replay_say("CONNECT");
+	if (srv->o->tls != NULL) {
+		if ((s->tls = tls_conn_new(srv->o->tls, fd, NULL)) == NULL) {
+			end_session(srv, "out of memory");
+			return;
+		}
+		s->handshaking = 1;
+	}
 	replay_queue(s, "Asterisk Call Manager/11.0.0\r\n", 30);
+}
+
+/* The TLS handshake's next step; a client that does not speak TLS ends
+ * it, said with OpenSSL's reason. */
+static void handshake(struct server *srv)
+{
+	char why[256];
+	int rc = tls_handshake(srv->s.tls, why, sizeof(why));
+
+	if (rc == 0) {
+		srv->s.handshaking = 0;
+		replay_say("TLS ok");
+	} else if (rc == TLS_FAILED) {
+		replay_say("TLS failed: %s", why);
+		end_session(srv, "TLS failed");
+	}
+}
+
+/* What the client sent: > 0 bytes, 0 for the end, -1 for nothing yet, -2
+ * for an error (ended). */
+static ssize_t receive(struct server *srv, char *buf, size_t size)
+{
+	char why[256];
+
+	if (srv->s.tls == NULL) {
+		ssize_t n = recv(srv->s.fd, buf, size, 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			return -1;
+		if (n < 0) {
+			end_session(srv, strerror(errno));
+			return -2;
+		}
+		return n;
+	}
+	long n = tls_read(srv->s.tls, buf, size, why, sizeof(why));
+	if (n > 0 || n == TLS_EOF)
+		return n > 0 ? n : 0;
+	if (n == TLS_WANT_READ || n == TLS_WANT_WRITE)
+		return -1;
+	end_session(srv, why);
+	return -2;
 }
 
 static void read_client(struct server *srv)
 {
 	char buf[65536];
-	ssize_t n = recv(srv->s.fd, buf, sizeof(buf), 0);
+
+	if (srv->s.handshaking) {
+		handshake(srv);
+		return;
+	}
+	ssize_t n = receive(srv, buf, sizeof(buf));
+	if (n == -2)
+		return;
 
 	if (n > 0 && !srv->s.half_closed_ms)
 		ami_codec_feed(&srv->s.codec, buf, (size_t)n);
 	else if (n == 0 && srv->s.half_closed_ms)
 		end_session(srv, "by the server");
-	else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-		end_session(srv, n == 0 ? "by the client" : strerror(errno));
+	else if (n == 0)
+		end_session(srv, "by the client");
+}
+
+static ssize_t transmit(struct server *srv, const char *data, size_t len)
+{
+	char why[256];
+
+	if (srv->s.tls == NULL) {
+		ssize_t n = send(srv->s.fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			return 0;
+		if (n < 0)
+			end_session(srv, strerror(errno));
+		return n;
+	}
+	long n = tls_write(srv->s.tls, data, len, why, sizeof(why));
+	if (n == TLS_WANT_READ || n == TLS_WANT_WRITE)
+		return 0;
+	if (n < 0)
+		end_session(srv, n == TLS_EOF ? "by the client" : why);
+	return n;
 }
 
 static void write_client(struct server *srv)
 {
 	struct session *s = &srv->s;
-	ssize_t n = send(s->fd, s->out, s->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
+	if (s->handshaking) {
+		handshake(srv);
+		return;
+	}
+	ssize_t n = transmit(srv, s->out, s->out_len);
+	if (n < 0)
+		return;
 	if (n > 0) {
 		memmove(s->out, s->out + n, s->out_len - (size_t)n);
 		s->out_len -= (size_t)n;
-	} else if (n < 0 && errno != EINTR && errno != EAGAIN) {
-		end_session(srv, strerror(errno));
-		return;
 	}
 	/* Closed as Asterisk closes: our side first (the client reads all we
 	 * sent, then the end), then the socket once the client has closed its
 	 * side.  A close() with unread input would reset the connection. */
 	if (s->closing && s->out_len == 0 && !s->half_closed_ms) {
+		if (s->tls)
+			tls_close_notify(s->tls);
 		shutdown(s->fd, SHUT_WR);
 		s->half_closed_ms = clock_mono_ms();
 	}
@@ -480,6 +564,8 @@ int replay_serve(const struct replay_options *o, const struct replay_stream_item
 			end_session(&srv, "by the server");
 		if (srv.s.fd >= 0 && !srv.s.half_closed_ms && (srv.s.out_len > 0 || srv.s.closing))
 			write_client(&srv);
+		while (srv.s.fd >= 0 && srv.s.tls && !srv.s.handshaking && tls_has_pending(srv.s.tls))
+			read_client(&srv); /* records TLS already took off the socket */
 		report_done(&srv);
 	}
 	end_session(&srv, "shutting down");

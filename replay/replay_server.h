@@ -18,6 +18,7 @@
 #include "capture.h"
 
 struct cdr_writer;
+struct tls_ctx;
 
 struct replay_options {
 	const char *host;
@@ -48,6 +49,8 @@ struct replay_options {
 	int ignore_ping;          /* Ping goes unanswered */
 	int ignore_commands;      /* Command goes unanswered */
 	int old_commands;         /* Command answered in the pre-14 "Follows" form (synthetic) */
+	const char *tls_cert, *tls_key;
+	struct tls_ctx *tls; /* set: every connection is TLS */
 };
 
 struct replay_stream_item {

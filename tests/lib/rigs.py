@@ -2,6 +2,8 @@
 stand-in PBX and a broker, a consumer's against PostgreSQL and a broker,
 and the consumer's migrate step.  Overrides are given by their variable
 names: bridge_env(pbx.port, broker.port, PBXBUS_RECONNECT_MAX="2")."""
+import os
+
 from harness import run_tool
 
 # The one secret pbxbus-replay accepts unless PBXBUS_REPLAY_SECRET says
@@ -109,7 +111,6 @@ class ShippedBroker:
     the second."""
 
     def __init__(self, tmp):
-        import os
         import subprocess as sp
         from harness import Mosquitto, free_port, wait_for
         root = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "mosquitto")
@@ -139,3 +140,38 @@ class ShippedBroker:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(5)
+
+
+class Certs:
+    """A CA, a server certificate for pbx.test and 127.0.0.1 (also one
+    that expired in 2020), and a second CA that signed nothing of ours."""
+
+    def __init__(self, tmp):
+        import subprocess
+        d = self.dir = os.path.join(tmp.path, "certs")
+        os.makedirs(d)
+
+        def run(*args):
+            subprocess.run(args, cwd=d, check=True, capture_output=True)
+        for ca in ("ca", "other-ca"):
+            run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=" + ca,
+                "-keyout", ca + ".key", "-out", ca + ".crt")
+        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=pbx.test", "-keyout", "server.key",
+            "-out", "server.csr")
+        with open(os.path.join(d, "ext"), "w") as f:
+            f.write("subjectAltName=DNS:pbx.test,IP:127.0.0.1\n")
+        run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "ext", "-out", "server.crt")
+        with open(os.path.join(d, "ca.cnf"), "w") as f:
+            f.write("[ca]\ndefault_ca = c\n[c]\ndatabase = %s/index.txt\nnew_certs_dir = %s\nserial = %s/serial\n"
+                    "default_md = sha256\npolicy = p\ncopy_extensions = copy\n[p]\ncommonName = supplied\n"
+                    % (d, d, d))
+        open(os.path.join(d, "index.txt"), "w").close()
+        with open(os.path.join(d, "serial"), "w") as f:
+            f.write("01\n")
+        run("openssl", "ca", "-batch", "-config", "ca.cnf", "-cert", "ca.crt", "-keyfile", "ca.key", "-in",
+            "server.csr", "-out", "expired.crt", "-startdate", "20200101000000Z", "-enddate", "20200102000000Z",
+            "-extfile", "ext")
+
+    def path(self, name):
+        return os.path.join(self.dir, name)

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "ami_codec.h"
-#include "limits.h"
+#include "bounds.h"
 #include "unit.h"
 
 /* Collects what the codec yields, as text, to compare runs and to count. */

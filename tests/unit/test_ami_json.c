@@ -2,7 +2,7 @@
 #include <stdlib.h>
 
 #include "ami_json.h"
-#include "limits.h"
+#include "bounds.h"
 #include "unit.h"
 
 static struct ami_field F(const char *k, const char *v) {

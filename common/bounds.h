@@ -3,8 +3,8 @@
  * config files and from the PBX is bounded by these; going past one is an
  * error the caller logs, never a crash or unbounded growth.
  */
-#ifndef PBXBUS_LIMITS_H
-#define PBXBUS_LIMITS_H
+#ifndef PBXBUS_BOUNDS_H
+#define PBXBUS_BOUNDS_H
 
 /* AMI codec */
 #define AMI_MAX_LINE    (64 * 1024)   /* one "Key: Value" line */
