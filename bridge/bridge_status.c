@@ -38,7 +38,7 @@ struct status_field {
 	{                                                                                                              \
 		.key = (k), .type = SF_TIME, .time_ms = (v)                                                            \
 	}
-#define STATUS_FIELDS_MAX 48
+#define STATUS_FIELDS_MAX 56
 
 static const char *cdr_store_state(const struct cdr_backfill *bf)
 {
@@ -58,6 +58,7 @@ static size_t status_fields(const struct bridge *b, const char *state, char *sin
 	    TEXT("pbx", b->s->pbx_id, 0),
 	    TEXT("version", PBXBUS_VERSION, 0),
 	    TEXT("ami_version", slash ? slash + 1 : NULL, 0),
+	    TEXT("ami_tls", b->s->ami.tls_ca ? "on" : "off", 0),
 	    TEXT("since", iso8601_ms(b->started_wall_ms, since), 0),
 	    TEXT("ami_error", b->ami.last_error[0] ? b->ami.last_error : NULL, 1),
 	    COUNT("events_published", b->events.published, 0),
@@ -98,6 +99,9 @@ static size_t status_fields(const struct bridge *b, const char *state, char *sin
 	    COUNT("mqtt_connects", b->mqtt.connects, 0),
 	    COUNT("mqtt_held_messages", b->mqtt.held_msgs, 0),
 	    COUNT("mqtt_held_bytes", b->mqtt.held_total_bytes, 0),
+	    TEXT("commands", b->s->commands_enabled ? "on" : "off", 0),
+	    COUNT("commands_ran", b->commands.ran, 1),
+	    COUNT("commands_refused", b->commands.refused, 1),
 	};
 	_Static_assert(sizeof(f) / sizeof(f[0]) <= STATUS_FIELDS_MAX, "raise STATUS_FIELDS_MAX");
 	memcpy(out, f, sizeof(f));

@@ -56,6 +56,11 @@ class Rig:
         return wait_for(lambda: len(self.answers(rid)) >= n and self.answers(rid), 20 * SLOW,
                         "the answer to " + rid)[n - 1]
 
+    def status(self):
+        p = subprocess.run(["mosquitto_sub", "-p", str(self.broker.port), "-t", "pbx/bridge/status", "-C", "1",
+                            "-W", "5"], capture_output=True, text=True)
+        return json.loads(p.stdout) if p.stdout.strip() else {}
+
     def ran(self, command):
         return self.pbx.text().count("COMMAND " + command + "\n")
 
@@ -135,6 +140,9 @@ def test_refused_requests_are_answered_with_the_reason_and_never_reach_the_pbx()
         assert ok["ok"] is True, ok
         assert r.ran("core show version") == 1 and "COMMAND pjsip" not in r.pbx.text() and \
             "COMMAND core restart" not in r.pbx.text(), r.pbx.text()
+        # bridge/status counts them (news: within seconds, not at status_interval)
+        wait_for(lambda: (lambda st: st.get("commands_ran") == 1 and st.get("commands_refused") == 12)(r.status()),
+                 30 * SLOW, "bridge/status counting the requests")
     finally:
         log = r.close()
     assert "is not JSON" in log and "has no id" not in log, log
