@@ -33,27 +33,27 @@ LIBS_TEST = $(shell pkg-config --libs $(PKG_BRIDGE) libcjson libpq libmicrohttpd
 
 COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/clock.c \
 	common/topic.c common/config.c common/cli.c common/backoff.c common/mqtt_link.c \
-	common/globs.c common/mqtt_config.c common/utf8.c common/privdrop.c common/signals.c common/call_record_schema.c common/crc32.c common/state_topics.c
+	common/globs.c common/mqtt_config.c common/utf8.c common/privdrop.c common/signals.c common/call_record_schema.c common/crc32.c common/state_topics.c common/phone.c
 # The bridge's sources by concern (the prefixes say it; fuzz/run links
 # these groups too: `make print-CALLS_SRC`).
-AMI_SRC := bridge/ami_json.c bridge/ami_client.c bridge/cli_command.c bridge/event_filter.c bridge/asterisk_version.c bridge/caller_presentation.c
+AMI_SRC := bridge/ami_json.c bridge/ami_client.c bridge/cli_command.c bridge/dial.c bridge/command_ids.c bridge/event_filter.c bridge/asterisk_version.c bridge/caller_presentation.c
 CALLS_SRC := bridge/call_tracker.c bridge/call_table.c bridge/call_view.c bridge/call_sync.c bridge/call_image.c bridge/call_from_cdr.c bridge/call_journal.c \
 	bridge/call_record.c bridge/endpoint_kinds.c bridge/pbx_clock.c
 CDR_SRC := bridge/cdr_store.c bridge/cdr_backfill.c
 DELIVERY_SRC := bridge/delivery.c bridge/outbox.c bridge/outbox_refused.c bridge/outbox_acks.c
 STATE_MODEL_SRC := bridge/state_model.c bridge/state_kinds.c bridge/state_render.c
 STATE_SRC := $(STATE_MODEL_SRC) bridge/state_service.c
-COMMAND_SRC := bridge/command_channel.c bridge/command_ids.c
+COMMAND_SRC := bridge/command_channel.c bridge/command_dial.c
 # common/md5hex.c (libcrypto) and common/tls.c (libssl) are shared by the
 # bridge and the replay only.
 BRIDGE_SRC := common/md5hex.c common/tls.c bridge/bridge_config.c bridge/bridge.c bridge/bridge_check.c bridge/bridge_status.c \
 	bridge/call_service.c \
 	$(AMI_SRC) $(CALLS_SRC) $(CDR_SRC) $(DELIVERY_SRC) $(STATE_SRC) $(COMMAND_SRC)
-CONSUMER_SRC := consumer/phone.c consumer/manual_call.c consumer/payload_digest.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/db_sink.c consumer/db_requests.c consumer/db_housekeeping.c consumer/migrations.c \
+CONSUMER_SRC := consumer/manual_call.c consumer/payload_digest.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/db_sink.c consumer/db_requests.c consumer/db_housekeeping.c consumer/migrations.c \
 	consumer/consumer.c consumer/dead_letter.c consumer/http.c consumer/pg_array.c \
 	consumer/live_store.c consumer/live_feed.c consumer/call_log.c consumer/client_address.c consumer/console_session.c consumer/console.c consumer/http_reply.c \
 	consumer/sink.c consumer/archive_sink.c consumer/webhook_sink.c consumer/site_rate.c consumer/http_guard.c
-REPLAY_SRC := replay/capture.c replay/replay_server.c replay/replay_actions.c replay/cdr_writer.c
+REPLAY_SRC := replay/capture.c replay/replay_server.c replay/replay_actions.c replay/replay_originate.c replay/cdr_writer.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
@@ -202,7 +202,7 @@ install: $(BRIDGE_BIN) $(CONSUMER_BIN) $(REPLAY_BIN)
 		sed 's#/usr/local#$(PREFIX)#g' deploy/systemd/$$u.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u.service; \
 	done
 	install -m 644 deploy/bridge.conf.example deploy/consumer.conf.example deploy/mosquitto/mosquitto.conf \
-		deploy/mosquitto/acl $(DESTDIR)$(PREFIX)/share/doc/pbxbus/examples/
+		deploy/mosquitto/acl deploy/freepbx/extensions_custom.conf $(DESTDIR)$(PREFIX)/share/doc/pbxbus/examples/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/pbxbus/docs
 	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/pbxbus/
 	install -m 644 $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/doc/pbxbus/docs/

@@ -14,6 +14,8 @@
 
 #include "cli_command.h"
 #include "clock.h"
+#include "command_ids.h"
+#include "dial.h"
 #include "log.h"
 #include "md5hex.h"
 
@@ -125,6 +127,18 @@ static struct ami_pending *new_pending(struct ami_client *c)
 	return NULL;
 }
 
+/* The pending action sent as number seq ("pbxbus-<seq>"). */
+static struct ami_pending *find_pending_id(struct ami_client *c, uint64_t seq)
+{
+	char id[24];
+
+	snprintf(id, sizeof(id), "%s%llu", action_prefix, (unsigned long long)seq);
+	for (size_t i = 0; i < AMI_PENDING_ACTIONS; i++)
+		if (c->pending[i].used && strcmp(c->pending[i].id, id) == 0)
+			return &c->pending[i];
+	return NULL;
+}
+
 /* Queues an action in any connected state (login needs it before UP). */
 static int send_action_timeout(struct ami_client *c, const char *action, const char *headers, ami_action_cb cb,
                                void *arg, int64_t timeout_ms)
@@ -204,6 +218,41 @@ int ami_client_command(struct ami_client *c, const char *command, int64_t timeou
 		return -1;
 	snprintf(hdr, sizeof(hdr), "Command: %s\r\n", norm);
 	return send_action_timeout(c, "Command", hdr, cb, arg, timeout_ms);
+}
+
+int ami_client_originate(struct ami_client *c, const struct ami_originate *o, ami_action_cb cb, void *arg)
+{
+	const struct dial_rules *r = c->o.dial;
+	char exten[40], hdr[1024];
+
+	if (r == NULL || !dial_number_allowed(r, o->e164) || !dial_extension_valid(o->extension) ||
+	    !command_id_valid(o->request_id) || !dial_by_valid(o->by) || !dial_context_valid(r->ring_context) ||
+	    !dial_context_valid(r->context) ||
+	    phone_dial_string(o->e164, &r->plan, r->format, exten, sizeof(exten)) < 0) {
+		log_crit("ami: refusing to send an Originate: dialling is off, or the number, extension or request is "
+		         "not allowed");
+		return -1;
+	}
+	if (c->state != AMI_UP)
+		return -1;
+	/* The phone shows the customer's number as the caller's name while it
+	 * rings; the caller's number is the extension's own, so the PBX's
+	 * outbound route presents the extension's outbound caller ID to the
+	 * customer, never the customer's own number. */
+	int n = snprintf(hdr, sizeof(hdr),
+	                 "Channel: Local/%s@%s\r\nContext: %s\r\nExten: %s\r\nPriority: 1\r\nAsync: true\r\n"
+	                 "Timeout: %lld\r\nCallerID: \"%s\" <%s>\r\nVariable: PBXBUS_DIAL=%s\r\n"
+	                 "Variable: PBXBUS_DIAL_BY=%s\r\n",
+	                 o->extension, r->ring_context, r->context, exten, (long long)r->ring_timeout_ms, o->e164,
+	                 o->extension, o->request_id, o->by);
+	if (n < 0 || (size_t)n >= sizeof(hdr))
+		return -1;
+	if (send_action_timeout(c, "Originate", hdr, cb, arg, c->o.action_timeout_ms) < 0)
+		return -1;
+	struct ami_pending *p = find_pending_id(c, c->action_seq);
+	if (p != NULL)
+		p->awaits_event = 1;
+	return 0;
 }
 
 static void on_filter_reply(void *arg, struct ami_client *c, const struct ami_msg *m, enum ami_reply kind)
@@ -357,6 +406,17 @@ static int route_reply(struct ami_client *c, const struct ami_msg *m, const stru
 
 	if (p == NULL)
 		return 0;
+	if (p->awaits_event) { /* an Originate: its Response, then its OriginateResponse */
+		if (ev == NULL && ami_field_is(ami_msg_find(m, "Response"), "Success")) {
+			p->deadline_ms =
+			    c->now_ms + c->o.action_timeout_ms + (c->o.dial ? c->o.dial->ring_timeout_ms : 0);
+			if (p->cb)
+				p->cb(p->arg, c, m, AMI_REPLY_RESPONSE);
+		} else {
+			finish_pending(p, c, m, ev == NULL ? AMI_REPLY_RESPONSE : AMI_REPLY_EVENT);
+		}
+		return 1;
+	}
 	if (ev == NULL) {
 		if (ami_field_is(list, "start")) {
 			p->in_list = 1;

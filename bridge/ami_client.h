@@ -31,11 +31,13 @@ enum ami_reply {
 	AMI_REPLY_RESPONSE,  /* the Response message */
 	AMI_REPLY_LIST_ITEM, /* an event of an EventList */
 	AMI_REPLY_LIST_DONE, /* the "...Complete" event */
+	AMI_REPLY_EVENT,     /* the event an Originate's answer promised (OriginateResponse) */
 	AMI_REPLY_LOST,      /* timed out or the session ended: msg is NULL */
 };
 
 struct ami_client;
 struct cli_rules;
+struct dial_rules;
 typedef void (*ami_action_cb)(void *arg, struct ami_client *c, const struct ami_msg *msg, enum ami_reply kind);
 
 struct ami_opts {
@@ -54,6 +56,7 @@ struct ami_opts {
 	int64_t reconnect_max_ms;
 	int64_t auth_retry_ms;            /* after a refused login */
 	const struct cli_rules *commands; /* CLI commands that may run (ami_client_command); NULL: none */
+	const struct dial_rules *dial;    /* what may be dialled (ami_client_originate); NULL: nothing */
 	const char *tls_ca;               /* set: TLS, the server's certificate must chain to it */
 	const char *tls_cert, *tls_key;   /* the bridge's own, when the server asks for one */
 	const char *tls_server_name;      /* the name (or address) the certificate must carry; NULL: host */
@@ -74,6 +77,7 @@ struct ami_pending {
 	void *arg;
 	int64_t deadline_ms;
 	int in_list;
+	int awaits_event; /* an Originate: its OriginateResponse ends it */
 	int used;
 };
 
@@ -135,6 +139,24 @@ int ami_client_action(struct ami_client *c, const char *action, const char *head
  * Returns 0, or -1 when refused, not logged in, or the buffer is full.
  */
 int ami_client_command(struct ami_client *c, const char *command, int64_t timeout_ms, ami_action_cb cb, void *arg);
+
+/* One click-to-call: ring the person's phone, then dial the number. */
+struct ami_originate {
+	const char *extension;  /* the person's phone */
+	const char *e164;       /* the customer's number */
+	const char *request_id; /* named in the call's variables (PBXBUS_DIAL) */
+	const char *by;         /* who asked (PBXBUS_DIAL_BY) */
+};
+
+/*
+ * The one way an Originate leaves the bridge: checked here against
+ * opts.dial (the number on its globs, the extension and every word safe),
+ * sent as Local/<extension>@<ring_context>, then <the number as the PBX
+ * dials it>@<context>, Async.  cb gets the Response, then (when it was
+ * Success) AMI_REPLY_EVENT with the OriginateResponse, or AMI_REPLY_LOST.
+ * Returns 0, or -1 when refused, not logged in, or the buffer is full.
+ */
+int ami_client_originate(struct ami_client *c, const struct ami_originate *o, ami_action_cb cb, void *arg);
 
 /* Drops the session (a later tick reconnects after the back-off). */
 void ami_client_drop(struct ami_client *c, const char *why);

@@ -149,7 +149,7 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 		snprintf(err, errsz, "ami: %s", b->ami.last_error);
 		return -1;
 	}
-	if (command_channel_open(&b->commands, s, &b->mqtt, &b->ami, err, errsz) < 0)
+	if (command_channel_open(&b->commands, s, &b->mqtt, &b->ami, &b->calls.tracker.kinds, err, errsz) < 0)
 		return -1;
 	struct state_wiring sw = {
 	    .ami = &b->ami, .mqtt = &b->mqtt, .calls = &b->calls.tracker, .kinds = &b->calls.tracker.kinds};

@@ -81,6 +81,18 @@ const struct cfg_key bridge_keys[] = {
      "environment; empty: none"},
     CFG_I("commands_per_minute", "30", 1, 600, "most requests run on the PBX in any minute; more are refused"),
     CFG_I("commands_timeout", "10", 1, 300, "seconds the PBX has to answer a request before it is answered timeout"),
+    CFG_B("dial_enabled", "no", "answer click-to-call requests (kind dial; docs/dial.md); needs commands_enabled"),
+    CFG_S("dial_numbers", "",
+          "numbers that may be dialled: globs on the E.164 form (+1*), space-separated; empty: none"),
+    CFG_S("dial_ring_context", "pbxbus-dial-device",
+          "context of the Local channel that rings the person's phone (docs/dial.md: one that rings the device only)"),
+    CFG_S("dial_context", "from-internal", "context the number is then dialled in (FreePBX's outbound routes)"),
+    CFG_S("dial_format", "national", "how the PBX dials a number: e164, national or international"),
+    CFG_S("dial_country_code", "1", "home country code, for dial_format"),
+    CFG_S("dial_national_prefix", "1", "home national (trunk) prefix, for dial_format"),
+    CFG_S("dial_intl_prefix", "011", "home international prefix, for dial_format"),
+    CFG_I("dial_ring_timeout", "30", 5, 120, "seconds the person's phone rings before the dial is given up"),
+    CFG_I("dial_per_minute", "3", 1, 60, "most dials from one extension in any minute"),
 };
 const size_t bridge_nkeys = sizeof(bridge_keys) / sizeof(bridge_keys[0]);
 
@@ -219,6 +231,43 @@ static int load_cdr(struct bridge_settings *s, const struct config *cfg, char *e
 	return 0;
 }
 
+/* Click-to-call's keys: checked here whether it is on or not, so that a
+ * mistake shows before someone turns it on. */
+static int load_dial(struct bridge_settings *s, const struct config *cfg, char *err, size_t errsz)
+{
+	struct dial_rules *d = &s->dial;
+
+	s->dial_enabled = config_bool(cfg, "dial_enabled");
+	if (s->dial_enabled && !s->commands_enabled) {
+		snprintf(err, errsz, "dial_enabled needs commands_enabled (the channel its requests come on)");
+		return -1;
+	}
+	d->ring_context = config_str(cfg, "dial_ring_context");
+	d->context = config_str(cfg, "dial_context");
+	if (d->ring_context == NULL || d->context == NULL || !dial_context_valid(d->ring_context) ||
+	    !dial_context_valid(d->context)) {
+		snprintf(err, errsz, "dial_ring_context/dial_context: letters, digits, '-' and '_'");
+		return -1;
+	}
+	if (phone_dial_format_parse(config_str(cfg, "dial_format"), &d->format) < 0) {
+		snprintf(err, errsz, "dial_format: must be e164, national or international");
+		return -1;
+	}
+	if (phone_plan_init(&d->plan, config_str(cfg, "dial_country_code"), config_str(cfg, "dial_national_prefix"),
+	                    config_str(cfg, "dial_intl_prefix")) < 0) {
+		snprintf(err, errsz, "dial_country_code/dial_national_prefix/dial_intl_prefix: digits only");
+		return -1;
+	}
+	if (glob_list_parse(&d->numbers, config_str(cfg, "dial_numbers") ? config_str(cfg, "dial_numbers") : "") < 0) {
+		snprintf(err, errsz, "dial_numbers: too many globs");
+		return -1;
+	}
+	d->ring_timeout_ms = config_int(cfg, "dial_ring_timeout") * 1000;
+	d->per_minute = (size_t)config_int(cfg, "dial_per_minute");
+	s->ami.dial = &s->dial;
+	return 0;
+}
+
 int bridge_settings_load(struct bridge_settings *s, const struct config *cfg, char *err, size_t errsz)
 {
 	memset(s, 0, sizeof(*s));
@@ -252,11 +301,14 @@ int bridge_settings_load(struct bridge_settings *s, const struct config *cfg, ch
 	s->commands_per_minute = (size_t)config_int(cfg, "commands_per_minute");
 	s->commands_timeout_ms = config_int(cfg, "commands_timeout") * 1000;
 	s->ami.commands = &s->command_rules;
+	if (load_dial(s, cfg, err, errsz) < 0)
+		return -1;
 	return load_cdr(s, cfg, err, errsz);
 }
 
 void bridge_settings_wipe(struct bridge_settings *s)
 {
+	glob_list_free(&s->dial.numbers);
 	explicit_bzero(s->ami_secret, sizeof(s->ami_secret));
 	explicit_bzero(s->mqtt_password, sizeof(s->mqtt_password));
 	explicit_bzero(s->cdr_password, sizeof(s->cdr_password));

@@ -7,6 +7,7 @@
 #include "cdr_store.h"
 #include "cli_command.h"
 #include "config.h"
+#include "dial.h"
 #include "mqtt_link.h"
 
 extern const struct cfg_key bridge_keys[];
@@ -44,12 +45,14 @@ struct bridge_settings {
 	struct cli_rules command_rules; /* commands_allow; the AMI client's opts point at it */
 	size_t commands_per_minute;
 	int64_t commands_timeout_ms;
+	int dial_enabled;
+	struct dial_rules dial; /* the AMI client's opts point at it */
 };
 
 /* Validates the loaded config and fills s (which points into cfg).  Returns
  * 0, or -1 with what is wrong in err. */
 int bridge_settings_load(struct bridge_settings *s, const struct config *cfg, char *err, size_t errsz);
-/* Wipes the secrets held in s. */
+/* Wipes the secrets held in s, and frees what it holds. */
 void bridge_settings_wipe(struct bridge_settings *s);
 
 #endif

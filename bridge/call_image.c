@@ -70,7 +70,8 @@ static int call_sound(const struct call *c, const char *id)
 	int ok = TERMINATED(c->linkedid) && strcmp(c->linkedid, id) == 0 && TERMINATED(c->external_number) &&
 	         TERMINATED(c->external_name) && TERMINATED(c->did) && TERMINATED(c->dialled) && TERMINATED(c->queue) &&
 	         TERMINATED(c->recording) && TERMINATED(c->answered_by) && TERMINATED(c->dial_answered_by) &&
-	         c->nrung >= 0 && c->nrung <= CT_MAX_RUNG && c->nch >= 0 && c->nch <= CT_MAX_CHANNELS && c->legs >= 0 &&
+	         TERMINATED(c->originated_request_id) && TERMINATED(c->originated_by) && c->nrung >= 0 &&
+	         c->nrung <= CT_MAX_RUNG && c->nch >= 0 && c->nch <= CT_MAX_CHANNELS && c->legs >= 0 &&
 	         c->legs <= CT_MAX_LEGS && c->started_ms >= 0 && c->answered_ms >= 0 && c->ended_ms >= 0 &&
 	         c->last_event_ms >= 0 && c->dial_answered_ms >= 0 && c->start_due_ms >= 0;
 	for (int i = 0; ok && i < CT_MAX_RUNG; i++)

@@ -133,6 +133,12 @@ static void put_field(struct jw *w, enum record_field f, const struct call *c, e
 	case RF_ORIGIN:
 		jw_strz(w, call_record_origins[c->from_cdr ? RO_CDR : RO_AMI]);
 		break;
+	case RF_ORIGINATED_REQUEST_ID:
+		str_or_null(w, c->originated_request_id[0] ? c->originated_request_id : NULL);
+		break;
+	case RF_ORIGINATED_BY:
+		str_or_null(w, c->originated_by[0] ? c->originated_by : NULL);
+		break;
 	case RF_COUNT:
 		break;
 	}

@@ -125,6 +125,8 @@ static void on_channels_listed(void *arg, struct ami_client *c, const struct ami
 	case AMI_REPLY_LOST:
 		call_tracker_sync_lost(&cs->tracker);
 		break;
+	case AMI_REPLY_EVENT: /* an Originate's: not this list's */
+		break;
 	}
 }
 

@@ -58,6 +58,8 @@ struct call {
 	char did[CT_NUMBER_MAX], dialled[CT_NUMBER_MAX], queue[CT_LABEL_MAX];
 	char answered_by[CT_ENDPOINT_MAX]; /* last person connected to the caller */
 	char recording[CT_PATH_MAX];       /* the file the PBX records it to (MIXMONITOR_FILENAME, else CALLFILENAME) */
+	char originated_request_id[65];    /* a click-to-call's request (PBXBUS_DIAL), else empty */
+	char originated_by[97];            /* ... and who asked (PBXBUS_DIAL_BY) */
 	char dial_answered_by[CT_ENDPOINT_MAX]; /* a DialEnd ANSWER to a channel never seen */
 	int64_t dial_answered_ms;
 	char rung[CT_MAX_RUNG][CT_ENDPOINT_MAX];

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "command_internal.h"
 #include "topic.h"
 
 #define REQUEST_MAX     4096         /* bytes of a request */
@@ -13,48 +14,14 @@
 #define OUTPUT_MAX      (256 * 1024) /* bytes of output answered; past it "truncated" */
 #define ANSWER_MAX      (OUTPUT_MAX * 7 + 8192)
 
-/* The answers' closed list of error codes (docs/commands.md). */
-enum command_error {
-	CE_NONE,
-	CE_BAD_REQUEST,
-	CE_WRONG_SITE,
-	CE_EXPIRED,
-	CE_DUPLICATE,
-	CE_DISABLED,
-	CE_NOT_ALLOWED,
-	CE_RATE_LIMITED,
-	CE_BUSY,
-	CE_NOT_RECORDED,
-	CE_AMI_UNAVAILABLE,
-	CE_AMI_REFUSED,
-	CE_TIMEOUT,
-	CE_COMMAND_FAILED,
-};
-
-static const char *const error_codes[] = {
-    [CE_NONE] = NULL,
-    [CE_BAD_REQUEST] = "bad_request",
-    [CE_WRONG_SITE] = "wrong_site",
-    [CE_EXPIRED] = "expired",
-    [CE_DUPLICATE] = "duplicate",
-    [CE_DISABLED] = "disabled",
-    [CE_NOT_ALLOWED] = "not_allowed",
-    [CE_RATE_LIMITED] = "rate_limited",
-    [CE_BUSY] = "busy",
-    [CE_NOT_RECORDED] = "not_recorded",
-    [CE_AMI_UNAVAILABLE] = "ami_unavailable",
-    [CE_AMI_REFUSED] = "ami_refused",
-    [CE_TIMEOUT] = "timeout",
-    [CE_COMMAND_FAILED] = "command_failed",
-};
-
 int command_channel_open(struct command_channel *ch, const struct bridge_settings *s, struct mqtt_link *mqtt,
-                         struct ami_client *ami, char *err, size_t errsz)
+                         struct ami_client *ami, const struct endpoint_kinds *kinds, char *err, size_t errsz)
 {
 	memset(ch, 0, sizeof(*ch));
 	ch->s = s;
 	ch->mqtt = mqtt;
 	ch->ami = ami;
+	ch->kinds = kinds;
 	ch->ids.fd = -1;
 	ch->bad_log.interval_ms = 10000;
 	if (!s->commands_enabled)
@@ -87,6 +54,26 @@ void command_channel_connected(struct command_channel *ch)
 		         ch->s->command_rules.nallow);
 }
 
+const char *const command_error_codes[] = {
+    [CE_NONE] = NULL,
+    [CE_BAD_REQUEST] = "bad_request",
+    [CE_WRONG_SITE] = "wrong_site",
+    [CE_EXPIRED] = "expired",
+    [CE_DUPLICATE] = "duplicate",
+    [CE_DISABLED] = "disabled",
+    [CE_NOT_ALLOWED] = "not_allowed",
+    [CE_RATE_LIMITED] = "rate_limited",
+    [CE_BUSY] = "busy",
+    [CE_NOT_RECORDED] = "not_recorded",
+    [CE_AMI_UNAVAILABLE] = "ami_unavailable",
+    [CE_AMI_REFUSED] = "ami_refused",
+    [CE_TIMEOUT] = "timeout",
+    [CE_COMMAND_FAILED] = "command_failed",
+    [CE_PHONE_BUSY] = "phone_busy",
+    [CE_PHONE_NO_ANSWER] = "phone_no_answer",
+    [CE_PHONE_FAILED] = "phone_failed",
+};
+
 /* ---- answers ---- */
 
 struct lines {
@@ -107,12 +94,10 @@ static int add_line(void *arg, const char *line, size_t len)
 	return 0;
 }
 
-/* Answers once, and logs the request once with what became of it. */
-static void answer(struct command_channel *ch, const struct command_reply *r, const char *kind, const char *command,
-                   enum command_error e, const char *message, const struct ami_msg *output)
+void command_answer(struct command_channel *ch, const struct command_reply *r, const char *kind, const char *what,
+                    enum command_error e, const char *message, int final, command_fields_fn fields, const void *arg)
 {
 	struct jw *w = &ch->json;
-	struct lines lines = {w, 0, 0};
 	size_t len;
 
 	jw_reset(w);
@@ -121,33 +106,29 @@ static void answer(struct command_channel *ch, const struct command_reply *r, co
 	jw_strz(w, r->id);
 	jw_keyz(w, "kind");
 	jw_strz(w, kind);
+	jw_keyz(w, "final");
+	jw_bool(w, final);
 	jw_keyz(w, "ok");
-	jw_bool(w, e == CE_NONE);
+	if (final)
+		jw_bool(w, e == CE_NONE);
+	else
+		jw_null(w);
 	jw_keyz(w, "error");
-	jw_strz(w, error_codes[e]);
+	jw_strz(w, command_error_codes[e]);
 	jw_keyz(w, "message");
 	jw_strz(w, message);
-	if (strcmp(kind, "cli") == 0) {
-		jw_keyz(w, "output");
-		if (output) {
-			jw_arr_begin(w);
-			cli_reply_lines(output, add_line, &lines);
-			jw_arr_end(w);
-		} else {
-			jw_null(w);
-		}
-		jw_keyz(w, "truncated");
-		jw_bool(w, lines.truncated);
-	}
+	if (fields)
+		fields(w, arg);
 	jw_obj_end(w);
 	const char *doc = jw_finish(w, &len);
-	if (e == CE_NONE)
-		ch->ran++;
-	else
-		ch->refused++;
-	log_info("command %s (%s%s%s%s): %s%s%s", r->id, kind, command ? " '" : "", command ? command : "",
-	         command ? "'" : "", e == CE_NONE ? "ran" : error_codes[e], message && e != CE_NONE ? ": " : "",
-	         message && e != CE_NONE ? message : "");
+	if (final) {
+		if (e == CE_NONE)
+			ch->ran++;
+		else
+			ch->refused++;
+		log_info("command %s (%s): %s%s%s", r->id, what, e == CE_NONE ? "ran" : command_error_codes[e],
+		         message && e != CE_NONE ? ": " : "", message && e != CE_NONE ? message : "");
+	}
 	if (doc == NULL)
 		return;
 	enum mqtt_rc rc = mqtt_link_publish_answer(ch->mqtt, r->topic, doc, (int)len,
@@ -156,7 +137,39 @@ static void answer(struct command_channel *ch, const struct command_reply *r, co
 		log_warnx("command %s: its answer was not sent: %s", r->id, mqtt_rc_str(rc));
 }
 
+int command_over_rate(const struct command_channel *ch, int64_t now)
+{
+	return command_ids_since(&ch->ids, now - 60 * 1000) >= ch->s->commands_per_minute;
+}
+
 /* ---- the cli kind ---- */
+
+/* The output lines of a reply (NULL: none). */
+static void cli_fields(struct jw *w, const void *arg)
+{
+	const struct ami_msg *output = arg;
+	struct lines lines = {w, 0, 0};
+
+	jw_keyz(w, "output");
+	if (output) {
+		jw_arr_begin(w);
+		cli_reply_lines(output, add_line, &lines);
+		jw_arr_end(w);
+	} else {
+		jw_null(w);
+	}
+	jw_keyz(w, "truncated");
+	jw_bool(w, lines.truncated);
+}
+
+static void cli_answer(struct command_channel *ch, const struct command_reply *r, const char *command,
+                       enum command_error e, const char *message, const struct ami_msg *output)
+{
+	char what[CLI_COMMAND_MAX + 16];
+
+	snprintf(what, sizeof(what), command && command[0] ? "cli '%s'" : "cli", command ? command : "");
+	command_answer(ch, r, "cli", what, e, message, 1, cli_fields, output);
+}
 
 static void on_cli_reply(void *arg, struct ami_client *c, const struct ami_msg *m, enum ami_reply kind)
 {
@@ -168,23 +181,22 @@ static void on_cli_reply(void *arg, struct ami_client *c, const struct ami_msg *
 	ch->cli.running = 0;
 	switch (cli_reply_outcome(m, message, sizeof(message))) {
 	case CLI_RAN:
-		answer(ch, &ch->cli.reply, "cli", ch->cli.command, CE_NONE, NULL, m);
+		cli_answer(ch, &ch->cli.reply, ch->cli.command, CE_NONE, NULL, m);
 		break;
 	case CLI_FAILED:
-		answer(ch, &ch->cli.reply, "cli", ch->cli.command, CE_COMMAND_FAILED, "the PBX's CLI did not run it",
-		       m);
+		cli_answer(ch, &ch->cli.reply, ch->cli.command, CE_COMMAND_FAILED, "the PBX's CLI did not run it", m);
 		break;
 	case CLI_REFUSED:
-		answer(ch, &ch->cli.reply, "cli", ch->cli.command, CE_AMI_REFUSED,
-		       message[0] ? message : "the PBX refused the action", NULL);
+		cli_answer(ch, &ch->cli.reply, ch->cli.command, CE_AMI_REFUSED,
+		           message[0] ? message : "the PBX refused the action", NULL);
 		break;
 	case CLI_LOST:
 		if (c->state == AMI_UP)
-			answer(ch, &ch->cli.reply, "cli", ch->cli.command, CE_TIMEOUT, "the PBX did not answer in time",
-			       NULL);
+			cli_answer(ch, &ch->cli.reply, ch->cli.command, CE_TIMEOUT, "the PBX did not answer in time",
+			           NULL);
 		else
-			answer(ch, &ch->cli.reply, "cli", ch->cli.command, CE_AMI_UNAVAILABLE,
-			       "the connection to the PBX ended before it answered", NULL);
+			cli_answer(ch, &ch->cli.reply, ch->cli.command, CE_AMI_UNAVAILABLE,
+			           "the connection to the PBX ended before it answered", NULL);
 		break;
 	}
 }
@@ -204,7 +216,7 @@ static enum command_error run_cli(struct command_channel *ch, const struct comma
 		*why = cli_verdict_str(v);
 		return v == CLI_MALFORMED ? CE_BAD_REQUEST : CE_NOT_ALLOWED;
 	}
-	if (command_ids_since(&ch->ids, now - 60 * 1000) >= ch->s->commands_per_minute) {
+	if (command_over_rate(ch, now)) {
 		*why = "over commands_per_minute";
 		return CE_RATE_LIMITED;
 	}
@@ -314,7 +326,7 @@ static void bad_input(struct command_channel *ch, const char *topic, const char 
 
 int command_channel_message(struct command_channel *ch, const struct mqtt_message *msg, int64_t now)
 {
-	char kind[TOPIC_SEGMENT_MAX + 1], norm[CLI_COMMAND_MAX + 1] = "";
+	char kind[TOPIC_SEGMENT_MAX + 1], norm[CLI_COMMAND_MAX + 1] = "", what[256] = "";
 	struct command_reply r = {0};
 	const char *why = NULL;
 
@@ -337,16 +349,27 @@ int command_channel_message(struct command_channel *ch, const struct mqtt_messag
 		e = CE_BAD_REQUEST;
 		why = "its response topic is not under <prefix>/commands/result/";
 	}
+	int is_cli = strcmp(kind, "cli") == 0, is_dial = strcmp(kind, "dial") == 0;
+	if (is_dial)
+		command_dial_what(ch, req, what, sizeof(what));
 	if (e == CE_NONE)
 		e = check(ch, req, msg, &r, now, &why);
-	if (e == CE_NONE && strcmp(kind, "cli") == 0)
+	if (e == CE_NONE && is_cli) {
 		e = run_cli(ch, &r, req, now, norm, &why);
-	else if (e == CE_NONE) {
+	} else if (e == CE_NONE && is_dial) {
+		e = command_dial(ch, &r, req, now, what, sizeof(what), &why);
+	} else if (e == CE_NONE) {
 		e = CE_BAD_REQUEST;
-		why = "no such kind (cli)";
+		why = "no such kind (cli, dial)";
 	}
-	if (e != CE_NONE) /* a run is answered when the PBX answers */
-		answer(ch, &r, kind, norm[0] ? norm : NULL, e, why, NULL);
+	if (e == CE_NONE) { /* answered when the PBX answers */
+		cJSON_Delete(req);
+		return 1;
+	}
+	if (is_cli)
+		cli_answer(ch, &r, norm, e, why, NULL);
+	else
+		command_answer(ch, &r, kind, what[0] ? what : kind, e, why, 1, NULL, NULL);
 	cJSON_Delete(req);
 	return 1;
 }

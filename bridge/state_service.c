@@ -66,6 +66,8 @@ static void on_list(void *arg, struct ami_client *c, const struct ami_msg *m, en
 		r->failed = 1; /* no verdict on what is gone */
 		round_done(r);
 		break;
+	case AMI_REPLY_EVENT: /* an Originate's: not this list's */
+		break;
 	}
 }
 

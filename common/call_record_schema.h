@@ -50,7 +50,9 @@ enum record_type { RT_INT, RT_STRING, RT_BOOL, RT_TIME, RT_STRINGS };
 	X(RF_HANGUP_CAUSE_TEXT, "hangup_cause_text", RT_STRING, 0, 255, NULL, NULL)                                    \
 	X(RF_LEGS, "legs", RT_INT, 0, 1000000, NULL, NULL)                                                             \
 	X(RF_ORIGIN, "origin", RT_STRING, 0, 7, NULL, call_record_origins)                                             \
-	X(RF_RECORDING, "recording", RT_STRING, 0, 255, "recording", NULL)
+	X(RF_RECORDING, "recording", RT_STRING, 0, 255, "recording", NULL)                                             \
+	X(RF_ORIGINATED_REQUEST_ID, "originated_request_id", RT_STRING, 0, 64, NULL, NULL)                             \
+	X(RF_ORIGINATED_BY, "originated_by", RT_STRING, 0, 96, NULL, NULL)
 
 #define RF_ENUM(id, key, type, required, max, column, words) id,
 enum record_field { CALL_RECORD_FIELDS(RF_ENUM) RF_COUNT };

@@ -49,6 +49,11 @@ static void usage(FILE *f)
 	           "                      FreePBX does (replay/freepbx-cdr.sql); calldate in local time\n"
 	           "  --schedule FILE     write each call as it ends: {\"linkedid\", \"start\", \"answer\",\n"
 	           "                      \"end\", \"heard\": all|part|none}, one JSON object a line\n"
+	           "  --originate-call CAPTURE  the call played after an Originate that succeeded (an\n"
+	           "                      outbound capture, new ids, the Originate's variables on its\n"
+	           "                      first channel); without it only the answers are given\n"
+	           "  --originate-result R  success (the default: Reason 4, as recorded), failure\n"
+	           "                      (Reason 0, recorded), busy (5) or noanswer (3) (synthetic)\n"
 	           "  --tls-cert FILE     serve AMI over TLS with this certificate (chain) ...\n"
 	           "  --tls-key FILE      ... and its key (as Asterisk's tlsenable on port 5039)\n"
 	           "  --log-level L       error, warn, info or debug (default info)\n"
@@ -196,8 +201,20 @@ static int parse_fault(int c, const char *arg, struct replay_options *o, struct 
 	}
 }
 
+static int parse_originate_result(const char *arg, enum originate_result *r)
+{
+	static const char *const names[] = {"success", "busy", "noanswer", "failure"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(arg, names[i]) == 0) {
+			*r = (enum originate_result)i;
+			return 0;
+		}
+	return 1;
+}
+
 static int parse_args(int argc, char **argv, struct replay_options *o, const char **answers, const char **cdr_socket,
-                      struct extras *x)
+                      struct extras *x, const char **originate_call)
 {
 	static const struct option opts[] = {{"pace", required_argument, NULL, OPT_PACE},
 	                                     {"extra", required_argument, NULL, OPT_EXTRA},
@@ -225,6 +242,8 @@ static int parse_args(int argc, char **argv, struct replay_options *o, const cha
 	                                     {"schedule", required_argument, NULL, 'S'},
 	                                     {"log-level", required_argument, NULL, 'L'},
 	                                     {"tls-cert", required_argument, NULL, 'T'},
+	                                     {"originate-call", required_argument, NULL, 'O'},
+	                                     {"originate-result", required_argument, NULL, 'X'},
 	                                     {"tls-key", required_argument, NULL, 'K'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {"version", no_argument, NULL, 'V'},
@@ -265,6 +284,12 @@ static int parse_args(int argc, char **argv, struct replay_options *o, const cha
 			break;
 		case 'T':
 			o->tls_cert = optarg;
+			break;
+		case 'O':
+			*originate_call = optarg;
+			break;
+		case 'X':
+			bad = parse_originate_result(optarg, &o->originate_result);
 			break;
 		case 'K':
 			o->tls_key = optarg;
@@ -367,7 +392,9 @@ int main(int argc, char **argv)
 	struct extras extras = {.text = calloc((size_t)argc, sizeof(char *)), .n = 0};
 	if (extras.text == NULL)
 		fatalx("out of memory");
-	int first = parse_args(argc, argv, &o, &answers_base, &cdr_socket, &extras);
+	const char *originate_path = NULL;
+	static struct capture originate_call;
+	int first = parse_args(argc, argv, &o, &answers_base, &cdr_socket, &extras, &originate_path);
 	o.secret = getenv("PBXBUS_REPLAY_SECRET") ? getenv("PBXBUS_REPLAY_SECRET") : "bridgepass";
 
 	size_t ncaps = (size_t)(argc - first), nitems = 0;
@@ -416,6 +443,11 @@ int main(int argc, char **argv)
 			fatalx("%s", cdr ? err : "out of memory");
 		o.cdr = cdr;
 	}
+	if (originate_path != NULL) {
+		if (capture_load(&originate_call, originate_path, err, sizeof(err)) < 0)
+			fatalx("--originate-call: %s", err);
+		o.originate_call = &originate_call;
+	}
 	if ((o.tls_cert || o.tls_key) && (o.tls = tls_server_new(o.tls_cert, o.tls_key, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	signals_install(&stop);
@@ -424,6 +456,8 @@ int main(int argc, char **argv)
 	int rc = replay_serve(&o, items, nitems, &answers, &stop);
 	recorded_free(&answers);
 	tls_ctx_free(o.tls);
+	if (o.originate_call)
+		capture_free(&originate_call);
 	if (cdr) {
 		cdr_writer_close(cdr);
 		free(cdr);

@@ -253,6 +253,8 @@ void replay_on_action(void *ctx, const struct ami_msg *m)
 		              strcasecmp(var, "CALLERID(num-pres)") != 0 ? ""
 		              : srv->o->withheld                         ? "prohib_passed_screen"
 		                                                         : "allowed_not_screened");
+	} else if (strcasecmp(name, "Originate") == 0) {
+		replay_originate(srv, m, idl);
 	} else if (strcasecmp(name, "Command") == 0) {
 		command(srv, m, aid, idl);
 	} else if (recorded_find(srv->answers, name)) {

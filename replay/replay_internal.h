@@ -69,6 +69,7 @@ struct server {
 	struct sched_call *sched;
 	size_t nsched;
 	struct session s;
+	unsigned originated; /* Originates that played a call */
 };
 
 /* What a test or the demo follows: one line per happening on stdout. */
@@ -76,6 +77,14 @@ void replay_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Output for the client, written as its socket takes it. */
 void replay_queue(struct session *s, const char *data, size_t len);
 void replay_queuef(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One event played: to the client when heard, and to the PBX's own
+ * bookkeeping (live channels, the schedule, the CDR store) either way. */
+void replay_play(struct server *srv, const char *raw, size_t len, int heard, int64_t now);
+/* m with its ids moved on as in loop (a buffer of the server's, valid
+ * until the next call); its length in *len.  NULL when out of memory. */
+char *replay_rewritten(struct server *srv, const struct cap_msg *m, unsigned loop, size_t *len);
+/* An Originate (replay_originate.c). */
+void replay_originate(struct server *srv, const struct ami_msg *m, const char *idl);
 /* An action from the client (the codec's on_message). */
 void replay_on_action(void *ctx, const struct ami_msg *m);
 

@@ -122,12 +122,8 @@ static void track(struct server *srv, const char *raw, size_t len)
 
 /* The first loop sends the capture as it is; later ones rewrite the ids
  * into a buffer kept between events. */
-static const char *event_for_loop(struct server *srv, const struct cap_msg *m, size_t *len)
+char *replay_rewritten(struct server *srv, const struct cap_msg *m, unsigned loop, size_t *len)
 {
-	if (srv->loop == 0) {
-		*len = m->len;
-		return m->raw;
-	}
 	size_t need = CAPTURE_REWRITE_SIZE(m->len);
 	if (need > srv->scratch_cap) {
 		char *nb = realloc(srv->scratch, need);
@@ -136,8 +132,17 @@ static const char *event_for_loop(struct server *srv, const struct cap_msg *m, s
 		srv->scratch = nb;
 		srv->scratch_cap = need;
 	}
-	*len = capture_rewrite_ids(m->raw, m->len, srv->loop, srv->scratch);
+	*len = capture_rewrite_ids(m->raw, m->len, loop, srv->scratch);
 	return srv->scratch;
+}
+
+static const char *event_for_loop(struct server *srv, const struct cap_msg *m, size_t *len)
+{
+	if (srv->loop == 0) {
+		*len = m->len;
+		return m->raw;
+	}
+	return replay_rewritten(srv, m, srv->loop, len);
 }
 
 static double scaled_ms(const struct server *srv, double seconds)
@@ -214,7 +219,7 @@ static int playing(const struct server *srv)
 
 /* The PBX does one event: to the client when heard, else to nobody (gone,
  * as on a real PBX); its channels, schedule and CDR follow either way. */
-static void play(struct server *srv, const char *raw, size_t len, int heard, int64_t now)
+void replay_play(struct server *srv, const char *raw, size_t len, int heard, int64_t now)
 {
 	if (heard) {
 		if (srv->sent++ == 0)
@@ -276,7 +281,7 @@ static int drop_here(struct server *srv, const char *raw, size_t len, int64_t no
 	for (unsigned i = 0; i < o->skip_after_drop && !srv->done; i++) {
 		raw = event_for_loop(srv, srv->items[srv->pos].msg, &len);
 		if (raw)
-			play(srv, raw, len, 0, now);
+			replay_play(srv, raw, len, 0, now);
 		advance(srv);
 	}
 	return 1;
@@ -319,7 +324,7 @@ static void play_due(struct server *srv, int64_t now)
 		else if (s->logged_in && drop_here(srv, raw, len, now))
 			return;
 		else
-			play(srv, raw, len, s->logged_in, now);
+			replay_play(srv, raw, len, s->logged_in, now);
 		advance(srv);
 	}
 }

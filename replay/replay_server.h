@@ -19,6 +19,10 @@
 
 struct cdr_writer;
 struct tls_ctx;
+struct capture;
+
+/* How the stand-in PBX's Originate turns out (--originate-result). */
+enum originate_result { ORIGINATE_SUCCESS, ORIGINATE_BUSY, ORIGINATE_NO_ANSWER, ORIGINATE_FAILURE };
 
 struct replay_options {
 	const char *host;
@@ -50,7 +54,9 @@ struct replay_options {
 	int ignore_commands;      /* Command goes unanswered */
 	int old_commands;         /* Command answered in the pre-14 "Follows" form (synthetic) */
 	const char *tls_cert, *tls_key;
-	struct tls_ctx *tls; /* set: every connection is TLS */
+	struct tls_ctx *tls;                  /* set: every connection is TLS */
+	const struct capture *originate_call; /* played after a successful Originate, or NULL */
+	enum originate_result originate_result;
 };
 
 struct replay_stream_item {

@@ -131,7 +131,7 @@ def test_refused_requests_are_answered_with_the_reason_and_never_reach_the_pbx()
             ({"id": "s10", "command": "core show version"}, "bad_request", "no such kind"),
         ]
         for payload, code, words in cases:
-            a = r.ask(payload, kind="dial" if payload["id"] == "s10" else "cli")
+            a = r.ask(payload, kind="fax" if payload["id"] == "s10" else "cli")
             assert a["ok"] is False and a["error"] == code and words in a["message"], (payload, a)
         # no id: nothing to answer on; said in the log, and the channel goes on
         r.ask("not json", wait=False)

@@ -157,6 +157,7 @@ void test_clock_formats(void)
 
 #include "ami_client.h"
 #include "cli_command.h"
+#include "dial.h"
 #include "log.h"
 
 void test_ami_actions_are_read_only(void)
@@ -198,8 +199,51 @@ void test_ami_actions_are_read_only(void)
 	n = read(sv[1], out, sizeof(out) - 1);
 	out[n > 0 ? n : 0] = '\0';
 	CHECK_EQ_STR(out, "Action: Command\r\nActionID: pbxbus-2\r\nCommand: core show version\r\n\r\n");
+	/* Originate leaves only through ami_client_originate, which checks the
+	 * dial rules itself: none set, nothing is dialled */
+	struct ami_originate dial = {"100", "+15559876543", "d1", "console 192.0.2.7"};
+	struct dial_rules rules_d = {.ring_context = "pbxbus-dial-device",
+	                             .context = "from-internal",
+	                             .format = PHONE_DIAL_NATIONAL,
+	                             .ring_timeout_ms = 30000};
+	CHECK(phone_plan_init(&rules_d.plan, "1", "1", "011") == 0);
+	log_set_level((enum log_level) - 1);
+	CHECK(ami_client_originate(&c, &dial, NULL, NULL) < 0);
+	c.o.dial = &rules_d; /* no dial_numbers: still nothing */
+	CHECK(ami_client_originate(&c, &dial, NULL, NULL) < 0);
+	CHECK(glob_list_parse(&rules_d.numbers, "+1*") == 0);
+	struct ami_originate abroad = {"100", "+442079460000", "d2", "x"},
+	                     odd_ext = {"100@evil", "+15559876543", "d3", "x"},
+	                     odd_by = {"100", "+15559876543", "d4", "x\r\nAction: Hangup"};
+	CHECK(ami_client_originate(&c, &abroad, NULL, NULL) < 0);
+	CHECK(ami_client_originate(&c, &odd_ext, NULL, NULL) < 0);
+	CHECK(ami_client_originate(&c, &odd_by, NULL, NULL) < 0);
+	log_set_level(LOG_LVL_ERROR);
+	CHECK(ami_client_originate(&c, &dial, NULL, NULL) == 0);
+	n = read(sv[1], out, sizeof(out) - 1);
+	out[n > 0 ? n : 0] = '\0';
+	CHECK_EQ_STR(out, "Action: Originate\r\nActionID: pbxbus-3\r\nChannel: Local/100@pbxbus-dial-device\r\n"
+	                  "Context: from-internal\r\nExten: 15559876543\r\nPriority: 1\r\nAsync: true\r\n"
+	                  "Timeout: 30000\r\nCallerID: \"+15559876543\" <100>\r\nVariable: PBXBUS_DIAL=d1\r\n"
+	                  "Variable: PBXBUS_DIAL_BY=console 192.0.2.7\r\n\r\n");
+	glob_list_free(&rules_d.numbers);
 	close(sv[1]);
 	ami_client_free(&c);
+}
+
+void test_dial_mask_keeps_the_last_four_digits(void)
+{
+	char out[32];
+
+	dial_mask("+15559876543", out, sizeof(out));
+	CHECK_EQ_STR(out, "+xxxxxxx6543");
+	dial_mask("+123", out, sizeof(out));
+	CHECK_EQ_STR(out, "+123");
+	dial_mask("+15559876543", out, 6);
+	CHECK_EQ_STR(out, "+xxxx");
+	CHECK(dial_extension_valid("100") && dial_extension_valid("sales-1") && !dial_extension_valid("100@x") &&
+	      !dial_extension_valid(""));
+	CHECK(dial_by_valid("console 192.0.2.7") && !dial_by_valid("a\nb") && !dial_by_valid("a,b"));
 }
 
 void test_cli_command_rules(void)

@@ -104,3 +104,29 @@ void test_phone_table(void)
 	CHECK(phone_plan_init(&uk, "", "0", "00") < 0);
 	CHECK(phone_to_e164(NULL, &de, out) < 0);
 }
+
+void test_phone_dial_string_as_the_pbx_dials(void)
+{
+	struct phone_plan us, uk;
+	enum phone_dial_format f;
+	char out[32];
+
+	CHECK(phone_plan_init(&us, "1", "1", "011") == 0);
+	CHECK(phone_plan_init(&uk, "44", "0", "00") == 0);
+	CHECK(phone_dial_string("+15559876543", &us, PHONE_DIAL_NATIONAL, out, sizeof(out)) == 0);
+	CHECK_EQ_STR(out, "15559876543");
+	CHECK(phone_dial_string("+442079460000", &uk, PHONE_DIAL_NATIONAL, out, sizeof(out)) == 0);
+	CHECK_EQ_STR(out, "02079460000");
+	CHECK(phone_dial_string("+4930123456", &uk, PHONE_DIAL_NATIONAL, out, sizeof(out)) == 0);
+	CHECK_EQ_STR(out, "004930123456"); /* abroad: international */
+	CHECK(phone_dial_string("+442079460000", &us, PHONE_DIAL_INTERNATIONAL, out, sizeof(out)) == 0);
+	CHECK_EQ_STR(out, "011442079460000");
+	CHECK(phone_dial_string("+442079460000", &us, PHONE_DIAL_E164, out, sizeof(out)) == 0);
+	CHECK_EQ_STR(out, "+442079460000");
+	CHECK(phone_dial_string("15559876543", &us, PHONE_DIAL_E164, out, sizeof(out)) < 0); /* not E.164 */
+	CHECK(phone_dial_string("+1555", &us, PHONE_DIAL_E164, out, sizeof(out)) < 0);
+	CHECK(phone_dial_string("+1555987654x", &us, PHONE_DIAL_E164, out, sizeof(out)) < 0);
+	CHECK(phone_dial_string("+15559876543", &us, PHONE_DIAL_E164, out, 8) < 0);
+	CHECK(phone_dial_format_parse("national", &f) == 0 && f == PHONE_DIAL_NATIONAL);
+	CHECK(phone_dial_format_parse("E164", &f) < 0);
+}

@@ -1,5 +1,6 @@
 #include "phone.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static int all_digits(const char *s)
@@ -97,4 +98,35 @@ int phone_to_e164(const char *in, const struct phone_plan *p, char *out)
 	if (starts_with(d, p->country_code) && strlen(d) >= strlen(p->country_code) + PHONE_MIN_DIGITS + 1)
 		return finish("", d, out);
 	return finish(p->country_code, d, out);
+}
+
+int phone_dial_format_parse(const char *name, enum phone_dial_format *f)
+{
+	static const char *const names[] = {"e164", "national", "international"};
+
+	for (size_t i = 0; name != NULL && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i]) == 0) {
+			*f = (enum phone_dial_format)i;
+			return 0;
+		}
+	return -1;
+}
+
+int phone_dial_string(const char *e164, const struct phone_plan *p, enum phone_dial_format f, char *out, size_t outsz)
+{
+	size_t n = strlen(e164), lc = strlen(p->country_code);
+	const char *head = "", *digits = e164 + 1;
+
+	if (n < 1 + PHONE_MIN_DIGITS || n > 16 || e164[0] != '+' || !all_digits(e164 + 1))
+		return -1;
+	if (f == PHONE_DIAL_E164) {
+		head = "+";
+	} else if (f == PHONE_DIAL_NATIONAL && starts_with(digits, p->country_code)) {
+		head = p->national_prefix;
+		digits += lc;
+	} else {
+		head = p->intl_prefix;
+	}
+	int w = snprintf(out, outsz, "%s%s", head, digits);
+	return w < 0 || (size_t)w >= outsz ? -1 : 0;
 }

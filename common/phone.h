@@ -2,7 +2,9 @@
  * Phone numbers to E.164 ("+442079460000") for matching callers to
  * customers.  The home country's dialling plan says how to read a number
  * written without "+": its country code, national (trunk) prefix and
- * international prefix (UK 44/0/00, US 1/1/011, DE 49/0/00).
+ * international prefix (UK 44/0/00, US 1/1/011, DE 49/0/00).  The same
+ * plan says how the PBX dials an E.164 number (click-to-call).  Both
+ * daemons use it: the consumer matches callers, the bridge dials.
  */
 #ifndef PBXBUS_PHONE_H
 #define PBXBUS_PHONE_H
@@ -30,5 +32,22 @@ int phone_plan_init(struct phone_plan *p, const char *country_code, const char *
  * parentheses are ignored.
  */
 int phone_to_e164(const char *in, const struct phone_plan *p, char *out);
+
+/* How the PBX's dialplan wants a number dialled (its outbound routes match
+ * dialled digits). */
+enum phone_dial_format {
+	PHONE_DIAL_E164,          /* "+15559876543" */
+	PHONE_DIAL_NATIONAL,      /* home numbers with the national prefix ("15559876543"), others international */
+	PHONE_DIAL_INTERNATIONAL, /* always the international prefix ("01115559876543") */
+};
+/* 0 and the format named ("e164", "national", "international"), or -1. */
+int phone_dial_format_parse(const char *name, enum phone_dial_format *f);
+
+/*
+ * e164 ("+" and 7 to 15 digits) as the PBX dials it, into out; -1 when
+ * e164 is not that or out is short.  The result is digits (and, in the
+ * e164 format, a leading '+'), nothing else.
+ */
+int phone_dial_string(const char *e164, const struct phone_plan *p, enum phone_dial_format f, char *out, size_t outsz);
 
 #endif
