@@ -115,6 +115,12 @@ static struct dial_slot *free_slot(struct command_channel *ch)
 	return NULL;
 }
 
+static enum command_error refuse(const char **why, const char *reason, enum command_error e)
+{
+	*why = reason;
+	return e;
+}
+
 static const char *str_field(const cJSON *req, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
@@ -156,27 +162,27 @@ enum command_error command_dial(struct command_channel *ch, const struct command
 
 	command_dial_what(ch, req, what, whatsz);
 	if (!ch->s->dial_enabled)
-		return *why = "dialing is off on this PBX (dial_enabled)", CE_DISABLED;
+		return refuse(why, "dialing is off on this PBX (dial_enabled)", CE_DISABLED);
 	if (ext == NULL || !dial_extension_valid(ext) || number == NULL || !dial_by_valid(by))
-		return *why = "extension, number and by must be given, in letters, digits and - _ . : @",
-		       CE_BAD_REQUEST;
+		return refuse(why, "extension, number and by must be given, in letters, digits and - _ . : @",
+		              CE_BAD_REQUEST);
 	if (phone_to_e164(number, &rules->plan, e164) < 0)
-		return *why = "the number is not a phone number", CE_BAD_REQUEST;
+		return refuse(why, "the number is not a phone number", CE_BAD_REQUEST);
 	if (!known_phone(ch, ext))
-		return *why = "extension unknown: not a phone this PBX knows", CE_NOT_ALLOWED;
+		return refuse(why, "extension unknown: not a phone this PBX knows", CE_NOT_ALLOWED);
 	if (!dial_number_allowed(rules, e164))
-		return *why = "number not allowed (dial_numbers)", CE_NOT_ALLOWED;
+		return refuse(why, "number not allowed (dial_numbers)", CE_NOT_ALLOWED);
 	if (command_over_rate(ch, now) || dials_from(ch, ext, now, &in_flight) >= rules->per_minute)
-		return *why = "too many requests (dial_per_minute, commands_per_minute)", CE_RATE_LIMITED;
+		return refuse(why, "too many requests (dial_per_minute, commands_per_minute)", CE_RATE_LIMITED);
 	if (in_flight)
-		return *why = "a dial from this extension is in flight", CE_BUSY;
+		return refuse(why, "a dial from this extension is in flight", CE_BUSY);
 	struct dial_slot *d = free_slot(ch);
 	if (d == NULL)
-		return *why = "too many dials in flight", CE_BUSY;
+		return refuse(why, "too many dials in flight", CE_BUSY);
 	if (ch->ami->state != AMI_UP)
-		return *why = "the bridge is not logged in to the PBX", CE_AMI_UNAVAILABLE;
+		return refuse(why, "the bridge is not logged in to the PBX", CE_AMI_UNAVAILABLE);
 	if (command_ids_add(&ch->ids, r->id, now) < 0)
-		return *why = "its id could not be kept on disk, so it was not dialled", CE_NOT_RECORDED;
+		return refuse(why, "its id could not be kept on disk, so it was not dialled", CE_NOT_RECORDED);
 	memset(d, 0, sizeof(*d));
 	d->ch = ch;
 	d->reply = *r;
@@ -184,7 +190,7 @@ enum command_error command_dial(struct command_channel *ch, const struct command
 	snprintf(d->what, sizeof(d->what), "%s", what);
 	struct ami_originate o = {ext, e164, r->id, by};
 	if (ami_client_originate(ch->ami, &o, on_originate, d) < 0)
-		return *why = "the PBX connection could not take it", CE_AMI_UNAVAILABLE;
+		return refuse(why, "the PBX connection could not take it", CE_AMI_UNAVAILABLE);
 	d->used = 1;
 	struct dial_recent *rec = &ch->recent[ch->recent_next++ % DIAL_RECENT];
 	memcpy(rec->extension, ext, strlen(ext) + 1);

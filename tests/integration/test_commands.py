@@ -8,8 +8,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import (Daemon, Mosquitto, ReplayPbx, Subscriber, TempDir, free_port, run_tool,  # noqa: E402
-                     wait_for, SLOW)
+from harness import Daemon, ReplayPbx, TempDir, free_port, run_tool, wait_for, SLOW  # noqa: E402
+import rigs  # noqa: E402
 from rigs import ShippedBroker, bridge_env  # noqa: E402
 
 ALLOW = "core show*\npjsip show endpoints\npjsip show auth*"
@@ -21,36 +21,18 @@ def iso(seconds_from_now):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".000Z"
 
 
-class Rig:
+class Rig(rigs.CommandRig):
     """A broker, the stand-in PBX answering as capture 04 did, a bridge
     with the channel on, and a subscriber to every answer."""
 
     def __init__(self, replay_args=(), **env):
-        self.tmp = TempDir()
-        self.broker = Mosquitto(self.tmp).start()
-        self.pbx = ReplayPbx.scripted(self.tmp, *replay_args)
-        self.sub = Subscriber(self.tmp, self.broker, "pbx/commands/result/#")
-        over = dict(PBXBUS_AMI_HOST="127.0.0.1", PBXBUS_COMMANDS_ENABLED="yes", PBXBUS_COMMANDS_ALLOW=ALLOW)
-        over.update(env)
-        self.env = bridge_env(self.pbx.port, self.broker.port, self.tmp.path + "/outbox", **over)
-        self.bridge = None
-        self.start()
-
-    def start(self):
-        self.bridge = Daemon(self.tmp, "pbxbus-bridge", self.env, ["-c", "/dev/null"]).start()
-        self.bridge.wait_log("command channel: listening", 20 * SLOW)
-        wait_for(lambda: "LOGIN ok" in self.pbx.text(), 20 * SLOW, "the bridge logged in")
-        time.sleep(0.3 * SLOW)
+        super().__init__(replay_args, **dict(dict(PBXBUS_COMMANDS_ALLOW=ALLOW), **env))
 
     def ask(self, payload, kind="cli", wait=True):
         before = len(self.answers(payload["id"])) if wait else 0
-        subprocess.run(["mosquitto_pub", "-p", str(self.broker.port), "-q", "1", "-t", "pbx/commands/" + kind,
-                        "-m", json.dumps(payload) if not isinstance(payload, str) else payload], check=True)
+        self.publish(kind, payload)
         if wait:
             return self.answer(payload["id"], before + 1)
-
-    def answers(self, rid):
-        return self.sub.json_of("pbx/commands/result/" + rid)
 
     def answer(self, rid, n=1):
         return wait_for(lambda: len(self.answers(rid)) >= n and self.answers(rid), 20 * SLOW,
@@ -63,16 +45,6 @@ class Rig:
 
     def ran(self, command):
         return self.pbx.text().count("COMMAND " + command + "\n")
-
-    def close(self):
-        rc = self.bridge.stop()
-        self.sub.stop()
-        self.pbx.stop()
-        self.broker.stop()
-        log = self.bridge.text()
-        self.tmp.cleanup()
-        assert rc == 0, (rc, log[-3000:])
-        return log
 
 
 def test_an_allowed_command_is_answered_with_the_recorded_lines_and_runs_once():

@@ -3,48 +3,32 @@ pbx/commands/dial, checked again by the bridge, one Originate with exactly
 the expected headers (the stand-in PBX's log), "ringing" then the outcome
 on pbx/commands/result/<id>, and the call that follows recorded with its
 request; every refusal answered with no Originate on the wire."""
-import json
 import os
 import signal
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import Daemon, Mosquitto, ReplayPbx, Subscriber, TempDir, fixture, run_tool, wait_for, SLOW  # noqa: E402
-from rigs import bridge_env  # noqa: E402
+from harness import fixture, run_tool, wait_for, SLOW  # noqa: E402
+import rigs  # noqa: E402
 
 OUTBOUND = fixture("14-out-answered")
 NUMBER = "+15559876543"
 
 
-class Rig:
-    def __init__(self, replay_args=(), **env):
-        self.tmp = TempDir()
-        self.broker = Mosquitto(self.tmp).start()
-        self.pbx = ReplayPbx.scripted(self.tmp, "--originate-call", OUTBOUND, *replay_args)
-        self.sub = Subscriber(self.tmp, self.broker, "pbx/#")
-        over = dict(PBXBUS_AMI_HOST="127.0.0.1", PBXBUS_COMMANDS_ENABLED="yes", PBXBUS_DIAL_ENABLED="yes",
-                    PBXBUS_DIAL_NUMBERS="+1*")
-        over.update(env)
-        self.env = bridge_env(self.pbx.port, self.broker.port, self.tmp.path + "/outbox", **over)
-        self.bridge = None
-        self.start()
+class Rig(rigs.CommandRig):
+    """The command channel's rig with dialling on: the phones are known once
+    the login's lists are read (hints 100, 101, 102), and a successful
+    Originate plays capture 14 as the call that follows."""
 
-    def start(self):
-        self.bridge = Daemon(self.tmp, "pbxbus-bridge", self.env, ["-c", "/dev/null"]).start()
-        self.bridge.wait_log("command channel: listening", 20 * SLOW)
-        # the phones are known once the login's lists are read (hints 100, 101, 102)
-        wait_for(lambda: "ACTION extensionstatelist" in self.pbx.text(), 20 * SLOW, "the lists asked")
-        time.sleep(0.5 * SLOW)
+    def __init__(self, replay_args=(), **env):
+        over = dict(PBXBUS_DIAL_ENABLED="yes", PBXBUS_DIAL_NUMBERS="+1*")
+        over.update(env)
+        super().__init__(["--originate-call", OUTBOUND] + list(replay_args), subscribe="pbx/#",
+                         started="ACTION extensionstatelist", **over)
 
     def ask(self, payload, n=1):
-        subprocess.run(["mosquitto_pub", "-p", str(self.broker.port), "-q", "1", "-t", "pbx/commands/dial",
-                        "-m", json.dumps(payload)], check=True)
+        self.publish("dial", payload)
         return self.final(payload["id"], n)
-
-    def answers(self, rid):
-        return self.sub.json_of("pbx/commands/result/" + rid)
 
     def final(self, rid, n=1):
         return wait_for(lambda: (lambda f: f[n - 1] if len(f) >= n else None)(
@@ -52,16 +36,6 @@ class Rig:
 
     def originates(self):
         return [line for line in self.pbx.text().splitlines() if line.startswith("ORIGINATE Channel=")]
-
-    def close(self):
-        rc = self.bridge.stop()
-        self.sub.stop()
-        self.pbx.stop()
-        self.broker.stop()
-        log = self.bridge.text()
-        self.tmp.cleanup()
-        assert rc == 0, (rc, log[-3000:])
-        return log
 
 
 def dial(rid, ext="100", number=NUMBER, **more):

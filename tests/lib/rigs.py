@@ -175,3 +175,51 @@ class Certs:
 
     def path(self, name):
         return os.path.join(self.dir, name)
+
+
+class CommandRig:
+    """The command channel's rig: a broker, the stand-in PBX answering as
+    capture 04 did (replay_args added), a bridge with the channel on (env
+    overrides by variable name), a subscriber to subscribe (default every
+    answer).  started: a line of the replay's log that says the bridge is
+    ready for requests."""
+
+    def __init__(self, replay_args=(), subscribe="pbx/commands/result/#", started="LOGIN ok", **env):
+        from harness import Mosquitto, ReplayPbx, Subscriber, TempDir
+        self.tmp = TempDir()
+        self.broker = Mosquitto(self.tmp).start()
+        self.pbx = ReplayPbx.scripted(self.tmp, *replay_args)
+        self.sub = Subscriber(self.tmp, self.broker, subscribe)
+        self.started = started
+        over = dict(PBXBUS_AMI_HOST="127.0.0.1", PBXBUS_COMMANDS_ENABLED="yes")
+        over.update(env)
+        self.env = bridge_env(self.pbx.port, self.broker.port, self.tmp.path + "/outbox", **over)
+        self.bridge = None
+        self.start()
+
+    def start(self):
+        import time
+        from harness import SLOW, Daemon, wait_for
+        self.bridge = Daemon(self.tmp, "pbxbus-bridge", self.env, ["-c", "/dev/null"]).start()
+        self.bridge.wait_log("command channel: listening", 20 * SLOW)
+        wait_for(lambda: self.started in self.pbx.text(), 20 * SLOW, "the bridge ready (%s)" % self.started)
+        time.sleep(0.5 * SLOW)
+
+    def publish(self, kind, payload):
+        import json
+        import subprocess
+        subprocess.run(["mosquitto_pub", "-p", str(self.broker.port), "-q", "1", "-t", "pbx/commands/" + kind,
+                        "-m", payload if isinstance(payload, str) else json.dumps(payload)], check=True)
+
+    def answers(self, rid):
+        return self.sub.json_of("pbx/commands/result/" + rid)
+
+    def close(self):
+        rc = self.bridge.stop()
+        self.sub.stop()
+        self.pbx.stop()
+        self.broker.stop()
+        log = self.bridge.text()
+        self.tmp.cleanup()
+        assert rc == 0, (rc, log[-3000:])
+        return log
