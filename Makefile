@@ -37,7 +37,7 @@ COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/clock.
 # The bridge's sources by concern (the prefixes say it; fuzz/run links
 # these groups too: `make print-CALLS_SRC`).
 AMI_SRC := bridge/ami_json.c bridge/ami_client.c bridge/cli_command.c bridge/dial.c bridge/command_ids.c bridge/event_filter.c bridge/asterisk_version.c bridge/caller_presentation.c
-CALLS_SRC := bridge/call_tracker.c bridge/call_table.c bridge/call_view.c bridge/call_sync.c bridge/call_image.c bridge/call_from_cdr.c bridge/call_journal.c \
+CALLS_SRC := bridge/call_tracker.c bridge/call_table.c bridge/call_view.c bridge/call_variables.c bridge/call_sync.c bridge/call_image.c bridge/call_from_cdr.c bridge/call_journal.c \
 	bridge/call_record.c bridge/endpoint_kinds.c bridge/pbx_clock.c
 CDR_SRC := bridge/cdr_store.c bridge/cdr_backfill.c
 DELIVERY_SRC := bridge/delivery.c bridge/outbox.c bridge/outbox_refused.c bridge/outbox_acks.c

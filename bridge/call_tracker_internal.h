@@ -38,6 +38,10 @@ void ct_touch(struct call_tracker *t, struct call *c, int64_t now_ms);
 struct ct_channel *ct_find_channel(struct call *c, const char *uniqueid);
 struct ct_channel *ct_add_channel(struct call_tracker *t, struct call *c, const struct ami_msg *m);
 void ct_first_channel(struct call_tracker *t, struct call *c, const struct ami_msg *m, int64_t now_ms);
+/* The channel variables a record takes (call_variables.c): the recording's
+ * file name, a click-to-call's request and who asked. */
+int ct_is_call_variable(const struct ami_msg *m);
+void ct_note_variable(struct call *c, const struct ami_msg *m);
 struct ct_channel *ct_originator_found(struct call_tracker *t, struct call *c, struct ct_channel *ch,
                                        const struct ami_msg *m);
 /* Answered now, if a person is connected (calls/answer goes out once). */
