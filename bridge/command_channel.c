@@ -368,8 +368,10 @@ int command_channel_message(struct command_channel *ch, const struct mqtt_messag
 	}
 	if (is_cli)
 		cli_answer(ch, &r, norm, e, why, NULL);
+	else if (is_dial)
+		command_dial_refused(ch, &r, req, what, e, why);
 	else
-		command_answer(ch, &r, kind, what[0] ? what : kind, e, why, 1, NULL, NULL);
+		command_answer(ch, &r, kind, kind, e, why, 1, NULL, NULL);
 	cJSON_Delete(req);
 	return 1;
 }

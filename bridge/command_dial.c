@@ -47,7 +47,7 @@ static void dial_fields(struct jw *w, const void *arg)
 	jw_keyz(w, "state");
 	jw_strz(w, f->state);
 	jw_keyz(w, "extension");
-	jw_strz(w, f->slot ? f->slot->extension : NULL);
+	jw_strz(w, f->slot && f->slot->extension[0] ? f->slot->extension : NULL);
 	jw_keyz(w, "call_id");
 	jw_strz(w, f->call_id);
 }
@@ -134,6 +134,18 @@ static int known_phone(const struct command_channel *ch, const char *ext)
 {
 	enum ep_why why;
 	return endpoint_kind(ch->kinds, ext, &why) == EP_PHONE && why > EPW_GUESS;
+}
+
+void command_dial_refused(struct command_channel *ch, const struct command_reply *r, const cJSON *req, const char *what,
+                          enum command_error e, const char *why)
+{
+	struct dial_slot shown = {0};
+	const char *ext = str_field(req, "extension");
+	struct dial_fields f = {&shown, "done", NULL};
+
+	if (ext != NULL && dial_extension_valid(ext))
+		memcpy(shown.extension, ext, strlen(ext) + 1);
+	command_answer(ch, r, "dial", what, e, why, 1, dial_fields, &f);
 }
 
 void command_dial_what(const struct command_channel *ch, const cJSON *req, char *what, size_t whatsz)

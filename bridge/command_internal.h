@@ -47,6 +47,10 @@ void command_answer(struct command_channel *ch, const struct command_reply *r, c
  * answers follow from its replies.  CE_NONE when it went to the PBX. */
 enum command_error command_dial(struct command_channel *ch, const struct command_reply *r, const cJSON *req,
                                 int64_t now, char *what, size_t whatsz, const char **why);
+/* A dial refused before the PBX was asked: its answer, with the dial's
+ * fields (state "done", the extension asked for, no call). */
+void command_dial_refused(struct command_channel *ch, const struct command_reply *r, const cJSON *req, const char *what,
+                          enum command_error e, const char *why);
 /* The dial request in words for the log (the number masked). */
 void command_dial_what(const struct command_channel *ch, const cJSON *req, char *what, size_t whatsz);
 /* The channel's rate: how many requests ran since from_ms. */

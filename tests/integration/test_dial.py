@@ -94,6 +94,8 @@ def test_refused_dials_are_answered_and_never_reach_the_pbx():
         for payload, code, words in cases:
             a = r.ask(payload)
             assert a["ok"] is False and a["error"] == code and words in a["message"], (payload, a)
+            # a dial's answer has its keys whatever became of it (null where unknown)
+            assert a["state"] == "done" and a["call_id"] is None and "extension" in a, a
         assert r.originates() == [], r.originates()
         ok = r.ask(dial("r8"))
         assert ok["ok"] is True, ok
@@ -124,6 +126,7 @@ def test_dialling_is_off_unless_enabled():
     try:
         a = r.ask(dial("o1"))
         assert a["error"] == "disabled" and "dial_enabled" in a["message"], a
+        assert a["extension"] == "100" and a["state"] == "done", a
         assert r.originates() == [] and "ACTION originate" not in r.pbx.text()
     finally:
         r.close()
