@@ -357,7 +357,7 @@ int command_channel_message(struct command_channel *ch, const struct mqtt_messag
 	if (e == CE_NONE && is_cli) {
 		e = run_cli(ch, &r, req, now, norm, &why);
 	} else if (e == CE_NONE && is_dial) {
-		e = command_dial(ch, &r, req, now, what, sizeof(what), &why);
+		e = command_dial(ch, &r, req, now, what, &why);
 	} else if (e == CE_NONE) {
 		e = CE_BAD_REQUEST;
 		why = "no such kind (cli, dial)";

@@ -164,7 +164,7 @@ void command_dial_what(const struct command_channel *ch, const cJSON *req, char 
 }
 
 enum command_error command_dial(struct command_channel *ch, const struct command_reply *r, const cJSON *req,
-                                int64_t now, char *what, size_t whatsz, const char **why)
+                                int64_t now, const char *what, const char **why)
 {
 	const struct dial_rules *rules = &ch->s->dial;
 	const char *ext = str_field(req, "extension"), *number = str_field(req, "number");
@@ -172,7 +172,6 @@ enum command_error command_dial(struct command_channel *ch, const struct command
 	char e164[PHONE_E164_MAX];
 	int in_flight;
 
-	command_dial_what(ch, req, what, whatsz);
 	if (!ch->s->dial_enabled)
 		return refuse(why, "dialing is off on this PBX (dial_enabled)", CE_DISABLED);
 	if (ext == NULL || !dial_extension_valid(ext) || number == NULL || !dial_by_valid(by))

@@ -44,9 +44,10 @@ void command_answer(struct command_channel *ch, const struct command_reply *r, c
                     enum command_error e, const char *message, int final, command_fields_fn fields, const void *arg);
 
 /* The dial kind (command_dial.c): its checks, then the Originate; the
- * answers follow from its replies.  CE_NONE when it went to the PBX. */
+ * answers follow from its replies.  what: command_dial_what's words for
+ * the request, made once by the caller.  CE_NONE when it went to the PBX. */
 enum command_error command_dial(struct command_channel *ch, const struct command_reply *r, const cJSON *req,
-                                int64_t now, char *what, size_t whatsz, const char **why);
+                                int64_t now, const char *what, const char **why);
 /* A dial refused before the PBX was asked: its answer, with the dial's
  * fields (state "done", the extension asked for, no call). */
 void command_dial_refused(struct command_channel *ch, const struct command_reply *r, const cJSON *req, const char *what,
