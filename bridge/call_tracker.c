@@ -626,7 +626,9 @@ static enum ev_kind classify(const struct ami_field *ev)
 }
 
 /* The call an event belongs to; created when a channel shows up.  A call
- * first seen by anything but its first Newchannel is partial. */
+ * first seen by anything but its first Newchannel is partial: the first
+ * is its originator's (Uniqueid == Linkedid); another channel's Newchannel
+ * means the call began while we were away. */
 static struct call *call_for(struct call_tracker *t, const struct ami_msg *m, enum ev_kind kind, int64_t now_ms)
 {
 	char linkedid[CT_ID_MAX], uid[CT_ID_MAX];
@@ -649,10 +651,10 @@ static struct call *call_for(struct call_tracker *t, const struct ami_msg *m, en
 	struct call *c = *ct_slot_of(t, linkedid);
 	if (c != NULL || kind == EV_TRANSFER || kind == EV_HANGUP || kind == EV_VARSET)
 		return c;
-	if (get(m, "Uniqueid", uid, sizeof(uid))[0] == '\0' || get(m, "Channel", uid, sizeof(uid))[0] == '\0')
+	if (get(m, "Channel", uid, sizeof(uid))[0] == '\0' || get(m, "Uniqueid", uid, sizeof(uid))[0] == '\0')
 		return NULL;
 	c = ct_new_call(t, linkedid, now_ms);
-	if (c != NULL && kind != EV_NEWCHANNEL)
+	if (c != NULL && (kind != EV_NEWCHANNEL || strcmp(uid, linkedid) != 0))
 		c->partial = 1;
 	return c;
 }

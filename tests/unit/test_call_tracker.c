@@ -228,6 +228,30 @@ void test_tracker_call_seen_late_takes_its_originator_as_caller(void)
 	}
 }
 
+/* Back just after a call began: the caller's Newchannel was missed, the
+ * callee's heard.  A Newchannel opens a call whole only if it is the
+ * originator's; the caller leg, heard next, is the caller (the CDR outage
+ * test's flake after the one above: "outbound", no number). */
+void test_tracker_callee_newchannel_first_is_seen_late(void)
+{
+	struct call_tracker t;
+	struct rec_log l;
+	setup(&t, &l, 100);
+	ev(&t, 5000,
+	   "Event: Newchannel|Channel: PJSIP/100-00000009|ChannelStateDesc: Down|Context: from-internal|Exten: "
+	   "100|CallerIDNum: 100|Uniqueid: 7.09|Linkedid: 7.08");
+	ev(&t, 5100,
+	   "Event: Newstate|Channel: PJSIP/trunk-provider-00000008|ChannelStateDesc: Up|Context: from-pstn|Exten: "
+	   "5551000|CallerIDNum: 15550002|CallerIDName: Y|Uniqueid: 7.08|Linkedid: 7.08");
+	ev(&t, 9000, "Event: Hangup|Channel: PJSIP/100-00000009|Uniqueid: 7.09|Linkedid: 7.08|Cause: 16");
+	ev(&t, 9010, "Event: Hangup|Channel: PJSIP/trunk-provider-00000008|Uniqueid: 7.08|Linkedid: 7.08|Cause: 16");
+	CHECK_EQ_INT(l.hangups, 1);
+	CHECK(strstr(l.last, "\"direction\":\"inbound\"") != NULL);
+	CHECK(strstr(l.last, "\"external_number\":\"15550002\",\"external_name\":\"Y\"") != NULL);
+	CHECK(strstr(l.last, "\"partial\":true") != NULL);
+	teardown(&t, &l);
+}
+
 void test_tracker_idle_calls_expire_and_are_freed(void)
 {
 	struct call_tracker t;
