@@ -33,7 +33,7 @@ LIBS_TEST = $(shell pkg-config --libs $(PKG_BRIDGE) libcjson libpq libmicrohttpd
 
 COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/clock.c \
 	common/topic.c common/config.c common/cli.c common/backoff.c common/mqtt_link.c \
-	common/globs.c common/mqtt_config.c common/utf8.c common/privdrop.c common/signals.c common/call_record_schema.c common/crc32.c common/state_topics.c common/phone.c
+	common/globs.c common/mqtt_config.c common/utf8.c common/privdrop.c common/signals.c common/call_record_schema.c common/crc32.c common/state_topics.c common/phone.c common/command_wire.c
 # The bridge's sources by concern (the prefixes say it; fuzz/run links
 # these groups too: `make print-CALLS_SRC`).
 AMI_SRC := bridge/ami_json.c bridge/ami_client.c bridge/cli_command.c bridge/dial.c bridge/command_ids.c bridge/event_filter.c bridge/asterisk_version.c bridge/caller_presentation.c
@@ -49,7 +49,7 @@ COMMAND_SRC := bridge/command_channel.c bridge/command_dial.c
 BRIDGE_SRC := common/md5hex.c common/tls.c bridge/bridge_config.c bridge/bridge.c bridge/bridge_check.c bridge/bridge_status.c \
 	bridge/call_service.c \
 	$(AMI_SRC) $(CALLS_SRC) $(CDR_SRC) $(DELIVERY_SRC) $(STATE_SRC) $(COMMAND_SRC)
-CONSUMER_SRC := consumer/manual_call.c consumer/payload_digest.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/db_sink.c consumer/db_requests.c consumer/db_housekeeping.c consumer/migrations.c \
+CONSUMER_SRC := consumer/manual_call.c consumer/dial_requests.c consumer/dial_api.c consumer/payload_digest.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/db_sink.c consumer/db_requests.c consumer/db_housekeeping.c consumer/migrations.c \
 	consumer/consumer.c consumer/dead_letter.c consumer/http.c consumer/pg_array.c \
 	consumer/live_store.c consumer/live_feed.c consumer/call_log.c consumer/client_address.c consumer/console_session.c consumer/console.c consumer/http_reply.c \
 	consumer/sink.c consumer/archive_sink.c consumer/webhook_sink.c consumer/site_rate.c consumer/http_guard.c
@@ -174,7 +174,7 @@ bench: $(BENCH_BIN) $(BUILD)/pg-ceiling $(BRIDGE_BIN) $(CONSUMER_BIN)
 # The console's pages in a real headless Chromium (the browser tests),
 # saved for docs/console.md.
 screenshots: all
-	PBXBUS_SCREENSHOTS=docs/screenshots python3 tests/lib/runner.py tests/integration/test_console.py
+	PBXBUS_SCREENSHOTS=docs/screenshots python3 tests/lib/runner.py tests/integration/test_console.py tests/integration/test_click_to_call.py
 
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run full

@@ -8,7 +8,6 @@
 #include "command_internal.h"
 #include "topic.h"
 
-#define REQUEST_MAX     4096         /* bytes of a request */
 #define DEFAULT_LIFE_MS (10 * 1000)  /* a request without expires_at */
 #define LONGEST_LIFE_MS (60 * 1000)  /* an expires_at further ahead is refused */
 #define OUTPUT_MAX      (256 * 1024) /* bytes of output answered; past it "truncated" */
@@ -333,7 +332,7 @@ int command_channel_message(struct command_channel *ch, const struct mqtt_messag
 	if (!ch->s->commands_enabled || topic_command_kind(ch->s->prefix, msg->topic, kind, sizeof(kind)) < 0)
 		return 0;
 	ch->requests++;
-	cJSON *req = msg->len <= REQUEST_MAX ? cJSON_ParseWithLength(msg->payload, msg->len) : NULL;
+	cJSON *req = msg->len <= COMMAND_REQUEST_MAX ? cJSON_ParseWithLength(msg->payload, msg->len) : NULL;
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
 	if (!cJSON_IsString(id) || !command_id_valid(id->valuestring)) {
 		bad_input(ch, msg->topic,

@@ -159,7 +159,7 @@ void command_dial_what(const struct command_channel *ch, const cJSON *req, char 
 		snprintf(what, whatsz, "dial");
 		return;
 	}
-	dial_mask(e164, masked, sizeof(masked));
+	phone_mask(e164, masked, sizeof(masked));
 	snprintf(what, whatsz, "dial %s -> %s by %s", ext, masked, by);
 }
 

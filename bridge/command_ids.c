@@ -8,20 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-int command_id_valid(const char *id)
-{
-	size_t n = 0;
-
-	for (; id[n]; n++) {
-		char ch = id[n];
-		int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		         ch == '.' || ch == '-' || ch == '_';
-		if (!ok || n >= COMMAND_ID_MAX)
-			return 0;
-	}
-	return n > 0;
-}
-
 /* Forgets what is older than ten minutes (the oldest are first). */
 static void expire(struct command_ids *t, int64_t now_ms)
 {

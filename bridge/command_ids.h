@@ -12,7 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define COMMAND_ID_MAX      64
+#include "command_wire.h"
+
 #define COMMAND_IDS_KEEP_MS (10 * 60 * 1000)
 #define COMMAND_IDS_MAX     8192 /* 10 minutes of the highest commands_per_minute, and room */
 
@@ -27,9 +28,6 @@ struct command_ids {
 	struct command_id *e; /* oldest first */
 	size_t n, lines;      /* entries held; lines in the file */
 };
-
-/* 1 if id is letters, digits, '.', '-' or '_', 1 to COMMAND_ID_MAX long. */
-int command_id_valid(const char *id);
 
 /* Reads what is left of the last ten minutes and rewrites the file with
  * it.  Returns 0, or -1 with the reason in err. */

@@ -14,11 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "command_wire.h"
 #include "globs.h"
 #include "phone.h"
-
-#define DIAL_EXTENSION_MAX 32
-#define DIAL_BY_MAX        96
 
 /* What may be dialled and how: the settings' part that the AMI client
  * checks again before it sends. */
@@ -32,14 +30,9 @@ struct dial_rules {
 	size_t per_minute; /* per extension */
 };
 
-/* 1 if s is a usable extension (letters, digits, '-', '_'; 1 to
- * DIAL_EXTENSION_MAX), a usable context, a usable "by". */
-int dial_extension_valid(const char *s);
+/* 1 if s is a usable dialplan context (letters, digits, '-', '_'). */
 int dial_context_valid(const char *s);
-int dial_by_valid(const char *s);
 /* 1 if e164 matches one of the rules' globs. */
 int dial_number_allowed(const struct dial_rules *r, const char *e164);
-/* "+1555•••6543"-style: all but the last 4 digits masked, for the log. */
-void dial_mask(const char *e164, char *out, size_t outsz);
 
 #endif

@@ -130,3 +130,14 @@ int phone_dial_string(const char *e164, const struct phone_plan *p, enum phone_d
 	int w = snprintf(out, outsz, "%s%s", head, digits);
 	return w < 0 || (size_t)w >= outsz ? -1 : 0;
 }
+
+void phone_mask(const char *e164, char *out, size_t outsz)
+{
+	size_t n = strlen(e164), keep = n > 4 ? n - 4 : 0, w = 0;
+
+	if (outsz == 0)
+		return;
+	for (size_t i = 0; i < n && w + 1 < outsz; i++)
+		out[w++] = (i < keep && e164[i] >= '0' && e164[i] <= '9') ? 'x' : e164[i];
+	out[w] = '\0';
+}

@@ -50,4 +50,8 @@ int phone_dial_format_parse(const char *name, enum phone_dial_format *f);
  */
 int phone_dial_string(const char *e164, const struct phone_plan *p, enum phone_dial_format f, char *out, size_t outsz);
 
+/* "+xxxxxxx6543": all but the last 4 digits masked, for a log line (a
+ * number is personal data). */
+void phone_mask(const char *e164, char *out, size_t outsz);
+
 #endif

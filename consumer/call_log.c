@@ -47,7 +47,9 @@ const char call_log_page_sql[] =
 /* to_jsonb: the name column is the integrator's to map (README); a view
  * without one gives null, not an error. */
 const char call_log_customer_sql[] =
-    "SELECT json_build_object('customer_id', c.customer_id, 'name', to_jsonb(c) ->> 'name')::text\n"
+    "SELECT json_build_object('customer_id', c.customer_id, 'name', to_jsonb(c) ->> 'name',\n"
+    "  'phones', (SELECT coalesce(json_agg(DISTINCT p.phone_e164), '[]') FROM pbxbus_customer_phones p\n"
+    "             WHERE p.customer_id = c.customer_id))::text\n"
     "FROM pbxbus_customers c WHERE c.customer_id = $1::bigint LIMIT 1";
 
 static int all_of(const char *s, const char *allowed, size_t min, size_t max)

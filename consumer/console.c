@@ -281,6 +281,8 @@ enum MHD_Result console_get(struct console *co, struct MHD_Connection *conn, con
 		return http_reply_error(conn, MHD_HTTP_UNAUTHORIZED, "log in, or send the bearer token");
 	if (strcmp(url, "/api/calls") == 0)
 		return calls_page(co, conn);
+	if (strncmp(url, "/api/calls/dial", 15) == 0 && (url[15] == '\0' || url[15] == '/'))
+		return dial_api_get(&co->dial, conn, url + 15);
 	if (strncmp(url, "/api/customers/", 15) == 0)
 		return customer(co, conn, url + 15);
 	if (strcmp(url, "/api/live") == 0)
@@ -339,6 +341,11 @@ enum MHD_Result console_post(struct console *co, struct MHD_Connection *conn, co
 	*handled = 1;
 	if (strcmp(url, "/api/login") == 0)
 		return login(co, conn, body, len);
+	if (strcmp(url, "/api/calls/dial") == 0) {
+		if (!console_authorized(co, conn, 1)) /* again, where it runs */
+			return http_reply_error(conn, MHD_HTTP_UNAUTHORIZED, "log in, or send the bearer token");
+		return dial_api_post(&co->dial, conn, body, len);
+	}
 	if (strcmp(url, "/api/logout") == 0) {
 		console_logout(&co->sessions, header(conn, "Cookie"));
 		struct MHD_Response *r = MHD_create_response_from_buffer(2, (void *)"{}", MHD_RESPMEM_PERSISTENT);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "console_session.h"
+#include "dial_api.h"
 #include "live_store.h"
 
 #define CONSOLE_STREAMS_MAX        16 /* live streams and /api/live reads at once (each holds a thread) */
@@ -29,6 +30,7 @@ struct console {
 	console_query_fn query;
 	void *query_ctx;
 	const char *trusted_proxy; /* http_trusted_proxy, or NULL */
+	struct dial_api dial;      /* click-to-call */
 	/* Who holds the live picture's places now (streams, /api/live reads). */
 	pthread_mutex_t live_lock;
 	struct live_reader {
@@ -48,7 +50,7 @@ int console_authorized(struct console *co, struct MHD_Connection *conn, int is_p
 /* GET requests of the console; MHD_NO... through *handled = 0 when the
  * URL is not the console's. */
 enum MHD_Result console_get(struct console *co, struct MHD_Connection *conn, const char *url, int *handled);
-/* POST /api/login and /api/logout. */
+/* POST /api/login, /api/logout and /api/calls/dial. */
 enum MHD_Result console_post(struct console *co, struct MHD_Connection *conn, const char *url, const char *body,
                              size_t len, int *handled);
 

@@ -52,6 +52,9 @@ const struct cfg_key consumer_keys[] = {
           "address:port of the HTTP API and web console (/healthz, /metrics, the console); empty: off"),
     CFG_SECRET_S("http_token", "bearer token of the API and the console's login (prefer http_token_file)"),
     CFG_S("http_token_file", NULL, "file holding the HTTP bearer token (mode 600)"),
+    CFG_B("dial_enabled", "no",
+          "click-to-call: POST /api/calls/dial and the console's call buttons publish dial requests to the "
+          "bridges (which need commands_enabled and dial_enabled too); needs http_listen and http_token"),
     CFG_S("http_trusted_proxy", NULL,
           "IPv4 address of the reverse proxy in front of http_listen: its X-Forwarded-For names the client for "
           "the per-client limits (unset: none is trusted)"),
@@ -194,6 +197,13 @@ int consumer_settings_load(struct consumer_settings *s, const struct config *cfg
 	snprintf(s->client_id, sizeof(s->client_id), "%s", s->consumer_id);
 	if (load_subscriptions(s, cfg, err, errsz) < 0 || load_http(s, cfg, err, errsz) < 0)
 		return -1;
+	s->dial_enabled = config_bool(cfg, "dial_enabled");
+	if (s->dial_enabled && (s->http_listen == NULL || s->http_token[0] == '\0')) {
+		snprintf(err, errsz,
+		         "dial_enabled: needs http_listen and http_token (a dial is asked through the API or "
+		         "the console's login)");
+		return -1;
+	}
 	if (phone_plan_init(&s->plan, config_str(cfg, "phone_country_code"), config_str(cfg, "phone_national_prefix"),
 	                    config_str(cfg, "phone_intl_prefix")) < 0) {
 		snprintf(err, errsz, "phone_country_code/phone_national_prefix/phone_intl_prefix: digits only");

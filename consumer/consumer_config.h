@@ -35,6 +35,7 @@ struct consumer_settings {
 	const char *user;
 	const char *http_listen;        /* "127.0.0.1:8080", NULL: off */
 	const char *http_trusted_proxy; /* its X-Forwarded-For names the client; NULL: none */
+	int dial_enabled;               /* click-to-call: dial requests go out (dial_requests.h) */
 	const char *archive_file;       /* NULL: off */
 	const char *webhook_url;        /* NULL: off */
 	char webhook_token[SECRET_MAX]; /* "": none sent */

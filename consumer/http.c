@@ -40,7 +40,8 @@ struct http_server {
 	int health_db_ok;
 	struct console console;
 	struct live_feed *feed;
-	struct http_guard guard; /* slow clients: the header deadline, waiting connections per address */
+	struct dial_requests *dials; /* click-to-call's requests; NULL: off */
+	struct http_guard guard;     /* slow clients: the header deadline, waiting connections per address */
 	int guard_started;
 };
 
@@ -250,6 +251,11 @@ static int refused_early(struct http_server *h, struct MHD_Connection *conn, con
 			*rc = http_reply_error(conn, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
 			return 1;
 		}
+	} else if (strcmp(url, "/api/calls/dial") == 0) {
+		if (!console_authorized(&h->console, conn, 1)) {
+			*rc = http_reply_error(conn, MHD_HTTP_UNAUTHORIZED, "log in, or send the bearer token");
+			return 1;
+		}
 	} else if (strcmp(url, "/api/login") != 0 && strcmp(url, "/api/logout") != 0) {
 		*rc = http_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
 		return 1;
@@ -366,8 +372,15 @@ struct http_server *http_start(const struct consumer_settings *s, const struct c
 	h->console.trusted_proxy = s->http_trusted_proxy;
 	h->console.query = console_query;
 	h->console.query_ctx = h;
+	h->console.dial.sites = (struct dial_sites){s->subs, s->nsubs, &s->plan};
+	h->console.dial.trusted_proxy = s->http_trusted_proxy;
+	if (s->dial_enabled && (h->dials = h->console.dial.dials = dial_requests_new()) == NULL) {
+		snprintf(err, errsz, "http: out of memory");
+		http_stop(h);
+		return NULL;
+	}
 	if ((h->console.store = live_store_new()) == NULL ||
-	    (h->feed = live_feed_start(s, h->console.store, err, errsz)) == NULL) {
+	    (h->feed = live_feed_start(s, h->console.store, h->dials, err, errsz)) == NULL) {
 		if (h->console.store == NULL)
 			snprintf(err, errsz, "http: out of memory");
 		http_stop(h);
@@ -405,6 +418,7 @@ void http_stop(struct http_server *h)
 	if (h->guard_started)
 		http_guard_stop(&h->guard);
 	live_feed_stop(h->feed);
+	dial_requests_free(h->dials);
 	live_store_free(h->console.store);
 	console_free(&h->console);
 	db_close(&h->db);

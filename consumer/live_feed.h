@@ -2,7 +2,10 @@
  * The console's second MQTT client: clean session, QoS 0, its own thread
  * and connection, reading <site>/state/# and <site>/calls/{start,answer,
  * hangup} for every site the consumer subscribes to, into a live_store.
- * The records session (QoS 1, PUBACK held until COMMIT) never sees it.
+ * With click-to-call on, it also publishes the dial requests
+ * (dial_requests.h) and reads their answers (<site>/commands/result/+,
+ * QoS 1).  The records session (QoS 1, PUBACK held until COMMIT) never
+ * sees it.
  */
 #ifndef PBXBUS_LIVE_FEED_H
 #define PBXBUS_LIVE_FEED_H
@@ -10,12 +13,14 @@
 #include <stdatomic.h>
 
 #include "consumer_config.h"
+#include "dial_requests.h"
 #include "live_store.h"
 
 struct live_feed;
 
-/* NULL with err set. */
-struct live_feed *live_feed_start(const struct consumer_settings *s, struct live_store *st, char *err, size_t errsz);
+/* NULL with err set.  dials NULL: click-to-call is off. */
+struct live_feed *live_feed_start(const struct consumer_settings *s, struct live_store *st, struct dial_requests *dials,
+                                  char *err, size_t errsz);
 void live_feed_stop(struct live_feed *f);
 
 #endif

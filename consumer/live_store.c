@@ -16,14 +16,16 @@
 #define NAME_MAX_BYTES    256
 #define SITE_MAX_BYTES    256
 
-/* The kinds of state (common/state_topics.h) and, after them, the calls. */
+/* The kinds of state (common/state_topics.h) and, after them, the calls
+ * and the click-to-call requests of this consumer. */
 #define K_CALLS STATE_CALLS
 #define K_CALL  STATE_TOPICS
-typedef int kind_t; /* an enum state_topic, or K_CALL */
+#define K_DIAL  (STATE_TOPICS + 1)
+typedef int kind_t; /* an enum state_topic, K_CALL or K_DIAL */
 
 static const char *kind_name(kind_t kind)
 {
-	return kind == K_CALL ? "call" : state_topics[kind].item;
+	return kind == K_CALL ? "call" : kind == K_DIAL ? "dial" : state_topics[kind].item;
 }
 
 struct entry {
@@ -311,6 +313,24 @@ int live_store_message(struct live_store *st, const char *topic, const char *pay
 out:
 	free(value);
 	cJSON_Delete(doc);
+	return rc;
+}
+
+int live_store_dial(struct live_store *st, const char *site, const char *id, const char *doc, int64_t now_ms)
+{
+	char *value = NULL;
+	int rc;
+
+	if (strlen(site) >= SITE_MAX_BYTES || strlen(id) >= NAME_MAX_BYTES || (doc && (value = strdup(doc)) == NULL))
+		return -1;
+	pthread_mutex_lock(&st->lock);
+	uint64_t before = st->version;
+	if ((rc = store_locked(st, site, K_DIAL, id, value, now_ms)) == 0)
+		value = NULL;
+	if (st->version != before)
+		pthread_cond_broadcast(&st->changed);
+	pthread_mutex_unlock(&st->lock);
+	free(value);
 	return rc;
 }
 

@@ -33,6 +33,10 @@ void live_store_free(struct live_store *st);
  * 0 taken, -1 refused (not a state or call topic, not JSON, over a bound). */
 int live_store_message(struct live_store *st, const char *topic, const char *payload, size_t len, int64_t now_ms);
 
+/* A click-to-call request's state (dial_requests.h), as item kind "dial"
+ * named by its id; doc NULL: it leaves.  0, or -1 over a bound. */
+int live_store_dial(struct live_store *st, const char *site, const char *id, const char *doc, int64_t now_ms);
+
 /* A text the store gives out, counted: the whole picture is written once
  * per version and shared by every reader that needs it (audit-3 N8: 16
  * readers of a full store each had their own 17 MB copy). */

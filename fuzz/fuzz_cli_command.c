@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (phone_dial_string(e164, &plan, (enum phone_dial_format)f, dialled, sizeof(dialled)) < 0 ||
 			    strspn(dialled, "+0123456789") != strlen(dialled))
 				__builtin_trap();
-		dial_mask(e164, masked, sizeof(masked));
+		phone_mask(e164, masked, sizeof(masked));
 		if (strlen(masked) != strlen(e164) || strcmp(masked + strlen(masked) - 4, e164 + strlen(e164) - 4) != 0)
 			__builtin_trap();
 	}

@@ -5,6 +5,7 @@ const body = document.querySelector("#calls tbody");
 const errorBox = document.getElementById("calls-error");
 const olderButton = document.getElementById("older");
 let next = null;
+let dialOn = false; // click-to-call: a Call button beside each number
 
 function filters() {
   const q = new URLSearchParams();
@@ -30,7 +31,8 @@ function row(c) {
     pbx.el("td", {}, pbx.when(c.occurred_at)),
     pbx.el("td", { class: "dir" }, pbx.arrow(c.direction)),
     pbx.el("td", { class: "customer" }, who),
-    pbx.el("td", { class: "number" }, c.external_number || ""),
+    pbx.el("td", { class: "number" }, c.external_number || "",
+      dialOn && pbx.dial.callable(c.external_number) ? pbx.dial.button(c.external_number) : null),
     pbx.el("td", { class: "extension" }, c.extension || ""),
     pbx.el("td", { class: "duration" }, pbx.duration(c.duration_seconds)),
     pbx.el("td", { class: "result" }, c.answered ? "answered" : "missed"));
@@ -68,4 +70,4 @@ document.getElementById("clear").addEventListener("click", () => { form.reset();
 document.getElementById("newest").addEventListener("click", () => load(null));
 olderButton.addEventListener("click", () => { if (next) load(next); });
 fromAddress();
-load(null);
+pbx.dial.load().then((d) => { dialOn = d.enabled; load(null); });

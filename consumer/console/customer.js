@@ -34,10 +34,19 @@ async function load(before) {
   }
 }
 
+// The customer's numbers, each with a Call button where click-to-call is on.
+async function showPhones(phones) {
+  const dial = await pbx.dial.load();
+  document.getElementById("phones").replaceChildren(...(phones || []).map((n) =>
+    pbx.el("li", { class: "phone" }, pbx.el("span", { class: "number" }, n),
+      dial.enabled && pbx.dial.callable(n) ? pbx.dial.button(n) : null)));
+}
+
 async function loadCustomer() {
   try {
     const c = await pbx.api("/api/customers/" + encodeURIComponent(id));
     document.getElementById("customer-name").textContent = c.name || "Customer " + c.customer_id;
+    await showPhones(c.phones);
     document.title = "pbxbus \u2014 " + (c.name || "customer " + c.customer_id);
   } catch (e) {
     document.getElementById("customer-name").textContent = "Customer " + id + " (" + e.message + ")";

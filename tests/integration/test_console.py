@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import (BIN_DIR, Daemon, Mosquitto, Postgres, ReplayPbx, TempDir, fixture, free_port,  # noqa: E402
                      wait_for)
 from rigs import bridge_env, consumer_env, migrate  # noqa: E402
-from browser import Browser  # noqa: E402
+from browser import Browser, shots_dir  # noqa: E402
 
 TOKEN = "console-token-0123456789"
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -23,13 +23,6 @@ CUSTOMERS = [("John Smith", "+15559876543"), ("Acme Supplies", "+15551234567"), 
              (HOSTILE, "+15550009999")]
 DEMO = ["10-in-answered-caller-hangup", "12-in-noanswer", "13-in-busy", "14-out-answered", "16-internal-100-to-101",
         "17-queue-answered", "18-queue-abandon"]
-
-
-def shots_dir(tmp):
-    d = os.environ.get("PBXBUS_SCREENSHOTS") or os.path.join(os.environ.get("PBXBUS_TEST_LOGS") or tmp.path,
-                                                              "screenshots")
-    os.makedirs(d, exist_ok=True)
-    return d
 
 
 class Rig:

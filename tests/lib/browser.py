@@ -19,6 +19,15 @@ from harness import SLOW, _pg_user
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
+def shots_dir(tmp):
+    """Where a browser test puts its screenshots: $PBXBUS_SCREENSHOTS (make
+    screenshots: docs/screenshots), else the test log directory, else tmp."""
+    d = os.environ.get("PBXBUS_SCREENSHOTS") or os.path.join(os.environ.get("PBXBUS_TEST_LOGS") or tmp.path,
+                                                              "screenshots")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
 class BrowserError(AssertionError):
     pass
 

@@ -2,6 +2,7 @@
 
 #include "call_log.h"
 #include "console_session.h"
+#include "dial_requests.h"
 #include "live_store.h"
 #include "unit.h"
 
@@ -261,4 +262,129 @@ void test_live_store_shares_the_whole_picture(void)
 	live_text_put(tc);
 	live_store_close(st);
 	live_store_free(st);
+}
+
+struct dial_tally {
+	int told, left;
+};
+
+static void dial_tally(void *ctx, const char *site, const char *id, const char *doc)
+{
+	struct dial_tally *t = ctx;
+	(void)site, (void)id;
+	if (doc)
+		t->told++;
+	else
+		t->left++;
+}
+
+/* Click-to-call, the consumer's half: a POST body checked against the
+ * sites served, a request published once with its id, expiry and asker,
+ * answers taken only from the site it went to, and the verdicts our side
+ * gives when the broker or the bridge says nothing. */
+void test_dial_requests_check_publish_and_follow_their_answers(void)
+{
+	static const char subs[2][TOPIC_MAX] = {"pbx/calls/hangup", "$share/g/pbx/+/calls/hangup"};
+	struct phone_plan plan;
+	CHECK(phone_plan_init(&plan, "1", "1", "011") == 0);
+	struct dial_sites one = {subs, 1, &plan}, both = {subs, 2, &plan};
+	struct dial_ask a;
+	const char *ok = "{\"extension\":\"100\",\"number\":\"(555) 123-4567\"}";
+
+	CHECK(dial_ask_parse(ok, strlen(ok), &one, &a) == NULL);
+	CHECK_EQ_STR(a.site, "pbx");
+	CHECK_EQ_STR(a.e164, "+15551234567");
+	CHECK(dial_ask_parse(ok, strlen(ok), &both, &a) != NULL); /* which site, of several? */
+	const char *site1 = "{\"site\":\"pbx/site1\",\"extension\":\"100\",\"number\":\"+15551234567\"}";
+	CHECK(dial_ask_parse(site1, strlen(site1), &both, &a) == NULL);
+	CHECK_EQ_STR(a.site, "pbx/site1");
+	CHECK(dial_ask_parse(site1, strlen(site1), &one, &a) != NULL); /* not served */
+	static const char *const bad[] = {"{\"site\":\"pbx/+\",\"extension\":\"100\",\"number\":\"+15551234567\"}",
+	                                  "{\"site\":\"pbx/a/b\",\"extension\":\"100\",\"number\":\"+15551234567\"}",
+	                                  "{\"extension\":\"10 0\",\"number\":\"+15551234567\"}",
+	                                  "{\"extension\":\"100\",\"number\":\"anonymous\"}",
+	                                  "{\"extension\":\"100\"}",
+	                                  "{\"id\":\"a b\",\"extension\":\"100\",\"number\":\"+15551234567\"}",
+	                                  "[]",
+	                                  "{"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(dial_ask_parse(bad[i], strlen(bad[i]), &both, &a) != NULL);
+
+	struct dial_requests *d = dial_requests_new();
+	char id[COMMAND_ID_MAX + 1], id2[COMMAND_ID_MAX + 1], topic[128], payload[512], site[TOPIC_MAX], rid[80];
+	char *doc;
+	CHECK(dial_ask_parse(ok, strlen(ok), &one, &a) == NULL);
+	snprintf(a.by, sizeof(a.by), "console 192.0.2.7");
+	CHECK(dial_requests_add(d, &a, 1000, 1800000000000LL, id) == 0);
+	CHECK(dial_requests_add(d, &a, 1000, 1800000000000LL, id2) == 0);
+	CHECK(strncmp(id, "d-", 2) == 0 && strlen(id) == 20 && strcmp(id, id2) != 0 && command_id_valid(id));
+	char *s = dial_requests_json(d, id, 1000);
+	CHECK(strstr(s, "\"state\":\"queued\"") != NULL && strstr(s, "\"final\":false") != NULL);
+	CHECK(strstr(s, "5551234567") == NULL); /* the number is not handed back */
+	free(s);
+	/* published once each, as the bridge reads them */
+	CHECK(dial_requests_next(d, 1100, topic, sizeof(topic), payload, sizeof(payload)) == 1);
+	CHECK_EQ_STR(topic, "pbx/commands/dial");
+	char want[256];
+	snprintf(want, sizeof(want),
+	         "{\"id\":\"%s\",\"expires_at\":\"2027-01-15T08:00:10.000Z\",\"site\":\"pbx\",\"extension\":\"100\","
+	         "\"number\":\"+15551234567\",\"by\":\"console 192.0.2.7\"}",
+	         id);
+	CHECK_EQ_STR(payload, want);
+	CHECK(dial_requests_next(d, 1100, topic, sizeof(topic), payload, sizeof(payload)) == 1);
+	CHECK(dial_requests_next(d, 1100, topic, sizeof(topic), payload, sizeof(payload)) == 0);
+	/* an answer from another site's topic, or about another id, is not taken */
+	char ans[256], at[128];
+	snprintf(ans, sizeof(ans),
+	         "{\"id\":\"%s\",\"kind\":\"dial\",\"final\":false,\"ok\":null,\"error\":null,\"message\":\"ringing "
+	         "your phone\",\"state\":\"ringing\"}",
+	         id);
+	snprintf(at, sizeof(at), "pbx/east/commands/result/%s", id);
+	CHECK(dial_requests_answer(d, at, ans, strlen(ans), 1200, &doc, site, rid) == -1);
+	snprintf(at, sizeof(at), "pbx/commands/result/%s", id2);
+	CHECK(dial_requests_answer(d, at, ans, strlen(ans), 1200, &doc, site, rid) == -1);
+	snprintf(at, sizeof(at), "pbx/commands/result/%s", id);
+	CHECK(dial_requests_answer(d, at, ans, strlen(ans), 1200, &doc, site, rid) == 0);
+	CHECK(strstr(doc, "\"state\":\"ringing\"") != NULL && strstr(doc, "\"message\":\"ringing your phone\""));
+	CHECK_EQ_STR(site, "pbx");
+	CHECK_EQ_STR(rid, id);
+	free(doc);
+	snprintf(ans, sizeof(ans),
+	         "{\"id\":\"%s\",\"kind\":\"dial\",\"final\":true,\"ok\":true,\"error\":null,\"message\":\"done\","
+	         "\"state\":\"done\",\"call_id\":\"lab:1.2\"}",
+	         id);
+	CHECK(dial_requests_answer(d, at, ans, strlen(ans), 1300, &doc, site, rid) == 0);
+	CHECK(strstr(doc, "\"final\":true,\"ok\":true,\"error\":null") && strstr(doc, "\"call_id\":\"lab:1.2\""));
+	free(doc);
+	CHECK(dial_requests_answer(d, at, ans, strlen(ans), 1400, &doc, site, rid) == -1); /* said once */
+	/* the other one's bridge never answers: said by our side, and told to the live picture once */
+	s = dial_requests_json(d, id2, 1100 + DIAL_REQUEST_TTL_MS + DIAL_SILENCE_MS + 1);
+	CHECK(strstr(s, "\"error\":\"no_answer\"") != NULL && strstr(s, "\"ok\":false") != NULL);
+	free(s);
+	struct dial_tally tally = {0, 0};
+	dial_requests_sweep(d, 20000, dial_tally, &tally);
+	dial_requests_sweep(d, 21000, dial_tally, &tally);
+	CHECK(tally.told == 1 && tally.left == 0);
+	dial_requests_sweep(d, 1300 + DIAL_REQUEST_KEEP_MS + 1, dial_tally, &tally); /* the first leaves */
+	CHECK(tally.told == 1 && tally.left == 1);
+	CHECK(dial_requests_json(d, id, 1300 + DIAL_REQUEST_KEEP_MS + 2) == NULL);
+	s = dial_requests_json(d, id2, 1300 + DIAL_REQUEST_KEEP_MS + 2);
+	CHECK(s != NULL);
+	free(s);
+	/* the asker's own id, asked again: the same request, not added twice */
+	snprintf(a.id, sizeof(a.id), "crm-42");
+	CHECK(dial_requests_add(d, &a, 40000, 1800000000000LL, id) == 0);
+	CHECK_EQ_STR(id, "crm-42");
+	CHECK(dial_requests_add(d, &a, 40001, 1800000000000LL, id) == 1);
+	CHECK(dial_requests_next(d, 40002, topic, sizeof(topic), payload, sizeof(payload)) == 1);
+	CHECK(dial_requests_next(d, 40003, topic, sizeof(topic), payload, sizeof(payload)) == 0);
+	a.id[0] = '\0';
+	/* a request the broker never took in time */
+	CHECK(dial_requests_add(d, &a, 50000, 1800000000000LL, id) == 0);
+	CHECK(dial_requests_next(d, 50000 + DIAL_REQUEST_TTL_MS + 1, topic, sizeof(topic), payload, sizeof(payload)) ==
+	      0);
+	s = dial_requests_json(d, id, 50000 + DIAL_REQUEST_TTL_MS + 2);
+	CHECK(strstr(s, "\"error\":\"broker_unavailable\"") != NULL);
+	free(s);
+	dial_requests_free(d);
 }

@@ -159,6 +159,7 @@ void test_clock_formats(void)
 #include "cli_command.h"
 #include "dial.h"
 #include "log.h"
+#include "phone.h"
 
 void test_ami_actions_are_read_only(void)
 {
@@ -231,15 +232,15 @@ void test_ami_actions_are_read_only(void)
 	ami_client_free(&c);
 }
 
-void test_dial_mask_keeps_the_last_four_digits(void)
+void test_phone_mask_keeps_the_last_four_digits(void)
 {
 	char out[32];
 
-	dial_mask("+15559876543", out, sizeof(out));
+	phone_mask("+15559876543", out, sizeof(out));
 	CHECK_EQ_STR(out, "+xxxxxxx6543");
-	dial_mask("+123", out, sizeof(out));
+	phone_mask("+123", out, sizeof(out));
 	CHECK_EQ_STR(out, "+123");
-	dial_mask("+15559876543", out, 6);
+	phone_mask("+15559876543", out, 6);
 	CHECK_EQ_STR(out, "+xxxx");
 	CHECK(dial_extension_valid("100") && dial_extension_valid("sales-1") && !dial_extension_valid("100@x") &&
 	      !dial_extension_valid(""));
