@@ -14,7 +14,8 @@ function entry(c) {
     pbx.el("span", { class: "duration" }, pbx.duration(c.duration_seconds)),
     pbx.el("span", { class: "muted" }, " \u00b7 " + pbx.when(c.occurred_at) +
       (c.extension ? " \u00b7 ext " + c.extension : "") + (c.external_number ? " \u00b7 " + c.external_number : "") +
-      (c.source === "manual" ? " \u00b7 logged by hand" : "")),
+      (c.source === "manual" ? " \u00b7 logged by hand" : "") +
+      (c.originated_by ? " \u00b7 click-to-call by " + c.originated_by : "")),
     c.notes ? pbx.el("p", { class: "notes" }, c.notes) : null);
 }
 

@@ -148,6 +148,11 @@ def test_a_click_on_a_customers_number_rings_the_phone_then_calls_them():
         _, live = r.api("/api/live")
         dials = [it for it in live["items"] if it["kind"] == "dial"]
         assert [(d["site"], d["name"], d["value"]["ok"]) for d in dials] == [("pbx", rid, True)], dials
+        # the customer's timeline says who dialled it
+        b.goto(r.base + "/customer?id=2")
+        b.wait_for("document.querySelectorAll('#timeline li.call').length === 1", 10 * SLOW, "the call")
+        entry = b.evaluate("document.querySelector('#timeline li.call').textContent")
+        assert "click-to-call by console 127.0.0.1" in entry, entry
         # the call log has a Call button beside the number
         b.goto(r.base + "/calls")
         b.wait_for("document.querySelector('#calls tbody td.number button.dial') !== null", 10 * SLOW, "the log's button")
