@@ -49,7 +49,7 @@ COMMAND_SRC := bridge/command_channel.c bridge/command_dial.c
 BRIDGE_SRC := common/md5hex.c common/tls.c bridge/bridge_config.c bridge/bridge.c bridge/bridge_check.c bridge/bridge_status.c \
 	bridge/call_service.c \
 	$(AMI_SRC) $(CALLS_SRC) $(CDR_SRC) $(DELIVERY_SRC) $(STATE_SRC) $(COMMAND_SRC)
-CONSUMER_SRC := consumer/manual_call.c consumer/dial_requests.c consumer/dial_api.c consumer/payload_digest.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/db_sink.c consumer/db_requests.c consumer/db_housekeeping.c consumer/migrations.c \
+CONSUMER_SRC := consumer/manual_call.c consumer/dial_requests.c consumer/bridge_fleet.c consumer/dial_api.c consumer/payload_digest.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/db_sink.c consumer/db_requests.c consumer/db_housekeeping.c consumer/migrations.c \
 	consumer/consumer.c consumer/dead_letter.c consumer/http.c consumer/pg_array.c \
 	consumer/live_store.c consumer/live_feed.c consumer/call_log.c consumer/client_address.c consumer/console_session.c consumer/console.c consumer/http_reply.c \
 	consumer/sink.c consumer/archive_sink.c consumer/webhook_sink.c consumer/site_rate.c consumer/http_guard.c
@@ -202,7 +202,8 @@ install: $(BRIDGE_BIN) $(CONSUMER_BIN) $(REPLAY_BIN)
 		sed 's#/usr/local#$(PREFIX)#g' deploy/systemd/$$u.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u.service; \
 	done
 	install -m 644 deploy/bridge.conf.example deploy/consumer.conf.example deploy/mosquitto/mosquitto.conf \
-		deploy/mosquitto/acl deploy/freepbx/extensions_custom.conf $(DESTDIR)$(PREFIX)/share/doc/pbxbus/examples/
+		deploy/mosquitto/acl deploy/freepbx/extensions_custom.conf deploy/prometheus/pbxbus-alerts.yml \
+		deploy/prometheus/pbxbus-alerts.test.yml deploy/grafana/pbxbus.json $(DESTDIR)$(PREFIX)/share/doc/pbxbus/examples/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/pbxbus/docs
 	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/pbxbus/
 	install -m 644 $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/doc/pbxbus/docs/

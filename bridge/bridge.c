@@ -33,6 +33,7 @@ static void bridge_handle_event(struct bridge *b, const struct ami_msg *m, int64
 	if (ev == NULL)
 		return;
 	int64_t at_ms = call_service_event(&b->calls, m);
+	b->events.last_at_ms = at_ms;
 	state_service_event(&b->state, m, at_ms);
 	if (!event_filter_allows(&b->filter, ev->val, ev->val_len)) {
 		b->events.filtered++;

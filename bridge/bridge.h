@@ -30,6 +30,7 @@
 /* What happened to the events read, also in bridge/status. */
 struct event_counters {
 	uint64_t published, shed, filtered, too_big;
+	int64_t last_at_ms; /* the last event's time (epoch ms), 0: none yet */
 };
 
 struct bridge {

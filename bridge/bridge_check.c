@@ -142,8 +142,8 @@ static int check_mqtt(struct bridge_settings *s)
 	struct mqtt_callbacks cb = {.on_connect = on_mqtt_connect};
 	char line[384];
 
-	snprintf(line, sizeof(line), "MQTT connect to %s:%d%s as %s", s->mqtt.host, s->mqtt.port,
-	         s->mqtt.tls_ca ? " (TLS)" : "", s->mqtt.client_id);
+	snprintf(line, sizeof(line), "MQTT connect to %s:%d%s as %s, MQTT %s", s->mqtt.host, s->mqtt.port,
+	         s->mqtt.tls_ca ? " (TLS)" : "", s->mqtt.client_id, s->mqtt.mqtt311 ? "3.1.1" : "5");
 	/* A distinct client id: do not kick the running bridge off the broker. */
 	char cid[224];
 	snprintf(cid, sizeof(cid), "%.190s-check", s->mqtt.client_id);

@@ -32,7 +32,7 @@ const struct cfg_key bridge_keys[] = {
     CFG_I("ami_action_timeout", "30", 1, 3600, "seconds to wait for an action's response or list"),
     CFG_I("ami_auth_retry", "60", 1, 86400, "seconds between login attempts after a refused login"),
     CFG_I("reconnect_max", "30", 1, 3600, "cap of the reconnect back-off in seconds (AMI and MQTT)"),
-    MQTT_CONFIG_KEYS,
+    MQTT_CONFIG_KEYS("5"),
     CFG_S("mqtt_client_id", NULL, "MQTT client id (default: pbxbus-bridge-<pbx_id>)"),
     CFG_I("mqtt_qos_events", "0", 0, 1, "QoS of events/*"),
     CFG_I("mqtt_qos_state", "1", 0, 1, "QoS of bridge/status and the state/ topics"),

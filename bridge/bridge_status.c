@@ -40,12 +40,27 @@ struct status_field {
 	}
 #define STATUS_FIELDS_MAX 56
 
+/* Off once channel events without a Linkedid came, or from the login on
+ * when CoreSettings names an Asterisk too old (as --check decides). */
+static const char *call_records_state(const struct bridge *b)
+{
+	int too_old = b->calls.tracker.no_linkedid || asterisk_version_supported(b->state.st.sys.asterisk_version) == 0;
+	return too_old ? "off: " ASTERISK_TOO_OLD : "on";
+}
+
 static const char *cdr_store_state(const struct cdr_backfill *bf)
 {
 	return !bf->enabled ? "off" : bf->pending && bf->attempts ? "failing" : "on";
 }
 
 /* The document's table: every key, its value, whether it is news. */
+/* Seconds the oldest pending record has waited for its ack, 0: none. */
+static uint64_t oldest_pending_age_s(const struct outbox *o)
+{
+	int64_t at = outbox_oldest_pending_ms(o), now = clock_mono_ms();
+	return at > 0 && now > at ? (uint64_t)((now - at) / 1000) : 0;
+}
+
 static size_t status_fields(const struct bridge *b, const char *state, char *since, struct status_field *out)
 {
 	const struct call_service *cs = &b->calls;
@@ -60,7 +75,15 @@ static size_t status_fields(const struct bridge *b, const char *state, char *sin
 	    TEXT("ami_version", slash ? slash + 1 : NULL, 0),
 	    TEXT("ami_tls", b->s->ami.tls_ca ? "on" : "off", 0),
 	    TEXT("since", iso8601_ms(b->started_wall_ms, since), 0),
+	    TIME_AT("at", clock_wall_ms()),
+	    COUNT("status_interval", b->s->status_interval_ms / 1000, 0),
+	    TIME_AT("last_event_at", b->events.last_at_ms),
 	    TEXT("ami_error", b->ami.last_error[0] ? b->ami.last_error : NULL, 1),
+	    TEXT("ami_rights",
+	         b->state.round.rights < 0 ? NULL
+	         : b->state.round.rights   ? "ok"
+	                                   : "refused",
+	         1),
 	    COUNT("events_published", b->events.published, 0),
 	    COUNT("events_shed", b->events.shed, 1),
 	    COUNT("events_filtered", b->events.filtered, 0),
@@ -85,11 +108,12 @@ static size_t status_fields(const struct bridge *b, const char *state, char *sin
 	    COUNT("cdr_calls_completed", cs->backfill.completed, 0),
 	    COUNT("journal_write_failures", cs->journal.write_failures, 0),
 	    COUNT("endpoints_guessed", t->kinds.guessed, 0),
-	    TEXT("call_records", t->no_linkedid ? "off: " ASTERISK_TOO_OLD : "on", 1),
+	    TEXT("call_records", call_records_state(b), 1),
 	    COUNT("records_published", d->records_published, 0),
 	    COUNT("records_shed", d->records_shed, 0),
 	    TEXT("outbox", delivery_outbox_state(d, clock_mono_ms()), 1),
 	    COUNT("outbox_pending", d->outbox.pending, 1),
+	    COUNT("outbox_oldest_pending_age_s", oldest_pending_age_s(&d->outbox), 0),
 	    COUNT("outbox_bytes", d->outbox.size, 0),
 	    COUNT("outbox_memory_bytes", d->outbox.mem_bytes, 0),
 	    COUNT("outbox_write_failures", d->outbox.write_failures, 1),

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "crc32.h"
 #include "log.h"
 
@@ -130,7 +131,7 @@ static int add_entry(struct outbox *o, const char *id, uint64_t offset, uint32_t
 		o->ids_cap = ncap;
 	}
 	memcpy(o->ids + o->ids_len, id, idl);
-	o->e[o->n] = (struct outbox_entry){offset, len, (uint32_t)o->ids_len, 0, 0, 0, mem};
+	o->e[o->n] = (struct outbox_entry){offset, len, (uint32_t)o->ids_len, 0, clock_mono_ms(), 0, 0, mem};
 	o->ids_len += idl;
 	o->n++;
 	o->pending++;
@@ -510,6 +511,7 @@ static int compact(struct outbox *o)
 		if (rc < 0)
 			break;
 		o->e[o->n - 1].sent_ms = e->sent_ms;
+		o->e[o->n - 1].added_ms = e->added_ms;
 		o->e[o->n - 1].attempts = e->attempts;
 		e->mem = NULL;
 		if (i < old.on_disk)
@@ -732,4 +734,12 @@ size_t outbox_pump(struct outbox *o, int64_t now_ms, size_t window, outbox_send_
 		sent++;
 	}
 	return sent;
+}
+
+int64_t outbox_oldest_pending_ms(const struct outbox *o)
+{
+	for (size_t i = o->head; i < o->n; i++)
+		if (!o->e[i].retired)
+			return o->e[i].added_ms;
+	return 0;
 }

@@ -41,6 +41,7 @@ struct outbox_entry {
 	uint32_t len;      /* of the payload */
 	uint32_t id_off;   /* into the id arena */
 	int64_t sent_ms;   /* 0: not sent since load */
+	int64_t added_ms;  /* monotonic: when it was appended, or loaded at start */
 	uint32_t attempts; /* sends so far */
 	uint8_t retired;
 	char *mem; /* the whole entry (header, id, payload) until it is on disk */
@@ -107,6 +108,10 @@ void outbox_rewind(struct outbox *o);
  */
 typedef int (*outbox_send_fn)(void *ctx, const char *id, const char *payload, size_t len);
 size_t outbox_pump(struct outbox *o, int64_t now_ms, size_t window, outbox_send_fn send, void *ctx);
+
+/* When the oldest pending record was appended (or found at start),
+ * monotonic; 0 when none is pending.  Its age: acks stalled. */
+int64_t outbox_oldest_pending_ms(const struct outbox *o);
 
 /* Percent of max_bytes used on disk, or of mem_max in memory: the higher. */
 unsigned outbox_fill_percent(const struct outbox *o);

@@ -36,10 +36,39 @@ static size_t list_actions(const char *out[LIST_ACTIONS_MAX])
 	return n;
 }
 
+/* An Error answer that says the AMI user lacks a class. */
+static void note_denied(struct sync_round *r, const struct ami_msg *m)
+{
+	if (ami_field_is(ami_msg_find(m, "Response"), "Error") &&
+	    ami_field_is(ami_msg_find(m, "Message"), "Permission denied"))
+		r->denied++;
+}
+
+/* Said once when it turns: a user without the classes leaves the live
+ * state empty, silently otherwise (issue 29). */
+static void judge_rights(struct sync_round *r)
+{
+	int rights = r->denied == 0;
+
+	if (rights == r->rights)
+		return;
+	if (!rights)
+		log_warnx(
+		    "ami: the AMI user may not run the list actions (%d refused: Permission denied): the live state "
+		    "stays empty and calls are tracked from events alone. Give the user, in /etc/asterisk/manager.conf "
+		    "(FreePBX: manager_custom.conf): write = system,reporting",
+		    r->denied);
+	else if (r->rights == 0)
+		log_info("ami: the AMI user may run the list actions now");
+	r->rights = rights;
+}
+
 static void round_done(struct sync_round *r)
 {
 	if (--r->outstanding > 0)
 		return;
+	if (!r->failed)
+		judge_rights(r);
 	if (!r->failed)
 		for (int k = 0; k < ST_KINDS; k++)
 			state_model_sync_end(r->st, (enum st_kind)k);
@@ -52,8 +81,9 @@ static void on_list(void *arg, struct ami_client *c, const struct ami_msg *m, en
 	(void)c;
 	switch (kind) {
 	case AMI_REPLY_RESPONSE:
+		note_denied(r, m);
 		if (!ami_field_is(ami_msg_find(m, "EventList"), "start"))
-			round_done(r); /* an Error: this PBX does not have it */
+			round_done(r); /* an Error: this PBX does not have it, or the user may not */
 		break;
 	case AMI_REPLY_LIST_ITEM:
 		endpoint_kinds_event(r->kinds, m);
@@ -75,8 +105,10 @@ static void on_core_reply(void *arg, struct ami_client *c, const struct ami_msg 
 {
 	struct sync_round *r = arg;
 	(void)c;
-	if (kind == AMI_REPLY_RESPONSE)
+	if (kind == AMI_REPLY_RESPONSE) {
+		note_denied(r, m);
 		state_model_response(r->st, m);
+	}
 	if (kind == AMI_REPLY_RESPONSE || kind == AMI_REPLY_LOST)
 		round_done(r);
 }
@@ -87,6 +119,7 @@ static int start_round(struct ami_client *ami, struct sync_round *r)
 	size_t n = list_actions(actions);
 
 	r->failed = 0;
+	r->denied = 0;
 	r->outstanding = (int)n + 2;
 	r->active = 1;
 	for (int k = 0; k < ST_KINDS; k++)
@@ -114,6 +147,7 @@ void state_service_init(struct state_service *ss, const struct bridge_settings *
 	ss->started_wall_ms = started_wall_ms;
 	jw_init(&ss->json, 16 << 20);
 	state_model_init(&ss->st, is_trunk, w->kinds);
+	ss->round.rights = -1;
 }
 
 void state_service_free(struct state_service *ss)

@@ -25,6 +25,10 @@ struct sync_round {
 	int outstanding;
 	int failed; /* an answer was lost: no verdict on what is gone */
 	int active;
+	int denied; /* actions of this round answered "Permission denied" */
+	/* What the last whole round said of the AMI user's rights: -1 not
+	 * known yet, 0 refused (said once, with the fix), 1 enough. */
+	int rights;
 };
 
 /* What the service works with; the bridge owns each. */

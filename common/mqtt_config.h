@@ -12,8 +12,12 @@
 #include "config.h"
 #include "mqtt_link.h"
 
-#define MQTT_CONFIG_KEYS                                                                                               \
+/* protocol: the daemon's default mqtt_protocol ("5" or "3.1.1"). */
+#define MQTT_CONFIG_KEYS(protocol)                                                                                     \
 	CFG_S("mqtt_host", "127.0.0.1", "MQTT broker host"), CFG_I("mqtt_port", "1883", 1, 65535, "MQTT broker port"), \
+	    CFG_S("mqtt_protocol", protocol,                                                                           \
+	          "MQTT version spoken to the broker: 5 or 3.1.1 (a broker without MQTT 5, such as RabbitMQ's MQTT "   \
+	          "plugin, needs 3.1.1)"),                                                                             \
 	    CFG_S("mqtt_username", NULL, "MQTT user name"),                                                            \
 	    CFG_SECRET_S("mqtt_password", "MQTT password (prefer mqtt_password_file or PBXBUS_MQTT_PASSWORD)"),        \
 	    CFG_S("mqtt_password_file", NULL, "file holding the MQTT password (mode 600)"),                            \
@@ -22,9 +26,9 @@
 	    CFG_S("mqtt_tls_key", NULL, "client key for TLS"),                                                         \
 	    CFG_I("mqtt_keepalive", "30", 5, 3600, "MQTT keepalive in seconds")
 
-/* Fills the connection part of m (host, port, user, password, TLS,
- * keepalive, reconnect_max); the password is read into password, which
- * must outlive m.  0, or -1 with err. */
+/* Fills the connection part of m (host, port, protocol, user, password,
+ * TLS, keepalive, reconnect_max); the password is read into password,
+ * which must outlive m.  0, or -1 with err. */
 int mqtt_config_load(const struct config *cfg, struct mqtt_opts *m, char *password, size_t password_size, char *err,
                      size_t errsz);
 

@@ -112,6 +112,7 @@ static void on_connect_cb(struct mosquitto *m, void *ctx, int rc, int flags, con
 		return;
 	}
 	l->connected = 1;
+	l->closing = 0;
 	l->connects++;
 	l->last_error[0] = '\0';
 	/* The log callback is there for a handshake's reason; while one is set,
@@ -140,7 +141,9 @@ static void on_disconnect_cb(struct mosquitto *m, void *ctx, int rc, const mosqu
 	l->connected = 0;
 	mosquitto_log_callback_set(m, on_lib_log);
 	forget_qos0(l);
-	if (was && l->offline) {
+	if (was && l->closing) {
+		log_info("mqtt: disconnected from %s:%d", l->opts.host, l->opts.port);
+	} else if (was && l->offline) {
 		log_info("mqtt: closed the connection to %s:%d on purpose", l->opts.host, l->opts.port);
 	} else if (was) {
 		l->disconnects++;
@@ -306,13 +309,39 @@ static void say_failure(struct mqtt_link *l, const char *why)
 		          (unsigned long long)held_back);
 }
 
+/* The broker took the TCP connection and closed it before any CONNACK:
+ * most often a broker that does not speak the protocol asked for (RabbitMQ
+ * 3.10 drops an MQTT 5 CONNECT).  Said once in words that point at the key;
+ * the later ones are the usual rate-limited failure lines. */
+static void say_no_connack(struct mqtt_link *l)
+{
+	const char *hint = l->opts.mqtt311 ? "check the broker's log (its listener, its protocols)"
+	                                   : "it may not speak MQTT 5: try mqtt_protocol 3.1.1";
+	uint64_t held_back;
+
+	snprintf(l->last_error, sizeof(l->last_error),
+	         "connect to %s:%d: the broker closed the connection before answering CONNECT (%s)", l->opts.host,
+	         l->opts.port, hint);
+	l->lib_error[0] = '\0';
+	if (!l->said_no_connack) {
+		l->said_no_connack = 1;
+		log_warnx("mqtt: %s", l->last_error);
+		(void)log_ratelimit_ok(&l->fail_log, clock_mono_ms(), &held_back); /* the next line waits its turn */
+	} else if (log_ratelimit_ok(&l->fail_log, clock_mono_ms(), &held_back)) {
+		log_warnx("mqtt: %s (%llu more failures since the last line)", l->last_error,
+		          (unsigned long long)held_back);
+	}
+}
+
 static void connection_failed(struct mqtt_link *l, int rc)
 {
 	/* The library calls on_disconnect for a lost session; an attempt that
 	 * never got a session needs the retry scheduled here. */
 	if (!l->connected && mosquitto_socket(l->mosq) < 0 && l->next_attempt_ms == 0)
 		schedule_reconnect(l);
-	if (rc != MOSQ_ERR_SUCCESS)
+	if (rc == MOSQ_ERR_CONN_LOST && !l->connected)
+		say_no_connack(l);
+	else if (rc != MOSQ_ERR_SUCCESS)
 		say_failure(l, mosquitto_strerror(rc));
 }
 
@@ -527,6 +556,7 @@ int mqtt_link_has_room(const struct mqtt_link *l, uint64_t max_msgs, uint64_t ma
 
 void mqtt_link_disconnect(struct mqtt_link *l)
 {
+	l->closing = 1; /* a stop we asked for is not a warning */
 	if (mosquitto_socket(l->mosq) >= 0) {
 		mosquitto_disconnect_v5(l->mosq, 0, NULL);
 		struct pollfd pfd;

@@ -57,7 +57,7 @@ struct mqtt_opts {
 	const char *tls_key;
 	int keepalive;
 	int clean_session;
-	int mqtt311;            /* MQTT 3.1.1: a persistent session that needs no expiry property */
+	int mqtt311;            /* mqtt_protocol 3.1.1: a persistent session that needs no expiry property */
 	int external;           /* PUBACKs can be held back (mqtt_link_hold; the consumer) */
 	const char *will_topic; /* retained, QoS 1 */
 	const char *will_payload;
@@ -90,9 +90,11 @@ struct mqtt_link {
 	uint64_t held_msgs, held_total_bytes;
 	int64_t last_misc_ms;
 	int publishing;
-	int hold_writes; /* queued packets (PUBACKs) stay queued while set */
-	int offline;     /* closed on purpose: no connection until mqtt_link_go_online */
-	int read_round;  /* most packets read in one mqtt_link_handle (0: the default) */
+	int hold_writes;     /* queued packets (PUBACKs) stay queued while set */
+	int offline;         /* closed on purpose: no connection until mqtt_link_go_online */
+	int closing;         /* mqtt_link_disconnect: the end of the connection is ours, not news */
+	int said_no_connack; /* "closed before answering CONNECT" was said once */
+	int read_round;      /* most packets read in one mqtt_link_handle (0: the default) */
 	int done_while_publishing;
 	char last_error[256];
 	char lib_error[160];           /* libmosquitto's last error line (OpenSSL's reason for TLS) */

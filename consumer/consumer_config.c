@@ -20,7 +20,7 @@ const struct cfg_key consumer_keys[] = {
     CFG_S("pbx_id", NULL,
           "pbx_id of the one PBX whose records come on a topic without a site level (pbx/calls/hangup): its "
           "records must carry it; required beside a pbx/+/calls/hangup subscription"),
-    MQTT_CONFIG_KEYS,
+    MQTT_CONFIG_KEYS("3.1.1"),
     CFG_I("reconnect_max", "30", 1, 3600, "cap of the reconnect back-off in seconds (MQTT and database)"),
     CFG_S("db_conninfo", "dbname=pbxbus",
           "libpq connection string or URI, without a password (PG* environment variables apply too)"),
@@ -216,7 +216,15 @@ int consumer_settings_load(struct consumer_settings *s, const struct config *cfg
 		return -1;
 	m->client_id = s->client_id;
 	m->clean_session = 0; /* records published while we are down wait in the broker */
-	m->mqtt311 = 1;
+	/* MQTT 5 keeps a session only with a session expiry, which libmosquitto
+	 * cannot send on the asynchronous connect the consumer uses: 3.1.1's
+	 * persistent session is the one that keeps records across a restart. */
+	if (!m->mqtt311) {
+		snprintf(err, errsz,
+		         "mqtt_protocol: the consumer speaks 3.1.1 (its persistent session, which keeps the "
+		         "records published while it is down, needs it)");
+		return -1;
+	}
 	m->external = 1;
 	s->db_conninfo = config_str(cfg, "db_conninfo");
 	if (s->db_conninfo == NULL) {

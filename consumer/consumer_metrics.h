@@ -10,7 +10,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "call_record_schema.h"
 #include "sink.h"
+
+/* The lag from a call's end to its row, as a histogram: bucket bounds in
+ * seconds (Prometheus's le), the last one +Inf. */
+#define LAG_BOUNDS_S                                                                                                   \
+	{                                                                                                              \
+		1, 5, 15, 60, 300, 900, 3600, 21600, 86400                                                             \
+	}
+#define LAG_BUCKETS 9
+/* Dead letters by what was wrong (dead_letters_by_reason_total{reason}). */
+enum dead_reason { DEAD_INVALID, DEAD_BAD_TIMES, DEAD_ID_COLLISION, DEAD_REASONS };
+#define DEAD_REASON_NAMES                                                                                              \
+	{                                                                                                              \
+		"invalid", "bad_times", "id_collision"                                                                 \
+	}
+#define CALL_DIRECTIONS   3 /* call_record_directions */
+#define CALL_DISPOSITIONS 5 /* call_record_dispositions */
 
 struct consumer_metrics {
 	_Atomic uint64_t received, inserted, duplicates, dead_letters, collisions, acks_published;
@@ -23,6 +40,9 @@ struct consumer_metrics {
 	_Atomic uint64_t deferred;             /* past their site's rate: not taken, left to their bridge */
 	_Atomic int64_t db_wait_since_ms;      /* the main loop's oldest database work began (0: none) */
 	_Atomic int64_t last_lag_ms;
+	_Atomic uint64_t calls[CALL_DIRECTIONS][CALL_DISPOSITIONS];  /* rows inserted, by the call's words */
+	_Atomic uint64_t lag_le[LAG_BUCKETS], lag_count, lag_sum_ms; /* lag_le[i]: at most LAG_BOUNDS_S[i] */
+	_Atomic uint64_t dead_by_reason[DEAD_REASONS];
 	_Atomic int mqtt_up;
 	/* One a sink, in the consumer's order (the first is the database):
 	 * named before the HTTP side starts, then only their values change. */

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "bridge_fleet.h"
 #include "clock.h"
 #include "console.h"
 #include "db.h"
@@ -41,6 +42,7 @@ struct http_server {
 	struct console console;
 	struct live_feed *feed;
 	struct dial_requests *dials; /* click-to-call's requests; NULL: off */
+	struct bridge_fleet *fleet;  /* every site's bridge, for /metrics */
 	struct http_guard guard;     /* slow clients: the header deadline, waiting connections per address */
 	int guard_started;
 };
@@ -157,22 +159,8 @@ static int sink_up(const struct consumer_metrics *m, const char *name)
 	return 0;
 }
 
-/* snprintf at out[*n], the rest of size; *n stops at size (the text is then cut). */
-static void append(char *out, size_t size, size_t *n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void append(char *out, size_t size, size_t *n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (*n >= size)
-		return;
-	va_start(ap, fmt);
-	int k = vsnprintf(out + *n, size - *n, fmt, ap);
-	va_end(ap);
-	*n = k < 0 || (size_t)k >= size - *n ? size : *n + (size_t)k;
-}
-
 /* Every sink's gauges, labelled by its name. */
-static void sink_rows(const struct consumer_metrics *m, char *out, size_t size, size_t *n)
+static void sink_rows(const struct consumer_metrics *m, struct fleet_text *t)
 {
 	static const struct {
 		const char *name, *type, *help;
@@ -180,20 +168,68 @@ static void sink_rows(const struct consumer_metrics *m, char *out, size_t size, 
 	            {"sink_reconnects_total", "counter", "the sink's reconnections (a file: its reopenings)"}};
 
 	for (size_t k = 0; k < sizeof(kind) / sizeof(kind[0]); k++) {
-		append(out, size, n, "# HELP pbxbus_consumer_%s %s\n# TYPE pbxbus_consumer_%s %s\n", kind[k].name,
-		       kind[k].help, kind[k].name, kind[k].type);
+		fleet_text_printf(t, "# HELP pbxbus_consumer_%s %s\n# TYPE pbxbus_consumer_%s %s\n", kind[k].name,
+		                  kind[k].help, kind[k].name, kind[k].type);
 		for (size_t i = 0; i < m->nsinks; i++) {
 			double v = k == 0 ? (double)atomic_load(&m->sinks[i].up)
 			                  : (double)atomic_load(&m->sinks[i].reconnects);
-			append(out, size, n, "pbxbus_consumer_%s{sink=\"%s\"} %g\n", kind[k].name, m->sinks[i].name, v);
+			fleet_text_printf(t, "pbxbus_consumer_%s{sink=\"%s\"} %g\n", kind[k].name, m->sinks[i].name, v);
 		}
 	}
+}
+
+/* "NO ANSWER" as a label value: "no_answer" (no space for the scripts
+ * that split a line of the text format on blanks). */
+static const char *label_word(const char *word, char *out, size_t size)
+{
+	size_t i = 0;
+
+	for (; word[i] && i + 1 < size; i++)
+		out[i] = word[i] == ' ' ? '_' : (char)(word[i] >= 'A' && word[i] <= 'Z' ? word[i] + 32 : word[i]);
+	out[i] = '\0';
+	return out;
+}
+
+/* The consumer's labelled families: calls by direction and disposition,
+ * the lag histogram, dead letters by reason. */
+static void labelled_rows(const struct consumer_metrics *m, struct fleet_text *t)
+{
+	static const double bounds[LAG_BUCKETS] = LAG_BOUNDS_S;
+	static const char *const reasons[DEAD_REASONS] = DEAD_REASON_NAMES;
+	char disposition[16];
+
+	fleet_text_printf(t,
+	                  "# HELP pbxbus_consumer_calls_total rows inserted, by the call's direction and disposition\n"
+	                  "# TYPE pbxbus_consumer_calls_total counter\n");
+	for (int d = 0; d < CALL_DIRECTIONS; d++)
+		for (int p = 0; p < CALL_DISPOSITIONS; p++)
+			fleet_text_printf(t, "pbxbus_consumer_calls_total{direction=\"%s\",disposition=\"%s\"} %llu\n",
+			                  call_record_directions[d],
+			                  label_word(call_record_dispositions[p], disposition, sizeof(disposition)),
+			                  (unsigned long long)atomic_load(&m->calls[d][p]));
+	fleet_text_printf(t, "# HELP pbxbus_consumer_record_lag_seconds commit time minus the call's end, each row\n"
+	                     "# TYPE pbxbus_consumer_record_lag_seconds histogram\n");
+	for (int i = 0; i < LAG_BUCKETS; i++)
+		fleet_text_printf(t, "pbxbus_consumer_record_lag_seconds_bucket{le=\"%g\"} %llu\n", bounds[i],
+		                  (unsigned long long)atomic_load(&m->lag_le[i]));
+	fleet_text_printf(
+	    t,
+	    "pbxbus_consumer_record_lag_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "pbxbus_consumer_record_lag_seconds_sum %.3f\npbxbus_consumer_record_lag_seconds_count %llu\n",
+	    (unsigned long long)atomic_load(&m->lag_count), (double)atomic_load(&m->lag_sum_ms) / 1000.0,
+	    (unsigned long long)atomic_load(&m->lag_count));
+	fleet_text_printf(t,
+	                  "# HELP pbxbus_consumer_dead_letters_by_reason_total dead letters kept, by what was wrong\n"
+	                  "# TYPE pbxbus_consumer_dead_letters_by_reason_total counter\n");
+	for (int r = 0; r < DEAD_REASONS; r++)
+		fleet_text_printf(t, "pbxbus_consumer_dead_letters_by_reason_total{reason=\"%s\"} %llu\n", reasons[r],
+		                  (unsigned long long)atomic_load(&m->dead_by_reason[r]));
 }
 
 static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *conn)
 {
 	const struct consumer_metrics *m = h->m;
-	char out[8192];
+	struct fleet_text t = {0};
 	struct {
 		const char *name, *type, *help;
 		double v;
@@ -226,13 +262,18 @@ static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *con
 	    {"archive_ok", "gauge", "1 when the archive file takes records (0 when archive_file is not set)",
 	     (double)sink_up(m, "archive")},
 	};
-	size_t n = 0;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		append(out, sizeof(out), &n,
-		       "# HELP pbxbus_consumer_%s %s\n# TYPE pbxbus_consumer_%s %s\npbxbus_consumer_%s %g\n",
-		       rows[i].name, rows[i].help, rows[i].name, rows[i].type, rows[i].name, rows[i].v);
-	sink_rows(m, out, sizeof(out), &n);
-	return http_reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", out);
+		fleet_text_printf(&t,
+		                  "# HELP pbxbus_consumer_%s %s\n# TYPE pbxbus_consumer_%s %s\npbxbus_consumer_%s %g\n",
+		                  rows[i].name, rows[i].help, rows[i].name, rows[i].type, rows[i].name, rows[i].v);
+	sink_rows(m, &t);
+	labelled_rows(m, &t);
+	bridge_fleet_metrics(h->fleet, &t, clock_mono_ms(), clock_wall_ms());
+	enum MHD_Result rc = t.failed || t.s == NULL
+	                         ? http_reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory")
+	                         : http_reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", t.s);
+	free(t.s);
+	return rc;
 }
 
 /* The first call of a POST, headers only: who asks and the declared
@@ -379,9 +420,9 @@ struct http_server *http_start(const struct consumer_settings *s, const struct c
 		http_stop(h);
 		return NULL;
 	}
-	if ((h->console.store = live_store_new()) == NULL ||
-	    (h->feed = live_feed_start(s, h->console.store, h->dials, err, errsz)) == NULL) {
-		if (h->console.store == NULL)
+	if ((h->fleet = bridge_fleet_new()) == NULL || (h->console.store = live_store_new()) == NULL ||
+	    (h->feed = live_feed_start(s, h->console.store, h->dials, h->fleet, err, errsz)) == NULL) {
+		if (h->fleet == NULL || h->console.store == NULL)
 			snprintf(err, errsz, "http: out of memory");
 		http_stop(h);
 		return NULL;
@@ -419,6 +460,7 @@ void http_stop(struct http_server *h)
 		http_guard_stop(&h->guard);
 	live_feed_stop(h->feed);
 	dial_requests_free(h->dials);
+	bridge_fleet_free(h->fleet);
 	live_store_free(h->console.store);
 	console_free(&h->console);
 	db_close(&h->db);

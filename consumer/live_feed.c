@@ -12,7 +12,7 @@
 #include "mqtt_link.h"
 #include "topic.h"
 
-#define LIVE_TOPICS_PER_SITE (1 + CALL_PHASES) /* state/# and calls/<phase> */
+#define LIVE_TOPICS_PER_SITE (2 + CALL_PHASES) /* state/#, calls/<phase>, bridge/status */
 #define DIAL_PAYLOAD_MAX     1024              /* a dial request: id, site, extension, number, by */
 
 struct live_feed {
@@ -20,6 +20,7 @@ struct live_feed {
 	struct mqtt_opts opts;
 	struct live_store *st;
 	struct dial_requests *dials; /* NULL: click-to-call is off */
+	struct bridge_fleet *fleet;  /* every site's bridge/status and state/system */
 	char client_id[208];
 	char topics[CONSUMER_MAX_SUBS * LIVE_TOPICS_PER_SITE][TOPIC_MAX];
 	size_t ntopics;
@@ -44,6 +45,8 @@ static int live_topics(struct live_feed *f, const struct consumer_settings *s)
 		for (int k = 0; k < CALL_PHASES; k++)
 			if (topic_join(f->topics[f->ntopics++], TOPIC_MAX, site, TOPIC_CALLS, topic_call_phases[k]) < 0)
 				return -1;
+		if (topic_join(f->topics[f->ntopics++], TOPIC_MAX, site, TOPIC_STATUS, NULL) < 0)
+			return -1;
 		if (f->dials && topic_join(f->results[f->nresults++], TOPIC_MAX, site, TOPIC_COMMAND_RESULTS, "+") < 0)
 			return -1;
 	}
@@ -59,7 +62,8 @@ static void on_connect(void *ctx)
 		if (rc != MQTT_OK)
 			log_warnx("live: subscribe %s: %s", f->topics[i], mqtt_rc_str(rc));
 	}
-	log_info("live: subscribed to the state and calls of %zu site(s) (QoS 0)", f->ntopics / LIVE_TOPICS_PER_SITE);
+	log_info("live: subscribed to the state, calls and bridge status of %zu site(s) (QoS 0)",
+	         f->ntopics / LIVE_TOPICS_PER_SITE);
 	/* answers to our dial requests: QoS 1, none lost while we are here */
 	for (size_t i = 0; i < f->nresults; i++) {
 		enum mqtt_rc rc = mqtt_link_subscribe(&f->link, f->results[i], 1);
@@ -119,6 +123,16 @@ static void on_message(void *ctx, const struct mqtt_message *msg)
 
 	if (dial_answer(f, msg) == 0)
 		return;
+	/* a bridge's status and its PBX's system document: for /metrics */
+	int fleet = bridge_fleet_message(f->fleet, msg->topic, msg->payload, msg->len, clock_mono_ms()) == 0;
+	if (bridge_fleet_is_status(msg->topic)) {
+		if (!fleet && log_ratelimit_ok(&f->refused_log, clock_mono_ms(), &held_back))
+			log_warnx(
+			    "live: skipped a bridge status on %s (%zu bytes): not a JSON object, over %d bytes, or "
+			    "past %d sites; %llu more since the last line",
+			    msg->topic, msg->len, FLEET_STATUS_MAX, FLEET_MAX_SITES, (unsigned long long)held_back);
+		return;
+	}
 	if (live_store_message(f->st, msg->topic, msg->payload, msg->len, clock_mono_ms()) < 0 &&
 	    log_ratelimit_ok(&f->refused_log, clock_mono_ms(), &held_back))
 		log_warnx("live: skipped a message on %s (%zu bytes): not a state or call document, or over a bound; "
@@ -146,7 +160,7 @@ static void *run(void *arg)
 }
 
 struct live_feed *live_feed_start(const struct consumer_settings *s, struct live_store *st, struct dial_requests *dials,
-                                  char *err, size_t errsz)
+                                  struct bridge_fleet *fleet, char *err, size_t errsz)
 {
 	struct live_feed *f = calloc(1, sizeof(*f));
 	struct mqtt_callbacks cb = {.on_connect = on_connect, .on_message = on_message, .ctx = f};
@@ -157,6 +171,7 @@ struct live_feed *live_feed_start(const struct consumer_settings *s, struct live
 	}
 	f->st = st;
 	f->dials = dials;
+	f->fleet = fleet;
 	f->refused_log.interval_ms = 10000;
 	if (live_topics(f, s) < 0) {
 		snprintf(err, errsz, "live: a subscription's topic is too long");

@@ -4,7 +4,8 @@
  * hangup} for every site the consumer subscribes to, into a live_store.
  * With click-to-call on, it also publishes the dial requests
  * (dial_requests.h) and reads their answers (<site>/commands/result/+,
- * QoS 1).  The records session (QoS 1, PUBACK held until COMMIT) never
+ * QoS 1), and every site's bridge/status for /metrics (bridge_fleet.h).
+ * The records session (QoS 1, PUBACK held until COMMIT) never
  * sees it.
  */
 #ifndef PBXBUS_LIVE_FEED_H
@@ -12,6 +13,7 @@
 
 #include <stdatomic.h>
 
+#include "bridge_fleet.h"
 #include "consumer_config.h"
 #include "dial_requests.h"
 #include "live_store.h"
@@ -20,7 +22,7 @@ struct live_feed;
 
 /* NULL with err set.  dials NULL: click-to-call is off. */
 struct live_feed *live_feed_start(const struct consumer_settings *s, struct live_store *st, struct dial_requests *dials,
-                                  char *err, size_t errsz);
+                                  struct bridge_fleet *fleet, char *err, size_t errsz);
 void live_feed_stop(struct live_feed *f);
 
 #endif

@@ -1,24 +1,49 @@
-/* libFuzzer: the console's live store (consumer/live_store.c) on arbitrary
- * bus messages: the first line of an input is the topic, the rest the
- * payload.  Whatever arrives, the store stays within its bounds, and what
- * it gives readers is one line of valid JSON. */
+/* libFuzzer: the console's live store (consumer/live_store.c) and the
+ * bridges' fleet for /metrics (consumer/bridge_fleet.c) on arbitrary bus
+ * messages: the first line of an input is the topic, the rest the payload.
+ * Whatever arrives, the store stays within its bounds, and what it gives
+ * readers is one line of valid JSON; every metrics line is a comment or
+ * "name{labels} value" with the labels closed and the value a number. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge_fleet.h"
 #include "live_store.h"
+
+static void check_metrics(struct bridge_fleet *f, int64_t now)
+{
+	struct fleet_text t = {0};
+
+	bridge_fleet_metrics(f, &t, now, now);
+	for (char *line = t.s, *end; line && *line; line = end + 1) {
+		if ((end = strchr(line, '\n')) == NULL)
+			__builtin_trap(); /* every line ends */
+		*end = '\0';
+		if (line[0] == '#')
+			continue;
+		char *close = strrchr(line, '}'), *space = strrchr(line, ' '), *rest;
+		double v = space ? strtod(space + 1, &rest) : 0;
+		if (close == NULL || space == NULL || space < close || rest == space + 1 || *rest != '\0' ||
+		    !isfinite(v))
+			__builtin_trap(); /* name{labels} and a finite number */
+	}
+	free(t.s);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct live_store *st;
+	static struct bridge_fleet *fleet;
 	static uint64_t version;
 	static int64_t now;
 	char topic[512];
 
-	if (st == NULL && (st = live_store_new()) == NULL)
+	if (st == NULL && ((st = live_store_new()) == NULL || (fleet = bridge_fleet_new()) == NULL))
 		return 0;
 	const uint8_t *nl = memchr(data, '\n', size < sizeof(topic) ? size : sizeof(topic));
 	if (nl == NULL)
@@ -27,6 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	topic[nl - data] = '\0';
 	now += 700; /* time moves: removals are forgotten, calls go stale */
 	live_store_message(st, topic, (const char *)nl + 1, size - (size_t)(nl - data) - 1, now);
+	bridge_fleet_message(fleet, topic, (const char *)nl + 1, size - (size_t)(nl - data) - 1, now);
+	if ((now / 700) % 64 == 0)
+		check_metrics(fleet, now); /* the whole text, now and then: it grows with the sites */
 	struct live_text *t = live_store_changes(st, &version, 0);
 	if (t != NULL) {
 		cJSON *o = cJSON_Parse(t->s);

@@ -211,6 +211,95 @@ def test_asterisk_11_is_refused_out_loud():
             assert r.sub.topics("pbx/events/Newchannel"), name
 
 
+def test_what_the_pbx_lets_the_bridge_do_is_in_its_status_from_the_login():
+    # Issue 29: an AMI user that may not run the list actions was silent
+    # (the state all null); said once with the manager.conf line, and in
+    # bridge/status.  An Asterisk 11 said call_records on until its first
+    # call: CoreSettings at login decides, as --check does.
+    with Rig(["--refuse-actions"]) as r:
+        st = wait_for(lambda: [s for s in r.sub.json_of("pbx/bridge/status") if s.get("ami_rights")], 15 * SLOW,
+                      "ami_rights")[-1]
+        assert st["ami_rights"] == "refused", st
+        log = r.bridge.text()
+        assert log.count("ami: the AMI user may not run the list actions") == 1, log
+        assert "write = system,reporting" in log
+    with Rig() as r:
+        st = wait_for(lambda: [s for s in r.sub.json_of("pbx/bridge/status") if s.get("ami_rights")], 15 * SLOW,
+                      "ami_rights")[-1]
+        assert st["ami_rights"] == "ok" and st["call_records"] == "on", st
+        assert "may not run the list actions" not in r.bridge.text()
+    answers = TempDir()
+    base = os.path.join(answers.path, "04-asterisk-11")
+    for part in ("server", "client", "timing"):
+        with open(fixture("04-info-actions")[:-len(".server.txt")] + "." + part + ".txt", "rb") as f:
+            text = f.read()  # bytes: AMI's CRLFs kept
+        with open(base + "." + part + ".txt", "wb") as f:
+            f.write(text.replace(b"AsteriskVersion: 22.10.1", b"AsteriskVersion: 11.25.3"))
+    try:
+        with Rig(["--answers", base]) as r:
+            st = wait_for(lambda: [s for s in r.sub.json_of("pbx/bridge/status")
+                                   if s.get("call_records", "").startswith("off: call records need Asterisk 13")],
+                          15 * SLOW, "call_records off before any call")[-1]
+            assert st["calls_completed"] == 0 and not r.sub.topics("pbx/calls/"), st
+    finally:
+        answers.cleanup()
+
+
+def test_mqtt_protocol_3_1_1_for_a_broker_without_mqtt_5():
+    # Issue 30: RabbitMQ 3.10 drops an MQTT 5 CONNECT without a word; the
+    # bridge said only "connection lost", every few seconds.  A broker that
+    # closes before CONNACK is said once, pointing at mqtt_protocol; with
+    # 3.1.1 the CONNECT says protocol level 4, and against mosquitto the
+    # bridge publishes as before.
+    import socket
+    import threading
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    connects = []
+
+    def drop_after_connect():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            connects.append(c.recv(16))
+            c.close()
+    threading.Thread(target=drop_after_connect, daemon=True).start()
+    tmp = TempDir()
+    pbx = ReplayPbx.scripted(tmp)
+    env = bridge_env(pbx.port, srv.getsockname()[1], tmp.path + "/outbox", PBXBUS_AMI_HOST="127.0.0.1",
+                     PBXBUS_RECONNECT_MAX="1")
+    hint = "the broker closed the connection before answering CONNECT (it may not speak MQTT 5: try mqtt_protocol 3.1.1)"
+    try:
+        d = Daemon(tmp, "pbxbus-bridge", env, ["-c", "/dev/null"]).start()
+        wait_for(lambda: len(connects) >= 3, 20 * SLOW, "three CONNECTs")
+        rc = d.stop()
+        assert rc == 0 and d.text().count(hint) == 1, d.text()
+        assert connects[0][2:9] == b"\x00\x04MQTT\x05", connects[0]  # MQTT 5's protocol level
+        rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], env)
+        assert rc != 0 and "\u2717 MQTT connect to 127.0.0.1:%d as pbxbus-bridge-lab, MQTT 5: connect to 127.0.0.1:%d: %s" % (
+            srv.getsockname()[1], srv.getsockname()[1], hint) in out, out
+        env["PBXBUS_MQTT_PROTOCOL"] = "3.1.1"
+        d = Daemon(tmp, "pbxbus-bridge", env, ["-c", "/dev/null"]).start()
+        wait_for(lambda: len(connects) >= 5, 20 * SLOW, "CONNECTs in 3.1.1")
+        d.stop()
+        assert connects[-1][2:9] == b"\x00\x04MQTT\x04", connects[-1]  # 3.1.1's
+        assert "mqtt_protocol 3.1.1)" not in d.text() and "before answering CONNECT" in d.text()
+    finally:
+        srv.close()
+        pbx.stop()
+        tmp.cleanup()
+    with Rig([fixture("10-in-answered-caller-hangup")], env={"PBXBUS_MQTT_PROTOCOL": "3.1.1"}) as r:
+        wait_for(lambda: r.sub.json_of("pbx/calls/hangup"), 20 * SLOW, "the call's record over 3.1.1")
+        rc, out, err = run_tool("pbxbus-bridge", ["-c", "/dev/null", "--check"], dict(r.bridge.env))
+        assert "\u2713 MQTT connect to 127.0.0.1:%d as pbxbus-bridge-lab, MQTT 3.1.1\n" % r.broker.port in out, out
+    rc, out, err = run_tool("pbxbus-consumer", ["-c", "/dev/null", "--check"], {"PBXBUS_MQTT_PROTOCOL": "5"})
+    assert rc != 0 and "mqtt_protocol: the consumer speaks 3.1.1" in err, err
+
+
 def test_ami_filters_sent_after_login():
     with Rig([fixture("12-in-noanswer")],
              {"PBXBUS_AMI_FILTER": "Event: Hangup\n!Channel: Local/.*", "PBXBUS_AMI_EVENTS": "call,cdr"}) as r:
@@ -398,6 +487,9 @@ def test_sigterm_publishes_offline_and_exits_zero():
         wait_for(lambda: any(s.get("ami") == "connected" for s in r.sub.json_of("pbx/bridge/status")), 10, "online")
         rc = r.bridge.stop(signal.SIGTERM)
         assert rc == 0, rc
+        # a stop we asked for is said as such, never as a warning (issue 29)
+        log = r.bridge.text()
+        assert "mqtt: disconnected from 127.0.0.1:" in log and "warning: mqtt" not in log, log
         time.sleep(0.3)
         last = [(p, ret) for t, ret, p in r.sub.messages() if t == "pbx/bridge/status"][-1]
         assert json.loads(last[0]) == {"state": "offline"}

@@ -462,6 +462,8 @@ def test_records_whose_times_contradict_are_said_loudly():
         assert "CRITICAL" in line and "failed its time checks" in line and "ended_at is before started_at" in line
         _, text = http(r, "GET", "/metrics", token=None)
         assert "pbxbus_consumer_bad_times_total 2" in text, text
+        assert 'pbxbus_consumer_dead_letters_by_reason_total{reason="bad_times"} 2\n' in text, text
+        assert 'pbxbus_consumer_dead_letters_by_reason_total{reason="invalid"} 0\n' in text, text
         wait_for(lambda: "lab:1795400000.60" in r.acked_ids(), 10, "the dead letter acked")
     finally:
         r.close()
