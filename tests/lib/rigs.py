@@ -223,3 +223,93 @@ class CommandRig:
         self.tmp.cleanup()
         assert rc == 0, (rc, log[-3000:])
         return log
+
+
+class RabbitMQ:
+    """Debian's RabbitMQ (3.10) with its MQTT plugin, on loopback on free
+    ports, as the package's unprivileged user `rabbitmq`, in a temp dir of
+    its own (its node name, epmd port, data and logs there): users
+    bridge/x and crm/y.  restart() keeps its data (sessions, queues)."""
+
+    READY = 60  # seconds: it takes ~12 s here, more under load
+
+    def __init__(self, tmp):
+        import pwd
+        import shutil
+        from harness import free_port
+        self.dir = os.path.join(tmp.path, "rabbitmq")
+        os.makedirs(self.dir)
+        self.port, amqp, dist, self.epmd = free_port(), free_port(), free_port(), free_port()
+        self.node = "pbxbus%d@localhost" % self.port
+        with open(os.path.join(self.dir, "enabled_plugins"), "w") as f:
+            f.write("[rabbitmq_mqtt].\n")
+        with open(os.path.join(self.dir, "rabbitmq.conf"), "w") as f:
+            f.write("listeners.tcp.default = 127.0.0.1:%d\nmqtt.listeners.tcp.default = 127.0.0.1:%d\n"
+                    "mqtt.allow_anonymous = false\nloopback_users = none\n" % (amqp, self.port))
+        os.chmod(tmp.path, 0o755)
+        user = "rabbitmq"
+        pwd.getpwnam(user)  # the package's user
+        for root, dirs, files in os.walk(self.dir):
+            for n in dirs + files:
+                shutil.chown(os.path.join(root, n), user)
+        shutil.chown(self.dir, user)
+        self.env = {"HOME": self.dir, "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+                    "RABBITMQ_NODENAME": self.node, "RABBITMQ_DIST_PORT": str(dist),
+                    "ERL_EPMD_PORT": str(self.epmd), "RABBITMQ_MNESIA_BASE": self.dir + "/mnesia",
+                    "RABBITMQ_LOG_BASE": self.dir + "/log", "RABBITMQ_CONFIG_FILE": self.dir + "/rabbitmq.conf",
+                    "RABBITMQ_ENABLED_PLUGINS_FILE": self.dir + "/enabled_plugins",
+                    "RABBITMQ_PID_FILE": self.dir + "/pid"}
+        self.proc = None
+        self.start()
+        for user, secret in (("bridge", "x"), ("crm", "y")):
+            self.ctl("add_user", user, secret)
+            self.ctl("set_permissions", "-p", "/", user, ".*", ".*", ".*")
+
+    def ctl(self, *args):
+        import subprocess as sp
+        r = sp.run(["runuser", "-u", "rabbitmq", "--", "env", "-i"] + ["%s=%s" % kv for kv in self.env.items()] +
+                   ["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", self.node] + list(args),
+                   capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+        return r.stdout
+
+    def start(self):
+        import subprocess as sp
+        from harness import wait_for
+        self.log = open(os.path.join(self.dir, "server.log"), "ab")
+        self.proc = sp.Popen(["runuser", "-u", "rabbitmq", "--", "env", "-i"] +
+                             ["%s=%s" % kv for kv in self.env.items()] + ["/usr/lib/rabbitmq/bin/rabbitmq-server"],
+                             cwd=self.dir, stdout=self.log, stderr=sp.STDOUT)
+        wait_for(lambda: self._listening(), self.READY, "RabbitMQ's MQTT listener")
+        return self
+
+    def _listening(self):
+        import socket
+        s = socket.socket()
+        try:
+            s.connect(("127.0.0.1", self.port))
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def stop(self):
+        """A clean stop (its data kept); the node's epmd goes with it."""
+        import subprocess as sp
+        import glob
+        if self.proc is None:
+            return
+        try:
+            self.ctl("stop")
+        except AssertionError:
+            self.proc.kill()
+        self.proc.wait(30)
+        self.proc = None
+        self.log.close()
+        epmd = (glob.glob("/usr/lib/erlang/erts-*/bin/epmd") or ["epmd"])[0]
+        sp.run([epmd, "-kill"], env={"ERL_EPMD_PORT": str(self.epmd)}, capture_output=True, timeout=10)
+
+    def restart(self):
+        self.stop()
+        return self.start()
