@@ -107,10 +107,10 @@ class Pipeline:
 class ShippedBroker:
     """deploy/mosquitto/mosquitto.conf and acl as users get them, with paths
     and ports for here: pbx_port is the bridges' listener, crm_port the
-    consumers'.  Users: bridge/x, site1/z, east/e on the first; crm/y on
-    the second."""
+    consumers'.  Users: bridge/x, site1/z, east/e on the first (and
+    more_users, {name: secret}); crm/y on the second."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, more_users=None):
         import subprocess as sp
         from harness import Mosquitto, free_port, wait_for
         root = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "mosquitto")
@@ -120,6 +120,13 @@ class ShippedBroker:
         for user, secret in (("site1", "z"), ("west", "w"), ("east", "e")):
             sp.run(["mosquitto_passwd", "-b", pw, user, secret], check=True)
         sp.run(["mosquitto_passwd", "-c", "-b", pw_crm, "crm", "y"], check=True)
+        if more_users:  # hashed in one go (-U), not one process each
+            plain = tmp.path + "/passwd-more"
+            with open(plain, "w") as f:
+                f.write("".join("%s:%s\n" % kv for kv in more_users.items()))
+            sp.run(["mosquitto_passwd", "-U", plain], check=True)
+            with open(pw, "a") as out, open(plain) as f:
+                out.write(f.read())
         conf = open(root + "/mosquitto.conf").read()
         conf = conf.replace("listener 1883\n", "listener %d 127.0.0.1\n" % self.pbx_port)
         conf = conf.replace("listener 1884 127.0.0.1\n", "listener %d 127.0.0.1\n" % self.crm_port)
