@@ -6,45 +6,96 @@
 
 #include "clock.h"
 
+/* Answered, as the console has it: a record's disposition, or for a
+ * row without one (an older CRM's, or logged by hand) its talk time. */
+#define ANSWERED(l)                                                                                                    \
+	"(" l ".disposition = 'ANSWERED' OR (" l ".disposition IS NULL AND coalesce(" l ".billsec_seconds, 0) > 0))"
+
 /* The partial index crm_comms_log_calls_time (occurred_at DESC, id DESC)
  * WHERE type = 'call' (migration 3) serves the order and the key. */
 const char call_log_page_sql[] =
     "WITH page AS (\n"
     "  SELECT l.id, l.occurred_at, l.direction, l.duration_seconds, l.billsec_seconds, l.disposition,\n"
     "    l.extension, l.external_number, l.did, l.customer_id, l.source, l.notes, l.ext_message_id,\n"
-    "    l.raw ->> 'originated_by' AS originated_by,\n"
+    "    l.raw ->> 'originated_by' AS originated_by, l.raw ->> 'queue' AS queue,\n"
+    "    coalesce(l.raw ->> 'withheld', '') = 'true' AS withheld,\n"
     "    row_number() OVER (ORDER BY l.occurred_at DESC, l.id DESC) AS n\n"
     "  FROM crm_comms_log l\n"
     "  WHERE l.type = 'call'\n"
     "    AND ($1::text IS NULL OR l.direction = $1::text)\n"
-    "    AND ($2::boolean IS NULL OR (l.disposition = 'ANSWERED'\n"
-    "         OR (l.disposition IS NULL AND coalesce(l.billsec_seconds, 0) > 0)) = $2::boolean)\n"
-    "    AND ($3::bigint IS NULL OR l.customer_id = $3::bigint)\n"
-    "    AND ($4::text IS NULL OR l.extension = $4::text)\n"
-    "    AND ($5::timestamptz IS NULL OR l.occurred_at >= $5::timestamptz)\n"
-    "    AND ($6::timestamptz IS NULL OR l.occurred_at < $6::timestamptz)\n"
-    "    AND ($7::text IS NULL OR strpos(coalesce(l.external_number, ''), $7::text) > 0\n"
-    "         OR strpos(coalesce(l.external_e164, ''), $7::text) > 0)\n"
-    "    AND ($8::bigint IS NULL OR (l.occurred_at, l.id) <\n"
-    "         (timestamptz 'epoch' + $8::bigint * interval '1 microsecond', $9::bigint))\n"
-    "  ORDER BY l.occurred_at DESC, l.id DESC\n"
-    "  LIMIT $10::integer + 1)\n"
-    "SELECT json_build_object(\n"
-    "  'calls', coalesce((SELECT json_agg(json_build_object(\n"
-    "      'id', p.id, 'occurred_at', p.occurred_at, 'direction', p.direction,\n"
-    "      'duration_seconds', p.duration_seconds, 'billsec_seconds', p.billsec_seconds,\n"
-    "      'disposition', p.disposition,\n"
-    "      'answered', p.disposition = 'ANSWERED' OR (p.disposition IS NULL AND coalesce(p.billsec_seconds, 0) > 0),\n"
-    "      'extension', p.extension, 'external_number', p.external_number, 'did', p.did,\n"
-    "      'customer_id', p.customer_id,\n"
-    "      'customer_name', (SELECT to_jsonb(c) ->> 'name' FROM pbxbus_customers c\n"
-    "                        WHERE c.customer_id = p.customer_id LIMIT 1),\n"
-    "      'source', p.source, 'notes', p.notes, 'call_id', p.ext_message_id,\n"
-    "      'originated_by', p.originated_by) ORDER BY p.n)\n"
-    "    FROM page p WHERE p.n <= $10::integer), '[]'::json),\n"
-    "  'next', (SELECT (extract(epoch FROM p.occurred_at) * 1000000)::bigint || '_' || p.id\n"
-    "           FROM page p WHERE p.n = $10::integer AND EXISTS (SELECT 1 FROM page q WHERE q.n > $10::integer))\n"
-    ")::text";
+    "    AND ($2::boolean IS NULL OR " ANSWERED(
+        "l") " = $2::boolean)\n"
+             "    AND ($3::bigint IS NULL OR l.customer_id = $3::bigint)\n"
+             "    AND ($4::text IS NULL OR l.extension = $4::text)\n"
+             "    AND ($5::timestamptz IS NULL OR l.occurred_at >= $5::timestamptz)\n"
+             "    AND ($6::timestamptz IS NULL OR l.occurred_at < $6::timestamptz)\n"
+             "    AND ($7::text IS NULL OR strpos(coalesce(l.external_number, ''), $7::text) > 0\n"
+             "         OR strpos(coalesce(l.external_e164, ''), $7::text) > 0)\n"
+             "    AND ($8::bigint IS NULL OR (l.occurred_at, l.id) <\n"
+             "         (timestamptz 'epoch' + $8::bigint * interval '1 microsecond', $9::bigint))\n"
+             "  ORDER BY l.occurred_at DESC, l.id DESC\n"
+             "  LIMIT $10::integer + 1)\n"
+             "SELECT json_build_object(\n"
+             "  'calls', coalesce((SELECT json_agg(json_build_object(\n"
+             "      'id', p.id, 'occurred_at', p.occurred_at, 'direction', p.direction,\n"
+             "      'duration_seconds', p.duration_seconds, 'billsec_seconds', p.billsec_seconds,\n"
+             "      'disposition', p.disposition,\n"
+             "      'answered', " ANSWERED(
+                 "p") ",\n"
+                      "      'extension', p.extension, 'external_number', p.external_number, 'did', p.did,\n"
+                      "      'customer_id', p.customer_id,\n"
+                      "      'customer_name', (SELECT to_jsonb(c) ->> 'name' FROM pbxbus_customers c\n"
+                      "                        WHERE c.customer_id = p.customer_id LIMIT 1),\n"
+                      "      'source', p.source, 'notes', p.notes, 'call_id', p.ext_message_id,\n"
+                      "      'originated_by', p.originated_by, 'queue', p.queue, 'withheld', p.withheld) ORDER BY "
+                      "p.n)\n"
+                      "    FROM page p WHERE p.n <= $10::integer), '[]'::json),\n"
+                      "  'next', (SELECT (extract(epoch FROM p.occurred_at) * 1000000)::bigint || '_' || p.id\n"
+                      "           FROM page p WHERE p.n = $10::integer AND EXISTS (SELECT 1 FROM page q WHERE q.n > "
+                      "$10::integer))\n"
+                      ")::text";
+
+/* The time index (migration 3) finds the days' calls; the number index
+ * (crm_comms_log_calls_number, migration 5) whether each was answered or
+ * called back since. */
+const char call_log_missed_sql[] =
+    "WITH missed AS (\n"
+    "  SELECT l.id, l.occurred_at, l.external_number, l.external_e164, l.did, l.customer_id,\n"
+    "    l.duration_seconds, l.ext_message_id, l.raw ->> 'queue' AS queue,\n"
+    "    coalesce(l.raw ->> 'withheld', '') = 'true' AS withheld\n"
+    "  FROM crm_comms_log l\n"
+    "  WHERE l.type = 'call' AND l.direction = 'inbound' AND NOT " ANSWERED(
+        "l") "\n"
+             "    AND l.source IS DISTINCT FROM 'manual'\n"
+             "    AND l.occurred_at >= now() - $1::integer * interval '1 day'\n"
+             "    AND NOT (l.external_e164 IS NOT NULL AND EXISTS (\n"
+             "      SELECT 1 FROM crm_comms_log b\n"
+             "      WHERE b.type = 'call' AND b.external_e164 = l.external_e164 AND b.occurred_at > l.occurred_at\n"
+             "        AND (b.direction = 'outbound' OR (b.direction = 'inbound' AND " ANSWERED(
+                 "b") "))))\n"
+                      "),\n"
+                      "grouped AS (\n"
+                      "  SELECT coalesce(m.external_e164, CASE WHEN m.withheld THEN '' END, 'n:' || m.external_number, "
+                      "'') AS who,\n"
+                      "    count(*) AS calls, (array_agg(m.id ORDER BY m.occurred_at DESC, m.id DESC))[1] AS last_id\n"
+                      "  FROM missed m GROUP BY 1\n"
+                      "),\n"
+                      "page AS (\n"
+                      "  SELECT g.calls, m.* FROM grouped g JOIN missed m ON m.id = g.last_id\n"
+                      "  ORDER BY m.occurred_at DESC, m.id DESC LIMIT $2::integer\n"
+                      ")\n"
+                      "SELECT json_build_object(\n"
+                      "  'count', (SELECT count(*) FROM grouped),\n"
+                      "  'missed', coalesce((SELECT json_agg(json_build_object(\n"
+                      "      'number', CASE WHEN p.withheld THEN NULL ELSE p.external_number END,\n"
+                      "      'e164', CASE WHEN p.withheld THEN NULL ELSE p.external_e164 END, 'withheld', p.withheld,\n"
+                      "      'customer_id', p.customer_id,\n"
+                      "      'customer_name', (SELECT to_jsonb(c) ->> 'name' FROM pbxbus_customers c\n"
+                      "                        WHERE c.customer_id = p.customer_id LIMIT 1),\n"
+                      "      'calls', p.calls, 'last_at', p.occurred_at, 'did', p.did, 'queue', p.queue,\n"
+                      "      'waited_s', p.duration_seconds, 'call_id', p.ext_message_id)\n"
+                      "    ORDER BY p.occurred_at DESC, p.id DESC) FROM page p), '[]'::json)\n"
+                      ")::text";
 
 /* to_jsonb: the name column is the integrator's to map (README); a view
  * without one gives null, not an error. */
@@ -94,19 +145,25 @@ static const char *key_params(const char *key, struct call_log_bufs *b)
 	return NULL;
 }
 
-static const char *limit_param(const char *s, struct call_log_bufs *b)
+static const char *whole_param(const char *s, long dflt, long max, char *out, size_t outsz, const char *bad)
 {
-	long n = CALL_LOG_LIMIT;
+	long n = dflt;
 
 	if (s != NULL) {
 		if (!all_of(s, "0123456789", 1, 3))
-			return "limit must be a whole number from 1 to 200";
+			return bad;
 		n = strtol(s, NULL, 10);
 	}
-	if (n < 1 || n > CALL_LOG_LIMIT_MAX)
-		return "limit must be a whole number from 1 to 200";
-	snprintf(b->limit, sizeof(b->limit), "%ld", n);
+	if (n < 1 || n > max)
+		return bad;
+	snprintf(out, outsz, "%ld", n);
 	return NULL;
+}
+
+static const char *limit_param(const char *s, struct call_log_bufs *b)
+{
+	return whole_param(s, CALL_LOG_LIMIT, CALL_LOG_LIMIT_MAX, b->limit, sizeof(b->limit),
+	                   "limit must be a whole number from 1 to 200");
 }
 
 static int one_of(const char *s, const char *const *words)
@@ -115,6 +172,19 @@ static int one_of(const char *s, const char *const *words)
 		if (strcmp(s, *words) == 0)
 			return 1;
 	return 0;
+}
+
+const char *call_log_missed_params(const char *days, const char *limit, const char *p[MISSED_PARAMS],
+                                   struct missed_bufs *b)
+{
+	const char *bad = whole_param(days, MISSED_DAYS, MISSED_DAYS_MAX, b->days, sizeof(b->days),
+	                              "days must be a whole number from 1 to 90");
+	if (bad == NULL)
+		bad = whole_param(limit, CALL_LOG_LIMIT, CALL_LOG_LIMIT_MAX, b->limit, sizeof(b->limit),
+		                  "limit must be a whole number from 1 to 200");
+	p[0] = b->days;
+	p[1] = b->limit;
+	return bad;
 }
 
 const char *call_log_params(const struct call_log_filter *f, const char *p[CALL_LOG_PARAMS], struct call_log_bufs *b)

@@ -29,6 +29,26 @@ extern const char call_log_page_sql[];
 extern const char call_log_customer_sql[];
 
 /*
+ * Missed calls to call back: inbound calls no person answered (not logged
+ * by hand) in the last $1 days, left out once the same number (E.164) was
+ * later answered or called (any outbound call), grouped by number (calls
+ * whose number was withheld are one group), newest first, $2 groups:
+ * { "count": N groups in all, "missed": [{ "number", "e164", "withheld",
+ *   "customer_id", "customer_name", "calls", "last_at", "did", "queue",
+ *   "waited_s", "call_id" } ...] }, each group's fields those of its
+ * newest call.
+ */
+#define MISSED_PARAMS   2
+#define MISSED_DAYS     7
+#define MISSED_DAYS_MAX 90
+extern const char call_log_missed_sql[];
+struct missed_bufs {
+	char days[8], limit[8];
+};
+const char *call_log_missed_params(const char *days, const char *limit, const char *p[MISSED_PARAMS],
+                                   struct missed_bufs *b);
+
+/*
  * Checks the filter and fills the page query's parameters (NULL: not
  * filtered); bufs holds the converted ones.  NULL when fine, else what is
  * wrong, for a 400.

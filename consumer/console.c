@@ -9,6 +9,7 @@
 #include "client_address.h"
 #include "clock.h"
 #include "console_assets.h"
+#include "customer_search.h"
 #include "http_reply.h"
 #include "log.h"
 
@@ -77,6 +78,16 @@ static enum MHD_Result query_reply(struct console *co, struct MHD_Connection *co
 	return http_reply_owned_json(conn, MHD_HTTP_OK, out);
 }
 
+/* A page read with parameters the caller checked: bad (what is wrong)
+ * is a 400, else the query's answer. */
+static enum MHD_Result page_reply(struct console *co, struct MHD_Connection *conn, const char *bad, const char *sql,
+                                  int n, const char *const *p)
+{
+	if (bad != NULL)
+		return http_reply_error(conn, MHD_HTTP_BAD_REQUEST, bad);
+	return query_reply(co, conn, sql, n, p, "no page");
+}
+
 static enum MHD_Result calls_page(struct console *co, struct MHD_Connection *conn)
 {
 	struct call_log_filter f = {arg(conn, "direction"), arg(conn, "answered"), arg(conn, "customer"),
@@ -86,9 +97,25 @@ static enum MHD_Result calls_page(struct console *co, struct MHD_Connection *con
 	struct call_log_bufs b;
 	const char *bad = call_log_params(&f, p, &b);
 
-	if (bad != NULL)
-		return http_reply_error(conn, MHD_HTTP_BAD_REQUEST, bad);
-	return query_reply(co, conn, call_log_page_sql, CALL_LOG_PARAMS, p, "no page");
+	return page_reply(co, conn, bad, call_log_page_sql, CALL_LOG_PARAMS, p);
+}
+
+static enum MHD_Result missed_calls(struct console *co, struct MHD_Connection *conn)
+{
+	const char *p[MISSED_PARAMS];
+	struct missed_bufs b;
+	const char *bad = call_log_missed_params(arg(conn, "days"), arg(conn, "limit"), p, &b);
+
+	return page_reply(co, conn, bad, call_log_missed_sql, MISSED_PARAMS, p);
+}
+
+static enum MHD_Result customer_search(struct console *co, struct MHD_Connection *conn)
+{
+	const char *p[CUSTOMER_SEARCH_PARAMS];
+	struct customer_search_bufs b;
+	const char *bad = customer_search_params(arg(conn, "q"), arg(conn, "after"), p, &b);
+
+	return page_reply(co, conn, bad, customer_search_sql, CUSTOMER_SEARCH_PARAMS, p);
 }
 
 static enum MHD_Result customer(struct console *co, struct MHD_Connection *conn, const char *id)
@@ -281,6 +308,10 @@ enum MHD_Result console_get(struct console *co, struct MHD_Connection *conn, con
 		return http_reply_error(conn, MHD_HTTP_UNAUTHORIZED, "log in, or send the bearer token");
 	if (strcmp(url, "/api/calls") == 0)
 		return calls_page(co, conn);
+	if (strcmp(url, "/api/calls/missed") == 0)
+		return missed_calls(co, conn);
+	if (strcmp(url, "/api/customers") == 0)
+		return customer_search(co, conn);
 	if (strncmp(url, "/api/calls/dial", 15) == 0 && (url[15] == '\0' || url[15] == '/'))
 		return dial_api_get(&co->dial, conn, url + 15);
 	if (strncmp(url, "/api/customers/", 15) == 0)

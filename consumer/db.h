@@ -29,7 +29,7 @@ struct db {
 	const char *conninfo;
 	const char *password; /* may be NULL: libpq's own sources apply */
 	int suffix_digits;
-	int statement_timeout_ms; /* 0: none (the batch path waits for the database) */
+	int statement_timeout_ms; /* 0: none (the batch path waits for the database); else short reads, JIT off */
 	int wait_max_ms;          /* the longest wait for a batch's answer: then the connection is given up */
 	int prepared;
 	int row_params; /* the insert statement's, once prepared */

@@ -421,7 +421,7 @@ struct http_server *http_start(const struct consumer_settings *s, const struct c
 		return NULL;
 	}
 	if ((h->fleet = bridge_fleet_new()) == NULL || (h->console.store = live_store_new()) == NULL ||
-	    (h->feed = live_feed_start(s, h->console.store, h->dials, h->fleet, err, errsz)) == NULL) {
+	    (h->feed = live_feed_start(s, h->console.store, h->dials, h->fleet, &m->inserted, err, errsz)) == NULL) {
 		if (h->fleet == NULL || h->console.store == NULL)
 			snprintf(err, errsz, "http: out of memory");
 		http_stop(h);

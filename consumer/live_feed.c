@@ -19,8 +19,10 @@ struct live_feed {
 	struct mqtt_link link;
 	struct mqtt_opts opts;
 	struct live_store *st;
-	struct dial_requests *dials; /* NULL: click-to-call is off */
-	struct bridge_fleet *fleet;  /* every site's bridge/status and state/system */
+	struct dial_requests *dials;         /* NULL: click-to-call is off */
+	struct bridge_fleet *fleet;          /* every site's bridge/status and state/system */
+	const _Atomic uint64_t *rows_logged; /* the main loop's rows inserted, told to the store when they move */
+	uint64_t rows_told;
 	char client_id[208];
 	char topics[CONSUMER_MAX_SUBS * LIVE_TOPICS_PER_SITE][TOPIC_MAX];
 	size_t ntopics;
@@ -140,6 +142,14 @@ static void on_message(void *ctx, const struct mqtt_message *msg)
 		          msg->topic, msg->len, (unsigned long long)held_back);
 }
 
+static void tell_rows_logged(struct live_feed *f)
+{
+	uint64_t rows = f->rows_logged ? atomic_load(f->rows_logged) : 0;
+
+	if (rows != f->rows_told && live_store_calls_logged(f->st, rows, clock_mono_ms()) == 0)
+		f->rows_told = rows;
+}
+
 static void *run(void *arg)
 {
 	struct live_feed *f = arg;
@@ -149,6 +159,7 @@ static void *run(void *arg)
 		struct pollfd pfd[2] = {{.fd = -1},
 		                        {.fd = f->dials ? dial_requests_wake_fd(f->dials) : -1, .events = POLLIN}};
 		dial_send(f, clock_mono_ms());
+		tell_rows_logged(f);
 		mqtt_link_pollfd(&f->link, &pfd[0]);
 		if (wait > 250 || wait < 0)
 			wait = 250; /* the stop flag is seen within this */
@@ -160,7 +171,8 @@ static void *run(void *arg)
 }
 
 struct live_feed *live_feed_start(const struct consumer_settings *s, struct live_store *st, struct dial_requests *dials,
-                                  struct bridge_fleet *fleet, char *err, size_t errsz)
+                                  struct bridge_fleet *fleet, const _Atomic uint64_t *rows_logged, char *err,
+                                  size_t errsz)
 {
 	struct live_feed *f = calloc(1, sizeof(*f));
 	struct mqtt_callbacks cb = {.on_connect = on_connect, .on_message = on_message, .ctx = f};
@@ -172,6 +184,8 @@ struct live_feed *live_feed_start(const struct consumer_settings *s, struct live
 	f->st = st;
 	f->dials = dials;
 	f->fleet = fleet;
+	f->rows_logged = rows_logged;
+	f->rows_told = UINT64_MAX; /* the first tick tells */
 	f->refused_log.interval_ms = 10000;
 	if (live_topics(f, s) < 0) {
 		snprintf(err, errsz, "live: a subscription's topic is too long");

@@ -6,7 +6,7 @@
  * (dial_requests.h) and reads their answers (<site>/commands/result/+,
  * QoS 1), and every site's bridge/status for /metrics (bridge_fleet.h).
  * The records session (QoS 1, PUBACK held until COMMIT) never
- * sees it.
+ * sees it.  It tells the store when the consumer's rows move.
  */
 #ifndef PBXBUS_LIVE_FEED_H
 #define PBXBUS_LIVE_FEED_H
@@ -20,9 +20,11 @@
 
 struct live_feed;
 
-/* NULL with err set.  dials NULL: click-to-call is off. */
+/* NULL with err set.  dials NULL: click-to-call is off.  rows_logged:
+ * the consumer's count of rows inserted (live_store_calls_logged). */
 struct live_feed *live_feed_start(const struct consumer_settings *s, struct live_store *st, struct dial_requests *dials,
-                                  struct bridge_fleet *fleet, char *err, size_t errsz);
+                                  struct bridge_fleet *fleet, const _Atomic uint64_t *rows_logged, char *err,
+                                  size_t errsz);
 void live_feed_stop(struct live_feed *f);
 
 #endif

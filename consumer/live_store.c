@@ -21,11 +21,12 @@
 #define K_CALLS STATE_CALLS
 #define K_CALL  STATE_TOPICS
 #define K_DIAL  (STATE_TOPICS + 1)
-typedef int kind_t; /* an enum state_topic, K_CALL or K_DIAL */
+#define K_LOG   (STATE_TOPICS + 2)
+typedef int kind_t; /* an enum state_topic, K_CALL, K_DIAL or K_LOG */
 
 static const char *kind_name(kind_t kind)
 {
-	return kind == K_CALL ? "call" : kind == K_DIAL ? "dial" : state_topics[kind].item;
+	return kind == K_CALL ? "call" : kind == K_DIAL ? "dial" : kind == K_LOG ? "log" : state_topics[kind].item;
 }
 
 struct entry {
@@ -316,22 +317,37 @@ out:
 	return rc;
 }
 
-int live_store_dial(struct live_store *st, const char *site, const char *id, const char *doc, int64_t now_ms)
+/* An item of the consumer's own (not from the bus); doc NULL: it leaves. */
+static int store_own(struct live_store *st, const char *site, kind_t kind, const char *name, const char *doc,
+                     int64_t now_ms)
 {
 	char *value = NULL;
 	int rc;
 
-	if (strlen(site) >= SITE_MAX_BYTES || strlen(id) >= NAME_MAX_BYTES || (doc && (value = strdup(doc)) == NULL))
+	if (strlen(site) >= SITE_MAX_BYTES || strlen(name) >= NAME_MAX_BYTES || (doc && (value = strdup(doc)) == NULL))
 		return -1;
 	pthread_mutex_lock(&st->lock);
 	uint64_t before = st->version;
-	if ((rc = store_locked(st, site, K_DIAL, id, value, now_ms)) == 0)
+	if ((rc = store_locked(st, site, kind, name, value, now_ms)) == 0)
 		value = NULL;
 	if (st->version != before)
 		pthread_cond_broadcast(&st->changed);
 	pthread_mutex_unlock(&st->lock);
 	free(value);
 	return rc;
+}
+
+int live_store_dial(struct live_store *st, const char *site, const char *id, const char *doc, int64_t now_ms)
+{
+	return store_own(st, site, K_DIAL, id, doc, now_ms);
+}
+
+int live_store_calls_logged(struct live_store *st, uint64_t rows, int64_t now_ms)
+{
+	char doc[48];
+
+	snprintf(doc, sizeof(doc), "{\"rows\":%llu}", (unsigned long long)rows);
+	return store_own(st, "", K_LOG, "calls", doc, now_ms);
 }
 
 static cJSON *item_json(const struct entry *e)

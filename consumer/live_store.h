@@ -37,6 +37,12 @@ int live_store_message(struct live_store *st, const char *topic, const char *pay
  * named by its id; doc NULL: it leaves.  0, or -1 over a bound. */
 int live_store_dial(struct live_store *st, const char *site, const char *id, const char *doc, int64_t now_ms);
 
+/* The rows this consumer has written to the call log so far, as item
+ * {"site":"","kind":"log","name":"calls","value":{"rows":N}}: a page
+ * showing something read from the call log (the missed calls' count)
+ * reads it again when N moves.  0, or -1 over a bound. */
+int live_store_calls_logged(struct live_store *st, uint64_t rows, int64_t now_ms);
+
 /* A text the store gives out, counted: the whole picture is written once
  * per version and shared by every reader that needs it (audit-3 N8: 16
  * readers of a full store each had their own 17 MB copy). */

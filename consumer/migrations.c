@@ -124,10 +124,34 @@ static const char v3[] =
  * record's `recording`); added only where the CRM's table lacks it. */
 static const char v4[] = "ALTER TABLE crm_comms_log ADD COLUMN IF NOT EXISTS recording text;\n";
 
+/* Version 5: the console for the people at the phones.  Customers found
+ * by any part of their name or number: trigram indexes on the standalone
+ * crm_customers where pg_trgm can be had (a trusted extension since
+ * PostgreSQL 13: the database's owner may create it), else none (the
+ * search scans; docs/console.md gives an integrator's SQL).  Missed calls
+ * left out once the number was answered or called back: calls by number
+ * and time. */
+static const char v5[] =
+    "DO $$\n"
+    "BEGIN\n"
+    "  BEGIN\n"
+    "    CREATE EXTENSION IF NOT EXISTS pg_trgm;\n"
+    "  EXCEPTION WHEN OTHERS THEN\n"
+    "    RAISE NOTICE 'pg_trgm is not available (%): customer search scans crm_customers', SQLERRM;\n"
+    "  END;\n"
+    "  IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm')\n"
+    "     AND (SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema()\n"
+    "          AND table_name = 'crm_customers' AND column_name IN ('name', 'phone_e164')) = 2 THEN\n"
+    "    CREATE INDEX IF NOT EXISTS crm_customers_name_trgm ON crm_customers USING gin (lower(name) gin_trgm_ops);\n"
+    "    CREATE INDEX IF NOT EXISTS crm_customers_phone_trgm ON crm_customers USING gin (phone_e164 gin_trgm_ops);\n"
+    "  END IF;\n"
+    "END $$;\n"
+    "CREATE INDEX IF NOT EXISTS crm_comms_log_calls_number ON crm_comms_log (external_e164, occurred_at)\n"
+    "  WHERE type = 'call';\n";
+
 const struct migration migrations[] = {
-    {1, "call log, customer matching, dead letters", v1},
-    {2, "dead letters: payload SHA-256", v2},
-    {3, "console: calls by time, customer names", v3},
-    {4, "call log: the recording's file name", v4},
+    {1, "call log, customer matching, dead letters", v1},        {2, "dead letters: payload SHA-256", v2},
+    {3, "console: calls by time, customer names", v3},           {4, "call log: the recording's file name", v4},
+    {5, "console: customer search, missed calls by number", v5},
 };
 const int migrations_count = sizeof(migrations) / sizeof(migrations[0]);

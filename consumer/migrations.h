@@ -15,6 +15,6 @@ struct migration {
 
 extern const struct migration migrations[];
 extern const int migrations_count;
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 #endif

@@ -31,11 +31,12 @@ function row(c) {
     pbx.el("td", {}, pbx.when(c.occurred_at)),
     pbx.el("td", { class: "dir" }, pbx.arrow(c.direction)),
     pbx.el("td", { class: "customer" }, who),
-    pbx.el("td", { class: "number" }, c.external_number || "",
-      dialOn && pbx.dial.callable(c.external_number) ? pbx.dial.button(c.external_number) : null),
+    pbx.el("td", { class: "number" }, pbx.number(c),
+      dialOn && !c.withheld && pbx.dial.callable(c.external_number) ? pbx.dial.button(c.external_number) : null),
     pbx.el("td", { class: "extension" }, c.extension || ""),
-    pbx.el("td", { class: "duration" }, pbx.duration(c.duration_seconds)),
-    pbx.el("td", { class: "result" }, c.answered ? "answered" : "missed"));
+    pbx.el("td", { class: "duration" }, pbx.talkOrRing(c)),
+    pbx.el("td", { class: "result" }, pbx.result(c)),
+    pbx.el("td", { class: "notes" }, c.notes || ""));
 }
 
 async function load(before) {
@@ -45,7 +46,7 @@ async function load(before) {
   try {
     const page = await pbx.api("/api/calls?" + q.toString());
     body.replaceChildren(...page.calls.map(row));
-    if (page.calls.length === 0) body.append(pbx.el("tr", {}, pbx.el("td", { colspan: 7, class: "muted" }, "no calls")));
+    if (page.calls.length === 0) body.append(pbx.el("tr", {}, pbx.el("td", { colspan: 8, class: "muted" }, "no calls")));
     next = page.next;
     olderButton.disabled = !next;
   } catch (e) {
@@ -53,10 +54,37 @@ async function load(before) {
   }
 }
 
+// The customer filter: chosen in a search box (by name or number), kept
+// as the customer's id in the form.
+const customerField = form.elements.customer;
+function showCustomer(name) {
+  document.getElementById("customer-picked-name").textContent = name;
+  document.getElementById("customer-picked").hidden = !customerField.value;
+  document.getElementById("customer-pick").hidden = !!customerField.value;
+}
+document.getElementById("customer-pick").append(pbx.search.box({
+  placeholder: "name or number", label: "Customer",
+  pick: (c) => { customerField.value = c.customer_id; showCustomer(c.name || "customer " + c.customer_id); form.requestSubmit(); },
+}));
+document.getElementById("customer-unpick").addEventListener("click", () => {
+  customerField.value = "";
+  showCustomer("");
+  form.requestSubmit();
+});
+async function nameCustomer() {
+  if (!customerField.value) return showCustomer("");
+  showCustomer("customer " + customerField.value);
+  try {
+    const c = await pbx.api("/api/customers/" + encodeURIComponent(customerField.value));
+    showCustomer(c.name || "customer " + c.customer_id);
+  } catch (e) { /* the id stands */ }
+}
+
 // The filters live in the address, so a filtered view can be shared.
 function fromAddress() {
   const q = new URLSearchParams(location.search);
   for (const el of form.elements) if (el.name && q.has(el.name)) el.value = q.get(el.name);
+  nameCustomer();
 }
 
 form.addEventListener("submit", (ev) => {
@@ -66,7 +94,13 @@ form.addEventListener("submit", (ev) => {
   history.replaceState(null, "", "/calls" + (q.toString() ? "?" + q : ""));
   load(null);
 });
-document.getElementById("clear").addEventListener("click", () => { form.reset(); history.replaceState(null, "", "/calls"); load(null); });
+document.getElementById("clear").addEventListener("click", () => {
+  form.reset();
+  customerField.value = ""; // a hidden field keeps its value through reset()
+  showCustomer("");
+  history.replaceState(null, "", "/calls");
+  load(null);
+});
 document.getElementById("newest").addEventListener("click", () => load(null));
 olderButton.addEventListener("click", () => { if (next) load(next); });
 fromAddress();

@@ -47,6 +47,31 @@ const pbx = {
     return { inbound: "\u2199 in", outbound: "\u2197 out", internal: "\u2194 internal" }[direction] || direction || "";
   },
 
+  // What became of a call, in words, from the record's disposition and
+  // direction (docs/console.md, "What a call shows").  A row without a
+  // disposition (an older CRM's, or logged by hand) has its talk time.
+  result(c) {
+    switch (c.disposition) {
+      case "ANSWERED": return "answered";
+      case "NO ANSWER": return c.direction === "inbound" ? "missed" : "no answer";
+      case "BUSY": return "busy";
+      case "FAILED": return "failed";
+      case "CONGESTION": return "failed (congestion)";
+      default: return c.answered ? "answered" : c.direction === "inbound" ? "missed" : "no answer";
+    }
+  },
+
+  // Talk time for an answered call; how long it rang for the others.
+  talkOrRing(c) {
+    if (pbx.result(c) === "answered") return pbx.duration(c.billsec_seconds ?? c.duration_seconds);
+    return c.duration_seconds ? "rang " + pbx.duration(c.duration_seconds) : "";
+  },
+
+  // The other party's number as shown: "number withheld" where it was.
+  number(c) {
+    return c.withheld === true ? "number withheld" : c.external_number || "";
+  },
+
   when(iso) {
     const d = new Date(iso);
     return isNaN(d) ? "" : d.toLocaleString();
@@ -90,10 +115,10 @@ const pbx = {
     callable(number) {
       return typeof number === "string" && (number.match(/\d/g) || []).length >= 7;
     },
-    // A "Call" button for number, its outcome in words after it.
-    button(number) {
+    // A "Call" button (or label) for number, its outcome in words after it.
+    button(number, label) {
       const status = pbx.el("span", { class: "dial-status", role: "status" });
-      const b = pbx.el("button", { type: "button", class: "dial" }, "Call");
+      const b = pbx.el("button", { type: "button", class: "dial" }, label || "Call");
       b.addEventListener("click", () => pbx.dial.call(number, b, status));
       return pbx.el("span", { class: "dial-box" }, b, status);
     },
@@ -129,6 +154,112 @@ const pbx = {
     },
   },
 
+  // The live picture's one stream for the page (Server-Sent Events): the
+  // live page draws it, every page keeps its missed-calls count by it.
+  live: {
+    listeners: [],
+    source: null,
+    on(fn, events) {
+      pbx.live.listeners.push({ fn, events: events || {} });
+      if (pbx.live.source) return;
+      const es = pbx.live.source = new EventSource("/api/live/stream");
+      const each = (name, arg) => { for (const l of pbx.live.listeners) if (l.events[name]) l.events[name](arg); };
+      es.onopen = () => each("open");
+      es.onmessage = (ev) => {
+        let msg;
+        try { msg = JSON.parse(ev.data); } catch (e) { return; } // not ours to read
+        for (const l of pbx.live.listeners) l.fn(msg);
+      };
+      es.onerror = async () => {
+        each("error");
+        // a lost login shows as an error too: ask once, the API sends us to log in
+        try { await pbx.api("/api/live"); } catch (e) { /* the listeners say so */ }
+      };
+    },
+  },
+
+  // "Missed" in the navigation bar with the number of callers to call
+  // back, read again when the consumer has written rows to the call log.
+  missed: {
+    rows: null,
+    async count() {
+      const badge = document.getElementById("missed-count");
+      if (!badge) return;
+      try {
+        const m = await pbx.api("/api/calls/missed?limit=1");
+        badge.textContent = m.count ? String(m.count) : "";
+        badge.hidden = !m.count;
+      } catch (e) { /* the count waits for the next change */ }
+    },
+    follow() {
+      pbx.missed.count();
+      pbx.live.on((msg) => {
+        for (const it of Array.isArray(msg && msg.items) ? msg.items : []) {
+          if (!it || it.kind !== "log" || it.name !== "calls" || !it.value) continue;
+          if (pbx.missed.rows !== null && it.value.rows !== pbx.missed.rows) {
+            pbx.missed.count();
+            document.dispatchEvent(new CustomEvent("pbxbus:calls-logged"));
+          }
+          pbx.missed.rows = it.value.rows;
+        }
+      });
+    },
+  },
+
+  // The search box on every page: customers by any part of their name or
+  // number (GET /api/customers?q=), a link to each.  pick(customer), when
+  // given, is called on a choice instead of following the link.
+  search: {
+    box(opts) {
+      const o = opts || {};
+      const input = pbx.el("input", { type: "search", placeholder: o.placeholder || "Find a customer",
+                                      "aria-label": o.label || "Find a customer", autocomplete: "off",
+                                      class: "search-input" });
+      const list = pbx.el("ul", { class: "search-results", role: "listbox", hidden: true });
+      const form = pbx.el("form", { role: "search", class: "search" }, input, list);
+      let asked = 0;
+      const show = (items) => { list.replaceChildren(...items); list.hidden = items.length === 0; };
+      const look = async () => {
+        const q = input.value.trim();
+        const mine = ++asked;
+        if (q.length < 3) { show([]); return; }
+        try {
+          const r = await pbx.api("/api/customers?q=" + encodeURIComponent(q));
+          if (mine !== asked) return; // an older answer
+          show(r.customers.length ? r.customers.map((c) => pbx.search.item(c, o.pick, show))
+            : [pbx.el("li", { class: "muted" }, "no customer")]);
+        } catch (e) {
+          if (mine === asked) show([pbx.el("li", { class: "error" }, e.message)]);
+        }
+      };
+      let timer = null;
+      input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(look, 200); });
+      form.addEventListener("submit", (ev) => { ev.preventDefault(); clearTimeout(timer); look(); });
+      input.addEventListener("keydown", (ev) => { if (ev.key === "Escape") show([]); });
+      return form;
+    },
+    item(c, pick, show) {
+      const label = (c.name || "customer " + c.customer_id) + (c.phones && c.phones.length ? " \u00b7 " + c.phones.join(", ") : "");
+      const a = pbx.el("a", { href: "/customer?id=" + encodeURIComponent(c.customer_id), "data-id": c.customer_id }, label);
+      if (pick) a.addEventListener("click", (ev) => { ev.preventDefault(); show([]); pick(c); });
+      return pbx.el("li", { role: "option" }, a);
+    },
+  },
+
+  // What every page behind the login has in its navigation bar.
+  nav() {
+    const nav = document.querySelector("nav");
+    const at = document.getElementById("logout");
+    if (!nav || !at || document.querySelector("nav .search")) return;
+    const calls = nav.querySelector('a[href="/calls"]');
+    const missed = pbx.el("a", { href: "/missed", id: "nav-missed" }, "Missed ",
+      pbx.el("span", { id: "missed-count", class: "count", hidden: true, "aria-label": "callers to call back" }));
+    if (location.pathname === "/missed") missed.setAttribute("aria-current", "page");
+    nav.insertBefore(missed, calls ? calls.nextSibling : at);
+    nav.insertBefore(pbx.search.box(), at);
+    pbx.missed.follow();
+  },
+
   logoutButton() {
     const b = document.getElementById("logout");
     if (!b) return;
@@ -140,5 +271,8 @@ const pbx = {
 
 document.addEventListener("DOMContentLoaded", () => {
   pbx.logoutButton();
-  if (document.getElementById("logout")) pbx.dial.load(); // the pages behind the login
+  if (document.getElementById("logout")) { // the pages behind the login
+    pbx.nav();
+    pbx.dial.load();
+  }
 });

@@ -11,9 +11,10 @@ function entry(c) {
   return pbx.el("li", { class: "call", "data-id": c.id },
     pbx.el("span", { class: "icon", "aria-hidden": "true" }, "\u260E"),
     pbx.el("span", { class: "what" }, pbx.arrow(c.direction) + " call"),
-    pbx.el("span", { class: "duration" }, pbx.duration(c.duration_seconds)),
+    pbx.el("span", { class: "result result-" + pbx.result(c).replace(/[^a-z]/g, "") }, pbx.result(c)),
+    pbx.el("span", { class: "duration" }, pbx.talkOrRing(c)),
     pbx.el("span", { class: "muted" }, " \u00b7 " + pbx.when(c.occurred_at) +
-      (c.extension ? " \u00b7 ext " + c.extension : "") + (c.external_number ? " \u00b7 " + c.external_number : "") +
+      (c.extension ? " \u00b7 ext " + c.extension : "") + (pbx.number(c) ? " \u00b7 " + pbx.number(c) : "") +
       (c.source === "manual" ? " \u00b7 logged by hand" : "") +
       (c.originated_by ? " \u00b7 click-to-call by " + c.originated_by : "")),
     c.notes ? pbx.el("p", { class: "notes" }, c.notes) : null);

@@ -158,18 +158,10 @@ function draw() {
 }
 
 function connect() {
-  const es = new EventSource("/api/live/stream");
-  es.onopen = () => { status.textContent = "live"; };
-  es.onmessage = (ev) => {
-    let msg;
-    try { msg = JSON.parse(ev.data); } catch (e) { return; } // not ours to draw
-    apply(msg);
-  };
-  es.onerror = async () => {
-    status.textContent = "reconnecting…";
-    // a lost login shows as an error too: ask once, the API sends us to log in
-    try { await pbx.api("/api/live"); } catch (e) { /* shown above */ }
-  };
+  pbx.live.on(apply, {
+    open: () => { status.textContent = "live"; },
+    error: () => { status.textContent = "reconnecting…"; },
+  });
 }
 
 setInterval(tick, 1000);

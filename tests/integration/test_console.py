@@ -25,6 +25,12 @@ DEMO = ["10-in-answered-caller-hangup", "12-in-noanswer", "13-in-busy", "14-out-
         "17-queue-answered", "18-queue-abandon"]
 
 
+# The result a call's row shows for its disposition (NO ANSWER: "missed"
+# inbound, "no answer" otherwise).
+RESULT_WORDS = {"ANSWERED": "answered", "BUSY": "busy", "FAILED": "failed", "CONGESTION": "failed (congestion)",
+                "NO ANSWER": None}
+
+
 class Rig:
     """PostgreSQL, a broker, the consumer with its console; a bridge and a
     replayed PBX on demand; a browser logged in on demand."""
@@ -122,10 +128,11 @@ def seed_calls(rig, n, start="2025-01-01T00:00:00Z"):
 
 def test_console_answers_nothing_without_the_login():
     with Rig() as r:
-        for path in ("/", "/calls", "/customer?id=1"):
+        for path in ("/", "/calls", "/customer?id=1", "/missed"):
             code, headers, _ = http(r.base + path)
             assert code == 303 and headers.get("Location") == "/login", (path, code, headers)
-        for path in ("/api/calls", "/api/live", "/api/live/stream", "/api/customers/1", "/api/calls?customer=1"):
+        for path in ("/api/calls", "/api/live", "/api/live/stream", "/api/customers/1", "/api/calls?customer=1",
+                     "/api/calls/missed", "/api/customers?q=smith"):
             code, headers, body = http(r.base + path)
             assert code == 401 and "error" in json.loads(body), (path, code, body)
             code, _, _ = http(r.base + path, headers={"Authorization": "Bearer wrong-token-0123456789"})
@@ -300,25 +307,35 @@ def test_calls_page_lists_filters_and_pages_from_the_server():
         b.wait_for("document.querySelectorAll('#calls tbody tr[data-id]').length === 7", 10, "seven rows")
         rows = b.evaluate("Object.fromEntries([...document.querySelectorAll('#calls tbody tr')].map(tr => "
                           "[tr.dataset.id, [...tr.children].map(td => td.textContent)]))")
-        # each row as the database has it: customer (or unknown), direction, duration
+        # each row as the database has it: customer (or unknown), direction, result, talk or ring time
         want = r.pg.psql("SELECT json_agg(json_build_object('id', l.id, 'name', coalesce(c.name, 'unknown'), "
-                         "'dir', l.direction, 'dur', l.duration_seconds, 'ext', l.extension)) "
+                         "'dir', l.direction, 'dur', l.duration_seconds, 'talk', l.billsec_seconds, "
+                         "'disposition', l.disposition, 'ext', l.extension)) "
                          "FROM crm_comms_log l LEFT JOIN crm_customers c ON c.id = l.customer_id")
+        mmss = lambda s: "%d:%02d" % (s // 60, s % 60)  # noqa: E731
         for w in json.loads(want):
             got = rows[str(w["id"])]
-            dur = "%d:%02d" % (w["dur"] // 60, w["dur"] % 60)
             arrow = {"inbound": "\u2199 in", "outbound": "\u2197 out", "internal": "\u2194 internal"}[w["dir"]]
-            assert got[2] == w["name"] and got[1] == arrow and got[5] == dur and got[4] == (w["ext"] or ""), (got, w)
+            assert got[2] == w["name"] and got[1] == arrow and got[4] == (w["ext"] or ""), (got, w)
+            # what became of it, from the disposition and direction; talk time or ring time
+            result = RESULT_WORDS[w["disposition"]]
+            if w["disposition"] == "NO ANSWER":
+                result = "missed" if w["dir"] == "inbound" else "no answer"
+            dur = mmss(w["talk"]) if result == "answered" else ("rang " + mmss(w["dur"]) if w["dur"] else "")
+            assert got[6] == result and got[5] == dur, (got, w)
         names = sorted(x[2] for x in rows.values())
         assert names.count("John Smith") >= 4 and "Acme Supplies" in names and "unknown" in names, names
-        assert any(x[5] != "0:00" for x in rows.values()), rows
+        results = sorted(x[6] for x in rows.values())
+        assert "busy" in results and "missed" in results and "answered" in results, results
+        assert any(x[5].startswith("rang ") for x in rows.values()), rows
         b.screenshot(os.path.join(shots_dir(r.tmp), "calls.png"))
         # more than three pages (50 a page) of older rows
         seed_calls(r, 180)
         b.goto(r.base + "/calls")
         b.wait_for("document.querySelectorAll('#calls tbody tr[data-id]').length === 50", 10, "a full page")
         # each filter is the server's: the rows it finds lie beyond the first page
-        checks = {"direction=internal": "x[1].endsWith('internal')", "answered=no": "x[6] === 'missed'",
+        checks = {"direction=internal": "x[1].endsWith('internal')",
+                  "answered=no": "x[6] !== 'answered'",
                   "customer=1": "x[2] === 'John Smith'", "extension=203": "x[4] === '203'",
                   "number=15557000007": "x[3] === '15557000007'",
                   "from=2025-01-01&to=2025-01-01": "x[0] !== ''"}
@@ -387,4 +404,156 @@ def test_customer_timeline_and_log_call():
         assert b.evaluate("document.querySelectorAll('img').length") == 0
         b.goto(r.base + "/login")
         b.screenshot(os.path.join(shots_dir(r.tmp), "login.png"))
+        assert b.dialogs() == [] and b.console_errors() == [], (b.dialogs(), b.console_errors())
+
+
+def api(r, path):
+    code, _, body = http(r.base + path, headers={"Authorization": "Bearer " + TOKEN})
+    return code, json.loads(body)
+
+
+def texts(b, selector):
+    return b.evaluate("[...document.querySelectorAll(%s)].map(tr => [...tr.children].map(td => td.textContent))"
+                      % json.dumps(selector))
+
+
+def test_missed_calls_to_call_back_follow_the_call_log_live():
+    """Three calls from John Smith nobody answered (no answer, busy, left
+    in the queue) are one line "3x" with the queue and how long he waited,
+    and the count in the navigation bar; his timeline says what each was.
+    His next call, answered, takes him off the list and the count, on an
+    open page, without a reload."""
+    with Rig() as r:
+        r.play(["12-in-noanswer", "13-in-busy", "18-queue-abandon"], speed="4", delay="0.2")
+        wait_for(lambda: r.rows() >= 3, 60, "three calls")
+        r.bridge.stop()
+        r.pbx.stop()
+        b = r.open_browser()
+        b.goto(r.base + "/missed")
+        b.wait_for("document.querySelectorAll('#missed tbody tr[data-call]').length === 1", 10, "one line")
+        line = texts(b, "#missed tbody tr")[0]
+        newest = json.loads(r.pg.psql("SELECT json_build_object('dur', duration_seconds, 'queue', raw->>'queue') "
+                                      "FROM crm_comms_log ORDER BY occurred_at DESC, id DESC LIMIT 1"))
+        assert line[0] == "John Smith" and line[1] == "15559876543" and line[2] == "3\u00d7", line
+        assert "queue " + newest["queue"] in line[4], (line, newest)
+        assert line[5] == "%d:%02d" % (newest["dur"] // 60, newest["dur"] % 60), (line, newest)
+        b.wait_for("document.getElementById('missed-count').textContent === '1'", 10, "the count")
+        b.screenshot(os.path.join(shots_dir(r.tmp), "missed.png"))
+        # the customer's timeline: each call's result and how long it rang
+        b.goto(r.base + "/customer?id=1")
+        b.wait_for("document.querySelectorAll('#timeline li.call').length === 3", 10, "three calls")
+        results = b.evaluate("[...document.querySelectorAll('#timeline .result')].map(e => e.textContent)")
+        assert sorted(results) == ["busy", "missed", "missed"], results
+        assert all(d.startswith("rang ") or d == "" for d in
+                   b.evaluate("[...document.querySelectorAll('#timeline .duration')].map(e => e.textContent)"))
+        # he calls again and is answered: off the list, on the open page
+        b.goto(r.base + "/missed")
+        b.wait_for("document.querySelectorAll('#missed tbody tr[data-call]').length === 1", 10, "the line")
+        b.evaluate("window.notReloaded = true")
+        r.play(["10-in-answered-caller-hangup"], speed="4", delay="0.2")
+        wait_for(lambda: r.rows() >= 4, 60, "the fourth call")
+        b.wait_for("document.querySelectorAll('#missed tbody tr[data-call]').length === 0", 15, "the line gone")
+        b.wait_for("document.getElementById('missed-count').hidden === true", 10, "no count")
+        assert b.evaluate("window.notReloaded === true")
+        assert b.dialogs() == [] and b.console_errors() == [], (b.dialogs(), b.console_errors())
+
+
+def test_missed_calls_api_leaves_out_the_called_back_and_keeps_withheld_apart():
+    with Rig() as r:
+        r.pg.psql(
+            "INSERT INTO crm_comms_log (type, direction, body, ext_message_id, occurred_at, external_number, "
+            "external_e164, duration_seconds, billsec_seconds, disposition, source, raw, customer_id) VALUES "
+            "('call', 'inbound', 'Missed call', 't:1', now() - interval '3 hours', '5551234567', '+15551234567', "
+            "8, 0, 'NO ANSWER', 'pbx', '{}', 2),"
+            "('call', 'inbound', 'Missed call', 't:2', now() - interval '2 hours', NULL, NULL, 5, 0, 'NO ANSWER', "
+            "'pbx', '{\"withheld\": true}', NULL),"
+            "('call', 'inbound', 'Missed call', 't:3', now() - interval '1 hours', '5550001111', '+15550001111', "
+            "9, 0, 'NO ANSWER', 'pbx', '{}', 3),"
+            "('call', 'inbound', 'Missed call', 't:4', now() - interval '10 days', '5550009999', '+15550009999', "
+            "9, 0, 'NO ANSWER', 'pbx', '{}', 4)")
+        code, m = api(r, "/api/calls/missed")
+        assert code == 200 and m["count"] == 3, m
+        assert [x["call_id"] for x in m["missed"]] == ["t:3", "t:2", "t:1"], m
+        withheld = m["missed"][1]
+        assert withheld["withheld"] is True and withheld["number"] is None and withheld["e164"] is None, withheld
+        assert m["missed"][0]["waited_s"] == 9 and m["missed"][0]["customer_name"] == "Ivy Caller", m
+        # the ten-day-old one is in a longer window
+        assert api(r, "/api/calls/missed?days=30")[1]["count"] == 4
+        # an outbound call to Acme (any, answered or not) is calling back; an
+        # earlier one is not
+        r.pg.psql("INSERT INTO crm_comms_log (type, direction, body, ext_message_id, occurred_at, external_number, "
+                  "external_e164, duration_seconds, billsec_seconds, disposition, source) VALUES "
+                  "('call', 'outbound', 'No answer', 't:5', now() - interval '4 hours', '5550001111', "
+                  "'+15550001111', 20, 0, 'NO ANSWER', 'pbx'),"
+                  "('call', 'outbound', 'No answer', 't:6', now() - interval '30 minutes', '5551234567', "
+                  "'+15551234567', 20, 0, 'NO ANSWER', 'pbx')")
+        code, m = api(r, "/api/calls/missed")
+        assert [x["call_id"] for x in m["missed"]] == ["t:3", "t:2"] and m["count"] == 2, m
+        assert api(r, "/api/calls/missed?limit=1")[1]["count"] == 2
+        for bad in ("days=0", "days=91", "days=x", "limit=0", "limit=201"):
+            code, body = api(r, "/api/calls/missed?" + bad)
+            assert code == 400 and bad.split("=")[0] in body["error"], (bad, body)
+        # the withheld one shows as such in the call log
+        b = r.open_browser()
+        b.goto(r.base + "/calls")
+        b.wait_for("document.querySelectorAll('#calls tbody tr[data-id]').length === 6", 10, "six rows")
+        numbers = [x[3] for x in texts(b, "#calls tbody tr")]
+        assert "number withheld" in numbers, numbers
+        assert b.dialogs() == [] and b.console_errors() == [], (b.dialogs(), b.console_errors())
+
+
+# Types into a search box (the one under a selector) as a person does.
+SEARCH = ("(() => { const i = document.querySelector('%s .search-input'); i.value = %s; "
+          "i.dispatchEvent(new Event('input')); return true; })()")
+
+
+def test_customers_found_by_name_or_number_and_chosen_for_the_call_log():
+    with Rig() as r:
+        seed_calls(r, 12)
+        # the API: part of a name in any case, the last digits of a number, pages by key
+        assert [c["name"] for c in api(r, "/api/customers?q=SMI")[1]["customers"]] == ["John Smith"]
+        assert [c["customer_id"] for c in api(r, "/api/customers?q=6543")[1]["customers"]] == [1]
+        assert [c["customer_id"] for c in api(r, "/api/customers?q=%2B1%20(555)%20000")[1]["customers"]] == [4, 3]
+        assert api(r, "/api/customers?q=%25%25%25")[1]["customers"] == []  # LIKE's own characters are text
+        r.pg.psql("INSERT INTO crm_customers (name, phone_e164) SELECT 'Smithers ' || i, '+1555222' || lpad(i::text, "
+                  "4, '0') FROM generate_series(1, 45) i")
+        seen, after = [], None
+        while True:
+            code, page = api(r, "/api/customers?q=smith" + ("&after=" + after if after else ""))
+            assert code == 200 and len(page["customers"]) <= 20, page
+            seen += [c["customer_id"] for c in page["customers"]]
+            after = page["next"]
+            if not after:
+                break
+        assert len(seen) == 46 and len(set(seen)) == 46, seen
+        for bad in ("", "q=ab", "q=12", "q=%01abc", "q=" + "x" * 65, "q=smith&after=x"):
+            code, body = api(r, "/api/customers?" + bad)
+            assert code == 400, (bad, code, body)
+        # the search box on every page: a link to the customer; a hostile name is text
+        b = r.open_browser()
+        for page in ("/", "/calls", "/missed", "/customer?id=2"):
+            b.goto(r.base + page)
+            b.wait_for("document.querySelector('nav .search-input') !== null", 10, "the search box on " + page)
+        b.evaluate(SEARCH % ("nav", json.dumps("onerror")))
+        b.wait_for("document.querySelectorAll('nav .search-results a').length === 1", 10, "the hostile one")
+        assert b.evaluate("document.querySelector('nav .search-results a').textContent").startswith(HOSTILE)
+        assert b.evaluate("document.querySelectorAll('img').length") == 0
+        b.evaluate(SEARCH % ("nav", json.dumps("9876543")))
+        b.wait_for("document.querySelectorAll('nav .search-results a').length === 1 && "
+                   "document.querySelector('nav .search-results a').dataset.id === '1'", 10, "John by his number")
+        b.screenshot(os.path.join(shots_dir(r.tmp), "search.png"))
+        b.evaluate("document.querySelector('nav .search-results a').click(); true")
+        b.wait_for("location.pathname === '/customer' && location.search === '?id=1'", 10, "his page")
+        # the call log filtered by a customer chosen by name
+        b.goto(r.base + "/calls")
+        b.wait_for("document.querySelectorAll('#calls tbody tr[data-id]').length === 12", 10, "all rows")
+        b.evaluate(SEARCH % ("#customer-pick", json.dumps("john")))
+        b.wait_for("document.querySelectorAll('#customer-pick .search-results a').length === 1", 10, "John")
+        b.evaluate("document.querySelector('#customer-pick .search-results a').click(); true")
+        b.wait_for("location.search === '?customer=1'", 10, "the filter in the address")
+        b.wait_for("document.querySelectorAll('#calls tbody tr[data-id]').length === 2", 10, "John's two calls")
+        assert all(x[2] == "John Smith" for x in texts(b, "#calls tbody tr"))
+        assert b.evaluate("document.getElementById('customer-picked-name').textContent") == "John Smith"
+        b.goto(r.base + "/calls?customer=1")  # a shared address names the customer
+        b.wait_for("document.getElementById('customer-picked-name').textContent === 'John Smith'", 10, "named")
         assert b.dialogs() == [] and b.console_errors() == [], (b.dialogs(), b.console_errors())

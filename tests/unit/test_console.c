@@ -2,6 +2,7 @@
 
 #include "call_log.h"
 #include "console_session.h"
+#include "customer_search.h"
 #include "dial_requests.h"
 #include "live_store.h"
 #include "unit.h"
@@ -153,6 +154,85 @@ void test_call_log_filter_is_checked(void)
 		const char *why = call_log_params(&bad[i].f, p, &b);
 		CHECK(why != NULL && strstr(why, bad[i].word) != NULL);
 	}
+}
+
+void test_customer_search_query_is_checked(void)
+{
+	const char *p[CUSTOMER_SEARCH_PARAMS];
+	struct customer_search_bufs b;
+
+	/* a name's part: lowered, LIKE's own characters taken literally */
+	CHECK(customer_search_params("Sm_i%th\\", NULL, p, &b) == NULL);
+	CHECK_EQ_STR(p[0], "%sm\\_i\\%th\\\\%");
+	CHECK(p[1] == NULL && p[2] == NULL && strcmp(p[3], "20") == 0);
+	CHECK(customer_search_params("Zoë", "17", p, &b) == NULL);
+	CHECK_EQ_STR(p[0], "%zoë%");
+	CHECK_EQ_STR(p[2], "17");
+	/* a number as typed: its digits, anywhere */
+	CHECK(customer_search_params("+1 (555) 98-76", NULL, p, &b) == NULL);
+	CHECK(p[0] == NULL);
+	CHECK_EQ_STR(p[1], "%15559876%");
+	/* two digits are not a number; "12a" is a name */
+	CHECK(customer_search_params("12a", NULL, p, &b) == NULL && p[0] != NULL && p[1] == NULL);
+	const char *bad[] = {NULL,
+	                     "",
+	                     "ab",
+	                     "12",
+	                     "  ",
+	                     "   ",
+	                     "a\tbc",
+	                     "\xff\xfe"
+	                     "ab",
+	                     "ab\x7f"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(customer_search_params(bad[i], NULL, p, &b) != NULL);
+	char longest[CUSTOMER_SEARCH_MAX + 2];
+	memset(longest, 'x', sizeof(longest) - 1);
+	longest[CUSTOMER_SEARCH_MAX] = '\0';
+	CHECK(customer_search_params(longest, NULL, p, &b) == NULL);
+	longest[CUSTOMER_SEARCH_MAX] = 'x';
+	longest[CUSTOMER_SEARCH_MAX + 1] = '\0';
+	CHECK(customer_search_params(longest, NULL, p, &b) != NULL);
+	CHECK(customer_search_params("smith", "0", p, &b) != NULL);
+	CHECK(customer_search_params("smith", "1;", p, &b) != NULL);
+}
+
+void test_missed_calls_window_is_checked(void)
+{
+	const char *p[MISSED_PARAMS];
+	struct missed_bufs b;
+
+	CHECK(call_log_missed_params(NULL, NULL, p, &b) == NULL);
+	CHECK_EQ_STR(p[0], "7");
+	CHECK_EQ_STR(p[1], "50");
+	CHECK(call_log_missed_params("90", "200", p, &b) == NULL);
+	CHECK_EQ_STR(p[0], "90");
+	const char *days[] = {"0", "91", "x", "-1", "1000"};
+	for (size_t i = 0; i < sizeof(days) / sizeof(days[0]); i++)
+		CHECK(strstr(call_log_missed_params(days[i], NULL, p, &b), "days") != NULL);
+	CHECK(strstr(call_log_missed_params(NULL, "201", p, &b), "limit") != NULL);
+}
+
+void test_live_store_tells_the_rows_logged(void)
+{
+	struct live_store *st = live_store_new();
+	uint64_t v = 0;
+
+	CHECK(st != NULL);
+	CHECK_EQ_INT(live_store_calls_logged(st, 3, 1000), 0);
+	char *c = changes(st, &v);
+	CHECK(c && strstr(c, "{\"site\":\"\",\"kind\":\"log\",\"name\":\"calls\",\"value\":{\"rows\":3}}") != NULL);
+	free(c);
+	/* the same count again is no change; a new one is */
+	CHECK_EQ_INT(live_store_calls_logged(st, 3, 1100), 0);
+	struct live_text *t = live_store_changes(st, &v, 0);
+	CHECK(t == NULL || strstr(t->s, "rows") == NULL);
+	live_text_put(t);
+	CHECK_EQ_INT(live_store_calls_logged(st, 5, 1200), 0);
+	c = changes(st, &v);
+	CHECK(c && strstr(c, "\"rows\":5") != NULL);
+	free(c);
+	live_store_free(st);
 }
 
 void test_console_login_sessions_and_limits(void)
