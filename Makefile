@@ -50,7 +50,7 @@ BRIDGE_SRC := common/md5hex.c common/tls.c bridge/bridge_config.c bridge/bridge.
 	bridge/call_service.c \
 	$(AMI_SRC) $(CALLS_SRC) $(CDR_SRC) $(DELIVERY_SRC) $(STATE_SRC) $(COMMAND_SRC)
 CONSUMER_SRC := consumer/manual_call.c consumer/dial_requests.c consumer/bridge_fleet.c consumer/dial_api.c consumer/payload_digest.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/db_sink.c consumer/db_requests.c consumer/db_housekeeping.c consumer/migrations.c \
-	consumer/consumer.c consumer/dead_letter.c consumer/http.c consumer/pg_array.c \
+	consumer/consumer.c consumer/consumer_metrics.c consumer/dead_letter.c consumer/http.c consumer/pg_array.c \
 	consumer/live_store.c consumer/live_feed.c consumer/call_log.c consumer/customer_search.c consumer/client_address.c consumer/console_session.c consumer/console.c consumer/http_reply.c \
 	consumer/sink.c consumer/archive_sink.c consumer/webhook_sink.c consumer/site_rate.c consumer/http_guard.c
 REPLAY_SRC := replay/capture.c replay/replay_server.c replay/replay_actions.c replay/replay_originate.c replay/cdr_writer.c

@@ -18,16 +18,12 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
 import urllib.request
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
-build = sys.argv[1] if len(sys.argv) > 1 else "build"
-os.environ["PBXBUS_BIN_DIR"] = os.path.join(ROOT, build)
+import benchenv  # noqa: E402,F401 (tests/lib, the build)
 from rigs import consumer_env, migrate  # noqa: E402
 from harness import Daemon, Mosquitto, Postgres, TempDir, free_port  # noqa: E402
 
@@ -74,7 +70,7 @@ def customer_search(tmp, pg, env, port):
     """Names of two words from syllables (17,576 of each), numbers at random."""
     syl = "ARRAY['an','be','ca','do','el','fi','ga','ho','ir','jo','ka','li','mo','na','or','pe','qu','ri','sa'," \
           "'to','ul','vi','wa','xe','yo','zu']"
-    pg.psql("TRUNCATE crm_customers")
+    pg.psql("TRUNCATE crm_customers RESTART IDENTITY")
     pg.psql("INSERT INTO crm_customers (name, phone_e164) SELECT initcap(s[1 + i %% 26] || s[1 + (i / 26) %% 26] || "
             "s[1 + (i / 676) %% 26]) || ' ' || initcap(s[1 + (i * 7919) %% 26] || s[1 + (i * 104729 / 26) %% 26] || "
             "s[1 + (i * 1299709 / 676) %% 26]), '+1' || (2000000000 + (i::bigint * 2654435761) %% 7999999999)::text "
@@ -156,7 +152,10 @@ def live_latency(tmp, broker, env, port):
     def read():
         buf = b""
         while True:
-            chunk = s.recv(65536)
+            try:
+                chunk = s.recv(65536)
+            except OSError:
+                return  # closed at the end of the run
             if not chunk:
                 return
             now = time.time()

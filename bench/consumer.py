@@ -9,13 +9,9 @@ consumers in a shared group (shared_group) draining the same number."""
 import json
 import os
 import subprocess
-import sys
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
-build = sys.argv[1] if len(sys.argv) > 1 else "build"
-os.environ["PBXBUS_BIN_DIR"] = os.path.join(ROOT, build)
+import benchenv  # noqa: E402,F401 (tests/lib, the build)
 from rigs import consumer_env, migrate  # noqa: E402
 from harness import Daemon, Mosquitto, Postgres, TempDir, wait_for  # noqa: E402
 
@@ -84,7 +80,7 @@ def main():
     # broker, no matching.
     consumer.stop()
     pg.psql("TRUNCATE crm_comms_log")
-    out = subprocess.run([os.path.join(ROOT, build, "pg-ceiling"), pg.conninfo(), str(N), str(now + 1000)],
+    out = subprocess.run([os.path.join(benchenv.BUILD, "pg-ceiling"), pg.conninfo(), str(N), str(now + 1000)],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     rows, csecs = out.stdout.split()

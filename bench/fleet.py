@@ -15,10 +15,7 @@ import sys
 import time
 import urllib.request
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
-build = sys.argv[1] if len(sys.argv) > 1 else "build"
-os.environ["PBXBUS_BIN_DIR"] = os.path.join(ROOT, build)
+import benchenv  # noqa: E402,F401 (tests/lib, the build)
 from rigs import ShippedBroker, bridge_env, consumer_env, migrate  # noqa: E402
 from harness import Daemon, Postgres, ReplayPbx, TempDir, fixture, free_port, wait_for  # noqa: E402
 

@@ -297,35 +297,6 @@ static void publish_acks(struct consumer *c, size_t from, size_t to)
 	}
 }
 
-/* A row inserted, by its call's direction and disposition (both checked
- * words of the schema by now). */
-static void count_call(struct consumer *c, const struct call_row *r)
-{
-	int d = -1, p = -1;
-
-	for (int i = 0; i < CALL_DIRECTIONS && call_record_directions[i]; i++)
-		if (strcmp(r->direction, call_record_directions[i]) == 0)
-			d = i;
-	for (int i = 0; i < CALL_DISPOSITIONS && call_record_dispositions[i]; i++)
-		if (strcmp(r->disposition, call_record_dispositions[i]) == 0)
-			p = i;
-	if (d >= 0 && p >= 0)
-		atomic_fetch_add(&c->m.calls[d][p], 1);
-}
-
-static void count_lag(struct consumer *c, int64_t lag_ms)
-{
-	static const double bounds[LAG_BUCKETS] = LAG_BOUNDS_S;
-
-	if (lag_ms < 0)
-		lag_ms = 0; /* clocks apart: the row is no earlier than the call's end */
-	for (int i = 0; i < LAG_BUCKETS; i++)
-		if ((double)lag_ms <= bounds[i] * 1000.0)
-			atomic_fetch_add(&c->m.lag_le[i], 1);
-	atomic_fetch_add(&c->m.lag_count, 1);
-	atomic_fetch_add(&c->m.lag_sum_ms, (uint64_t)lag_ms);
-}
-
 static void count_outcome(struct consumer *c, const struct batch_item *it)
 {
 	uint64_t held_back;
@@ -333,7 +304,7 @@ static void count_outcome(struct consumer *c, const struct batch_item *it)
 	if (it->outcome == ITEM_SETTLED) {
 		atomic_fetch_add(it->duplicate ? &c->m.duplicates : &c->m.inserted, 1);
 		if (!it->duplicate && it->parsed)
-			count_call(c, &it->row);
+			consumer_metrics_count_call(&c->m, it->row.direction, it->row.disposition);
 	} else if (it->outcome == ITEM_DEAD && it->collision) {
 		atomic_fetch_add(&c->m.collisions, 1);
 		if (!it->collision_counted) {
@@ -369,7 +340,7 @@ static void count_outcomes(struct consumer *c, size_t n, int64_t now_wall)
 			log_info("record %s: its number matches several customers; logged without one",
 			         it->row.call_id);
 		if (it->parsed && it->outcome == ITEM_SETTLED && !it->duplicate)
-			count_lag(c, now_wall - it->row.ended_ms);
+			consumer_metrics_count_lag(&c->m, now_wall - it->row.ended_ms);
 		if (it->parsed)
 			atomic_store(&c->m.last_lag_ms, now_wall - it->row.ended_ms);
 	}

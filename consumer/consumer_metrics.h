@@ -54,4 +54,11 @@ struct consumer_metrics {
 	size_t nsinks;
 };
 
+/* A row inserted, by its call's direction and disposition (words of the
+ * record schema; others are not counted). */
+void consumer_metrics_count_call(struct consumer_metrics *m, const char *direction, const char *disposition);
+/* A row's lag from its call's end, into the histogram (a negative lag,
+ * clocks apart, counts as 0). */
+void consumer_metrics_count_lag(struct consumer_metrics *m, int64_t lag_ms);
+
 #endif

@@ -38,6 +38,15 @@ static void check_search(const char *q, const char *after)
 		__builtin_trap();
 }
 
+/* A whole number the checks let through; -1 when it is not one. */
+static long whole(const char *s)
+{
+	char *end;
+	long n = s ? strtol(s, &end, 10) : -1;
+
+	return s && *end == '\0' ? n : -1;
+}
+
 static void check_calls(const char *const *f)
 {
 	const char *p[CALL_LOG_PARAMS];
@@ -45,7 +54,7 @@ static void check_calls(const char *const *f)
 	struct call_log_filter filter = {f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]};
 	const char *bad = call_log_params(&filter, p, &b);
 
-	if (bad != NULL ? bad[0] == '\0' : (p[9] == NULL || atoi(p[9]) < 1 || atoi(p[9]) > CALL_LOG_LIMIT_MAX))
+	if (bad != NULL ? bad[0] == '\0' : (whole(p[9]) < 1 || whole(p[9]) > CALL_LOG_LIMIT_MAX))
 		__builtin_trap();
 }
 
@@ -55,7 +64,7 @@ static void check_missed(const char *days, const char *limit)
 	struct missed_bufs b;
 	const char *bad = call_log_missed_params(days, limit, p, &b);
 
-	if (bad == NULL && (atoi(p[0]) < 1 || atoi(p[0]) > MISSED_DAYS_MAX || atoi(p[1]) < 1))
+	if (bad == NULL && (whole(p[0]) < 1 || whole(p[0]) > MISSED_DAYS_MAX || whole(p[1]) < 1))
 		__builtin_trap();
 }
 
