@@ -265,39 +265,62 @@ static int site_up(const struct site *s, int64_t now_mono_ms, int64_t now_wall_m
 	       status_age_s(s, now_mono_ms, now_wall_ms) * 1000.0 <= (double)(FLEET_STALE_INTERVAL * interval);
 }
 
+static double up_of(const struct site *s, int64_t mono, int64_t wall)
+{
+	return site_up(s, mono, wall);
+}
+
+static double ami_of(const struct site *s, int64_t mono, int64_t wall)
+{
+	(void)mono, (void)wall;
+	return s->ami;
+}
+
+static double records_on_of(const struct site *s, int64_t mono, int64_t wall)
+{
+	(void)mono, (void)wall;
+	return s->records_on;
+}
+
+static double last_event_age_of(const struct site *s, int64_t mono, int64_t wall)
+{
+	(void)mono;
+	if (s->last_event_wall_ms == 0)
+		return -1; /* the bridge did not say */
+	return wall > s->last_event_wall_ms ? (double)(wall - s->last_event_wall_ms) / 1000.0 : 0;
+}
+
+/* The families worked out from a status document (not a number in it):
+ * one line a site that has the value (< 0: it has none), in seconds to
+ * the millisecond or as a whole number. */
+static const struct derived {
+	const char *name, *help;
+	double (*value)(const struct site *s, int64_t mono, int64_t wall);
+	int seconds;
+} derived[] = {
+    {"up", "1 while the bridge's status says online and is fresh (2 status intervals)", up_of, 0},
+    {"status_age_seconds", "seconds since the bridge published its status", status_age_s, 1},
+    {"ami_connected", "1 while the bridge is logged in to AMI", ami_of, 0},
+    {"call_records_enabled", "1 while the bridge makes call records (Asterisk 13 or later)", records_on_of, 0},
+    {"last_event_age_seconds", "seconds since the last AMI event the bridge read", last_event_age_of, 1},
+};
+
 void bridge_fleet_metrics(struct bridge_fleet *f, struct fleet_text *t, int64_t now_mono_ms, int64_t now_wall_ms)
 {
 	char site[2 * TOPIC_MAX], v1[64], v2[64];
 
 	pthread_mutex_lock(&f->lock);
-	family(t, "up", "gauge", "1 while the bridge's status says online and is fresh (2 status intervals)");
-	for (size_t i = 0; i < f->n; i++)
-		if (f->sites[i].seen)
-			fleet_text_printf(t, "pbxbus_bridge_up{site=\"%s\"} %d\n",
-			                  label(f->sites[i].name, site, sizeof(site)),
-			                  site_up(&f->sites[i], now_mono_ms, now_wall_ms));
-	family(t, "status_age_seconds", "gauge", "seconds since the bridge published its status");
-	for (size_t i = 0; i < f->n; i++)
-		if (f->sites[i].seen)
-			fleet_text_printf(t, "pbxbus_bridge_status_age_seconds{site=\"%s\"} %.3f\n",
-			                  label(f->sites[i].name, site, sizeof(site)),
-			                  status_age_s(&f->sites[i], now_mono_ms, now_wall_ms));
-	family(t, "ami_connected", "gauge", "1 while the bridge is logged in to AMI");
-	for (size_t i = 0; i < f->n; i++)
-		if (f->sites[i].seen)
-			fleet_text_printf(t, "pbxbus_bridge_ami_connected{site=\"%s\"} %d\n",
-			                  label(f->sites[i].name, site, sizeof(site)), f->sites[i].ami);
-	family(t, "call_records_enabled", "gauge", "1 while the bridge makes call records (Asterisk 13 or later)");
-	for (size_t i = 0; i < f->n; i++)
-		if (f->sites[i].seen)
-			fleet_text_printf(t, "pbxbus_bridge_call_records_enabled{site=\"%s\"} %d\n",
-			                  label(f->sites[i].name, site, sizeof(site)), f->sites[i].records_on);
-	family(t, "last_event_age_seconds", "gauge", "seconds since the last AMI event the bridge read");
-	for (size_t i = 0; i < f->n; i++)
-		if (f->sites[i].last_event_wall_ms)
-			fleet_text_printf(t, "pbxbus_bridge_last_event_age_seconds{site=\"%s\"} %.3f\n",
-			                  label(f->sites[i].name, site, sizeof(site)),
-			                  (double)(now_wall_ms - f->sites[i].last_event_wall_ms) / 1000.0);
+	for (size_t k = 0; k < sizeof(derived) / sizeof(derived[0]); k++) {
+		family(t, derived[k].name, "gauge", derived[k].help);
+		for (size_t i = 0; i < f->n; i++) {
+			double v = f->sites[i].seen ? derived[k].value(&f->sites[i], now_mono_ms, now_wall_ms) : -1;
+			if (v >= 0)
+				fleet_text_printf(t,
+				                  derived[k].seconds ? "pbxbus_bridge_%s{site=\"%s\"} %.3f\n"
+				                                     : "pbxbus_bridge_%s{site=\"%s\"} %.0f\n",
+				                  derived[k].name, label(f->sites[i].name, site, sizeof(site)), v);
+		}
+	}
 	for (size_t k = 0; k < NUMBERS; k++) {
 		family(t, numbers[k].name, numbers[k].type, numbers[k].help);
 		for (size_t i = 0; i < f->n; i++)

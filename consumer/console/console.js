@@ -216,7 +216,8 @@ const pbx = {
                                       "aria-label": o.label || "Find a customer", autocomplete: "off",
                                       class: "search-input" });
       const list = pbx.el("ul", { class: "search-results", role: "listbox", hidden: true });
-      const form = pbx.el("form", { role: "search", class: "search" }, input, list);
+      // not a <form>: the call log's customer picker sits inside its filter form
+      const box = pbx.el("div", { role: "search", class: "search" }, input, list);
       let asked = 0;
       const show = (items) => { list.replaceChildren(...items); list.hidden = items.length === 0; };
       const look = async () => {
@@ -234,9 +235,11 @@ const pbx = {
       };
       let timer = null;
       input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(look, 200); });
-      form.addEventListener("submit", (ev) => { ev.preventDefault(); clearTimeout(timer); look(); });
-      input.addEventListener("keydown", (ev) => { if (ev.key === "Escape") show([]); });
-      return form;
+      input.addEventListener("keydown", (ev) => {
+        if (ev.key === "Escape") show([]);
+        if (ev.key === "Enter") { ev.preventDefault(); clearTimeout(timer); look(); }
+      });
+      return box;
     },
     item(c, pick, show) {
       const label = (c.name || "customer " + c.customer_id) + (c.phones && c.phones.length ? " \u00b7 " + c.phones.join(", ") : "");
