@@ -654,8 +654,14 @@ static struct call *call_for(struct call_tracker *t, const struct ami_msg *m, en
 	if (get(m, "Channel", uid, sizeof(uid))[0] == '\0' || get(m, "Uniqueid", uid, sizeof(uid))[0] == '\0')
 		return NULL;
 	c = ct_new_call(t, linkedid, now_ms);
-	if (c != NULL && (kind != EV_NEWCHANNEL || strcmp(uid, linkedid) != 0))
+	if (c != NULL && (kind != EV_NEWCHANNEL || strcmp(uid, linkedid) != 0)) {
+		/* begun unseen (its originator's Newchannel came before our
+		 * login): with a CDR store its rows complete it once it ends, as
+		 * for a call the sync finds; all its channels may be heard live
+		 * before the sync's list comes, and then the sync adds nothing */
 		c->partial = 1;
+		c->late_cdr = t->o.hold_for_cdr ? 1u : 0u;
+	}
 	return c;
 }
 
