@@ -34,18 +34,21 @@ const char customer_search_sql[] =
 
 #define LIMIT_TEXT "20"
 
-/* A number as typed: digits, + - ( ) . and spaces, with enough digits. */
-static int number_like(const char *q, char *digits, size_t max)
+/* A number as typed (digits, + - ( ) . and spaces, enough digits): its
+ * digits as the LIKE pattern %digits% in out. */
+static int number_pattern(const char *q, char *out, size_t outsz)
 {
 	size_t n = 0;
 
 	if (strspn(q, "0123456789+-(). ") != strlen(q))
 		return 0;
+	out[n++] = '%';
 	for (; *q; q++)
-		if (*q >= '0' && *q <= '9' && n + 1 < max)
-			digits[n++] = *q;
-	digits[n] = '\0';
-	return n >= CUSTOMER_SEARCH_MIN;
+		if (*q >= '0' && *q <= '9' && n + 2 < outsz)
+			out[n++] = *q;
+	out[n++] = '%';
+	out[n] = '\0';
+	return n - 2 >= CUSTOMER_SEARCH_MIN;
 }
 
 /* %q% with q lowered (ASCII; PostgreSQL's lower() takes the rest) and
@@ -84,17 +87,12 @@ const char *customer_search_params(const char *q, const char *after, const char 
                                    struct customer_search_bufs *b)
 {
 	static const char bad_q[] = "q must be 3 to 64 characters of a name, or 3 or more digits of a number";
-	char digits[CUSTOMER_SEARCH_MAX + 1];
 	size_t len = q ? strlen(q) : 0;
 
 	memset(p, 0, CUSTOMER_SEARCH_PARAMS * sizeof(*p));
 	if (q == NULL || len > CUSTOMER_SEARCH_MAX)
 		return bad_q;
-	if (number_like(q, digits, sizeof(digits))) {
-		size_t n = strlen(digits);
-		b->digits[0] = '%';
-		memcpy(b->digits + 1, digits, n);
-		memcpy(b->digits + 1 + n, "%", 2);
+	if (number_pattern(q, b->digits, sizeof(b->digits))) {
 		p[1] = b->digits;
 	} else if (name_like(q, len)) {
 		name_pattern(q, b->name);

@@ -233,19 +233,24 @@ void test_tracker_call_seen_late_takes_its_originator_as_caller(void)
  * callee's heard.  A Newchannel opens a call whole only if it is the
  * originator's; the caller leg, heard next, is the caller (the CDR outage
  * test's flake after the one above: "outbound", no number). */
+static void play_callee_heard_first(struct call_tracker *t)
+{
+	ev(t, 5000,
+	   "Event: Newchannel|Channel: PJSIP/100-00000009|ChannelStateDesc: Down|Context: from-internal|Exten: "
+	   "100|CallerIDNum: 100|Uniqueid: 7.09|Linkedid: 7.08");
+	ev(t, 5100,
+	   "Event: Newstate|Channel: PJSIP/trunk-provider-00000008|ChannelStateDesc: Up|Context: from-pstn|Exten: "
+	   "5551000|CallerIDNum: 15550002|CallerIDName: Y|Uniqueid: 7.08|Linkedid: 7.08");
+	ev(t, 9000, "Event: Hangup|Channel: PJSIP/100-00000009|Uniqueid: 7.09|Linkedid: 7.08|Cause: 16");
+	ev(t, 9010, "Event: Hangup|Channel: PJSIP/trunk-provider-00000008|Uniqueid: 7.08|Linkedid: 7.08|Cause: 16");
+}
+
 void test_tracker_callee_newchannel_first_is_seen_late(void)
 {
 	struct call_tracker t;
 	struct rec_log l;
 	setup(&t, &l, 100);
-	ev(&t, 5000,
-	   "Event: Newchannel|Channel: PJSIP/100-00000009|ChannelStateDesc: Down|Context: from-internal|Exten: "
-	   "100|CallerIDNum: 100|Uniqueid: 7.09|Linkedid: 7.08");
-	ev(&t, 5100,
-	   "Event: Newstate|Channel: PJSIP/trunk-provider-00000008|ChannelStateDesc: Up|Context: from-pstn|Exten: "
-	   "5551000|CallerIDNum: 15550002|CallerIDName: Y|Uniqueid: 7.08|Linkedid: 7.08");
-	ev(&t, 9000, "Event: Hangup|Channel: PJSIP/100-00000009|Uniqueid: 7.09|Linkedid: 7.08|Cause: 16");
-	ev(&t, 9010, "Event: Hangup|Channel: PJSIP/trunk-provider-00000008|Uniqueid: 7.08|Linkedid: 7.08|Cause: 16");
+	play_callee_heard_first(&t);
 	CHECK_EQ_INT(l.hangups, 1);
 	CHECK(strstr(l.last, "\"direction\":\"inbound\"") != NULL);
 	CHECK(strstr(l.last, "\"external_number\":\"15550002\",\"external_name\":\"Y\"") != NULL);
@@ -262,14 +267,7 @@ void test_tracker_call_begun_unseen_waits_for_its_cdr(void)
 	struct rec_log l;
 	setup(&t, &l, 100);
 	t.o.hold_for_cdr = 1;
-	ev(&t, 5000,
-	   "Event: Newchannel|Channel: PJSIP/100-00000009|ChannelStateDesc: Down|Context: from-internal|Exten: "
-	   "100|CallerIDNum: 100|Uniqueid: 7.09|Linkedid: 7.08");
-	ev(&t, 5100,
-	   "Event: Newstate|Channel: PJSIP/trunk-provider-00000008|ChannelStateDesc: Up|Context: from-pstn|Exten: "
-	   "5551000|CallerIDNum: 15550002|CallerIDName: Y|Uniqueid: 7.08|Linkedid: 7.08");
-	ev(&t, 9000, "Event: Hangup|Channel: PJSIP/100-00000009|Uniqueid: 7.09|Linkedid: 7.08|Cause: 16");
-	ev(&t, 9010, "Event: Hangup|Channel: PJSIP/trunk-provider-00000008|Uniqueid: 7.08|Linkedid: 7.08|Cause: 16");
+	play_callee_heard_first(&t);
 	CHECK_EQ_INT(l.hangups, 0); /* its CDR first */
 	int64_t from = 0, to = 0;
 	CHECK(call_tracker_cdr_wanted(&t, &from, &to) == 1);
