@@ -38,7 +38,7 @@ COMMON_SRC := common/log.c common/ami_codec.c common/json_writer.c common/clock.
 # these groups too: `make print-CALLS_SRC`).
 AMI_SRC := bridge/ami_json.c bridge/ami_client.c bridge/cli_command.c bridge/dial.c bridge/command_ids.c bridge/event_filter.c bridge/asterisk_version.c bridge/caller_presentation.c
 CALLS_SRC := bridge/call_tracker.c bridge/call_table.c bridge/call_view.c bridge/call_variables.c bridge/call_sync.c bridge/call_image.c bridge/call_from_cdr.c bridge/call_journal.c \
-	bridge/call_record.c bridge/endpoint_kinds.c bridge/pbx_clock.c
+	bridge/call_record.c bridge/call_ringing.c bridge/ring_record.c bridge/endpoint_kinds.c bridge/pbx_clock.c
 CDR_SRC := bridge/cdr_store.c bridge/cdr_backfill.c
 DELIVERY_SRC := bridge/delivery.c bridge/outbox.c bridge/outbox_refused.c bridge/outbox_acks.c
 STATE_MODEL_SRC := bridge/state_model.c bridge/state_kinds.c bridge/state_render.c
@@ -51,7 +51,7 @@ BRIDGE_SRC := common/md5hex.c common/tls.c bridge/bridge_config.c bridge/bridge.
 	$(AMI_SRC) $(CALLS_SRC) $(CDR_SRC) $(DELIVERY_SRC) $(STATE_SRC) $(COMMAND_SRC)
 CONSUMER_SRC := consumer/manual_call.c consumer/dial_requests.c consumer/bridge_fleet.c consumer/dial_api.c consumer/payload_digest.c consumer/consumer_config.c consumer/record.c consumer/db.c consumer/db_sink.c consumer/db_requests.c consumer/db_housekeeping.c consumer/migrations.c \
 	consumer/consumer.c consumer/consumer_metrics.c consumer/dead_letter.c consumer/http.c consumer/pg_array.c \
-	consumer/live_store.c consumer/live_feed.c consumer/call_log.c consumer/customer_search.c consumer/client_address.c consumer/console_session.c consumer/console.c consumer/http_reply.c \
+	consumer/live_store.c consumer/live_match.c consumer/live_feed.c consumer/call_log.c consumer/customer_search.c consumer/client_address.c consumer/console_session.c consumer/console.c consumer/http_reply.c \
 	consumer/sink.c consumer/archive_sink.c consumer/webhook_sink.c consumer/site_rate.c consumer/http_guard.c
 REPLAY_SRC := replay/capture.c replay/replay_server.c replay/replay_actions.c replay/replay_originate.c replay/cdr_writer.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c) tests/unit/unit_main.c

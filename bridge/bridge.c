@@ -75,6 +75,12 @@ static void on_call_record(void *ctx, enum call_phase phase, const struct call *
 	delivery_record(&b->delivery, phase, c);
 }
 
+static void on_ring(void *ctx, const struct call *c, const struct ct_ring *r, int64_t now_ms)
+{
+	struct bridge *b = ctx;
+	delivery_ring(&b->delivery, c, r, now_ms);
+}
+
 static void on_ami_login(void *ctx)
 {
 	struct bridge *b = ctx;
@@ -140,7 +146,7 @@ int bridge_init(struct bridge *b, struct bridge_settings *s, char *err, size_t e
 	jw_init(&b->json, JSON_EVENT_MAX);
 	if (delivery_open(&b->delivery, s, &b->mqtt, &b->calls.journal, err, errsz) < 0)
 		return -1;
-	if (call_service_init(&b->calls, s, &b->ami, on_call_record, b, err, errsz) < 0)
+	if (call_service_init(&b->calls, s, &b->ami, on_call_record, on_ring, b, err, errsz) < 0)
 		return -1;
 	if (event_filter_init(&b->filter, s->events_allow, s->events_deny) < 0) {
 		snprintf(err, errsz, "events_allow/events_deny: too many globs");

@@ -29,6 +29,8 @@ static int write_image(struct call_tracker *t, struct call *c)
 	memcpy(buf + sizeof(h), c, sizeof(*c));
 	memset(buf + sizeof(h) + offsetof(struct call, next), 0, sizeof(c->next));
 	memset(buf + sizeof(h) + offsetof(struct call, ch), 0, sizeof(c->ch));
+	memset(buf + sizeof(h) + offsetof(struct call, rings), 0, sizeof(c->rings)); /* rings are live only */
+	memset(buf + sizeof(h) + offsetof(struct call, nring), 0, sizeof(c->nring));
 	if (c->nch)
 		memcpy(buf + sizeof(h) + sizeof(*c), c->ch, (size_t)c->nch * sizeof(*c->ch));
 	int rc = call_journal_put(t->o.journal, c->linkedid, buf, len);
@@ -96,6 +98,8 @@ static struct call *read_image(const char *id, const void *state, size_t len)
 		return NULL;
 	memcpy(c, p + sizeof(h), sizeof(*c));
 	c->next = NULL;
+	c->rings = NULL;
+	c->nring = 0;
 	c->ch = h.nch ? calloc(h.nch, sizeof(*c->ch)) : NULL;
 	if ((h.nch && c->ch == NULL) || c->nch != (int)h.nch || !call_sound(c, id)) {
 		free(c->ch);

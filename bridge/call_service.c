@@ -9,11 +9,15 @@
  * withheld a moment after the call began (NewCallerid, the Getvar's
  * answer) is withheld in it too (docs/topics.md). */
 #define CALL_START_HOLD_MS 2000
+/* calls/ringing waits at most this long for the same answer (milliseconds
+ * on a PBX that answers): a screen pop must not wait for calls/start's. */
+#define RING_HOLD_MS 500
 /* The bridge's view of the PBX is marked whole once a second: shorter
  * gaps are not told apart from that. */
 #define GAP_MIN_MS         1000
 #define EXPIRE_INTERVAL_MS 60000
 #define START_TICK_MS      100
+#define RING_TICK_MS       20
 #define JOURNAL_SYNC_MS    200
 #define CALLS_TICK_MS      1000
 
@@ -21,6 +25,12 @@ static void on_new_caller(void *ctx, const char *channel, const char *linkedid)
 {
 	struct call_service *cs = ctx;
 	caller_presentation_ask(&cs->presentation, channel, linkedid);
+}
+
+static void forward_ring(void *ctx, const struct call *c, const struct ct_ring *r, int64_t now_ms)
+{
+	struct call_service *cs = ctx;
+	cs->on_ring(cs->record_ctx, c, r, now_ms);
 }
 
 /* The tracker's records, to whoever the service was given them for. */
@@ -31,7 +41,7 @@ static void forward_record(void *ctx, enum call_phase phase, const struct call *
 }
 
 int call_service_init(struct call_service *cs, const struct bridge_settings *s, struct ami_client *ami,
-                      call_record_cb on_record, void *ctx, char *err, size_t errsz)
+                      call_record_cb on_record, call_ring_cb on_ring, void *ctx, char *err, size_t errsz)
 {
 	memset(cs, 0, sizeof(*cs));
 	cs->ami = ami;
@@ -54,8 +64,11 @@ int call_service_init(struct call_service *cs, const struct bridge_settings *s, 
 	                               .start_hold_ms = CALL_START_HOLD_MS,
 	                               .ask_presentation = on_new_caller,
 	                               .journal = &cs->journal,
-	                               .hold_for_cdr = cs->backfill.enabled};
+	                               .hold_for_cdr = cs->backfill.enabled,
+	                               .on_ring = forward_ring,
+	                               .ring_hold_ms = RING_HOLD_MS};
 	cs->on_record = on_record;
+	cs->on_ring = on_ring;
 	cs->record_ctx = ctx;
 	if (call_tracker_init(&cs->tracker, &co, forward_record, cs) < 0) {
 		snprintf(err, errsz, "out of memory");
@@ -189,6 +202,8 @@ int64_t call_service_tick(struct call_service *cs, int64_t now)
 	int64_t bf = cdr_backfill_tick(&cs->backfill, &cs->tracker, now, pbx_now);
 	if (bf < wait)
 		wait = bf;
+	if (cs->tracker.rings_unsent > 0)
+		return RING_TICK_MS;
 	return cs->tracker.starts_held > 0 || cs->journal.dirty ? START_TICK_MS : wait;
 }
 

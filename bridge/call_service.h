@@ -28,6 +28,7 @@ struct call_gaps {
 struct call_service {
 	struct ami_client *ami;
 	call_record_cb on_record; /* where completed records go */
+	call_ring_cb on_ring;     /* ... and ringing phones */
 	void *record_ctx;
 	struct call_tracker tracker;
 	struct call_journal journal;
@@ -42,7 +43,7 @@ struct call_service {
 };
 
 int call_service_init(struct call_service *cs, const struct bridge_settings *s, struct ami_client *ami,
-                      call_record_cb on_record, void *ctx, char *err, size_t errsz);
+                      call_record_cb on_record, call_ring_cb on_ring, void *ctx, char *err, size_t errsz);
 void call_service_free(struct call_service *cs);
 /* Calls in flight before a restart, back from the journal: how many. */
 size_t call_service_restore(struct call_service *cs);

@@ -29,6 +29,7 @@ int ct_table_init(struct call_tracker *t)
 
 void ct_free_call(struct call *c)
 {
+	free(c->rings);
 	free(c->ch);
 	free(c);
 }

@@ -203,10 +203,13 @@ static void release_start(struct call_tracker *t, struct call *c, int64_t now_ms
 
 void call_tracker_release_starts(struct call_tracker *t, int64_t now_ms)
 {
-	for (size_t i = 0; t->starts_held > 0 && i < t->nbuckets; i++)
-		for (struct call *c = t->buckets[i]; c; c = c->next)
+	for (size_t i = 0; (t->starts_held > 0 || t->rings_unsent > 0) && i < t->nbuckets; i++) {
+		for (struct call *c = t->buckets[i]; c; c = c->next) {
 			if (c->start_held && now_ms >= c->start_due_ms)
 				release_start(t, c, now_ms);
+			ct_rings_release(t, c, now_ms);
+		}
+	}
 }
 
 /* A call begun while we were away has ended, the end heard: with a CDR
@@ -229,6 +232,7 @@ static int wait_for_cdr(struct call_tracker *t, struct call *c, int64_t now_ms, 
 
 void ct_finish(struct call_tracker *t, struct call *c, int64_t now_ms, int partial)
 {
+	ct_rings_finish(t, c, now_ms); /* no phone rings for a call that is over */
 	if (wait_for_cdr(t, c, now_ms, partial))
 		return;
 	release_start(t, c, now_ms);
@@ -338,7 +342,10 @@ void call_tracker_presentation(struct call_tracker *t, const char *linkedid, con
 {
 	struct call *c = *ct_slot_of(t, linkedid);
 
-	if (c != NULL && strncmp(num_pres, "prohib", 6) == 0)
+	if (c == NULL)
+		return;
+	ct_presentation_known(c);
+	if (strncmp(num_pres, "prohib", 6) == 0)
 		withhold(c);
 }
 
@@ -349,6 +356,8 @@ void ct_first_channel(struct call_tracker *t, struct call *c, const struct ami_m
 	note_caller(t, c, m);
 	if (t->o.ask_presentation && !c->ch[0].is_local)
 		t->o.ask_presentation(t->ctx, c->ch[0].name, c->linkedid);
+	else
+		ct_presentation_known(c); /* nothing to ask: as presented */
 	hold_start(t, c, now_ms);
 }
 
@@ -432,13 +441,37 @@ void ct_add_rung(struct call *c, const struct ct_channel *ch)
 	memcpy(c->rung[c->nrung++], ch->endpoint, CT_ENDPOINT_MAX);
 }
 
-static void on_dial_begin(struct call_tracker *t, struct call *c, const struct ami_msg *m)
+/* A DialBegin to a channel whose own events never came (a capture filtered
+ * to some channels): what its name and context say of it, to ring it. */
+static void ring_unseen(struct call_tracker *t, struct call *c, const struct ami_msg *m, const char *source,
+                        int64_t now_ms)
 {
-	char dest[CT_NAME_MAX], dialstring[CT_LABEL_MAX];
+	struct ct_channel d = {0};
+	char context[CT_NAME_MAX];
+	int is_local;
+
+	get(m, "DestUniqueid", d.uniqueid, sizeof(d.uniqueid));
+	get(m, "DestChannel", d.name, sizeof(d.name));
+	ct_channel_endpoint(d.name, d.endpoint, sizeof(d.endpoint), &is_local);
+	d.is_local = is_local ? 1u : 0u;
+	d.in_trunk_context =
+	    !is_local && glob_list_match(t->o.trunk_contexts, get(m, "DestContext", context, sizeof(context))) ? 1u
+	                                                                                                       : 0u;
+	d.is_trunk = ct_channel_is_trunk(t, &d) ? 1u : 0u;
+	if (d.uniqueid[0])
+		ct_ring_begin(t, c, &d, source, now_ms);
+}
+
+static void on_dial_begin(struct call_tracker *t, struct call *c, const struct ami_msg *m, int64_t now_ms)
+{
+	char dest[CT_NAME_MAX], dialstring[CT_LABEL_MAX], source[CT_ID_MAX];
 	struct ct_channel *d = ct_find_channel_named(c, get(m, "DestChannel", dest, sizeof(dest)));
 
-	if (d == NULL)
+	get(m, "Uniqueid", source, sizeof(source));
+	if (d == NULL) {
+		ring_unseen(t, c, m, source, now_ms);
 		return;
+	}
 	get(m, "DialString", dialstring, sizeof(dialstring));
 	if (!d->is_local)
 		endpoint_kinds_dialled(&t->kinds, d->endpoint, dialstring);
@@ -451,6 +484,7 @@ static void on_dial_begin(struct call_tracker *t, struct call *c, const struct a
 		get(m, "Exten", c->dialled, sizeof(c->dialled));
 	}
 	ct_add_rung(c, d);
+	ct_ring_begin(t, c, d, source, now_ms);
 }
 
 /* DialEnd ANSWER for a channel whose own events never came (a capture
@@ -470,10 +504,13 @@ static void note_dial_answer(struct call *c, const struct ami_msg *m, int64_t no
 	c->dial_answered_ms = now_ms;
 }
 
-static void on_dial_end(struct call *c, const struct ami_msg *m, int64_t now_ms)
+static void on_dial_end(struct call_tracker *t, struct call *c, const struct ami_msg *m, int64_t now_ms)
 {
 	const struct ami_field *st = ami_msg_find(m, "DialStatus");
+	char uid[CT_ID_MAX], status[16];
 
+	ct_ring_end(t, c, get(m, "DestUniqueid", uid, sizeof(uid)), get(m, "DialStatus", status, sizeof(status)),
+	            now_ms);
 	if (ami_field_is(st, "ANSWER"))
 		note_dial_answer(c, m, now_ms);
 	else if (ami_field_is(st, "BUSY"))
@@ -500,6 +537,7 @@ static void on_hangup(struct call_tracker *t, struct call *c, struct ct_channel 
 
 	ch->gone = 1;
 	ch->bridge[0] = '\0';
+	ct_ring_end(t, c, ch->uniqueid, NULL, now_ms);
 	get(m, "Cause", cause, sizeof(cause));
 	char *end;
 	v = strtoll(cause, &end, 10);
@@ -589,7 +627,8 @@ enum ev_kind {
 	EV_QUEUEJOIN,
 	EV_TRANSFER,
 	EV_NEWCALLERID,
-	EV_VARSET, /* only the variables that name a call's recording */
+	EV_VARSET,   /* only the variables that name a call's recording */
+	EV_DIAL_APP, /* Newexten running Dial() on several phones at once (a ring group) */
 	EV_OTHER_CHANNEL
 };
 
@@ -611,6 +650,7 @@ static enum ev_kind classify(const struct ami_field *ev)
 	    {"AttendedTransfer", EV_TRANSFER},
 	    {"NewCallerid", EV_NEWCALLERID},
 	    {"VarSet", EV_VARSET},
+	    {"Newexten", EV_DIAL_APP},
 	    {"NewConnectedLine", EV_OTHER_CHANNEL},
 	    {"HangupRequest", EV_OTHER_CHANNEL},
 	    {"SoftHangupRequest", EV_OTHER_CHANNEL},
@@ -623,6 +663,20 @@ static enum ev_kind classify(const struct ami_field *ev)
 		if (ami_field_is(ev, table[i].name))
 			return table[i].kind;
 	return EV_NONE;
+}
+
+/* Newexten running Dial() with several destinations ("PJSIP/100&PJSIP/101,
+ * 15"): the phones it rings ring at once, a ring group. */
+static int dials_many(const struct ami_msg *m)
+{
+	char data[CT_PATH_MAX];
+
+	if (!ami_field_is(ami_msg_find(m, "Application"), "Dial"))
+		return 0;
+	char *comma = strchr(get(m, "AppData", data, sizeof(data)), ',');
+	if (comma)
+		*comma = '\0';
+	return strchr(data, '&') != NULL;
 }
 
 /* The call an event belongs to; created when a channel shows up.  A call
@@ -649,7 +703,7 @@ static struct call *call_for(struct call_tracker *t, const struct ami_msg *m, en
 		return NULL;
 	}
 	struct call *c = *ct_slot_of(t, linkedid);
-	if (c != NULL || kind == EV_TRANSFER || kind == EV_HANGUP || kind == EV_VARSET)
+	if (c != NULL || kind == EV_TRANSFER || kind == EV_HANGUP || kind == EV_VARSET || kind == EV_DIAL_APP)
 		return c;
 	if (get(m, "Channel", uid, sizeof(uid))[0] == '\0' || get(m, "Uniqueid", uid, sizeof(uid))[0] == '\0')
 		return NULL;
@@ -674,8 +728,8 @@ void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t
 		endpoint_kinds_event(&t->kinds, m); /* hints, as extensions change state */
 		return;
 	}
-	if (kind == EV_VARSET && !ct_is_call_variable(m))
-		return; /* the many other VarSets: no call is looked for */
+	if ((kind == EV_VARSET && !ct_is_call_variable(m)) || (kind == EV_DIAL_APP && !dials_many(m)))
+		return; /* the many other VarSets and Newextens: no call is looked for */
 	struct call *c = call_for(t, m, kind, now_ms);
 	if (c == NULL)
 		return;
@@ -694,6 +748,11 @@ void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t
 		return;
 	}
 	struct ct_channel *ch = ct_find_channel(c, get(m, "Uniqueid", uid, sizeof(uid)));
+	if (kind == EV_DIAL_APP) {
+		if (ch != NULL)
+			ch->dials_many = 1;
+		return;
+	}
 	int first = c->nch == 0;
 	if (ch == NULL && kind != EV_NEWCHANNEL && (ch = adopt_moved(t, c, uid, now_ms)) != NULL) {
 		if (first)
@@ -718,10 +777,10 @@ void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t
 		}
 		break;
 	case EV_DIALBEGIN:
-		on_dial_begin(t, c, m);
+		on_dial_begin(t, c, m, now_ms);
 		break;
 	case EV_DIALEND:
-		on_dial_end(c, m, now_ms);
+		on_dial_end(t, c, m, now_ms);
 		break;
 	case EV_BRIDGEENTER:
 		get(m, "BridgeUniqueid", ch->bridge, sizeof(ch->bridge));

@@ -37,6 +37,24 @@
 
 enum call_direction { CALL_DIR_UNKNOWN, CALL_DIR_INBOUND, CALL_DIR_OUTBOUND, CALL_DIR_INTERNAL };
 
+/* How a call reached a ringing phone (calls/ringing's "via"; the words are
+ * the record schema's ring_record_vias, in this order). */
+enum ring_via { RING_VIA_DIRECT, RING_VIA_RING_GROUP, RING_VIA_QUEUE, RING_VIA_FOLLOW_ME, RING_VIA_TRANSFER };
+
+/* A phone ringing for a call (call_ringing.c): its calls/ringing record
+ * goes out once the caller's presentation is known (or ring_hold_ms on),
+ * and one more once it stops, saying who answered. */
+struct ct_ring {
+	char uniqueid[CT_ID_MAX]; /* the ringing channel */
+	char source[CT_ID_MAX];   /* the channel that dials it */
+	char extension[CT_ENDPOINT_MAX];
+	int64_t began_ms, stopped_ms;
+	unsigned char via; /* enum ring_via */
+	unsigned sent : 1, stopped : 1, stop_sent : 1;
+	unsigned picked_up : 1; /* its DialEnd said ANSWER */
+	unsigned cancelled : 1; /* its DialEnd said CANCEL: another phone answered, or the caller left */
+};
+
 struct ct_channel {
 	char uniqueid[CT_ID_MAX];
 	char name[CT_NAME_MAX];
@@ -44,6 +62,7 @@ struct ct_channel {
 	char bridge[CT_ID_MAX]; /* BridgeUniqueid it is in, "" when none */
 	unsigned is_trunk : 1, is_local : 1, up : 1, gone : 1, seen_in_sync : 1;
 	unsigned in_trunk_context : 1; /* created in one of trunk_contexts */
+	unsigned dials_many : 1;       /* runs a Dial() of several phones at once (a ring group) */
 	int cause;
 	char cause_txt[32];
 };
@@ -64,25 +83,30 @@ struct call {
 	int64_t dial_answered_ms;
 	char rung[CT_MAX_RUNG][CT_ENDPOINT_MAX];
 	int nrung;
+	struct ct_ring *rings; /* CT_MAX_RUNG of them once one rings; live only (not in the journal) */
+	int nring;
 	unsigned transferred : 1, partial : 1, pbx_answered : 1, answered : 1, withheld : 1;
 	unsigned dial_busy : 1, dial_congestion : 1, dial_unavail : 1;
-	unsigned clock_provisional : 1; /* dated before the PBX's clock was confirmed */
-	unsigned start_held : 1;        /* calls/start waits (start_hold_ms) for a withheld caller to show */
-	unsigned recording_mixed : 1;   /* recording is MIXMONITOR_FILENAME's (CALLFILENAME no longer replaces it) */
-	unsigned journal_dirty : 1;     /* changed since it was last written to the journal */
-	unsigned restored : 1;          /* carried over from before a bridge restart */
-	unsigned from_cdr : 1;          /* made from the PBX's CDR store, not seen live */
-	unsigned awaiting_cdr : 1;      /* ended while the bridge was away: the CDR completes it */
-	unsigned late_cdr : 1;          /* part of it happened while the bridge was away (begun, answered): once it
-	                                   ends, its CDR gives what was missed (the end is the one heard) */
-	unsigned seen_late : 1;         /* found up by a sync, never seen to begin: its start is the CDR's */
-	unsigned ended_heard : 1;       /* awaiting_cdr after its end was heard live (a late_cdr call) */
-	unsigned cdr_wanted : 1;        /* it waits for a CDR read not asked for yet */
-	unsigned cdr_covered : 1;       /* the CDR read under way covers it */
+	unsigned clock_provisional : 1;  /* dated before the PBX's clock was confirmed */
+	unsigned start_held : 1;         /* calls/start waits (start_hold_ms) for a withheld caller to show */
+	unsigned recording_mixed : 1;    /* recording is MIXMONITOR_FILENAME's (CALLFILENAME no longer replaces it) */
+	unsigned journal_dirty : 1;      /* changed since it was last written to the journal */
+	unsigned restored : 1;           /* carried over from before a bridge restart */
+	unsigned from_cdr : 1;           /* made from the PBX's CDR store, not seen live */
+	unsigned awaiting_cdr : 1;       /* ended while the bridge was away: the CDR completes it */
+	unsigned late_cdr : 1;           /* part of it happened while the bridge was away (begun, answered): once it
+	                                    ends, its CDR gives what was missed (the end is the one heard) */
+	unsigned seen_late : 1;          /* found up by a sync, never seen to begin: its start is the CDR's */
+	unsigned ended_heard : 1;        /* awaiting_cdr after its end was heard live (a late_cdr call) */
+	unsigned cdr_wanted : 1;         /* it waits for a CDR read not asked for yet */
+	unsigned cdr_covered : 1;        /* the CDR read under way covers it */
+	unsigned presentation_known : 1; /* the caller's presentation is known (allowed or withheld) */
 	int64_t start_due_ms;
 };
 
 typedef void (*call_record_cb)(void *ctx, enum call_phase kind, const struct call *c, int64_t now_ms);
+/* A phone started or stopped ringing for c (r->stop_sent: stopped). */
+typedef void (*call_ring_cb)(void *ctx, const struct call *c, const struct ct_ring *r, int64_t now_ms);
 /* A call's first channel is up: ask whether its caller's presentation is
  * restricted (a call that arrives restricted raises no NewCallerid). */
 typedef void (*call_caller_cb)(void *ctx, const char *channel, const char *linkedid);
@@ -100,6 +124,10 @@ struct call_tracker_opts {
 	call_caller_cb ask_presentation; /* may be NULL */
 	struct call_journal *journal;    /* calls in flight on disk; may be NULL */
 	int hold_for_cdr;                /* a call that ended while we were away waits for its CDR */
+	call_ring_cb on_ring;            /* calls/ringing; may be NULL */
+	/* a ringing record waits this long at most for the caller's
+	 * presentation, and a ring cancelled for the answer that cancelled it */
+	int64_t ring_hold_ms;
 };
 
 struct call_tracker {
@@ -117,6 +145,7 @@ struct call_tracker {
 	uint64_t bad_linkedids;    /* events whose Linkedid is no id: not tracked */
 	uint64_t no_linkedid;      /* channel events without a Linkedid (Asterisk < 13) */
 	size_t starts_held;        /* calls whose calls/start waits */
+	size_t rings_unsent;       /* rings whose start or stop is still to go out */
 	size_t cdr_wanted;         /* calls waiting for a CDR read not asked for yet */
 	size_t journal_dirty;      /* calls changed since last written to the journal */
 	uint64_t calls_restored;   /* calls carried over a bridge restart */
@@ -135,7 +164,8 @@ void call_tracker_listed(struct call_tracker *t, const struct ami_msg *m);
 /* The answer to ask_presentation: CALLERID(num-pres), e.g.
  * "prohib_passed_screen" withholds the caller. */
 void call_tracker_presentation(struct call_tracker *t, const char *linkedid, const char *num_pres);
-/* Sends the calls/start records whose hold is over. */
+/* Sends the calls/start records whose hold is over, and the ringing
+ * records that are due. */
 void call_tracker_release_starts(struct call_tracker *t, int64_t now_ms);
 /* Writes the calls that changed to the journal (the bridge runs it every
  * poll round; a SIGKILL loses at most the changes of one round). */
@@ -185,5 +215,7 @@ const char *call_disposition(const struct call *c);
 const char *call_extension(const struct call *c);
 const char *call_trunk(const struct call *c);
 const char *call_external_number(const struct call *c);
+/* Who answered, as a ring's stop record says it: "" (missed) or an extension. */
+const char *call_ring_answered_by(const struct call *c, const struct ct_ring *r);
 
 #endif

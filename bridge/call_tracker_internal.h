@@ -50,6 +50,17 @@ void ct_check_answer(struct call_tracker *t, struct call *c, int64_t now_ms);
 int ct_all_gone(const struct call *c);
 /* An extension rung (once). */
 void ct_add_rung(struct call *c, const struct ct_channel *ch);
+/* Ringing phones (call_ringing.c): one starts (DialBegin to a phone, from
+ * the channel `source`), one stops (its DialEnd's status, or its hangup:
+ * status NULL), what is due goes out, and every ring of a call stops as
+ * it ends. */
+void ct_ring_begin(struct call_tracker *t, struct call *c, const struct ct_channel *phone, const char *source,
+                   int64_t now_ms);
+void ct_ring_end(struct call_tracker *t, struct call *c, const char *uniqueid, const char *status, int64_t now_ms);
+void ct_rings_release(struct call_tracker *t, struct call *c, int64_t now_ms);
+void ct_rings_finish(struct call_tracker *t, struct call *c, int64_t now_ms);
+/* The caller's presentation is known now: rings held for it may go. */
+void ct_presentation_known(struct call *c);
 /* A caller number that is a withheld word ("anonymous", "Restricted", ...). */
 int ct_withheld(const char *num);
 

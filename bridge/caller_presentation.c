@@ -23,6 +23,9 @@ static void on_answer(void *arg, struct ami_client *c, const struct ami_msg *m, 
 		if (strncmp(value, "prohib", 6) == 0)
 			a->owner->withheld++;
 		call_tracker_presentation(a->owner->calls, a->linkedid, value);
+	} else if (kind == AMI_REPLY_RESPONSE) {
+		/* not answered (the channel is gone): as it was presented */
+		call_tracker_presentation(a->owner->calls, a->linkedid, "");
 	}
 	if (kind == AMI_REPLY_RESPONSE || kind == AMI_REPLY_LOST)
 		a->used = 0;

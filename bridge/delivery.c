@@ -7,6 +7,7 @@
 #include "call_record.h"
 #include "clock.h"
 #include "outbox_acks.h"
+#include "ring_record.h"
 #include "topic.h"
 
 /* A resend falls due on the outbox's own timers: a second late at most. */
@@ -30,6 +31,10 @@ int delivery_open(struct delivery *d, const struct bridge_settings *s, struct mq
 			snprintf(err, errsz, "topic_prefix: too long for %s/%s", TOPIC_CALLS, topic_call_phases[p]);
 			return -1;
 		}
+	if (topic_join(d->ringing_topic, sizeof(d->ringing_topic), s->prefix, TOPIC_RINGING, NULL) < 0) {
+		snprintf(err, errsz, "topic_prefix: too long for %s", TOPIC_RINGING);
+		return -1;
+	}
 	return outbox_open(&d->outbox, s->outbox_dir, s->outbox_max_bytes, s->outbox_memory_max, s->outbox_resend_ms,
 	                   err, errsz);
 }
@@ -79,6 +84,22 @@ void delivery_record(struct delivery *d, enum call_phase phase, const struct cal
 	enum mqtt_rc rc = publish_record(d, phase, doc, len);
 	if (rc != MQTT_OK && rc != MQTT_QUEUED)
 		log_warnx("mqtt: call record %s:%s not published: %s", d->s->pbx_id, c->linkedid, mqtt_rc_str(rc));
+}
+
+void delivery_ring(struct delivery *d, const struct call *c, const struct ct_ring *r, int64_t now_ms)
+{
+	size_t len;
+	const char *doc = ring_record_json(&d->json, c, r, d->s->pbx_id, now_ms, &len);
+
+	if (doc == NULL || !d->mqtt->connected || !room_for(d, len)) {
+		d->rings_shed++;
+		return;
+	}
+	enum mqtt_rc rc = mqtt_link_publish(d->mqtt, NULL, d->ringing_topic, doc, (int)len, d->s->qos_calls, 0);
+	if (rc == MQTT_OK || rc == MQTT_QUEUED)
+		d->rings_published++;
+	else
+		d->rings_shed++;
 }
 
 static int send_from_outbox(void *ctx, const char *id, const char *payload, size_t len)

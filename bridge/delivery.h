@@ -4,7 +4,8 @@
  * retire it, and what could not be kept (outbox_refused).  calls/hangup is
  * the record the CRM logs: it goes to the outbox and is published from
  * there once synced, sent again until acknowledged; calls/start and
- * calls/answer are for live displays and are shed like events.
+ * calls/answer are for live displays and are shed like events, as is
+ * calls/ringing (a phone rings: the screen pop).
  */
 #ifndef PBXBUS_DELIVERY_H
 #define PBXBUS_DELIVERY_H
@@ -27,11 +28,13 @@ struct delivery {
 	struct outbox outbox;
 	struct outbox_refused refused;
 	char topic[CALL_PHASES][TOPIC_MAX]; /* <prefix>/calls/<phase> */
+	char ringing_topic[TOPIC_MAX];      /* <prefix>/calls/ringing */
 	struct jw json;
 	struct log_ratelimit outbox_log, ack_log;
 	int64_t refused_at_ms; /* last record the outbox refused (monotonic) */
 	int news;              /* something bridge/status shows changed */
 	uint64_t records_published, records_shed, acks_received;
+	uint64_t rings_published, rings_shed;
 };
 
 int delivery_open(struct delivery *d, const struct bridge_settings *s, struct mqtt_link *mqtt,
@@ -40,6 +43,9 @@ void delivery_close(struct delivery *d);
 
 /* A call record from the tracker (its call_record_cb). */
 void delivery_record(struct delivery *d, enum call_phase phase, const struct call *c);
+/* A phone starts or stops ringing (the tracker's call_ring_cb): for live
+ * displays, shed like calls/start when the broker is away or the queue full. */
+void delivery_ring(struct delivery *d, const struct call *c, const struct ct_ring *r, int64_t now_ms);
 /* A new broker session: subscribe to the acks, send what is outstanding. */
 void delivery_connected(struct delivery *d);
 /* A message on the acks subscription. */

@@ -76,6 +76,46 @@ enum record_direction { RD_INBOUND, RD_OUTBOUND, RD_INTERNAL };
 enum record_disposition { RP_ANSWERED, RP_NO_ANSWER, RP_BUSY, RP_FAILED, RP_CONGESTION };
 enum record_origin { RO_AMI, RO_CDR };
 
+/*
+ * The ringing record (<prefix>/calls/ringing, docs/topics.md): a phone
+ * starts ringing for a call, or stops.  For live displays (a screen pop):
+ * never stored.  X(id, JSON key, type, max, words), as above.
+ */
+#define RING_RECORD_VERSION 1
+#define RING_RECORD_FIELDS(X)                                                                                          \
+	X(GF_V, "v", RT_INT, 1000, NULL)                                                                               \
+	X(GF_PBX, "pbx", RT_STRING, 120, NULL)                                                                         \
+	X(GF_CALL_ID, "call_id", RT_STRING, 199, NULL)                                                                 \
+	X(GF_STATE, "state", RT_STRING, 15, ring_record_states)                                                        \
+	X(GF_EXTENSION, "extension", RT_STRING, 63, NULL)                                                              \
+	X(GF_VIA, "via", RT_STRING, 15, ring_record_vias)                                                              \
+	X(GF_QUEUE, "queue", RT_STRING, 255, NULL)                                                                     \
+	X(GF_DID, "did", RT_STRING, 63, NULL)                                                                          \
+	X(GF_DIRECTION, "direction", RT_STRING, 15, call_record_directions)                                            \
+	X(GF_CALLER_NUMBER, "caller_number", RT_STRING, 63, NULL)                                                      \
+	X(GF_CALLER_NAME, "caller_name", RT_STRING, 255, NULL)                                                         \
+	X(GF_WITHHELD, "withheld", RT_BOOL, 1, NULL)                                                                   \
+	X(GF_ANSWERED_BY, "answered_by", RT_STRING, 63, NULL)                                                          \
+	X(GF_MISSED, "missed", RT_BOOL, 1, NULL)                                                                       \
+	X(GF_AT, "at", RT_TIME, 39, NULL)
+
+#define GF_ENUM(id, key, type, max, words) id,
+enum ring_field { RING_RECORD_FIELDS(GF_ENUM) GF_COUNT };
+#undef GF_ENUM
+
+struct ring_field_def {
+	const char *key;
+	enum record_type type;
+	long long max;
+	const char *const *words;
+};
+extern const struct ring_field_def ring_record_fields[GF_COUNT];
+/* "ringing", "stopped"; "direct", "ring_group", "queue", "follow_me",
+ * "transfer" (bridge/call_tracker.h's enum ring_via, in its order). */
+extern const char *const ring_record_states[];
+extern const char *const ring_record_vias[];
+enum ring_state { RS_RINGING, RS_STOPPED };
+
 /* Is s one of the NULL-terminated words? */
 int call_record_word_ok(const char *s, const char *const *words);
 

@@ -4,6 +4,7 @@
  * bridge's prefix ("pbx", or "pbx/<site>"):
  *   events/<Event>                      TOPIC_EVENTS
  *   calls/start|answer|hangup           TOPIC_CALLS, topic_call_phases
+ *   calls/ringing                       TOPIC_RINGING (a phone rings: screen pops)
  *   bridge/status                       TOPIC_STATUS
  *   state/<folder>[/<name>]             TOPIC_STATE (state_topics.h)
  *   acks/<consumer>                     TOPIC_ACKS
@@ -24,6 +25,9 @@
 #define TOPIC_COMMAND_RESULTS TOPIC_COMMANDS "/result"
 /* The call records the consumer stores: <prefix>/calls/hangup. */
 #define TOPIC_CALL_RECORDS TOPIC_CALLS "/hangup"
+
+/* A phone starts or stops ringing for a call: <prefix>/calls/ringing. */
+#define TOPIC_RINGING TOPIC_CALLS "/ringing"
 
 /* A call's phases, each a topic under calls/: "start", "answer", "hangup". */
 enum call_phase { CALL_START, CALL_ANSWER, CALL_HANGUP, CALL_PHASES };

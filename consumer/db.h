@@ -54,6 +54,12 @@ void db_close(struct db *d);
  * connection is then closed).  Blocks the caller at most that long. */
 int db_ping(struct db *d, int timeout_ms);
 
+/* The customer a live call's caller is (pbxbus_match_customer, as the call
+ * log's rows), answered within timeout_ms: 0 with *customer_id (0: none)
+ * and the name ("" when none or the view has no name); -1 with err. */
+int db_live_match(struct db *d, const char *e164, int timeout_ms, long long *customer_id, char *name, size_t namesz,
+                  char *err, size_t errsz);
+
 /* Current schema version (0 when none); -1 on error. */
 int db_schema_version(struct db *d);
 /* Applies pending migrations; 0, or -1 with the server's message and hint. */

@@ -10,7 +10,11 @@
 /* A request of the HTTP side: sent on its own connection (connected if
  * need be), answered within DB_REQUEST_TIMEOUT_MS or the connection given
  * up.  NULL with err set when no answer came. */
-static PGresult *request(struct db *d, const char *sql, int n, const char *const *params, char *err, size_t errsz)
+static void request_refused(struct db *d, const char *what, PGresult *r, const char *client_classes, char *err,
+                            size_t errsz, int *err_is_client);
+
+static PGresult *request_within(struct db *d, const char *sql, int n, const char *const *params, int timeout_ms,
+                                char *err, size_t errsz)
 {
 	PGresult *r = NULL;
 
@@ -19,12 +23,48 @@ static PGresult *request(struct db *d, const char *sql, int n, const char *const
 		return NULL;
 	}
 	if (PQsendQueryParams(CONN(d), sql, n, NULL, params, NULL, NULL, 0))
-		r = db_result_by(d, clock_mono_ms() + DB_REQUEST_TIMEOUT_MS);
+		r = db_result_by(d, clock_mono_ms() + timeout_ms);
 	if (r == NULL) {
 		snprintf(err, errsz, "%s", d->conn ? PQerrorMessage(CONN(d)) : d->last_error);
 		db_close(d);
 	}
 	return r;
+}
+
+static PGresult *request(struct db *d, const char *sql, int n, const char *const *params, char *err, size_t errsz)
+{
+	return request_within(d, sql, n, params, DB_REQUEST_TIMEOUT_MS, err, errsz);
+}
+
+int db_live_match(struct db *d, const char *e164, int timeout_ms, long long *customer_id, char *name, size_t namesz,
+                  char *err, size_t errsz)
+{
+	char tail[16];
+	int rc = -1;
+
+	snprintf(tail, sizeof(tail), "%d", d->suffix_digits);
+	const char *p[2] = {e164, tail};
+	/* the name through to_jsonb: an integrator's view may have no name column */
+	PGresult *r = request_within(d,
+	                             "SELECT m.customer_id, to_jsonb(c) ->> 'name' FROM pbxbus_match_customer($1, "
+	                             "$2::integer) m LEFT JOIN pbxbus_customers c ON c.customer_id = m.customer_id",
+	                             2, p, timeout_ms, err, errsz);
+	if (r == NULL)
+		return -1;
+	*customer_id = 0;
+	name[0] = '\0';
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+		if (!PQgetisnull(r, 0, 0))
+			*customer_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		if (!PQgetisnull(r, 0, 1))
+			snprintf(name, namesz, "%s", PQgetvalue(r, 0, 1));
+		rc = 0;
+	} else {
+		int client;
+		request_refused(d, "match", r, "", err, errsz, &client);
+	}
+	PQclear(r);
+	return rc;
 }
 
 /* A request the server refused: err says why; the input's fault when its

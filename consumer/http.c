@@ -19,6 +19,7 @@
 #include "http_guard.h"
 #include "http_reply.h"
 #include "live_feed.h"
+#include "live_match.h"
 #include "log.h"
 #include "manual_call.h"
 
@@ -43,6 +44,7 @@ struct http_server {
 	struct live_feed *feed;
 	struct dial_requests *dials; /* click-to-call's requests; NULL: off */
 	struct bridge_fleet *fleet;  /* every site's bridge, for /metrics */
+	struct live_match *match;    /* live calls' customers (the screen pop) */
 	struct http_guard guard;     /* slow clients: the header deadline, waiting connections per address */
 	int guard_started;
 };
@@ -420,10 +422,14 @@ struct http_server *http_start(const struct consumer_settings *s, const struct c
 		http_stop(h);
 		return NULL;
 	}
-	if ((h->fleet = bridge_fleet_new()) == NULL || (h->console.store = live_store_new()) == NULL ||
+	if ((h->fleet = bridge_fleet_new()) == NULL || (h->match = live_match_new(s)) == NULL ||
+	    (h->console.store = live_store_new(live_match_ask, h->match)) == NULL) {
+		snprintf(err, errsz, "http: out of memory");
+		http_stop(h);
+		return NULL;
+	}
+	if (live_match_start(h->match, h->console.store, err, errsz) < 0 ||
 	    (h->feed = live_feed_start(s, h->console.store, h->dials, h->fleet, &m->inserted, err, errsz)) == NULL) {
-		if (h->fleet == NULL || h->console.store == NULL)
-			snprintf(err, errsz, "http: out of memory");
 		http_stop(h);
 		return NULL;
 	}
@@ -459,6 +465,7 @@ void http_stop(struct http_server *h)
 	if (h->guard_started)
 		http_guard_stop(&h->guard);
 	live_feed_stop(h->feed);
+	live_match_stop(h->match); /* after the feed: it asks, the store is told */
 	dial_requests_free(h->dials);
 	bridge_fleet_free(h->fleet);
 	live_store_free(h->console.store);

@@ -12,7 +12,7 @@
 #include "mqtt_link.h"
 #include "topic.h"
 
-#define LIVE_TOPICS_PER_SITE (2 + CALL_PHASES) /* state/#, calls/<phase>, bridge/status */
+#define LIVE_TOPICS_PER_SITE (3 + CALL_PHASES) /* state/#, calls/<phase>, calls/ringing, bridge/status */
 #define DIAL_PAYLOAD_MAX     1024              /* a dial request: id, site, extension, number, by */
 
 struct live_feed {
@@ -35,7 +35,7 @@ struct live_feed {
 };
 
 /* From "[$share/<group>/]<site>/calls/hangup": the site's live topics,
- * <site>/state/# and <site>/calls/<phase> for each phase. */
+ * <site>/state/#, <site>/calls/<phase> for each phase, calls/ringing. */
 static int live_topics(struct live_feed *f, const struct consumer_settings *s)
 {
 	for (size_t i = 0; i < s->nsubs; i++) {
@@ -47,6 +47,8 @@ static int live_topics(struct live_feed *f, const struct consumer_settings *s)
 		for (int k = 0; k < CALL_PHASES; k++)
 			if (topic_join(f->topics[f->ntopics++], TOPIC_MAX, site, TOPIC_CALLS, topic_call_phases[k]) < 0)
 				return -1;
+		if (topic_join(f->topics[f->ntopics++], TOPIC_MAX, site, TOPIC_RINGING, NULL) < 0)
+			return -1;
 		if (topic_join(f->topics[f->ntopics++], TOPIC_MAX, site, TOPIC_STATUS, NULL) < 0)
 			return -1;
 		if (f->dials && topic_join(f->results[f->nresults++], TOPIC_MAX, site, TOPIC_COMMAND_RESULTS, "+") < 0)
@@ -160,6 +162,7 @@ static void *run(void *arg)
 		                        {.fd = f->dials ? dial_requests_wake_fd(f->dials) : -1, .events = POLLIN}};
 		dial_send(f, clock_mono_ms());
 		tell_rows_logged(f);
+		live_store_sweep(f->st, clock_mono_ms()); /* rings of calls over leave, even when all is quiet */
 		mqtt_link_pollfd(&f->link, &pfd[0]);
 		if (wait > 250 || wait < 0)
 			wait = 250; /* the stop flag is seen within this */

@@ -1,7 +1,7 @@
 /*
  * The console's second MQTT client: clean session, QoS 0, its own thread
  * and connection, reading <site>/state/# and <site>/calls/{start,answer,
- * hangup} for every site the consumer subscribes to, into a live_store.
+ * hangup,ringing} for every site the consumer subscribes to, into a live_store.
  * With click-to-call on, it also publishes the dial requests
  * (dial_requests.h) and reads their answers (<site>/commands/result/+,
  * QoS 1), and every site's bridge/status for /metrics (bridge_fleet.h).

@@ -22,11 +22,16 @@
 #define K_CALL  STATE_TOPICS
 #define K_DIAL  (STATE_TOPICS + 1)
 #define K_LOG   (STATE_TOPICS + 2)
-typedef int kind_t; /* an enum state_topic, K_CALL, K_DIAL or K_LOG */
+#define K_RING  (STATE_TOPICS + 3)
+typedef int kind_t; /* an enum state_topic, K_CALL, K_DIAL, K_LOG or K_RING */
 
 static const char *kind_name(kind_t kind)
 {
-	return kind == K_CALL ? "call" : kind == K_DIAL ? "dial" : kind == K_LOG ? "log" : state_topics[kind].item;
+	return kind == K_CALL   ? "call"
+	       : kind == K_DIAL ? "dial"
+	       : kind == K_LOG  ? "log"
+	       : kind == K_RING ? "ringing"
+	                        : state_topics[kind].item;
 }
 
 struct entry {
@@ -52,11 +57,14 @@ struct live_store {
 	/* what a topic ends in, or holds, for each kind: written once, from the
 	 * shared vocabulary ("/calls/hangup", "/state/system", "/state/queues/") */
 	char call_suffix[CALL_PHASES][32];
+	char ring_suffix[32];
+	live_customer_fn customer; /* NULL: no customers */
+	void *customer_ctx;
 	char state_suffix[STATE_TOPICS][48];
 	uint64_t whole_version;
 };
 
-struct live_store *live_store_new(void)
+struct live_store *live_store_new(live_customer_fn customer, void *ctx)
 {
 	struct live_store *st = calloc(1, sizeof(*st));
 	pthread_condattr_t attr;
@@ -73,6 +81,9 @@ struct live_store *live_store_new(void)
 	st->version = 1; /* 0 is a new reader's: it never equals a version given out */
 	for (int k = 0; k < CALL_PHASES; k++)
 		snprintf(st->call_suffix[k], sizeof(st->call_suffix[k]), "/" TOPIC_CALLS "/%s", topic_call_phases[k]);
+	snprintf(st->ring_suffix, sizeof(st->ring_suffix), "/%s", TOPIC_RINGING);
+	st->customer = customer;
+	st->customer_ctx = ctx;
 	for (int k = 0; k < STATE_TOPICS; k++)
 		snprintf(st->state_suffix[k], sizeof(st->state_suffix[k]), "/" TOPIC_STATE "/%s%s",
 		         state_topics[k].folder, state_topics[k].per_entity ? "/" : "");
@@ -120,6 +131,11 @@ static int classify(const struct live_store *st, const char *topic, char *site, 
 
 	*phase = 0;
 	name[0] = '\0';
+	size_t rl = strlen(st->ring_suffix);
+	if (len > rl && strcmp(topic + len - rl, st->ring_suffix) == 0) {
+		*kind = K_RING;
+		return take_site(site, topic, len - rl);
+	}
 	for (int k = 0; k < CALL_PHASES; k++) {
 		const char *fix = st->call_suffix[k];
 		size_t fl = strlen(fix);
@@ -196,12 +212,23 @@ static void forget_old_removals(struct live_store *st, int64_t now_ms)
 	st->n = w;
 }
 
+/* Is e a ring to take away: its call over a moment ago, or silent too long? */
+static int ring_gone(const struct entry *e, int64_t now_ms)
+{
+	if (now_ms - e->changed_ms > LIVE_CALL_MAX_AGE_MS)
+		return 1;
+	return now_ms - e->changed_ms >= LIVE_RING_LINGER_MS && strstr(e->value, "\"ended\":true") != NULL;
+}
+
 /* Calls the site's state/calls no longer lists (a hangup lost: the feed
- * is QoS 0), and calls silent for too long, are gone. */
+ * is QoS 0), and calls silent for too long, are gone; so are rings of
+ * calls over. */
 static void prune_calls(struct live_store *st, const char *site, const cJSON *listed, int64_t now_ms)
 {
 	for (size_t i = 0; i < st->n; i++) {
 		struct entry *e = &st->e[i];
+		if (e->kind == K_RING && e->value != NULL && ring_gone(e, now_ms))
+			set_value(st, e, NULL, now_ms);
 		if (e->kind != K_CALL || e->value == NULL)
 			continue;
 		int stale = now_ms - e->changed_ms > LIVE_CALL_MAX_AGE_MS;
@@ -219,6 +246,110 @@ static void prune_calls(struct live_store *st, const char *site, const cJSON *li
 		if (stale)
 			set_value(st, e, NULL, now_ms);
 	}
+}
+
+/* A call item is named by its call_id, a ringing one "<call_id>/<extension>";
+ * -1 when the document has no such strings. */
+static int call_item_name(kind_t kind, const cJSON *doc, char *name)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "call_id");
+	const cJSON *ext = cJSON_GetObjectItemCaseSensitive(doc, "extension");
+
+	if (!cJSON_IsString(id) || id->valuestring[0] == '\0' || strchr(id->valuestring, '/') != NULL)
+		return -1;
+	if (kind == K_CALL) {
+		size_t n = strlen(id->valuestring);
+		if (n >= NAME_MAX_BYTES)
+			return -1;
+		memcpy(name, id->valuestring, n + 1);
+		return 0;
+	}
+	if (!cJSON_IsString(ext) || ext->valuestring[0] == '\0')
+		return -1;
+	int n = snprintf(name, NAME_MAX_BYTES, "%s/%s", id->valuestring, ext->valuestring);
+	return n > 0 && n < NAME_MAX_BYTES ? 0 : -1;
+}
+
+/* The caller's number in a call or ringing document, or NULL. */
+static const char *caller_number(kind_t kind, const cJSON *doc)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(doc, kind == K_RING ? "caller_number" : "external_number");
+	return cJSON_IsString(n) ? n->valuestring : NULL;
+}
+
+static void set_key(cJSON *doc, const char *key, cJSON *v)
+{
+	if (cJSON_HasObjectItem(doc, key))
+		cJSON_ReplaceItemInObjectCaseSensitive(doc, key, v);
+	else
+		cJSON_AddItemToObject(doc, key, v);
+}
+
+/* doc (a call or ringing item) as one line with its caller's customer:
+ * customer_id and customer_name, null until known and when none (a
+ * lookup is asked for, once per call).  Anything a bridge wrote under
+ * those keys is replaced.  NULL when out of memory. */
+static char *with_customer(struct live_store *st, const char *site, kind_t kind, cJSON *doc)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "call_id");
+	int64_t customer = 0;
+	char name[LIVE_CUSTOMER_NAME_MAX] = "";
+
+	if (st->customer)
+		st->customer(st->customer_ctx, site, id->valuestring, caller_number(kind, doc), &customer, name,
+		             sizeof(name));
+	set_key(doc, "customer_id", customer > 0 ? cJSON_CreateNumber((double)customer) : cJSON_CreateNull());
+	set_key(doc, "customer_name", customer > 0 && name[0] ? cJSON_CreateString(name) : cJSON_CreateNull());
+	return cJSON_PrintUnformatted(doc);
+}
+
+/* The rings of a call that is over say so ("ended": true) a moment, the
+ * last state the pop shows, then the sweep takes them away. */
+static void end_rings(struct live_store *st, const char *site, const char *call_id, int64_t now_ms)
+{
+	size_t n = strlen(call_id);
+
+	for (size_t i = 0; i < st->n; i++) {
+		struct entry *e = &st->e[i];
+		if (e->kind != K_RING || e->value == NULL || strncmp(e->name, call_id, n) != 0 || e->name[n] != '/' ||
+		    strcmp(e->site, site) != 0)
+			continue;
+		cJSON *doc = cJSON_Parse(e->value);
+		char *v = NULL;
+		if (doc != NULL && !cJSON_HasObjectItem(doc, "ended")) {
+			cJSON_AddTrueToObject(doc, "ended");
+			v = cJSON_PrintUnformatted(doc);
+		}
+		if (v != NULL)
+			set_value(st, e, v, now_ms);
+		cJSON_Delete(doc);
+	}
+}
+
+void live_store_matched(struct live_store *st, const char *site, const char *call_id)
+{
+	size_t n = strlen(call_id);
+
+	pthread_mutex_lock(&st->lock);
+	uint64_t before = st->version;
+	for (size_t i = 0; i < st->n; i++) {
+		struct entry *e = &st->e[i];
+		int ours = e->kind == K_CALL   ? strcmp(e->name, call_id) == 0
+		           : e->kind == K_RING ? strncmp(e->name, call_id, n) == 0 && e->name[n] == '/'
+		                               : 0;
+		if (!ours || e->value == NULL || strcmp(e->site, site) != 0)
+			continue;
+		cJSON *doc = cJSON_Parse(e->value);
+		char *v = doc ? with_customer(st, site, e->kind, doc) : NULL;
+		if (v != NULL && strcmp(v, e->value) != 0)
+			set_value(st, e, v, e->changed_ms);
+		else
+			free(v);
+		cJSON_Delete(doc);
+	}
+	if (st->version != before)
+		pthread_cond_broadcast(&st->changed);
+	pthread_mutex_unlock(&st->lock);
 }
 
 /* The document in one line, or NULL when it is not what its topic carries. */
@@ -286,11 +417,9 @@ int live_store_message(struct live_store *st, const char *topic, const char *pay
 		return -1;
 	if (len > 0 && (value = canonical(payload, len, kind, &doc)) == NULL)
 		goto out;
-	if (kind == K_CALL) {
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "call_id");
-		if (!cJSON_IsString(id) || id->valuestring[0] == '\0' || strlen(id->valuestring) >= NAME_MAX_BYTES)
+	if (kind == K_CALL || kind == K_RING) {
+		if (call_item_name(kind, doc, name) < 0)
 			goto out;
-		snprintf(name, sizeof(name), "%s", id->valuestring);
 		if (phase == 'h') {
 			free(value);
 			value = NULL; /* the call is over: it leaves the picture */
@@ -298,7 +427,14 @@ int live_store_message(struct live_store *st, const char *topic, const char *pay
 	}
 	pthread_mutex_lock(&st->lock);
 	uint64_t before = st->version;
-	rc = store_locked(st, site, kind, name, value, now_ms);
+	if (value != NULL && (kind == K_CALL || kind == K_RING)) {
+		free(value); /* written again with its customer */
+		value = with_customer(st, site, kind, doc);
+	}
+	int lost = value == NULL && len > 0 && phase != 'h'; /* out of memory writing it again */
+	rc = lost ? -1 : store_locked(st, site, kind, name, value, now_ms);
+	if (phase == 'h')
+		end_rings(st, site, name, now_ms);
 	if (rc == 0)
 		value = NULL;
 	/* Sweeps are whole-store walks: with a site's list of calls (at most
@@ -315,6 +451,20 @@ out:
 	free(value);
 	cJSON_Delete(doc);
 	return rc;
+}
+
+void live_store_sweep(struct live_store *st, int64_t now_ms)
+{
+	pthread_mutex_lock(&st->lock);
+	uint64_t before = st->version;
+	if (now_ms - st->swept_ms >= SWEEP_EVERY_MS) {
+		prune_calls(st, "", NULL, now_ms);
+		forget_old_removals(st, now_ms);
+		st->swept_ms = now_ms;
+	}
+	if (st->version != before)
+		pthread_cond_broadcast(&st->changed);
+	pthread_mutex_unlock(&st->lock);
 }
 
 /* An item of the consumer's own (not from the bus); doc NULL: it leaves. */

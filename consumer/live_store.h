@@ -1,8 +1,13 @@
 /*
  * The console's picture of the PBXs: the last retained state document of
- * each topic and the calls in progress (calls/start and calls/answer,
- * gone at calls/hangup or when the site's state/calls no longer lists
- * them), each with the version at which it last changed.  Written by the
+ * each topic, the calls in progress (calls/start and calls/answer, gone
+ * at calls/hangup or when the site's state/calls no longer lists them)
+ * and the phones ringing for them (calls/ringing, item kind "ringing"
+ * named "<call_id>/<extension>": the screen pop; once the call is over
+ * it says "ended": true for LIVE_RING_LINGER_MS, then goes), each with
+ * the version at which it last changed.  Call and ringing items carry
+ * the caller's customer (customer_id, customer_name: null until
+ * live_match knows, and when none).  Written by the
  * live feed's thread, read by the HTTP threads; bounded in entries and
  * bytes.  A reader keeps the version it has seen and asks for what
  * changed since; one too far behind (its removals forgotten) gets the
@@ -26,12 +31,29 @@
 
 struct live_store;
 
-struct live_store *live_store_new(void);
+/* Who a live call's caller is (live_match.h's live_match_get): 1 with the
+ * customer (0: none) and name when known, 0 when not yet (number given: a
+ * lookup is asked for); never waits for the database. */
+typedef int (*live_customer_fn)(void *ctx, const char *site, const char *call_id, const char *number,
+                                int64_t *customer_id, char *name, size_t namesz);
+
+/* customer NULL: live calls carry no customer. */
+struct live_store *live_store_new(live_customer_fn customer, void *ctx);
 void live_store_free(struct live_store *st);
 
 /* A message from the bus (payload empty: a cleared retained topic).
  * 0 taken, -1 refused (not a state or call topic, not JSON, over a bound). */
 int live_store_message(struct live_store *st, const char *topic, const char *payload, size_t len, int64_t now_ms);
+
+#define LIVE_CUSTOMER_NAME_MAX 256
+/* A lookup live_match asked for has an answer: the items of that call
+ * (call, ringing) show its customer_id and customer_name. */
+void live_store_matched(struct live_store *st, const char *site, const char *call_id);
+
+/* Old removals forgotten, rings of calls over for RING_LINGER_MS gone (the
+ * feed's thread runs it every round; at most once a second). */
+#define LIVE_RING_LINGER_MS 4000
+void live_store_sweep(struct live_store *st, int64_t now_ms);
 
 /* A click-to-call request's state (dial_requests.h), as item kind "dial"
  * named by its id; doc NULL: it leaves.  0, or -1 over a bound. */

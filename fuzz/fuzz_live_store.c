@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static int64_t now;
 	char topic[512];
 
-	if (st == NULL && ((st = live_store_new()) == NULL || (fleet = bridge_fleet_new()) == NULL))
+	if (st == NULL && ((st = live_store_new(NULL, NULL)) == NULL || (fleet = bridge_fleet_new()) == NULL))
 		return 0;
 	const uint8_t *nl = memchr(data, '\n', size < sizeof(topic) ? size : sizeof(topic));
 	if (nl == NULL)

@@ -86,7 +86,7 @@ const pbx = {
     async load() {
       if (!pbx.dial.settings) {
         try { pbx.dial.settings = await pbx.api("/api/calls/dial"); } catch (e) { pbx.dial.settings = { enabled: false, sites: [] }; }
-        if (pbx.dial.settings.enabled) pbx.dial.myPhoneControl();
+        pbx.dial.myPhoneControl(); // the screen pop needs it too
       }
       return pbx.dial.settings;
     },
@@ -95,7 +95,8 @@ const pbx = {
       return s.length === 1 && !s[0].includes("+") ? s[0] : null;
     },
     mine() {
-      return { extension: localStorage.getItem("pbxbus.extension") || "",
+      // "My extension(s)": the pop watches them all, a call rings the first
+      return { extension: (localStorage.getItem("pbxbus.extension") || "").split(/[\s,]+/).filter(Boolean)[0] || "",
                site: pbx.dial.oneSite() || localStorage.getItem("pbxbus.site") || "" };
     },
     // "My extension" (and "PBX") in the navigation bar of every page.
@@ -108,8 +109,8 @@ const pbx = {
         return pbx.el("label", { class: "my-phone" }, label + " ", i);
       };
       const at = document.getElementById("logout");
-      nav.insertBefore(input("my-extension", "pbxbus.extension", "My extension", 6), at);
-      if (!pbx.dial.oneSite()) nav.insertBefore(input("my-site", "pbxbus.site", "PBX", 10), at);
+      nav.insertBefore(input("my-extension", "pbxbus.extension", "My extension(s)", 6), at);
+      if (pbx.dial.settings.enabled && !pbx.dial.oneSite()) nav.insertBefore(input("my-site", "pbxbus.site", "PBX", 10), at);
     },
     // A number worth a button: not withheld, not an extension.
     callable(number) {

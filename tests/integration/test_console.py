@@ -54,9 +54,12 @@ class Rig:
         self.consumer.wait_log("subscribed to the state")
         self.pbx = self.bridge = self.browser = None
 
-    def play(self, captures, speed="1", delay="1"):
-        self.pbx = ReplayPbx(self.tmp, "--loops", "1", "--speed", speed, "--delay", delay, "--gap", "1",
-                             *[fixture(c) for c in captures])
+    def play(self, captures, speed="1", delay="1", extra=()):
+        if self.bridge:  # one call after the other: a new PBX and bridge
+            self.bridge.stop()
+            self.pbx.stop()
+        self.pbx = ReplayPbx(self.tmp, "--loops", "1", "--speed", speed, "--delay", delay, "--gap", "1", *extra,
+                             *[c if c.endswith(".txt") else fixture(c) for c in captures])
         self.bridge = Daemon(self.tmp, "pbxbus-bridge",
                              bridge_env(self.pbx.port, self.broker.port, self.tmp.path + "/outbox",
                                         PBXBUS_AMI_HOST="127.0.0.1"), ["-c", "/dev/null"])
@@ -557,3 +560,182 @@ def test_customers_found_by_name_or_number_and_chosen_for_the_call_log():
         b.goto(r.base + "/calls?customer=1")  # a shared address names the customer
         b.wait_for("document.getElementById('customer-picked-name').textContent === 'John Smith'", 10, "named")
         assert b.dialogs() == [] and b.console_errors() == [], (b.dialogs(), b.console_errors())
+
+
+# The screen pop: a card on every page for the person's own extension(s),
+# from the bridge's calls/ringing and the consumer's customer match.
+OUTSIDE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "fixtures", "ami-outside")
+# Every card's changes, and every notification, as the page saw them.
+POP_WATCH = """
+window.__notes = [];
+window.Notification = class { constructor(title, o) { window.__notes.push({ title, body: o.body }); } };
+window.Notification.permission = "granted";
+window.Notification.requestPermission = async () => "granted";
+window.__pops = [];
+new MutationObserver(() => {
+  for (const c of document.querySelectorAll("#pops .pop")) {
+    const seen = { ext: c.dataset.extension, call: c.dataset.call,
+                   state: c.querySelector(".pop-state").textContent,
+                   number: c.querySelector(".pop-number").textContent,
+                   match: c.querySelector(".pop-match").textContent,
+                   via: c.querySelector(".pop-via").textContent, imgs: c.querySelectorAll("img").length };
+    const last = window.__pops.filter((p) => p.call === seen.call && p.ext === seen.ext).pop();
+    if (!last || JSON.stringify(last) !== JSON.stringify(seen)) window.__pops.push(seen);
+  }
+}).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+"""
+
+
+def pops_of(b, call_suffix):
+    return b.evaluate("window.__pops.filter((p) => p.call.endsWith(%s))" % json.dumps(call_suffix))
+
+
+def wait_pop_gone(b, what):
+    b.wait_for("document.querySelectorAll('#pops .pop').length === 0", 20, what + ": the card goes with the call")
+
+
+def watch_pops(r, extensions, page="/calls"):
+    b = r.open_browser()
+    b.call("Page.addScriptToEvaluateOnNewDocument", {"source": POP_WATCH}, session=True)
+    b.evaluate("localStorage.setItem('pbxbus.extension', %s); true" % json.dumps(extensions))
+    b.goto(r.base + page)
+    b.wait_for("document.getElementById('pops') !== null && pbx.live.source !== null", 10, "the pop's stream")
+    return b
+
+
+def states(pops):
+    out = []
+    for p in pops:
+        if not out or out[-1] != p["state"]:
+            out.append(p["state"])
+    return out
+
+
+def test_screen_pop_for_my_extension_on_each_way_a_call_reaches_it():
+    with Rig() as r:
+        r.pg.psql("INSERT INTO crm_customers (name, phone_e164) VALUES (%s, '+15550003333')" % sql_text(HOSTILE))
+        b = watch_pops(r, "100")
+        # direct (10): John Smith's call, answered at 100
+        r.play(["10-in-answered-caller-hangup"], speed="2")
+        b.wait_for("window.__pops.some((p) => p.match.includes('John Smith'))", 20, "the card names the customer")
+        wait_pop_gone(b, "direct")
+        p = pops_of(b, ".0")
+        assert {x["ext"] for x in p} == {"100"}, p
+        assert p[0]["state"] == "Ringing at 100" and p[0]["number"] == "15559876543", p
+        assert "direct" in p[0]["via"] and "DID 5551000" in p[0]["via"], p
+        assert states(p)[:2] == ["Ringing at 100", "Answered by you"], p
+        assert any(x["match"].startswith("John Smith") for x in p), p
+        notes = b.evaluate("window.__notes")
+        assert notes and notes[0]["title"] == "Call for 100" and "15559876543" in notes[0]["body"], notes
+
+        # ring group (72): 100 and 101 ring, 100 answers; only my 100 pops;
+        # the customer's hostile name is text
+        r.play(["72-in-ringgroup-5554000-100-answers"], speed="2")
+        b.wait_for("window.__pops.some((p) => p.call.endsWith('.3'))", 20, "the ring group's card")
+        assert b.evaluate("window.__pops.filter((p) => p.call.endsWith('.3'))")[0]["via"].startswith("ring group"), \
+            b.evaluate("window.__pops.filter((p) => p.call.endsWith('.3'))")
+        b.wait_for("window.__pops.some((p) => p.via.startsWith('ring group') && p.match.includes('<img'))", 20,
+                   "the hostile customer, as text")
+        wait_pop_gone(b, "ring group")
+        p = [x for x in b.evaluate("window.__pops") if x["via"].startswith("ring group")]
+        assert {x["ext"] for x in p} == {"100"} and "DID 5554000" in p[0]["via"], p
+        assert states(p)[:2] == ["Ringing at 100", "Answered by you"], p
+        assert all(x["imgs"] == 0 for x in b.evaluate("window.__pops")), "a name became HTML"
+
+        # queue (17): 100 and 101 are rung by the queue; 101 answers
+        r.play(["17-queue-answered"], speed="2")
+        b.wait_for("window.__pops.some((p) => p.via.startsWith('queue sales'))", 20, "the queue's card")
+        wait_pop_gone(b, "queue")
+        p = [x for x in b.evaluate("window.__pops") if x["via"].startswith("queue")]
+        assert {x["ext"] for x in p} == {"100"}, p
+        assert states(p)[0] == "Ringing at 100" and "DID 5552000" in p[0]["via"], p
+        assert any(x["match"].startswith("John Smith") for x in p), p
+        assert "Answered by you" in states(p), p
+
+        # blind (73) and attended (74) transfers from 101 to 100: 100 pops as
+        # the call is passed on, not while 101 rings
+        for cap in ("73-in-blind-transfer-101-to-100", "74-in-attended-transfer-101-to-100"):
+            before = len(b.evaluate("window.__pops"))
+            r.play([cap], speed="2")
+            b.wait_for("window.__pops.slice(%d).some((p) => p.via.startsWith('transferred'))" % before, 30,
+                       cap + ": the transfer's card")
+            wait_pop_gone(b, cap)
+            p = b.evaluate("window.__pops").__getitem__(slice(before, None))
+            assert p and all(x["ext"] == "100" and x["via"].startswith("transferred") for x in p), (cap, p)
+            assert states(p)[:2] == ["Ringing at 100", "Answered by you"], (cap, p)
+
+        # outbound (14): the phone's own call does not pop
+        before = len(b.evaluate("window.__pops"))
+        r.play(["14-out-answered"], speed="2")
+        wait_for(lambda: r.rows("direction = 'outbound'") == 1, 30, "the outbound call logged")
+        assert b.evaluate("window.__pops.length") == before, b.evaluate("window.__pops").__getitem__(slice(before, None))
+
+        # withheld (--withheld): the card says so, with no number and no customer
+        r.play(["10-in-answered-caller-hangup"], speed="2", extra=("--withheld",))
+        b.wait_for("window.__pops.some((p) => p.number === 'number withheld')", 20, "the withheld caller's card")
+        wait_pop_gone(b, "withheld")
+        p = [x for x in b.evaluate("window.__pops") if x["number"] == "number withheld"]
+        assert all("1555" not in json.dumps(x) and "John" not in x["match"] for x in p), p
+        assert all("1555" not in n["body"] for n in b.evaluate("window.__notes")[-1:]), b.evaluate("window.__notes")
+        assert not b.console_errors(), b.console_errors()
+
+
+def test_screen_pop_card_is_text_and_shows_on_every_page():
+    """A ringing record published by hand with a hostile caller name: the
+    card (on each page) and the notification keep it as text; /api/live
+    carries the customer the consumer matched."""
+    with Rig() as r:
+        b = watch_pops(r, "100, 102", page="/missed")
+        doc = {"v": 1, "pbx": "lab", "call_id": "lab:1.1", "state": "ringing", "extension": "102",
+               "via": "direct", "queue": None, "did": "5551000", "direction": "inbound",
+               "caller_number": "+15551234567", "caller_name": HOSTILE, "withheld": False,
+               "answered_by": None, "missed": False, "at": "2026-01-01T00:00:00.000Z"}
+        subprocess.run(["mosquitto_pub", "-p", str(r.broker.port), "-q", "1", "-t", "pbx/calls/ringing",
+                        "-m", json.dumps(doc)], check=True)
+        b.wait_for("window.__pops.some((p) => p.match.startsWith('Acme Supplies'))", 10, "the matched card")
+        card = b.evaluate("window.__pops.slice(-1)[0]")
+        assert card["ext"] == "102" and card["imgs"] == 0, card
+        assert b.evaluate("document.querySelector('#pops .pop-name').textContent") == HOSTILE
+        notes = b.evaluate("window.__notes")
+        assert notes and HOSTILE in notes[0]["body"], notes
+        live = json.loads(http(r.base + "/api/live", headers={"Authorization": "Bearer " + TOKEN})[2])
+        ring = [it for it in live["items"] if it["kind"] == "ringing"]
+        assert len(ring) == 1 and ring[0]["name"] == "lab:1.1/102", ring
+        assert ring[0]["value"]["customer_name"] == "Acme Supplies" and ring[0]["value"]["customer_id"] > 0, ring
+        for page in ("/", "/calls", "/customer?id=1"):
+            b.goto(r.base + page)
+            b.wait_for("document.querySelectorAll('#pops .pop').length === 1", 10, page + ": the card")
+        b.screenshot(os.path.join(shots_dir(r.tmp), "screen-pop.png"))
+        doc.update(state="stopped", answered_by=None, missed=True)
+        subprocess.run(["mosquitto_pub", "-p", str(r.broker.port), "-q", "1", "-t", "pbx/calls/ringing",
+                        "-m", json.dumps(doc)], check=True)
+        b.wait_for("document.querySelector('#pops .pop-state').textContent === 'Missed'", 10, "missed")
+        # not my extension: no card
+        doc.update(call_id="lab:1.2", extension="101", state="ringing", missed=False)
+        subprocess.run(["mosquitto_pub", "-p", str(r.broker.port), "-q", "1", "-t", "pbx/calls/ringing",
+                        "-m", json.dumps(doc)], check=True)
+        time.sleep(1)
+        assert b.evaluate("document.querySelectorAll('#pops .pop').length") == 1
+
+
+def test_screen_pop_on_other_peoples_pbxs():
+    """FreePBX's follow-me (outside 05) and a dialplan queue (outside 12)."""
+    if not os.path.isdir(OUTSIDE):
+        print("skipped: ../shared/fixtures/ami-outside is absent (other people's captures are never copied here)")
+        return
+    with Rig() as r:
+        b = watch_pops(r, "9001 150010002 150010003")
+        r.play([os.path.join(OUTSIDE, "05-freepbx-sip-inbound-ivr-followme.server.txt")], speed="4",
+               extra=("--refuse-actions", "--answers", fixture("04-info-actions")[:-len(".server.txt")]))
+        b.wait_for("window.__pops.some((p) => p.ext === '9001')", 30, "follow-me's card")
+        wait_pop_gone(b, "follow-me")
+        p = b.evaluate("window.__pops")
+        assert {x["ext"] for x in p} == {"9001"} and p[0]["via"].startswith("follow-me"), p
+        assert any(x.startswith("Answered by you") for x in states(p)), p
+        r.play([os.path.join(OUTSIDE, "12-cacofonisk-a13-queue-simple.server.txt")], speed="4",
+               extra=("--refuse-actions", "--answers", fixture("04-info-actions")[:-len(".server.txt")]))
+        b.wait_for("window.__pops.some((p) => p.ext === '150010002')", 30, "the dialplan queue's card")
+        wait_pop_gone(b, "dialplan queue")
+        p = [x for x in b.evaluate("window.__pops") if x["ext"] != "9001"]
+        assert {x["ext"] for x in p} == {"150010002", "150010003"}, p
+        assert any(x.startswith("Answered by you") for x in states([x for x in p if x["ext"] == "150010002"])), p

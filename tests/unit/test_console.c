@@ -18,7 +18,7 @@ static char *changes(struct live_store *st, uint64_t *v)
 
 void test_live_store_keeps_state_and_calls_and_tells_changes(void)
 {
-	struct live_store *st = live_store_new();
+	struct live_store *st = live_store_new(NULL, NULL);
 	uint64_t v = 0;
 	const char ext[] = "{\"extension\":\"100\",\"state\":\"ringing\"}";
 	const char call[] = "{\"call_id\":\"lab:1.0\",\"direction\":\"inbound\"}";
@@ -59,7 +59,7 @@ void test_live_store_keeps_state_and_calls_and_tells_changes(void)
 
 void test_live_store_refuses_what_is_not_state(void)
 {
-	struct live_store *st = live_store_new();
+	struct live_store *st = live_store_new(NULL, NULL);
 	const char doc[] = "{\"a\":1}";
 
 	CHECK_EQ_INT(live_store_message(st, "pbx/events/Hangup", doc, strlen(doc), 1), -1);
@@ -88,7 +88,7 @@ void test_live_store_refuses_what_is_not_state(void)
 
 void test_live_store_drops_calls_state_calls_no_longer_lists(void)
 {
-	struct live_store *st = live_store_new();
+	struct live_store *st = live_store_new(NULL, NULL);
 	const char a[] = "{\"call_id\":\"s:1\"}", b[] = "{\"call_id\":\"s:2\"}";
 	const char listed[] = "[{\"call_id\":\"s:2\"}]";
 	uint64_t v = 0;
@@ -215,7 +215,7 @@ void test_missed_calls_window_is_checked(void)
 
 void test_live_store_tells_the_rows_logged(void)
 {
-	struct live_store *st = live_store_new();
+	struct live_store *st = live_store_new(NULL, NULL);
 	uint64_t v = 0;
 
 	CHECK(st != NULL);
@@ -288,7 +288,7 @@ void test_console_login_sessions_and_limits(void)
  * other sites' new state is still taken. */
 void test_live_store_bounds_each_site(void)
 {
-	struct live_store *st = live_store_new();
+	struct live_store *st = live_store_new(NULL, NULL);
 	char topic[128], doc[64];
 	int taken = 0;
 
@@ -325,7 +325,7 @@ void test_live_store_bounds_each_site(void)
 /* Audit-3 N8: readers that need the whole picture share one text. */
 void test_live_store_shares_the_whole_picture(void)
 {
-	struct live_store *st = live_store_new();
+	struct live_store *st = live_store_new(NULL, NULL);
 	const char ext[] = "{\"extension\":\"100\"}";
 	uint64_t a = 0, b = 0, c = 0;
 
