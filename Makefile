@@ -170,6 +170,7 @@ bench: $(BENCH_BIN) $(BUILD)/pg-ceiling $(BRIDGE_BIN) $(CONSUMER_BIN)
 	bench/run $(BUILD)
 	bench/consumer.py $(BUILD)
 	bench/console.py $(BUILD)
+	bench/pop.py $(BUILD)
 	bench/fleet.py $(BUILD)
 
 # The console's pages in a real headless Chromium (the browser tests),

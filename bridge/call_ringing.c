@@ -60,6 +60,23 @@ static int ring_open(const struct ct_ring *r)
 	return !r->stop_sent;
 }
 
+/* Has the ring a record to send once its wait is over (its start, or its
+ * stop)?  Only such rings make the bridge look again soon (rings_due). */
+static int ring_due(const struct ct_ring *r)
+{
+	return !r->sent || (r->stopped && !r->stop_sent);
+}
+
+/* r changed: the count of rings due follows. */
+static void account(struct call_tracker *t, int was_due, const struct ct_ring *r)
+{
+	int due = ring_due(r);
+	if (due && !was_due)
+		t->rings_due++;
+	else if (!due && was_due)
+		t->rings_due--;
+}
+
 void ct_ring_begin(struct call_tracker *t, struct call *c, const struct ct_channel *phone, const char *source,
                    int64_t now_ms)
 {
@@ -80,20 +97,21 @@ void ct_ring_begin(struct call_tracker *t, struct call *c, const struct ct_chann
 	snprintf(r->source, sizeof(r->source), "%s", source);
 	r->began_ms = now_ms;
 	r->via = (unsigned char)via_at_begin(c, ct_find_channel(c, source));
-	t->rings_unsent++;
+	t->rings_due++; /* a new slot, or one whose stop went out: not due before */
 }
 
 void ct_ring_end(struct call_tracker *t, struct call *c, const char *uniqueid, const char *status, int64_t now_ms)
 {
 	struct ct_ring *r = ring_of(c, uniqueid);
 
-	(void)t;
 	if (r == NULL || r->stopped)
 		return;
+	int was_due = ring_due(r);
 	r->stopped = 1;
 	r->stopped_ms = now_ms;
 	r->picked_up = status && strcmp(status, "ANSWER") == 0 ? 1u : 0u;
 	r->cancelled = status && strcmp(status, "CANCEL") == 0 ? 1u : 0u;
+	account(t, was_due, r);
 }
 
 /* More than one phone rang at once for a call no one has taken: a ring
@@ -147,7 +165,7 @@ static int stop_ready(const struct call_tracker *t, const struct call *c, const 
 	return now_ms - r->stopped_ms >= t->o.ring_hold_ms;
 }
 
-static void release_one(struct call_tracker *t, struct call *c, struct ct_ring *r, int64_t now_ms, int ending)
+static void send_due(struct call_tracker *t, struct call *c, struct ct_ring *r, int64_t now_ms, int ending)
 {
 	if (!r->sent) {
 		int settled = now_ms - r->began_ms >= RING_SETTLE_MS;
@@ -164,9 +182,16 @@ static void release_one(struct call_tracker *t, struct call *c, struct ct_ring *
 			r->stopped_ms = now_ms;
 		}
 		r->stop_sent = 1;
-		t->rings_unsent--;
 		send_ring(t, c, r, now_ms);
 	}
+}
+
+static void release_one(struct call_tracker *t, struct call *c, struct ct_ring *r, int64_t now_ms, int ending)
+{
+	int was_due = ring_due(r);
+
+	send_due(t, c, r, now_ms, ending);
+	account(t, was_due, r);
 }
 
 void ct_rings_release(struct call_tracker *t, struct call *c, int64_t now_ms)

@@ -17,7 +17,7 @@
 #define GAP_MIN_MS         1000
 #define EXPIRE_INTERVAL_MS 60000
 #define START_TICK_MS      100
-#define RING_TICK_MS       20
+#define RING_TICK_MS       5
 #define JOURNAL_SYNC_MS    200
 #define CALLS_TICK_MS      1000
 
@@ -202,7 +202,7 @@ int64_t call_service_tick(struct call_service *cs, int64_t now)
 	int64_t bf = cdr_backfill_tick(&cs->backfill, &cs->tracker, now, pbx_now);
 	if (bf < wait)
 		wait = bf;
-	if (cs->tracker.rings_unsent > 0)
+	if (cs->tracker.rings_due > 0)
 		return RING_TICK_MS;
 	return cs->tracker.starts_held > 0 || cs->journal.dirty ? START_TICK_MS : wait;
 }

@@ -203,7 +203,7 @@ static void release_start(struct call_tracker *t, struct call *c, int64_t now_ms
 
 void call_tracker_release_starts(struct call_tracker *t, int64_t now_ms)
 {
-	for (size_t i = 0; (t->starts_held > 0 || t->rings_unsent > 0) && i < t->nbuckets; i++) {
+	for (size_t i = 0; (t->starts_held > 0 || t->rings_due > 0) && i < t->nbuckets; i++) {
 		for (struct call *c = t->buckets[i]; c; c = c->next) {
 			if (c->start_held && now_ms >= c->start_due_ms)
 				release_start(t, c, now_ms);
@@ -424,6 +424,7 @@ void ct_check_answer(struct call_tracker *t, struct call *c, int64_t now_ms)
 	if (!p->is_trunk || call_direction(c) != CALL_DIR_INBOUND)
 		memcpy(c->answered_by, p->endpoint, sizeof(c->answered_by));
 	if (!c->answered) {
+		ct_rings_release(t, c, now_ms); /* the phones that stopped ringing say so before the answer */
 		release_start(t, c, now_ms);
 		c->answered = 1;
 		c->answered_ms = now_ms;

@@ -145,7 +145,7 @@ struct call_tracker {
 	uint64_t bad_linkedids;    /* events whose Linkedid is no id: not tracked */
 	uint64_t no_linkedid;      /* channel events without a Linkedid (Asterisk < 13) */
 	size_t starts_held;        /* calls whose calls/start waits */
-	size_t rings_unsent;       /* rings whose start or stop is still to go out */
+	size_t rings_due;          /* rings whose start or stop waits to go out (the bridge looks again soon) */
 	size_t cdr_wanted;         /* calls waiting for a CDR read not asked for yet */
 	size_t journal_dirty;      /* calls changed since last written to the journal */
 	uint64_t calls_restored;   /* calls carried over a bridge restart */

@@ -194,6 +194,23 @@ static const char *label_word(const char *word, char *out, size_t size)
 
 /* The consumer's labelled families: calls by direction and disposition,
  * the lag histogram, dead letters by reason. */
+/* The screen pop's customer lookups (live_match.h), by how they ended. */
+static void live_match_rows(struct live_match *lm, struct fleet_text *t)
+{
+	struct live_match_counts c;
+
+	live_match_counts(lm, &c);
+	fleet_text_printf(t, "# HELP pbxbus_consumer_live_matches_total live calls' callers looked up for the screen "
+	                     "pop, by result\n# TYPE pbxbus_consumer_live_matches_total counter\n");
+	const struct {
+		const char *result;
+		uint64_t n;
+	} rows[] = {{"matched", c.matched}, {"unmatched", c.unmatched}, {"failed", c.failed}, {"dropped", c.dropped}};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		fleet_text_printf(t, "pbxbus_consumer_live_matches_total{result=\"%s\"} %llu\n", rows[i].result,
+		                  (unsigned long long)rows[i].n);
+}
+
 static void labelled_rows(const struct consumer_metrics *m, struct fleet_text *t)
 {
 	static const double bounds[LAG_BUCKETS] = LAG_BOUNDS_S;
@@ -270,6 +287,7 @@ static enum MHD_Result metrics(struct http_server *h, struct MHD_Connection *con
 		                  rows[i].name, rows[i].help, rows[i].name, rows[i].type, rows[i].name, rows[i].v);
 	sink_rows(m, &t);
 	labelled_rows(m, &t);
+	live_match_rows(h->match, &t);
 	bridge_fleet_metrics(h->fleet, &t, clock_mono_ms(), clock_wall_ms());
 	enum MHD_Result rc = t.failed || t.s == NULL
 	                         ? http_reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory")

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,21 @@ static void check_metrics(struct bridge_fleet *f, int64_t now)
 	free(t.s);
 }
 
+/* A caller whose number begins with '+' is a customer, with a name that
+ * needs escaping: call and ringing items are written again with it. */
+static int some_customer(void *ctx, const char *site, const char *call_id, const char *number, int64_t *customer_id,
+                         char *name, size_t namesz)
+{
+	(void)ctx;
+	(void)site;
+	(void)call_id;
+	if (number == NULL || number[0] != '+')
+		return 0;
+	*customer_id = (int64_t)strlen(number);
+	snprintf(name, namesz, "\"%s\" <\u00e9>", number);
+	return 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -43,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static int64_t now;
 	char topic[512];
 
-	if (st == NULL && ((st = live_store_new(NULL, NULL)) == NULL || (fleet = bridge_fleet_new()) == NULL))
+	if (st == NULL && ((st = live_store_new(some_customer, NULL)) == NULL || (fleet = bridge_fleet_new()) == NULL))
 		return 0;
 	const uint8_t *nl = memchr(data, '\n', size < sizeof(topic) ? size : sizeof(topic));
 	if (nl == NULL)
@@ -52,6 +68,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	topic[nl - data] = '\0';
 	now += 700; /* time moves: removals are forgotten, calls go stale */
 	live_store_message(st, topic, (const char *)nl + 1, size - (size_t)(nl - data) - 1, now);
+	if ((now / 700) % 8 == 0)
+		live_store_matched(st, "pbx", "lab:1.0"); /* an answer comes for a call that may be there */
+	live_store_sweep(st, now);
 	bridge_fleet_message(fleet, topic, (const char *)nl + 1, size - (size_t)(nl - data) - 1, now);
 	if ((now / 700) % 64 == 0)
 		check_metrics(fleet, now); /* the whole text, now and then: it grows with the sites */

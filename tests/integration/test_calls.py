@@ -209,7 +209,17 @@ def test_bridge_publishes_start_answer_hangup_in_order():
             by_call.setdefault(rec["call_id"], []).append(kind)
         assert len(by_call) == 24
         for call_id, kinds in by_call.items():
-            assert kinds in (["start", "answer", "hangup"], ["start", "hangup"]), (call_id, kinds)
+            phases = [k for k in kinds if k != "ringing"]
+            assert phases in (["start", "answer", "hangup"], ["start", "hangup"]), (call_id, kinds)
+            # calls/ringing (the screen pop): every phone's pair before the
+            # call's answer and its end
+            rings = [rec for k, rec in r.records() if k == "ringing" and rec["call_id"] == call_id]
+            states = {}
+            for rec in rings:
+                states.setdefault(rec["extension"], []).append(rec["state"])
+            assert all(s == ["ringing", "stopped"] for s in states.values()), (call_id, states)
+            last_ring = max([i for i, k in enumerate(kinds) if k == "ringing"], default=-1)
+            assert last_ring < kinds.index("answer" if "answer" in kinds else "hangup"), (call_id, kinds)
         hang = {rec["call_id"]: rec for k, rec in r.records() if k == "hangup"}
         assert hang["lab:1795341861.4"]["disposition"] == "NO ANSWER"
         assert all(not rec["partial"] for rec in hang.values())

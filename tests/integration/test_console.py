@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import (BIN_DIR, Daemon, Mosquitto, Postgres, ReplayPbx, TempDir, fixture, free_port,  # noqa: E402
+from harness import (BIN_DIR, SLOW, Daemon, Mosquitto, Postgres, ReplayPbx, TempDir, fixture, free_port,  # noqa: E402
                      wait_for)
 from rigs import bridge_env, consumer_env, migrate  # noqa: E402
 from browser import Browser, shots_dir  # noqa: E402
@@ -716,6 +716,29 @@ def test_screen_pop_card_is_text_and_shows_on_every_page():
                         "-m", json.dumps(doc)], check=True)
         time.sleep(1)
         assert b.evaluate("document.querySelectorAll('#pops .pop').length") == 1
+        # a database too slow to answer (the customers' table locked): the
+        # card comes at once without a customer, never late
+        locker = subprocess.Popen(["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(r.pg.port), "-U", "postgres",
+                                   "-d", "pbxbus", "-c", "BEGIN; LOCK TABLE crm_customers IN ACCESS EXCLUSIVE MODE; "
+                                   "SELECT pg_sleep(6); COMMIT"], stdout=subprocess.DEVNULL)
+        try:
+            time.sleep(1)
+            doc.update(call_id="lab:1.3", extension="100", caller_number="+15559876543", caller_name="John Smith")
+            t0 = time.time()
+            subprocess.run(["mosquitto_pub", "-p", str(r.broker.port), "-q", "1", "-t", "pbx/calls/ringing",
+                            "-m", json.dumps(doc)], check=True)
+            b.wait_for("window.__pops.some((p) => p.call === 'lab:1.3')", 10, "the card, the database locked")
+            took = time.time() - t0
+            assert took < 2 * SLOW, took  # not held for the lookup (250 ms at most, then none)
+            time.sleep(1)
+            assert all(p["match"] == "" for p in pops_of(b, "lab:1.3")), pops_of(b, "lab:1.3")
+        finally:
+            locker.wait(20)
+        r.consumer.wait_log("could not be matched to a customer")
+        text = http(r.base + "/metrics", headers={"Authorization": "Bearer " + TOKEN})[2].decode()
+        # lab:1.1 and lab:1.2 (a lookup a call), not lab:1.3 (the database locked)
+        assert 'pbxbus_consumer_live_matches_total{result="matched"} 2\n' in text, text
+        assert 'pbxbus_consumer_live_matches_total{result="failed"} 1\n' in text, text
 
 
 def test_screen_pop_on_other_peoples_pbxs():

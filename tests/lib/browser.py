@@ -55,8 +55,12 @@ class Browser:
                 "--disable-background-networking", "--disable-sync", "--mute-audio",
                 "--user-data-dir=" + self.profile, "--window-size=%d,%d" % (width, height), "about:blank"]
         env = dict(os.environ, HOME=self.profile)
+        # Not pass_fds=(3, 4): the child makes 3 and 4 inheritable before
+        # child_fds runs, and fails (EBADF) when the runner has nothing open
+        # there; the dups child_fds makes are inheritable, every other fd of
+        # Python's is close-on-exec, so nothing else reaches Chromium.
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-                                     preexec_fn=child_fds, pass_fds=(3, 4), user=user, env=env)
+                                     preexec_fn=child_fds, close_fds=False, user=user, env=env)
         os.close(to_r)
         os.close(from_w)
         self._id = 0

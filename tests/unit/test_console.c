@@ -468,3 +468,63 @@ void test_dial_requests_check_publish_and_follow_their_answers(void)
 	free(s);
 	dial_requests_free(d);
 }
+
+/* A stand-in for live_match: John's number is customer 7 once "asked"
+ * (the second time), a bridge's own customer keys are never believed. */
+static int asked_numbers;
+static int fake_customer(void *ctx, const char *site, const char *call_id, const char *number, int64_t *customer_id,
+                         char *name, size_t namesz)
+{
+	(void)ctx;
+	(void)site;
+	(void)call_id;
+	if (number == NULL || strcmp(number, "+15559876543") != 0 || asked_numbers++ == 0)
+		return 0;
+	*customer_id = 7;
+	snprintf(name, namesz, "John <b>Smith</b>");
+	return 1;
+}
+
+void test_live_store_rings_carry_the_customer_and_leave_after_the_call(void)
+{
+	struct live_store *st = live_store_new(fake_customer, NULL);
+	uint64_t v = 0;
+	const char ring[] = "{\"call_id\":\"lab:1.0\",\"state\":\"ringing\",\"extension\":\"100\",\"caller_number\":"
+	                    "\"+15559876543\",\"customer_id\":99,\"customer_name\":\"forged\"}";
+	const char withheld[] =
+	    "{\"call_id\":\"lab:1.1\",\"state\":\"ringing\",\"extension\":\"100\",\"caller_number\":"
+	    "null,\"withheld\":true}";
+	const char no_ext[] = "{\"call_id\":\"lab:1.2\",\"state\":\"ringing\"}";
+	const char hangup[] = "{\"call_id\":\"lab:1.0\"}";
+
+	asked_numbers = 0;
+	free(changes(st, &v));
+	CHECK_EQ_INT(live_store_message(st, "pbx/calls/ringing", ring, strlen(ring), 1000), 0);
+	char *c = changes(st, &v);
+	/* not known yet: null, whatever the bridge wrote */
+	CHECK(c && strstr(c, "\"kind\":\"ringing\",\"name\":\"lab:1.0/100\"") != NULL);
+	CHECK(c && strstr(c, "\"customer_id\":null,\"customer_name\":null") != NULL && strstr(c, "forged") == NULL);
+	free(c);
+	live_store_matched(st, "pbx", "lab:1.0"); /* the answer came */
+	c = changes(st, &v);
+	CHECK(c && strstr(c, "\"customer_id\":7,\"customer_name\":\"John <b>Smith</b>\"") != NULL);
+	free(c);
+	CHECK_EQ_INT(live_store_message(st, "pbx/calls/ringing", withheld, strlen(withheld), 1000), 0);
+	c = changes(st, &v);
+	CHECK(c && strstr(c, "lab:1.1/100") != NULL && strstr(c, "\"customer_id\":null") != NULL);
+	free(c);
+	CHECK_EQ_INT(live_store_message(st, "pbx/calls/ringing", no_ext, strlen(no_ext), 1000), -1);
+	/* the call is over: its ring says so, then leaves */
+	CHECK_EQ_INT(live_store_message(st, "pbx/calls/hangup", hangup, strlen(hangup), 2000), 0);
+	c = changes(st, &v);
+	CHECK(c && strstr(c, "\"ended\":true") != NULL && strstr(c, "lab:1.1") == NULL);
+	free(c);
+	live_store_sweep(st, 2000 + LIVE_RING_LINGER_MS - 1);
+	CHECK(changes(st, &v) == NULL);
+	live_store_sweep(st, 2000 + LIVE_RING_LINGER_MS + 1000);
+	c = changes(st, &v);
+	CHECK(c && strstr(c, "\"name\":\"lab:1.0/100\",\"value\":null") != NULL && strstr(c, "lab:1.1") == NULL);
+	free(c);
+	live_store_close(st);
+	live_store_free(st);
+}
