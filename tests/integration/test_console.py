@@ -685,6 +685,11 @@ def test_screen_pop_card_is_text_and_shows_on_every_page():
     card (on each page) and the notification keep it as text; /api/live
     carries the customer the consumer matched."""
     with Rig() as r:
+        acme = r.pg.psql("SELECT id FROM crm_customers WHERE name = 'Acme Supplies'")
+        r.pg.psql("INSERT INTO crm_comms_log (customer_id, type, direction, body, ext_message_id, occurred_at, "
+                  "duration_seconds, billsec_seconds, disposition, source, notes) VALUES (%s, 'call', 'outbound', "
+                  "'Call', 'manual:1', now() - interval '1 day', 60, 60, 'ANSWERED', 'manual', %s)"
+                  % (acme, sql_text("Wants a quote " + HOSTILE)))
         b = watch_pops(r, "100, 102", page="/missed")
         doc = {"v": 1, "pbx": "lab", "call_id": "lab:1.1", "state": "ringing", "extension": "102",
                "via": "direct", "queue": None, "did": "5551000", "direction": "inbound",
@@ -693,8 +698,10 @@ def test_screen_pop_card_is_text_and_shows_on_every_page():
         subprocess.run(["mosquitto_pub", "-p", str(r.broker.port), "-q", "1", "-t", "pbx/calls/ringing",
                         "-m", json.dumps(doc)], check=True)
         b.wait_for("window.__pops.some((p) => p.match.startsWith('Acme Supplies'))", 10, "the matched card")
+        b.wait_for("document.querySelector('#pops .pop-calls li') !== null", 10, "the customer's last calls")
         card = b.evaluate("window.__pops.slice(-1)[0]")
         assert card["ext"] == "102" and card["imgs"] == 0, card
+        assert "Wants a quote " + HOSTILE in card["match"] and "answered" in card["match"], card
         assert b.evaluate("document.querySelector('#pops .pop-name').textContent") == HOSTILE
         notes = b.evaluate("window.__notes")
         assert notes and HOSTILE in notes[0]["body"], notes
