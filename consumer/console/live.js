@@ -72,9 +72,11 @@ function table(caption, heads, rows) {
       : pbx.el("p", { class: "muted" }, "none"));
 }
 
+// the customer the consumer matched, else the name the PBX gave, and the number
 function party(call) {
   if (!call) return "";
   if (call.withheld === true) return "withheld";
+  if (text(call.customer_name)) return [text(call.customer_name), text(call.external_number)].filter(Boolean).join(" \u00b7 ");
   return [text(call.external_name), text(call.external_number)].filter(Boolean).join(" ") || text(call.extension);
 }
 

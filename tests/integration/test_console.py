@@ -176,6 +176,9 @@ def test_live_page_follows_a_call_and_a_state_published_by_hand():
             return v == s
         wait_for(lambda: state_is("ringing"), 20, "extension 100 ringing")
         wait_for(lambda: state_is("in_use"), 10, "extension 100 in use")
+        # the call in progress names the customer the consumer matched
+        b.wait_for("[...document.querySelectorAll('[data-call] td')].some((td) => td.textContent === "
+                   "'John Smith \u00b7 15559876543')", 10, "the live call's customer")
         b.screenshot(os.path.join(shots_dir(r.tmp), "live.png"))
         # the call's timer runs
         timers = set()
