@@ -619,7 +619,7 @@ def test_screen_pop_for_my_extension_on_each_way_a_call_reaches_it():
         r.pg.psql("INSERT INTO crm_customers (name, phone_e164) VALUES (%s, '+15550003333')" % sql_text(HOSTILE))
         b = watch_pops(r, "100")
         # direct (10): John Smith's call, answered at 100
-        r.play(["10-in-answered-caller-hangup"], speed="2")
+        r.play(["10-in-answered-caller-hangup"], speed="4")
         b.wait_for("window.__pops.some((p) => p.match.includes('John Smith'))", 20, "the card names the customer")
         wait_pop_gone(b, "direct")
         p = pops_of(b, ".0")
@@ -633,7 +633,7 @@ def test_screen_pop_for_my_extension_on_each_way_a_call_reaches_it():
 
         # ring group (72): 100 and 101 ring, 100 answers; only my 100 pops;
         # the customer's hostile name is text
-        r.play(["72-in-ringgroup-5554000-100-answers"], speed="2")
+        r.play(["72-in-ringgroup-5554000-100-answers"], speed="4")
         b.wait_for("window.__pops.some((p) => p.call.endsWith('.3'))", 20, "the ring group's card")
         assert b.evaluate("window.__pops.filter((p) => p.call.endsWith('.3'))")[0]["via"].startswith("ring group"), \
             b.evaluate("window.__pops.filter((p) => p.call.endsWith('.3'))")
@@ -646,7 +646,7 @@ def test_screen_pop_for_my_extension_on_each_way_a_call_reaches_it():
         assert all(x["imgs"] == 0 for x in b.evaluate("window.__pops")), "a name became HTML"
 
         # queue (17): 100 and 101 are rung by the queue; 101 answers
-        r.play(["17-queue-answered"], speed="2")
+        r.play(["17-queue-answered"], speed="4")
         b.wait_for("window.__pops.some((p) => p.via.startsWith('queue sales'))", 20, "the queue's card")
         wait_pop_gone(b, "queue")
         p = [x for x in b.evaluate("window.__pops") if x["via"].startswith("queue")]
@@ -659,7 +659,7 @@ def test_screen_pop_for_my_extension_on_each_way_a_call_reaches_it():
         # the call is passed on, not while 101 rings
         for cap in ("73-in-blind-transfer-101-to-100", "74-in-attended-transfer-101-to-100"):
             before = len(b.evaluate("window.__pops"))
-            r.play([cap], speed="2")
+            r.play([cap], speed="4")
             b.wait_for("window.__pops.slice(%d).some((p) => p.via.startsWith('transferred'))" % before, 30,
                        cap + ": the transfer's card")
             wait_pop_gone(b, cap)
@@ -669,12 +669,12 @@ def test_screen_pop_for_my_extension_on_each_way_a_call_reaches_it():
 
         # outbound (14): the phone's own call does not pop
         before = len(b.evaluate("window.__pops"))
-        r.play(["14-out-answered"], speed="2")
+        r.play(["14-out-answered"], speed="4")
         wait_for(lambda: r.rows("direction = 'outbound'") == 1, 30, "the outbound call logged")
         assert b.evaluate("window.__pops.length") == before, b.evaluate("window.__pops").__getitem__(slice(before, None))
 
         # withheld (--withheld): the card says so, with no number and no customer
-        r.play(["10-in-answered-caller-hangup"], speed="2", extra=("--withheld",))
+        r.play(["10-in-answered-caller-hangup"], speed="4", extra=("--withheld",))
         b.wait_for("window.__pops.some((p) => p.number === 'number withheld')", 20, "the withheld caller's card")
         wait_pop_gone(b, "withheld")
         p = [x for x in b.evaluate("window.__pops") if x["number"] == "number withheld"]
