@@ -114,6 +114,41 @@ void ct_ring_end(struct call_tracker *t, struct call *c, const char *uniqueid, c
 	account(t, was_due, r);
 }
 
+/* A DialBegin to a channel whose own events never came (a capture filtered
+ * to some channels): what its name and context say of it, to ring it. */
+void ct_ring_unseen(struct call_tracker *t, struct call *c, const struct ami_msg *m, const char *source, int64_t now_ms)
+{
+	struct ct_channel d = {0};
+	char context[CT_NAME_MAX];
+	int is_local;
+
+	ami_msg_get(m, "DestUniqueid", d.uniqueid, sizeof(d.uniqueid));
+	ami_msg_get(m, "DestChannel", d.name, sizeof(d.name));
+	ct_channel_endpoint(d.name, d.endpoint, sizeof(d.endpoint), &is_local);
+	d.is_local = is_local ? 1u : 0u;
+	d.in_trunk_context =
+	    !is_local && glob_list_match(t->o.trunk_contexts, ami_msg_get(m, "DestContext", context, sizeof(context)))
+	        ? 1u
+	        : 0u;
+	d.is_trunk = ct_channel_is_trunk(t, &d) ? 1u : 0u;
+	if (d.uniqueid[0])
+		ct_ring_begin(t, c, &d, source, now_ms);
+}
+
+/* Newexten running Dial() with several destinations ("PJSIP/100&PJSIP/101,
+ * 15"): the phones it rings ring at once, a ring group. */
+int ct_dials_many(const struct ami_msg *m)
+{
+	char data[CT_PATH_MAX];
+
+	if (!ami_field_is(ami_msg_find(m, "Application"), "Dial"))
+		return 0;
+	char *comma = strchr(ami_msg_get(m, "AppData", data, sizeof(data)), ',');
+	if (comma)
+		*comma = '\0';
+	return strchr(data, '&') != NULL;
+}
+
 /* More than one phone rang at once for a call no one has taken: a ring
  * group (or a dialplan's queue), unless it is known to be more. */
 static void note_ring_group(struct call *c, struct ct_ring *r)

@@ -442,27 +442,6 @@ void ct_add_rung(struct call *c, const struct ct_channel *ch)
 	memcpy(c->rung[c->nrung++], ch->endpoint, CT_ENDPOINT_MAX);
 }
 
-/* A DialBegin to a channel whose own events never came (a capture filtered
- * to some channels): what its name and context say of it, to ring it. */
-static void ring_unseen(struct call_tracker *t, struct call *c, const struct ami_msg *m, const char *source,
-                        int64_t now_ms)
-{
-	struct ct_channel d = {0};
-	char context[CT_NAME_MAX];
-	int is_local;
-
-	get(m, "DestUniqueid", d.uniqueid, sizeof(d.uniqueid));
-	get(m, "DestChannel", d.name, sizeof(d.name));
-	ct_channel_endpoint(d.name, d.endpoint, sizeof(d.endpoint), &is_local);
-	d.is_local = is_local ? 1u : 0u;
-	d.in_trunk_context =
-	    !is_local && glob_list_match(t->o.trunk_contexts, get(m, "DestContext", context, sizeof(context))) ? 1u
-	                                                                                                       : 0u;
-	d.is_trunk = ct_channel_is_trunk(t, &d) ? 1u : 0u;
-	if (d.uniqueid[0])
-		ct_ring_begin(t, c, &d, source, now_ms);
-}
-
 static void on_dial_begin(struct call_tracker *t, struct call *c, const struct ami_msg *m, int64_t now_ms)
 {
 	char dest[CT_NAME_MAX], dialstring[CT_LABEL_MAX], source[CT_ID_MAX];
@@ -470,7 +449,7 @@ static void on_dial_begin(struct call_tracker *t, struct call *c, const struct a
 
 	get(m, "Uniqueid", source, sizeof(source));
 	if (d == NULL) {
-		ring_unseen(t, c, m, source, now_ms);
+		ct_ring_unseen(t, c, m, source, now_ms);
 		return;
 	}
 	get(m, "DialString", dialstring, sizeof(dialstring));
@@ -666,20 +645,6 @@ static enum ev_kind classify(const struct ami_field *ev)
 	return EV_NONE;
 }
 
-/* Newexten running Dial() with several destinations ("PJSIP/100&PJSIP/101,
- * 15"): the phones it rings ring at once, a ring group. */
-static int dials_many(const struct ami_msg *m)
-{
-	char data[CT_PATH_MAX];
-
-	if (!ami_field_is(ami_msg_find(m, "Application"), "Dial"))
-		return 0;
-	char *comma = strchr(get(m, "AppData", data, sizeof(data)), ',');
-	if (comma)
-		*comma = '\0';
-	return strchr(data, '&') != NULL;
-}
-
 /* The call an event belongs to; created when a channel shows up.  A call
  * first seen by anything but its first Newchannel is partial: the first
  * is its originator's (Uniqueid == Linkedid); another channel's Newchannel
@@ -729,7 +694,7 @@ void call_tracker_event(struct call_tracker *t, const struct ami_msg *m, int64_t
 		endpoint_kinds_event(&t->kinds, m); /* hints, as extensions change state */
 		return;
 	}
-	if ((kind == EV_VARSET && !ct_is_call_variable(m)) || (kind == EV_DIAL_APP && !dials_many(m)))
+	if ((kind == EV_VARSET && !ct_is_call_variable(m)) || (kind == EV_DIAL_APP && !ct_dials_many(m)))
 		return; /* the many other VarSets and Newextens: no call is looked for */
 	struct call *c = call_for(t, m, kind, now_ms);
 	if (c == NULL)

@@ -56,6 +56,11 @@ void ct_add_rung(struct call *c, const struct ct_channel *ch);
  * it ends. */
 void ct_ring_begin(struct call_tracker *t, struct call *c, const struct ct_channel *phone, const char *source,
                    int64_t now_ms);
+/* A DialBegin to a channel whose own events never came: rung from its name. */
+void ct_ring_unseen(struct call_tracker *t, struct call *c, const struct ami_msg *m, const char *source,
+                    int64_t now_ms);
+/* A Newexten running Dial() of several phones at once (a ring group)? */
+int ct_dials_many(const struct ami_msg *m);
 void ct_ring_end(struct call_tracker *t, struct call *c, const char *uniqueid, const char *status, int64_t now_ms);
 void ct_rings_release(struct call_tracker *t, struct call *c, int64_t now_ms);
 void ct_rings_finish(struct call_tracker *t, struct call *c, int64_t now_ms);

@@ -92,14 +92,14 @@ void delivery_ring(struct delivery *d, const struct call *c, const struct ct_rin
 	const char *doc = ring_record_json(&d->json, c, r, d->s->pbx_id, now_ms, &len);
 
 	if (doc == NULL || !d->mqtt->connected || !room_for(d, len)) {
-		d->rings_shed++;
+		d->records_shed++;
 		return;
 	}
 	enum mqtt_rc rc = mqtt_link_publish(d->mqtt, NULL, d->ringing_topic, doc, (int)len, d->s->qos_calls, 0);
 	if (rc == MQTT_OK || rc == MQTT_QUEUED)
-		d->rings_published++;
+		d->records_published++;
 	else
-		d->rings_shed++;
+		d->records_shed++;
 }
 
 static int send_from_outbox(void *ctx, const char *id, const char *payload, size_t len)

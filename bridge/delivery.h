@@ -31,10 +31,9 @@ struct delivery {
 	char ringing_topic[TOPIC_MAX];      /* <prefix>/calls/ringing */
 	struct jw json;
 	struct log_ratelimit outbox_log, ack_log;
-	int64_t refused_at_ms; /* last record the outbox refused (monotonic) */
-	int news;              /* something bridge/status shows changed */
-	uint64_t records_published, records_shed, acks_received;
-	uint64_t rings_published, rings_shed;
+	int64_t refused_at_ms;                                   /* last record the outbox refused (monotonic) */
+	int news;                                                /* something bridge/status shows changed */
+	uint64_t records_published, records_shed, acks_received; /* ringing records count as records */
 };
 
 int delivery_open(struct delivery *d, const struct bridge_settings *s, struct mqtt_link *mqtt,

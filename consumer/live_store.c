@@ -352,13 +352,15 @@ void live_store_matched(struct live_store *st, const char *site, const char *cal
 	pthread_mutex_unlock(&st->lock);
 }
 
-/* The document in one line, or NULL when it is not what its topic carries. */
-static char *canonical(const char *payload, size_t len, kind_t kind, cJSON **doc)
+/* The document, or NULL when it is not what its topic carries. */
+static cJSON *parse_doc(const char *payload, size_t len, kind_t kind)
 {
-	*doc = len ? cJSON_ParseWithLength(payload, len) : NULL;
-	if (*doc == NULL || (kind == K_CALLS ? !cJSON_IsArray(*doc) : !cJSON_IsObject(*doc)))
-		return NULL;
-	return cJSON_PrintUnformatted(*doc);
+	cJSON *doc = len ? cJSON_ParseWithLength(payload, len) : NULL;
+	if (doc != NULL && (kind == K_CALLS ? !cJSON_IsArray(doc) : !cJSON_IsObject(doc))) {
+		cJSON_Delete(doc);
+		doc = NULL;
+	}
+	return doc;
 }
 
 /* Would value (replacing old, NULL: a new entry) take site past its
@@ -415,23 +417,20 @@ int live_store_message(struct live_store *st, const char *topic, const char *pay
 
 	if (len > LIVE_PAYLOAD_MAX || classify(st, topic, site, &kind, name, &phase) < 0)
 		return -1;
-	if (len > 0 && (value = canonical(payload, len, kind, &doc)) == NULL)
+	if (len > 0 && (doc = parse_doc(payload, len, kind)) == NULL)
 		goto out;
-	if (kind == K_CALL || kind == K_RING) {
-		if (call_item_name(kind, doc, name) < 0)
-			goto out;
-		if (phase == 'h') {
-			free(value);
-			value = NULL; /* the call is over: it leaves the picture */
-		}
-	}
+	int call_item = kind == K_CALL || kind == K_RING;
+	if (call_item && call_item_name(kind, doc, name) < 0)
+		goto out;
+	/* one line of JSON; a call's with its customer (written under the lock,
+	 * which the match table shares); none for a hangup: the call leaves */
+	if (doc != NULL && !call_item && (value = cJSON_PrintUnformatted(doc)) == NULL)
+		goto out;
 	pthread_mutex_lock(&st->lock);
 	uint64_t before = st->version;
-	if (value != NULL && (kind == K_CALL || kind == K_RING)) {
-		free(value); /* written again with its customer */
+	if (call_item && phase != 'h')
 		value = with_customer(st, site, kind, doc);
-	}
-	int lost = value == NULL && len > 0 && phase != 'h'; /* out of memory writing it again */
+	int lost = value == NULL && len > 0 && phase != 'h'; /* out of memory */
 	rc = lost ? -1 : store_locked(st, site, kind, name, value, now_ms);
 	if (phase == 'h')
 		end_rings(st, site, name, now_ms);
